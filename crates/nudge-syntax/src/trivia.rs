@@ -1,0 +1,131 @@
+//! A cheap scan of a file that the grammar does not keep: comments (for doc
+//! comments, the formatter and the language server) and bracket nesting
+//! (rejected past [`MAX_NESTING`] before any recursive pass can overflow the
+//! stack).
+//!
+//! The scan understands strings, escapes and `{…}` interpolations holding
+//! nested strings, so `"http://x"` is not a comment and `"{"` is not nesting.
+
+use crate::span::Span;
+
+/// How deep brackets may nest. Far beyond any real flow; small enough for
+/// every recursive pass (parser, checker, formatter) on a 2 MiB thread stack.
+pub const MAX_NESTING: usize = 128;
+
+/// A `//` or `///` comment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Comment {
+    /// From `//` to the end of the line (line break excluded).
+    pub span: Span,
+    /// `///` (but not `////`).
+    pub doc: bool,
+}
+
+/// What the scan found.
+#[derive(Clone, Debug, Default)]
+pub struct Trivia {
+    /// Every comment, in order.
+    pub comments: Vec<Comment>,
+    /// The first bracket that opens past [`MAX_NESTING`], if any.
+    pub too_deep: Option<Span>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Frame {
+    /// `(`, `[` or `{` in code.
+    Bracket,
+    /// Inside `"…"`.
+    String,
+    /// Inside `{…}` within a string.
+    Interp,
+}
+
+/// Scans `text` for comments and nesting depth.
+pub fn scan(text: &str) -> Trivia {
+    let bytes = text.as_bytes();
+    let mut trivia = Trivia::default();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let in_string = stack.last() == Some(&Frame::String);
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => {
+                    stack.pop();
+                }
+                b'\n' => {
+                    // Unterminated string: the parser reports it; resume in code.
+                    stack.pop();
+                }
+                b'{' if bytes.get(i + 1) == Some(&b'{') => i += 1,
+                b'}' if bytes.get(i + 1) == Some(&b'}') => i += 1,
+                b'{' => stack.push(Frame::Interp),
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+                let doc = text[i..].starts_with("///") && !text[i..].starts_with("////");
+                trivia.comments.push(Comment {
+                    span: Span::new(i, end),
+                    doc,
+                });
+                i = end;
+                continue;
+            }
+            b'"' => stack.push(Frame::String),
+            b'(' | b'[' | b'{' => {
+                stack.push(Frame::Bracket);
+                let depth = stack.iter().filter(|f| **f != Frame::String).count();
+                if depth > MAX_NESTING && trivia.too_deep.is_none() {
+                    trivia.too_deep = Some(Span::new(i, i + 1));
+                }
+            }
+            b')' | b']' | b'}' => {
+                if stack.last() == Some(&Frame::Interp) && b == b'}' {
+                    stack.pop();
+                } else if stack.last() == Some(&Frame::Bracket) {
+                    stack.pop();
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    trivia
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_comments_outside_strings() {
+        let text = "a // one\n/// doc\n\"http://x {p ?? \"//\"}\" //// four\n";
+        let t = scan(text);
+        let found: Vec<(&str, bool)> = t
+            .comments
+            .iter()
+            .map(|c| (&text[c.span.range()], c.doc))
+            .collect();
+        assert_eq!(
+            found,
+            vec![("// one", false), ("/// doc", true), ("//// four", false)]
+        );
+        assert!(t.too_deep.is_none());
+    }
+
+    #[test]
+    fn reports_deep_nesting() {
+        let text = "(".repeat(MAX_NESTING + 5);
+        let t = scan(&text);
+        assert_eq!(t.too_deep, Some(Span::new(MAX_NESTING, MAX_NESTING + 1)));
+        let ok = "(".repeat(MAX_NESTING);
+        assert!(scan(&ok).too_deep.is_none());
+    }
+}
