@@ -51,3 +51,18 @@ pub mod parse {
         CLAUSE_AFTER_STATEMENT,
     ];
 }
+
+/// Codes of errors about paths and files.
+pub mod io {
+    /// A path that does not exist.
+    pub const NOT_FOUND: &str = "nudge::io::not_found";
+    /// A file that is not UTF-8 text.
+    pub const NOT_UTF8: &str = "nudge::io::not_utf8";
+    /// A folder without `.flow` files.
+    pub const NO_FLOW_FILES: &str = "nudge::io::no_flow_files";
+    /// Any other read error (permissions, a device error).
+    pub const READ: &str = "nudge::io::read";
+
+    /// Every io code, for documentation tests.
+    pub const ALL: &[&str] = &[NOT_FOUND, NOT_UTF8, NO_FLOW_FILES, READ];
+}

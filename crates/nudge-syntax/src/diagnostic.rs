@@ -199,13 +199,15 @@ impl miette::Diagnostic for Diagnostic {
             return None;
         }
         let primary = self.labels.iter().position(|l| l.primary).unwrap_or(0);
-        Some(Box::new(self.labels.iter().enumerate().map(move |(i, l)| {
-            if i == primary {
-                LabeledSpan::new_primary_with_span(l.message.clone(), l.span)
-            } else {
-                LabeledSpan::new_with_span(l.message.clone(), l.span)
-            }
-        })))
+        Some(Box::new(self.labels.iter().enumerate().map(
+            move |(i, l)| {
+                if i == primary {
+                    LabeledSpan::new_primary_with_span(l.message.clone(), l.span)
+                } else {
+                    LabeledSpan::new_with_span(l.message.clone(), l.span)
+                }
+            },
+        )))
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
@@ -242,9 +244,10 @@ impl SourceCode for SourceFile {
 /// Renders diagnostics as a person sees them in a terminal without colour,
 /// at a fixed width: the form the snapshot tests lock.
 pub fn render_plain(diagnostics: &[Diagnostic], width: usize) -> String {
-    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-        .with_width(width)
-        .with_links(false);
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(width)
+            .with_links(false);
     let mut out = String::new();
     for d in diagnostics {
         if handler.render_report(&mut out, d).is_err() {

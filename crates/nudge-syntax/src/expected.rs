@@ -18,6 +18,9 @@ use crate::span::Span;
 /// under this lock so that concurrent re-parses always see it on.
 static DETAIL: Mutex<()> = Mutex::new(());
 
+/// Tokens worth naming; whitespace, comments, quotes and signs are not.
+const PUNCTUATION: [&str; 12] = ["{", "}", "(", ")", "[", "]", ":", ",", "=", "?", "%", "."];
+
 /// Re-parses `piece` with pest's token tracking on, for the literal tokens
 /// (`}`, `:`, …) it expected at the error.
 fn expected_punctuation(piece: &str) -> BTreeSet<String> {
@@ -32,7 +35,7 @@ fn expected_punctuation(piece: &str) -> BTreeSet<String> {
                 // `ParsingToken` is not exported; its text is. Keep the
                 // punctuation: keywords come from their own rules.
                 let token = token.to_string();
-                if !token.is_empty() && !token.chars().any(|c| c.is_alphanumeric() || c == '_') {
+                if PUNCTUATION.contains(&token.as_str()) {
                     out.insert(format!("`{token}`"));
                 }
             }
@@ -79,10 +82,17 @@ pub(crate) fn syntax_error(
         return d;
     }
 
-    let mut expected: BTreeSet<&'static str> = positives.iter().filter_map(|r| describe(*r)).collect();
+    let mut expected: BTreeSet<&'static str> =
+        positives.iter().filter_map(|r| describe(*r)).collect();
     group(&mut expected);
+    let mut punctuation = expected_punctuation(piece);
+    if expected.contains("an expression") {
+        // `(` and `[` start expressions; naming them again adds nothing.
+        punctuation.remove("`(`");
+        punctuation.remove("`[`");
+    }
     let mut items: Vec<String> = expected.into_iter().map(str::to_owned).collect();
-    items.extend(expected_punctuation(piece));
+    items.extend(punctuation);
     let list = join_or(&items);
 
     let message = if items.is_empty() {
@@ -179,10 +189,17 @@ fn bad_escape(source: &Arc<SourceFile>, pos: usize) -> Option<Diagnostic> {
 }
 
 /// `on`, `audience`, `exit on`, … written after a workflow's first statement.
-fn clause_after_statement(source: &Arc<SourceFile>, text: &str, pos: usize, positives: &[R]) -> Option<Diagnostic> {
+fn clause_after_statement(
+    source: &Arc<SourceFile>,
+    text: &str,
+    pos: usize,
+    positives: &[R],
+) -> Option<Diagnostic> {
     let in_body = positives.iter().any(|r| matches!(r, R::k_send | R::k_wait));
-    let in_header = positives.iter().any(|r| matches!(r, R::k_on | R::k_audience));
-    if !in_body || in_header {
+    let in_header = positives
+        .iter()
+        .any(|r| matches!(r, R::k_on | R::k_audience));
+    if in_header || (!in_body && !positives.is_empty()) {
         return None;
     }
     let rest = &text[pos..];
@@ -190,7 +207,16 @@ fn clause_after_statement(source: &Arc<SourceFile>, text: &str, pos: usize, posi
         .find(|c: char| !(c.is_alphanumeric() || c == '_'))
         .unwrap_or(rest.len());
     let word = &rest[..word_len];
-    let is_exit_on = word == "exit" && rest[word_len..].trim_start().starts_with("on");
+    let before = text[..pos].trim_end();
+    let after_exit = word == "on" && before.ends_with("exit");
+    let is_exit_on =
+        after_exit || (word == "exit" && rest[word_len..].trim_start().starts_with("on"));
+    let pos = if after_exit { before.len() - 4 } else { pos };
+    let word_len = if after_exit {
+        text[pos..].find("on").map_or(word_len, |n| n + 2)
+    } else {
+        word_len
+    };
     if !(matches!(word, "on" | "audience" | "entry" | "goal" | "priority") || is_exit_on) {
         return None;
     }
@@ -212,12 +238,18 @@ fn help_for(text: &str, pos: usize, positives: &[R]) -> Option<String> {
         return Some("durations are a number and a unit: `30m`, `6h`, `1d12h`, `2w`".into());
     }
     if positives.contains(&R::ident) && rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
         if is_reserved(&word) {
             return Some(format!("`{word}` is a reserved word; choose another name"));
         }
     }
-    if rest.starts_with('=') && !rest.starts_with("==") && positives.iter().any(|r| matches!(r, R::cmp_op)) {
+    if rest.starts_with('=')
+        && !rest.starts_with("==")
+        && positives.iter().any(|r| matches!(r, R::cmp_op))
+    {
         return Some("compare with `==`".into());
     }
     if rest.starts_with("&&") || rest.starts_with("||") {
@@ -328,17 +360,40 @@ fn describe(rule: R) -> Option<&'static str> {
 fn group(expected: &mut BTreeSet<&'static str>) {
     let groups: [(&[&str], usize, &str); 5] = [
         (
-            &["`enum`", "`profile`", "`event`", "`segment`", "`template`", "`workflow`", "`policy`", "`test`"],
+            &[
+                "`enum`",
+                "`profile`",
+                "`event`",
+                "`segment`",
+                "`template`",
+                "`workflow`",
+                "`policy`",
+                "`test`",
+            ],
             3,
             "a declaration such as `event`, `workflow` or `test`",
         ),
         (
-            &["`send`", "`wait`", "`if`", "`split`", "`escalate`", "`exit`"],
+            &[
+                "`send`",
+                "`wait`",
+                "`if`",
+                "`split`",
+                "`escalate`",
+                "`exit`",
+            ],
             3,
             "a statement such as `send` or `wait`",
         ),
         (
-            &["`on`", "`audience`", "`exit`", "`entry`", "`goal`", "`priority`"],
+            &[
+                "`on`",
+                "`audience`",
+                "`exit`",
+                "`entry`",
+                "`goal`",
+                "`priority`",
+            ],
             3,
             "a clause such as `on` or `audience`",
         ),
@@ -349,9 +404,19 @@ fn group(expected: &mut BTreeSet<&'static str>) {
         ),
         (
             &[
-                "`not`", "`did`", "`inactive`", "`in`", "`none`", "`true` or `false`",
-                "a timestamp such as `2026-03-01T10:00:00Z`", "a time of day such as `09:00`",
-                "a duration such as `6h`", "a number", "a whole number", "a string", "a name",
+                "`not`",
+                "`did`",
+                "`inactive`",
+                "`in`",
+                "`none`",
+                "`true` or `false`",
+                "a timestamp such as `2026-03-01T10:00:00Z`",
+                "a time of day such as `09:00`",
+                "a duration such as `6h`",
+                "a number",
+                "a whole number",
+                "a string",
+                "a name",
             ],
             5,
             "an expression",

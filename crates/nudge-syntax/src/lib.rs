@@ -17,6 +17,7 @@ pub mod diagnostic;
 mod expected;
 pub mod literal;
 mod parser;
+pub mod project;
 pub mod source;
 pub mod span;
 pub mod trivia;

@@ -137,7 +137,11 @@ pub fn parse_percent(text: &str) -> Option<u32> {
         return None;
     }
     let whole: u32 = whole.parse().ok()?;
-    let mut frac_value: u32 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let mut frac_value: u32 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     if frac.len() == 1 {
         frac_value *= 10;
     }
@@ -217,7 +221,10 @@ mod tests {
             parse_duration("5y"),
             Err(DurationError::UnknownUnit { .. })
         ));
-        assert_eq!(parse_duration("99999999999999999999d"), Err(DurationError::Overflow));
+        assert_eq!(
+            parse_duration("99999999999999999999d"),
+            Err(DurationError::Overflow)
+        );
         assert_eq!(format_duration(129_600), "1d12h");
     }
 

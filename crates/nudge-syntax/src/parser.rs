@@ -139,7 +139,9 @@ impl DocIndex {
             let line = raw.trim_start_matches("///");
             let line = line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned();
             match &mut current {
-                Some((span, lines)) if skip_blank(text, span.end as usize) == c.span.start as usize => {
+                Some((span, lines))
+                    if skip_blank(text, span.end as usize) == c.span.start as usize =>
+                {
                     *span = span.to(c.span);
                     lines.push(line);
                 }
@@ -265,7 +267,14 @@ struct Builder<'s> {
 }
 
 impl Builder<'_> {
-    fn error(&mut self, code: &'static str, message: impl Into<String>, span: Span, label: impl Into<String>, help: Option<String>) {
+    fn error(
+        &mut self,
+        code: &'static str,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+        help: Option<String>,
+    ) {
         let mut d = Diagnostic::error(code, message)
             .with_primary(span, label)
             .in_file(self.source);
@@ -315,7 +324,9 @@ impl Builder<'_> {
         let Some(file) = pairs.next() else {
             return Vec::new();
         };
-        children(file).filter_map(|p| self.item(p, offset)).collect()
+        children(file)
+            .filter_map(|p| self.item(p, offset))
+            .collect()
     }
 
     fn doc(&self, pair: &Pair<'_, R>, offset: usize) -> Option<DocComment> {
@@ -563,7 +574,12 @@ impl Builder<'_> {
 
     // -------------------------------------------------------------- workflows
 
-    fn workflow(&mut self, pair: Pair<'_, R>, o: usize, doc: Option<DocComment>) -> Option<WorkflowDecl> {
+    fn workflow(
+        &mut self,
+        pair: Pair<'_, R>,
+        o: usize,
+        doc: Option<DocComment>,
+    ) -> Option<WorkflowDecl> {
         let span = self.span(&pair, o);
         let mut it = children(pair);
         let name = self.ident(it.next()?, o);
@@ -856,7 +872,10 @@ impl Builder<'_> {
         if template.is_none() && content.is_none() {
             self.error(
                 codes::parse::EMPTY_MESSAGE,
-                format!("a `{}` message needs a template or content", channel.channel.as_str()),
+                format!(
+                    "a `{}` message needs a template or content",
+                    channel.channel.as_str()
+                ),
                 span,
                 "nothing to send",
                 Some(format!(
@@ -925,9 +944,7 @@ impl Builder<'_> {
     }
 
     fn channel_list(&mut self, pair: Pair<'_, R>, o: usize) -> Vec<ChannelRef> {
-        children(pair)
-            .filter_map(|c| self.channel(c, o))
-            .collect()
+        children(pair).filter_map(|c| self.channel(c, o)).collect()
     }
 
     // -------------------------------------------------------------- tests
@@ -1118,7 +1135,11 @@ impl Builder<'_> {
             .parse(pair.into_inner());
         Expr {
             kind: result.kind,
-            span: if result.span.is_empty() { span } else { result.span },
+            span: if result.span.is_empty() {
+                span
+            } else {
+                result.span
+            },
         }
     }
 
@@ -1154,7 +1175,10 @@ impl Builder<'_> {
                 "the right side of `in` must be a list or a property",
                 rhs.span,
                 "not a list",
-                Some("write a list such as `[pro, enterprise]`, or a property that holds a list".into()),
+                Some(
+                    "write a list such as `[pro, enterprise]`, or a property that holds a list"
+                        .into(),
+                ),
             );
         }
         Expr {
@@ -1202,7 +1226,13 @@ impl Builder<'_> {
                                 .next()
                                 .and_then(|op| BinaryOp::comparison(op.as_str()))
                                 .unwrap_or(BinaryOp::Ge);
-                            let n = c.next().map_or(IntLit { value: 0, span: cspan }, |n| self.int(n, o));
+                            let n = c.next().map_or(
+                                IntLit {
+                                    value: 0,
+                                    span: cspan,
+                                },
+                                |n| self.int(n, o),
+                            );
                             count = Some(DidCount {
                                 op,
                                 count: n,
@@ -1413,19 +1443,21 @@ impl Builder<'_> {
         for p in pair.into_inner() {
             match p.as_rule() {
                 R::str_text => text.push_str(p.as_str()),
-                R::str_escape => match literal::unescape(&p.as_str()[1..]) {
-                    Some(c) => text.push(c),
-                    None => {
-                        let s = self.span(&p, o);
-                        self.error(
+                R::str_escape => {
+                    match literal::unescape(&p.as_str()[1..]) {
+                        Some(c) => text.push(c),
+                        None => {
+                            let s = self.span(&p, o);
+                            self.error(
                             codes::parse::INVALID_ESCAPE,
                             format!("`{}` is not a valid escape", p.as_str()),
                             s,
                             "not a Unicode scalar value",
                             Some("write `\\u{…}` with a hexadecimal code point such as `\\u{e9}`".into()),
                         );
+                        }
                     }
-                },
+                }
                 R::str_brace => text.push(if p.as_str() == "{{" { '{' } else { '}' }),
                 R::stray_brace => {
                     let s = self.span(&p, o);

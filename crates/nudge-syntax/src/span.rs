@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// Small and `Copy` so that every syntax node can carry one; the text is
 /// attached only when a diagnostic is built.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct Span {
     /// First byte.
     pub start: u32,

@@ -13,11 +13,7 @@ fn every_example_parses() {
         if path.extension().is_some_and(|e| e == "flow") {
             let text = std::fs::read_to_string(&path).unwrap();
             let parsed = parse(Arc::new(SourceFile::new(path.display().to_string(), text)));
-            assert!(
-                parsed.is_ok(),
-                "{}",
-                render_plain(&parsed.diagnostics, 80)
-            );
+            assert!(parsed.is_ok(), "{}", render_plain(&parsed.diagnostics, 80));
             assert!(!parsed.file.items.is_empty());
             count += 1;
         }

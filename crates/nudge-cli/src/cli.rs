@@ -1,0 +1,50 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Nudge: lifecycle messaging workflows as code.
+#[derive(Parser, Debug)]
+#[command(name = "nudge", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check `.flow` files and report every problem.
+    ///
+    /// Exit codes: 0 clean, 1 the flows have errors (or warnings with
+    /// --deny-warnings), 2 usage, IO or internal error.
+    Check(CheckArgs),
+}
+
+/// Output formats for diagnostics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Source excerpts with labels, for people.
+    Human,
+    /// One JSON document with every diagnostic.
+    Json,
+    /// GitHub Actions workflow commands (`::error file=…`).
+    Github,
+    /// SARIF 2.1.0, for code-scanning tools.
+    Sarif,
+}
+
+/// `nudge check`
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Files or folders; a folder is one project. Default: the current folder.
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, env = "NUDGE_FORMAT", default_value = "human")]
+    pub format: Format,
+    /// Treat warnings as errors (exit 1).
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
