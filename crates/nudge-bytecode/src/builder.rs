@@ -227,7 +227,11 @@ impl ModuleBuilder {
     }
 
     /// Declares an event with its fields.
-    pub fn event_schema(&mut self, name: &str, fields: &[(&str, Type)]) -> Result<EventId, BuildError> {
+    pub fn event_schema(
+        &mut self,
+        name: &str,
+        fields: &[(&str, Type)],
+    ) -> Result<EventId, BuildError> {
         let id = index(&self.module.schemas.events, "event")?;
         self.module.schemas.events.push(EventSchema {
             name: name.to_owned(),
@@ -336,7 +340,11 @@ impl ModuleBuilder {
     }
 
     /// Adds a segment.
-    pub fn add_segment(&mut self, name: &str, predicate: FunctionId) -> Result<SegmentId, BuildError> {
+    pub fn add_segment(
+        &mut self,
+        name: &str,
+        predicate: FunctionId,
+    ) -> Result<SegmentId, BuildError> {
         let id = index(&self.module.segments, "segment")?;
         self.module.segments.push(Segment {
             name: name.to_owned(),
@@ -375,7 +383,11 @@ impl ModuleBuilder {
 
     /// Adds a `wait for` descriptor; place its pcs with
     /// [`FunctionBuilder::patch_wait_for`].
-    pub fn add_wait_for(&mut self, event: EventMatch, within: DurationId) -> Result<WaitForId, BuildError> {
+    pub fn add_wait_for(
+        &mut self,
+        event: EventMatch,
+        within: DurationId,
+    ) -> Result<WaitForId, BuildError> {
         let id = index(&self.module.wait_fors, "wait for")?;
         self.module.wait_fors.push(WaitFor {
             event,
@@ -410,7 +422,9 @@ impl ModuleBuilder {
     /// [`FunctionBuilder::patch_escalation_end`].
     pub fn add_escalation(&mut self, until: EventMatch) -> Result<EscalationId, BuildError> {
         let id = index(&self.module.escalations, "escalation")?;
-        self.module.escalations.push(Escalation { until, end_pc: 0 });
+        self.module
+            .escalations
+            .push(Escalation { until, end_pc: 0 });
         Ok(id)
     }
 

@@ -26,7 +26,13 @@ pub fn format_duration(seconds: i64) -> String {
         out.push('-');
         rest = -rest;
     }
-    for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+    for (unit, size) in [
+        ("w", 604_800),
+        ("d", 86_400),
+        ("h", 3_600),
+        ("m", 60),
+        ("s", 1),
+    ] {
         if rest >= size {
             let _ = write!(out, "{}{unit}", rest / size);
             rest %= size;
@@ -198,9 +204,10 @@ impl Lister<'_> {
             }
             Instr::Cmp(op) => op.as_str().to_owned(),
             Instr::MakeList(n) => n.to_string(),
-            Instr::Ago(d) | Instr::InactiveFor(d) | Instr::Wait(d) | Instr::WaitFromEscalation(d) => {
-                self.dur(d)
-            }
+            Instr::Ago(d)
+            | Instr::InactiveFor(d)
+            | Instr::Wait(d)
+            | Instr::WaitFromEscalation(d) => self.dur(d),
             Instr::Jump(t)
             | Instr::JumpIfFalse(t)
             | Instr::JumpIfFalseKeep(t)
@@ -276,15 +283,29 @@ impl Lister<'_> {
                         .arms
                         .iter()
                         .map(|a| {
-                            format!("{}.{:02}% -> {:04}", a.basis_points / 100, a.basis_points % 100, a.pc)
+                            format!(
+                                "{}.{:02}% -> {:04}",
+                                a.basis_points / 100,
+                                a.basis_points % 100,
+                                a.pc
+                            )
                         })
                         .collect();
-                    format!("{} [{}] end -> {:04}", m.string(s.name), arms.join(", "), s.end_pc)
+                    format!(
+                        "{} [{}] end -> {:04}",
+                        m.string(s.name),
+                        arms.join(", "),
+                        s.end_pc
+                    )
                 }
             },
             Instr::EscalateBegin(e) => match m.escalations.get(e as usize) {
                 None => format!("escalation {e}?"),
-                Some(e) => format!("until {} end -> {:04}", self.event_match(&e.until), e.end_pc),
+                Some(e) => format!(
+                    "until {} end -> {:04}",
+                    self.event_match(&e.until),
+                    e.end_pc
+                ),
             },
             Instr::None
             | Instr::Pop
@@ -301,7 +322,12 @@ impl Lister<'_> {
         if span.file == u16::MAX {
             return String::new();
         }
-        let name = self.m.files.get(span.file as usize).map(String::as_str).unwrap_or("?");
+        let name = self
+            .m
+            .files
+            .get(span.file as usize)
+            .map(String::as_str)
+            .unwrap_or("?");
         match self.sources.iter().find(|s| s.name == name) {
             Some(src) => {
                 let start = (span.start as usize).min(src.text.len());

@@ -257,10 +257,13 @@ pub fn verify(m: &Module) -> Result<(), VerifyError> {
         Ok(())
     })?;
     table("escalation", &m.escalations, |e| check_match(m, &e.until))?;
-    table("quiet hours", &m.policy.quiet_hours, |q| check_zone(m, q.zone))?;
+    table("quiet hours", &m.policy.quiet_hours, |q| {
+        check_zone(m, q.zone)
+    })?;
 
     // Descriptor pcs belong to the function that uses them.
-    let mut owner: Vec<Option<usize>> = vec![None; m.wait_fors.len() + m.splits.len() + m.escalations.len()];
+    let mut owner: Vec<Option<usize>> =
+        vec![None; m.wait_fors.len() + m.splits.len() + m.escalations.len()];
     for (fi, f) in m.functions.iter().enumerate() {
         verify_function(m, f, fi, &mut owner).map_err(|(pc, problem)| VerifyError::Code {
             function: f.name.clone(),
@@ -322,7 +325,13 @@ fn verify_function(
             return Err(at(Problem::StatementInExpression(instr.mnemonic())));
         }
         let next = u32::try_from(pc + 1).unwrap_or(u32::MAX);
-        let max_event_fields = m.schemas.events.iter().map(|e| e.fields.len()).max().unwrap_or(0);
+        let max_event_fields = m
+            .schemas
+            .events
+            .iter()
+            .map(|e| e.fields.len())
+            .max()
+            .unwrap_or(0);
         let operand: Result<Vec<u32>, Problem> = (|| {
             Ok(match *instr {
                 Instr::Const(c) => {
@@ -345,10 +354,17 @@ fn verify_function(
                 }
                 Instr::LoadReceived(e, field) => {
                     check("event", &m.schemas.events, e as usize)?;
-                    check("event field", &m.schemas.events[e as usize].fields, field as usize)?;
+                    check(
+                        "event field",
+                        &m.schemas.events[e as usize].fields,
+                        field as usize,
+                    )?;
                     vec![next]
                 }
-                Instr::Ago(d) | Instr::InactiveFor(d) | Instr::Wait(d) | Instr::WaitFromEscalation(d) => {
+                Instr::Ago(d)
+                | Instr::InactiveFor(d)
+                | Instr::Wait(d)
+                | Instr::WaitFromEscalation(d) => {
                     check("duration", &m.durations, d as usize)?;
                     vec![next]
                 }

@@ -1,1 +1,40 @@
-//! The deterministic Nudge interpreter.
+//! The deterministic Nudge interpreter and the event-handling core.
+//!
+//! Design notes
+//! - [`Vm::start`] and [`Vm::step`] are the pure step function: (journey,
+//!   input = event | timer, now, read access to the profile and its history
+//!   via [`Facts`]) → (new journey, [`Effect`]s). No IO, no clock, no global
+//!   state; the same inputs give the same outputs, so the simulator, `nudge
+//!   test` and the server agree.
+//! - A journey blocks only at statements, where the stack is empty, so its
+//!   state is a pc plus a few fields ([`Journey`]). Timers carry a `seq`; a
+//!   timer whose seq no longer matches is stale and does nothing, which
+//!   makes firing idempotent and cancelling free.
+//! - Sends get a deterministic id: hash(profile, workflow, run, pc, visit).
+//! - Time rules (DST gaps, repeated hours, `on day N`, quiet hours) are in
+//!   [`time`]; split buckets in [`split`]. Both use the stable hash of
+//!   `nudge_bytecode::hash`, never std's randomised one.
+//! - [`Engine`] is the event-handling core over a [`Store`] trait: exits,
+//!   waiting journeys, triggers, entry rules, goals, the frequency cap and
+//!   quiet hours, module versions by content hash, and a virtual-clock
+//!   driver ([`Engine::fire_next`], [`Engine::advance_to`]). [`MemoryStore`]
+//!   serves the simulator and tests; the server implements the same trait
+//!   on its durable store.
+
+pub mod engine;
+pub mod exec;
+pub mod facts;
+pub mod journey;
+pub mod render;
+pub mod split;
+pub mod store;
+pub mod time;
+pub mod value;
+
+pub use engine::{Engine, EngineError, Record, Suppression};
+pub use exec::{send_id, Ctx, Vm, VmError};
+pub use facts::Facts;
+pub use journey::{ActiveEscalation, Effect, ExitReason, Input, Journey, Status, Wait};
+pub use render::Rendered;
+pub use store::{EntryLog, MemoryStore, OutboxItem, ProfileRecord, Store, Timer};
+pub use value::{Event, Props, Value};

@@ -1,0 +1,913 @@
+//! The event-handling core: journeys, entry rules, policies and timers over
+//! a [`Store`], on whatever clock the caller drives.
+//!
+//! Per event: the event joins the profile's history; every journey of the
+//! profile sees it (`exit on` first, then goals, then `escalate until` and
+//! `wait for`, see [`Vm::step`]); then triggers may start journeys (entry
+//! rules, audience at entry). Timers due at or before an event's time fire
+//! before it, in time order. Sends go through consent of address, quiet
+//! hours (deferral) and the frequency cap (at send time); `transactional`
+//! workflows bypass both policies.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use nudge_bytecode::{
+    Channel, Const, EntryRule, EventId, Module, Priority, Trigger, Type, Workflow, WorkflowId,
+};
+
+use crate::exec::{Ctx, Vm, VmError};
+use crate::facts::Facts;
+use crate::journey::{Effect, ExitReason, Input, Journey, Status};
+use crate::render::Rendered;
+use crate::store::{EntryLog, OutboxItem, ProfileRecord, Store, Timer};
+use crate::time::quiet_hours_release;
+use crate::value::{Event, Props, Value};
+
+/// Why a trigger did not start a journey.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Suppression {
+    /// A journey of this workflow is already running.
+    Active,
+    /// `entry once` and it already ran.
+    Once,
+    /// `entry once per D` and the previous entry is too recent.
+    OncePer,
+    /// The audience condition is false.
+    Audience,
+    /// Required profile attributes are not all set yet.
+    Incomplete,
+}
+
+/// One thing that happened, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// A journey started.
+    Entered {
+        /// When.
+        at: DateTime<Utc>,
+        /// Who.
+        profile: String,
+        /// Which workflow.
+        workflow: String,
+        /// Run number.
+        run: u32,
+    },
+    /// A trigger matched but did not start a journey.
+    Suppressed {
+        /// When.
+        at: DateTime<Utc>,
+        /// Who.
+        profile: String,
+        /// Which workflow.
+        workflow: String,
+        /// Why.
+        reason: Suppression,
+    },
+    /// A message went out.
+    Sent {
+        /// When.
+        at: DateTime<Utc>,
+        /// Who.
+        profile: String,
+        /// Which workflow.
+        workflow: String,
+        /// The deterministic id.
+        send_id: u64,
+        /// The content.
+        message: Rendered,
+    },
+    /// A message was held until the end of quiet hours.
+    Deferred {
+        /// When.
+        at: DateTime<Utc>,
+        /// Until when.
+        until: DateTime<Utc>,
+        /// Who.
+        profile: String,
+        /// Which workflow.
+        workflow: String,
+        /// The deterministic id.
+        send_id: u64,
+    },
+    /// A message was skipped by the frequency cap.
+    Capped {
+        /// When.
+        at: DateTime<Utc>,
+        /// Who.
+        profile: String,
+        /// Which workflow.
+        workflow: String,
+        /// The deterministic id.
+        send_id: u64,
+    },
+    /// A message could not be sent or a deferred one was cancelled.
+    Dropped {
+        /// When.
+        at: DateTime<Utc>,
+        /// Who.
+        profile: String,
+        /// Which workflow.
+        workflow: String,
+        /// The deterministic id.
+        send_id: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A goal was reached.
+    GoalReached {
+        /// When.
+        at: DateTime<Utc>,
+        /// Who.
+        profile: String,
+        /// Which workflow.
+        workflow: String,
+        /// The goal's name.
+        goal: String,
+    },
+    /// A journey ended early.
+    Exited {
+        /// When.
+        at: DateTime<Utc>,
+        /// Who.
+        profile: String,
+        /// Which workflow.
+        workflow: String,
+        /// Why.
+        reason: ExitReason,
+    },
+    /// A journey ran to its end.
+    Completed {
+        /// When.
+        at: DateTime<Utc>,
+        /// Who.
+        profile: String,
+        /// Which workflow.
+        workflow: String,
+    },
+}
+
+/// Why the engine could not go on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The VM failed (an unverified or corrupt module).
+    #[error(transparent)]
+    Vm(#[from] VmError),
+    /// A journey's module version is not in the store.
+    #[error("module version {0:016x} of a running journey is missing")]
+    MissingModule(u64),
+    /// Time went backwards.
+    #[error("event at {at} is before the engine's clock {now}")]
+    Backwards {
+        /// The event's time.
+        at: DateTime<Utc>,
+        /// The engine's time.
+        now: DateTime<Utc>,
+    },
+}
+
+type Result<T> = std::result::Result<T, EngineError>;
+
+/// A profile as the VM sees it.
+struct ProfileFacts<'a, S: Store> {
+    store: &'a S,
+    module: &'a Module,
+    profile: &'a ProfileRecord,
+}
+
+fn const_value(c: &Const) -> Value {
+    match c {
+        Const::None | Const::Enum { .. } => Value::None,
+        Const::Bool(b) => Value::Bool(*b),
+        Const::Int(i) => Value::Int(*i),
+        Const::Float(x) => Value::Float(*x),
+        Const::Str(s) => Value::str(s),
+        Const::Time(ms) => Value::Time(DateTime::from_timestamp_millis(*ms).unwrap_or_default()),
+        Const::Duration(s) => Value::Duration(*s),
+        Const::TimeOfDay(m) => Value::TimeOfDay(*m),
+    }
+}
+
+impl<S: Store> Facts for ProfileFacts<'_, S> {
+    fn profile_id(&self) -> &str {
+        &self.profile.id
+    }
+
+    fn attribute(&self, name: &str) -> Value {
+        if let Some(v) = self.profile.attributes.get(name) {
+            return v.clone();
+        }
+        let field = self.module.schemas.profile.iter().find(|f| f.name == name);
+        match field.and_then(|f| f.default.as_ref()) {
+            Some(Const::Enum { enum_id, member }) => self
+                .module
+                .schemas
+                .enums
+                .get(*enum_id as usize)
+                .and_then(|e| e.members.get(*member as usize))
+                .map_or(Value::None, |m| Value::str(m)),
+            Some(c) => const_value(c),
+            None => Value::None,
+        }
+    }
+
+    fn history(&self, name: &str, visit: &mut dyn FnMut(&Event) -> bool) {
+        self.store.history(&self.profile.id, name, visit);
+    }
+
+    fn last_activity(&self) -> DateTime<Utc> {
+        self.profile
+            .last_activity
+            .unwrap_or(self.profile.created_at)
+    }
+}
+
+/// The profile attribute that holds a channel's address, if any.
+fn address_field(channel: Channel) -> Option<&'static str> {
+    match channel {
+        Channel::Email => Some("email"),
+        Channel::Sms => Some("phone"),
+        Channel::Push => Some("push_token"),
+        Channel::InApp | Channel::Webhook => None,
+    }
+}
+
+/// Channels the cap counts when a cap names none.
+const DEFAULT_CAPPED: [Channel; 3] = [Channel::Email, Channel::Push, Channel::Sms];
+
+/// The event-handling core.
+pub struct Engine<S: Store> {
+    store: S,
+    module: Arc<Module>,
+    module_hash: u64,
+    now: DateTime<Utc>,
+    default_zone: Tz,
+    /// Everything that happened, in order.
+    pub log: Vec<Record>,
+}
+
+impl<S: Store> Engine<S> {
+    /// An engine running `module` (the current version) on `store`, with
+    /// its clock at `now`.
+    pub fn new(store: S, module: Module, now: DateTime<Utc>) -> Self {
+        let mut engine = Engine {
+            store,
+            module: Arc::new(Module::default()),
+            module_hash: 0,
+            now,
+            default_zone: Tz::UTC,
+            log: Vec::new(),
+        };
+        engine.deploy(module);
+        engine
+    }
+
+    /// Makes `module` the current version; running journeys keep theirs.
+    /// Returns its content hash.
+    pub fn deploy(&mut self, module: Module) -> u64 {
+        let hash = match module.to_bytes() {
+            Ok(bytes) => Module::content_hash(&bytes),
+            Err(_) => nudge_bytecode::stable_hash(format!("{module:?}").as_bytes()),
+        };
+        let module = Arc::new(module);
+        self.store.put_module(hash, module.clone());
+        self.module = module;
+        self.module_hash = hash;
+        hash
+    }
+
+    /// The current module.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// The content hash of the current module.
+    pub fn module_hash(&self) -> u64 {
+        self.module_hash
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The engine's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Sets the zone `local` means for profiles without a valid `timezone`.
+    pub fn set_default_zone(&mut self, zone: Tz) {
+        self.default_zone = zone;
+    }
+
+    fn vm<'m>(&self, module: &'m Module) -> Vm<'m> {
+        Vm {
+            module,
+            default_zone: self.default_zone,
+        }
+    }
+
+    fn ensure_profile(&mut self, id: &str, now: DateTime<Utc>) -> ProfileRecord {
+        match self.store.profile(id) {
+            Some(p) => p,
+            None => {
+                let p = ProfileRecord {
+                    id: id.to_owned(),
+                    attributes: Props::new(),
+                    created_at: now,
+                    last_activity: None,
+                    next_seq: 1,
+                };
+                self.store.put_profile(p.clone());
+                self.schedule_inactivity(id, now);
+                p
+            }
+        }
+    }
+
+    fn schedule_inactivity(&mut self, profile: &str, since: DateTime<Utc>) {
+        let module = self.module.clone();
+        for w in &module.workflows {
+            for t in &w.triggers {
+                if let Trigger::Inactive(d) = t {
+                    self.store.schedule(
+                        since + Duration::seconds(module.duration(*d)),
+                        Timer::Inactivity {
+                            profile: profile.to_owned(),
+                            workflow: w.name.clone(),
+                            since,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sets declared attributes of a profile (creating it); `Value::None`
+    /// clears one. Not activity, triggers nothing.
+    pub fn identify(&mut self, id: &str, traits: Props, now: DateTime<Utc>) -> Result<()> {
+        self.advance_to(now)?;
+        let mut p = self.ensure_profile(id, now);
+        for (k, v) in traits {
+            if self.module.schemas.profile_field(&k).is_none() {
+                continue;
+            }
+            if v.is_none() {
+                p.attributes.remove(&k);
+            } else {
+                p.attributes.insert(k, v);
+            }
+        }
+        self.store.put_profile(p);
+        Ok(())
+    }
+
+    fn complete(&self, p: &ProfileRecord) -> bool {
+        self.module.schemas.profile.iter().all(|f| {
+            matches!(f.ty, Type::Optional(_))
+                || f.default.is_some()
+                || p.attributes.get(&f.name).is_some_and(|v| !v.is_none())
+        })
+    }
+
+    /// Applies a `track` event at `now` (after firing the timers due by then).
+    pub fn track(&mut self, id: &str, name: &str, props: Props, now: DateTime<Utc>) -> Result<()> {
+        self.advance_to(now)?;
+        let mut p = self.ensure_profile(id, now);
+        let event = Event {
+            name: Arc::from(name),
+            at: now,
+            seq: p.next_seq,
+            props,
+        };
+        p.next_seq += 1;
+        p.last_activity = Some(now);
+        self.store.put_profile(p.clone());
+        self.store.append_event(id, event.clone());
+        self.schedule_inactivity(id, now);
+
+        // Running journeys (each in its own module version).
+        for wf in self.store.journey_workflows(id) {
+            let Some(journey) = self.store.journey(id, &wf) else {
+                continue;
+            };
+            if !journey.is_active() {
+                continue;
+            }
+            self.step_journey(&p, &wf, journey, Input::Event(&event), now)?;
+        }
+
+        // Triggers (current version).
+        let module = self.module.clone();
+        for (wi, w) in module.workflows.iter().enumerate() {
+            let mut hit = false;
+            for t in &w.triggers {
+                if let Trigger::Event(m) = t {
+                    let facts = ProfileFacts {
+                        store: &self.store,
+                        module: &module,
+                        profile: &p,
+                    };
+                    if self
+                        .vm(&module)
+                        .matches(m, &event, &Ctx::new(&facts, now))?
+                    {
+                        hit = true;
+                        break;
+                    }
+                }
+            }
+            if hit {
+                let wi = WorkflowId::try_from(wi).unwrap_or(WorkflowId::MAX);
+                self.enter(&p, wi, Some(event.clone()), now)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn enter(
+        &mut self,
+        p: &ProfileRecord,
+        wi: WorkflowId,
+        trigger: Option<Event>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let module = self.module.clone();
+        let Some(w) = module.workflows.get(wi as usize) else {
+            return Ok(());
+        };
+        let suppress = |engine: &mut Self, reason| {
+            engine.log.push(Record::Suppressed {
+                at: now,
+                profile: p.id.clone(),
+                workflow: w.name.clone(),
+                reason,
+            });
+            Ok(())
+        };
+        if !self.complete(p) {
+            return suppress(self, Suppression::Incomplete);
+        }
+        let log = self.store.entry_log(&p.id, &w.name);
+        if let Some(existing) = self
+            .store
+            .journey(&p.id, &w.name)
+            .filter(Journey::is_active)
+        {
+            if w.entry == EntryRule::Restart {
+                self.end_journey(p, &w.name, existing, ExitReason::Restarted, now);
+            } else {
+                return suppress(self, Suppression::Active);
+            }
+        }
+        match w.entry {
+            EntryRule::Once if log.count > 0 => return suppress(self, Suppression::Once),
+            EntryRule::OncePer(d) => {
+                if let Some(last) = log.last {
+                    if now < last + Duration::seconds(module.duration(d)) {
+                        return suppress(self, Suppression::OncePer);
+                    }
+                }
+            }
+            _ => {}
+        }
+        let vm = self.vm(&module);
+        if let Some(a) = w.audience {
+            let facts = ProfileFacts {
+                store: &self.store,
+                module: &module,
+                profile: p,
+            };
+            let event = trigger
+                .as_ref()
+                .and_then(|e| module.schemas.event_id(&e.name).map(|id| (e, id)));
+            if !vm
+                .eval(a, &Ctx::new(&facts, now).with_event(event))?
+                .truthy()
+            {
+                return suppress(self, Suppression::Audience);
+            }
+        }
+        self.store.put_entry_log(
+            &p.id,
+            &w.name,
+            EntryLog {
+                count: log.count + 1,
+                last: Some(now),
+            },
+        );
+        self.log.push(Record::Entered {
+            at: now,
+            profile: p.id.clone(),
+            workflow: w.name.clone(),
+            run: log.count,
+        });
+        let (journey, effects) = {
+            let facts = ProfileFacts {
+                store: &self.store,
+                module: &module,
+                profile: p,
+            };
+            vm.start(wi, self.module_hash, log.count, trigger, now, &facts)?
+        };
+        self.apply(p, &module, w, journey, effects, now)
+    }
+
+    fn end_journey(
+        &mut self,
+        p: &ProfileRecord,
+        workflow: &str,
+        mut journey: Journey,
+        reason: ExitReason,
+        now: DateTime<Utc>,
+    ) {
+        journey.status = Status::Exited(reason.clone());
+        journey.wait = None;
+        journey.escalation = None;
+        self.cancel_outbox(p, workflow, false, now);
+        self.store.put_journey(&p.id, workflow, journey);
+        self.log.push(Record::Exited {
+            at: now,
+            profile: p.id.clone(),
+            workflow: workflow.to_owned(),
+            reason,
+        });
+    }
+
+    fn cancel_outbox(
+        &mut self,
+        p: &ProfileRecord,
+        workflow: &str,
+        escalation_only: bool,
+        now: DateTime<Utc>,
+    ) {
+        for id in self.store.outbox_of(&p.id, workflow) {
+            if let Some(item) = self.store.take_outbox(id) {
+                if escalation_only && !item.escalation {
+                    self.store.put_outbox(item);
+                    continue;
+                }
+                self.log.push(Record::Dropped {
+                    at: now,
+                    profile: p.id.clone(),
+                    workflow: workflow.to_owned(),
+                    send_id: id,
+                    reason: "cancelled before it went out".to_owned(),
+                });
+            }
+        }
+    }
+
+    fn step_journey(
+        &mut self,
+        p: &ProfileRecord,
+        workflow: &str,
+        journey: Journey,
+        input: Input<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let module = if journey.module == self.module_hash {
+            self.module.clone()
+        } else {
+            self.store
+                .module(journey.module)
+                .ok_or(EngineError::MissingModule(journey.module))?
+        };
+        let Some(w) = module.workflows.get(journey.workflow as usize) else {
+            return Err(VmError::NoWorkflow(journey.workflow).into());
+        };
+        let (journey, effects) = {
+            let facts = ProfileFacts {
+                store: &self.store,
+                module: &module,
+                profile: p,
+            };
+            self.vm(&module).step(journey, input, now, &facts)?
+        };
+        debug_assert_eq!(w.name, workflow);
+        self.apply(p, &module, w, journey, effects, now)
+    }
+
+    fn apply(
+        &mut self,
+        p: &ProfileRecord,
+        module: &Module,
+        w: &Workflow,
+        journey: Journey,
+        effects: Vec<Effect>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let vm = self.vm(module);
+        for effect in effects {
+            match effect {
+                Effect::Send {
+                    message,
+                    send_id,
+                    escalation,
+                } => {
+                    if escalation {
+                        // A deferred earlier step that has not gone out is void.
+                        self.cancel_outbox(p, &w.name, true, now);
+                    }
+                    let rendered = {
+                        let facts = ProfileFacts {
+                            store: &self.store,
+                            module,
+                            profile: p,
+                        };
+                        let ctx = vm.trigger_ctx(&journey, Ctx::new(&facts, now));
+                        vm.render(message, &ctx)?
+                    };
+                    self.send(p, module, w, &journey, send_id, escalation, rendered, now);
+                }
+                Effect::ScheduleTimer { at, seq } => self.store.schedule(
+                    at,
+                    Timer::Journey {
+                        profile: p.id.clone(),
+                        workflow: w.name.clone(),
+                        seq,
+                    },
+                ),
+                Effect::WaitForEvent { .. } => {}
+                Effect::EscalationStopped => self.cancel_outbox(p, &w.name, true, now),
+                Effect::GoalReached { goal } => {
+                    let name = w
+                        .goals
+                        .get(goal as usize)
+                        .map(|g| module.string(g.name).to_owned())
+                        .unwrap_or_default();
+                    self.log.push(Record::GoalReached {
+                        at: now,
+                        profile: p.id.clone(),
+                        workflow: w.name.clone(),
+                        goal: name,
+                    });
+                }
+                Effect::Exit { reason } => {
+                    self.cancel_outbox(p, &w.name, false, now);
+                    self.log.push(Record::Exited {
+                        at: now,
+                        profile: p.id.clone(),
+                        workflow: w.name.clone(),
+                        reason,
+                    });
+                }
+                Effect::Completed => self.log.push(Record::Completed {
+                    at: now,
+                    profile: p.id.clone(),
+                    workflow: w.name.clone(),
+                }),
+            }
+        }
+        self.store.put_journey(&p.id, &w.name, journey);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &mut self,
+        p: &ProfileRecord,
+        module: &Module,
+        w: &Workflow,
+        journey: &Journey,
+        send_id: u64,
+        escalation: bool,
+        message: Rendered,
+        now: DateTime<Utc>,
+    ) {
+        let channel = message.channel;
+        // The address is checked when the message is sent.
+        if let Some(field) = address_field(channel) {
+            let declared = module.schemas.profile_field(field).is_some();
+            let missing = p.attributes.get(field).is_none_or(Value::is_none);
+            if declared && missing {
+                self.log.push(Record::Dropped {
+                    at: now,
+                    profile: p.id.clone(),
+                    workflow: w.name.clone(),
+                    send_id,
+                    reason: format!("no `{field}` to send {} to", channel.as_str()),
+                });
+                return;
+            }
+        }
+        let transactional = w.priority == Priority::Transactional;
+        let capped_channel = !transactional
+            && module.policy.cap.as_ref().is_some_and(|c| {
+                if c.channels.is_empty() {
+                    DEFAULT_CAPPED.contains(&channel)
+                } else {
+                    c.channels.contains(&channel)
+                }
+            });
+        if !transactional {
+            let vm = self.vm(module);
+            for q in &module.policy.quiet_hours {
+                if !q.channels.is_empty() && !q.channels.contains(&channel) {
+                    continue;
+                }
+                let tz = {
+                    let facts = ProfileFacts {
+                        store: &self.store,
+                        module,
+                        profile: p,
+                    };
+                    vm.zone(q.zone, &facts)
+                };
+                if let Some(until) = quiet_hours_release(now, tz, q.from, q.to, send_id) {
+                    self.store.put_outbox(OutboxItem {
+                        send_id,
+                        profile: p.id.clone(),
+                        workflow: w.name.clone(),
+                        run: journey.run,
+                        escalation,
+                        capped_channel,
+                        message,
+                        due: until,
+                    });
+                    self.store.schedule(until, Timer::Outbox { send_id });
+                    self.log.push(Record::Deferred {
+                        at: now,
+                        until,
+                        profile: p.id.clone(),
+                        workflow: w.name.clone(),
+                        send_id,
+                    });
+                    return;
+                }
+            }
+        }
+        self.deliver(
+            &p.id,
+            module,
+            &w.name,
+            send_id,
+            capped_channel,
+            message,
+            now,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn deliver(
+        &mut self,
+        profile: &str,
+        module: &Module,
+        workflow: &str,
+        send_id: u64,
+        capped_channel: bool,
+        message: Rendered,
+        now: DateTime<Utc>,
+    ) {
+        if capped_channel {
+            if let Some(cap) = &module.policy.cap {
+                let from = now - Duration::seconds(cap.per);
+                let recent = self
+                    .store
+                    .capped_sends(profile)
+                    .into_iter()
+                    .filter(|t| *t > from && *t <= now)
+                    .count();
+                if recent >= cap.count as usize {
+                    self.log.push(Record::Capped {
+                        at: now,
+                        profile: profile.to_owned(),
+                        workflow: workflow.to_owned(),
+                        send_id,
+                    });
+                    return;
+                }
+                self.store.record_capped_send(profile, now);
+            }
+        }
+        self.log.push(Record::Sent {
+            at: now,
+            profile: profile.to_owned(),
+            workflow: workflow.to_owned(),
+            send_id,
+            message,
+        });
+    }
+
+    /// Fires every timer due at or before `t`, in order, and moves the
+    /// clock to `t`.
+    pub fn advance_to(&mut self, t: DateTime<Utc>) -> Result<()> {
+        if t < self.now {
+            return Err(EngineError::Backwards {
+                at: t,
+                now: self.now,
+            });
+        }
+        while let Some((at, timer)) = self.store.pop_due(t) {
+            self.now = self.now.max(at);
+            self.fire(at, timer)?;
+        }
+        self.now = t;
+        Ok(())
+    }
+
+    /// Fires the next timer, if any, moving the clock to it (the virtual
+    /// clock's driver). Returns its time.
+    pub fn fire_next(&mut self) -> Result<Option<DateTime<Utc>>> {
+        match self.store.next_timer() {
+            None => Ok(None),
+            Some(at) => {
+                let at = at.max(self.now);
+                self.advance_to(at)?;
+                Ok(Some(at))
+            }
+        }
+    }
+
+    /// Fires timers until none is left or the next is after `limit`.
+    pub fn run_until(&mut self, limit: DateTime<Utc>) -> Result<()> {
+        while let Some(at) = self.store.next_timer() {
+            if at > limit {
+                break;
+            }
+            self.advance_to(at.max(self.now))?;
+        }
+        Ok(())
+    }
+
+    fn fire(&mut self, at: DateTime<Utc>, timer: Timer) -> Result<()> {
+        match timer {
+            Timer::Journey {
+                profile,
+                workflow,
+                seq,
+            } => {
+                let (Some(p), Some(journey)) = (
+                    self.store.profile(&profile),
+                    self.store.journey(&profile, &workflow),
+                ) else {
+                    return Ok(());
+                };
+                if journey.is_active() && journey.seq == seq {
+                    self.step_journey(&p, &workflow, journey, Input::Timer { seq }, at)?;
+                }
+            }
+            Timer::Outbox { send_id } => {
+                if let Some(item) = self.store.take_outbox(send_id) {
+                    let module = self.module.clone();
+                    self.deliver(
+                        &item.profile,
+                        &module,
+                        &item.workflow,
+                        item.send_id,
+                        item.capped_channel,
+                        item.message,
+                        at,
+                    );
+                }
+            }
+            Timer::Inactivity {
+                profile,
+                workflow,
+                since,
+            } => {
+                let Some(p) = self.store.profile(&profile) else {
+                    return Ok(());
+                };
+                let last = p.last_activity.unwrap_or(p.created_at);
+                if last != since {
+                    return Ok(());
+                }
+                if let Some(wi) = self.module.workflow_id(&workflow) {
+                    let still = self.module.workflows[wi as usize]
+                        .triggers
+                        .iter()
+                        .any(|t| matches!(t, Trigger::Inactive(_)));
+                    if still {
+                        self.enter(&p, wi, None, at)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The journey of a profile in a workflow (latest run).
+    pub fn journey(&self, profile: &str, workflow: &str) -> Option<Journey> {
+        self.store.journey(profile, workflow)
+    }
+
+    /// Messages sent so far.
+    pub fn sent(&self) -> impl Iterator<Item = (&DateTime<Utc>, &str, &Rendered)> {
+        self.log.iter().filter_map(|r| match r {
+            Record::Sent {
+                at,
+                profile,
+                message,
+                ..
+            } => Some((at, profile.as_str(), message)),
+            _ => None,
+        })
+    }
+}
+
+/// Unused in memory, named so event ids read clearly in signatures.
+pub type EventIndex = EventId;

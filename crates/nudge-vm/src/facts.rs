@@ -1,0 +1,20 @@
+//! What the VM may read: one profile and its history.
+
+use chrono::{DateTime, Utc};
+
+use crate::value::{Event, Value};
+
+/// Read access to one profile and its history. The engine implements it on
+/// its store; tests implement it on plain vectors.
+pub trait Facts {
+    /// The profile's id.
+    fn profile_id(&self) -> &str;
+    /// A declared attribute (none when unset).
+    fn attribute(&self, name: &str) -> Value;
+    /// The profile's events called `name`, newest first, until `visit`
+    /// returns false.
+    fn history(&self, name: &str, visit: &mut dyn FnMut(&Event) -> bool);
+    /// When the profile was last active (any accepted `track` event), else
+    /// when it was created.
+    fn last_activity(&self) -> DateTime<Utc>;
+}

@@ -1,0 +1,155 @@
+//! A journey's state, the inputs that move it and the effects it asks for.
+
+use chrono::{DateTime, Utc};
+use nudge_bytecode::{EscalationId, EventId, MessageId, Pc, SplitId, WaitForId, WorkflowId};
+
+use crate::value::Event;
+
+/// Where a journey stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Blocked on a timer, an event, or between steps.
+    Active,
+    /// Ran to the end.
+    Completed,
+    /// Left early.
+    Exited(ExitReason),
+}
+
+/// Why a journey ended early.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExitReason {
+    /// `exit on EVENT` matched.
+    ExitOn(String),
+    /// An `exit` statement.
+    Statement,
+    /// `entry restart`: a new trigger replaced it.
+    Restarted,
+    /// An operator cancelled it.
+    Cancelled,
+}
+
+/// What a journey is blocked on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// A timer (`wait`, `wait until`, an escalation step).
+    Timer {
+        /// When it fires.
+        at: DateTime<Utc>,
+    },
+    /// `wait for`: the event, or the deadline timer.
+    Event {
+        /// The descriptor.
+        wait_for: WaitForId,
+        /// When the `else` branch runs.
+        deadline: DateTime<Utc>,
+    },
+}
+
+/// An escalation in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActiveEscalation {
+    /// The descriptor.
+    pub escalation: EscalationId,
+    /// When the block started (step times count from here).
+    pub started: DateTime<Utc>,
+}
+
+/// One profile's run through one workflow version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Journey {
+    /// The workflow in its module.
+    pub workflow: WorkflowId,
+    /// The content hash of the module it runs (kept until it ends).
+    pub module: u64,
+    /// The profile.
+    pub profile: String,
+    /// How many times this profile entered this workflow before (0 first).
+    pub run: u32,
+    /// The next instruction (or the blocking one while waiting).
+    pub pc: Pc,
+    /// Where it stands.
+    pub status: Status,
+    /// When it started.
+    pub entered_at: DateTime<Utc>,
+    /// The history position of the trigger (`since entry` excludes it).
+    pub entry_seq: u64,
+    /// The trigger event (none for `inactive for`).
+    pub trigger: Option<Event>,
+    /// Events received by `wait for`, latest per event.
+    pub received: Vec<(EventId, Event)>,
+    /// What it is blocked on.
+    pub wait: Option<Wait>,
+    /// The escalation it is in.
+    pub escalation: Option<ActiveEscalation>,
+    /// Timer generation: a timer whose seq differs is stale.
+    pub seq: u32,
+    /// How often each send pc ran (part of the deterministic send id).
+    pub visits: Vec<(Pc, u32)>,
+    /// Goals reached (indexes into the workflow's goals).
+    pub goals: Vec<u16>,
+    /// Split arms taken (split, arm index).
+    pub arms: Vec<(SplitId, u16)>,
+}
+
+impl Journey {
+    /// Whether it is still running.
+    pub fn is_active(&self) -> bool {
+        self.status == Status::Active
+    }
+}
+
+/// What moves a journey.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// An event of the journey's profile (after it was added to history).
+    Event(&'a Event),
+    /// A timer the journey scheduled.
+    Timer {
+        /// The seq it was scheduled with.
+        seq: u32,
+    },
+}
+
+/// What a step asks the host to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Send a message (the host applies consent, cap and quiet hours).
+    Send {
+        /// The message descriptor.
+        message: MessageId,
+        /// Deterministic id: hash(profile, workflow, run, pc, visit).
+        send_id: u64,
+        /// Sent from an escalation step (cancelled with it while deferred).
+        escalation: bool,
+    },
+    /// Wake the journey at `at` with `Input::Timer { seq }`; replaces any
+    /// earlier timer of the journey.
+    ScheduleTimer {
+        /// When.
+        at: DateTime<Utc>,
+        /// The seq to pass back.
+        seq: u32,
+    },
+    /// The journey listens for this event until the deadline.
+    WaitForEvent {
+        /// The event.
+        event: EventId,
+        /// The deadline.
+        deadline: DateTime<Utc>,
+    },
+    /// An escalation stopped on its until-event: deferred steps are void.
+    EscalationStopped,
+    /// A goal was reached.
+    GoalReached {
+        /// Index into the workflow's goals.
+        goal: u16,
+    },
+    /// The journey left early: cancel its timers and unsent messages.
+    Exit {
+        /// Why.
+        reason: ExitReason,
+    },
+    /// The journey ran to its end.
+    Completed,
+}

@@ -1,0 +1,143 @@
+//! Rendering a message: template fields, then inline overrides.
+
+use std::collections::BTreeMap;
+
+use nudge_bytecode::{Channel, FieldValue, MessageField, MessageId, StringPart};
+
+use crate::exec::{Ctx, Vm, VmError};
+use crate::value::Value;
+
+/// A message ready for a channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    /// The channel.
+    pub channel: Channel,
+    /// The template's name, if any.
+    pub template: Option<String>,
+    /// Field name → text (webhook objects as JSON).
+    pub fields: BTreeMap<String, String>,
+}
+
+fn json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn json_value(v: &Value, out: &mut String) {
+    match v {
+        Value::None => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(x) if x.is_finite() => out.push_str(&format!("{x:?}")),
+        Value::Float(_) => out.push_str("null"),
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_value(item, out);
+            }
+            out.push(']');
+        }
+        other => json_string(&other.to_string(), out),
+    }
+}
+
+impl Vm<'_> {
+    fn text(&self, parts: &[StringPart], ctx: &Ctx<'_>) -> Result<String, VmError> {
+        let mut out = String::new();
+        for p in parts {
+            match *p {
+                StringPart::Text(s) => out.push_str(self.module.string(s)),
+                StringPart::Value(f) => out.push_str(&self.eval(f, ctx)?.to_string()),
+            }
+        }
+        Ok(out)
+    }
+
+    fn object_json(
+        &self,
+        fields: &[MessageField],
+        ctx: &Ctx<'_>,
+        out: &mut String,
+    ) -> Result<(), VmError> {
+        out.push('{');
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_string(self.module.string(f.name), out);
+            out.push(':');
+            match &f.value {
+                FieldValue::Text(parts) => json_string(&self.text(parts, ctx)?, out),
+                FieldValue::Expr(e) => json_value(&self.eval(*e, ctx)?, out),
+                FieldValue::File { source, .. } => json_string(self.module.string(*source), out),
+                FieldValue::Object(inner) => self.object_json(inner, ctx, out)?,
+            }
+        }
+        out.push('}');
+        Ok(())
+    }
+
+    fn render_fields(
+        &self,
+        fields: &[MessageField],
+        ctx: &Ctx<'_>,
+        out: &mut BTreeMap<String, String>,
+    ) -> Result<(), VmError> {
+        for f in fields {
+            let text = match &f.value {
+                FieldValue::Text(parts) => self.text(parts, ctx)?,
+                FieldValue::Expr(e) => self.eval(*e, ctx)?.to_string(),
+                // Template files are frozen into the module; the template
+                // engine that renders them lives with the channels.
+                FieldValue::File { source, .. } => self.module.string(*source).to_owned(),
+                FieldValue::Object(inner) => {
+                    let mut s = String::new();
+                    self.object_json(inner, ctx, &mut s)?;
+                    s
+                }
+            };
+            out.insert(self.module.string(f.name).to_owned(), text);
+        }
+        Ok(())
+    }
+
+    /// Renders a message in a journey's context (`ctx` carries the trigger
+    /// event and the journey).
+    pub fn render(&self, message: MessageId, ctx: &Ctx<'_>) -> Result<Rendered, VmError> {
+        let desc = self
+            .module
+            .message(message)
+            .ok_or(VmError::Invalid("message"))?;
+        let mut fields = BTreeMap::new();
+        let mut template = None;
+        if let Some(t) = desc.template {
+            let t = self
+                .module
+                .templates
+                .get(t as usize)
+                .ok_or(VmError::Invalid("template"))?;
+            template = Some(t.name.clone());
+            self.render_fields(&t.fields, ctx, &mut fields)?;
+        }
+        self.render_fields(&desc.overrides, ctx, &mut fields)?;
+        Ok(Rendered {
+            channel: desc.channel,
+            template,
+            fields,
+        })
+    }
+}
