@@ -9,6 +9,7 @@ use pest::Parser as _;
 
 use crate::codes;
 use crate::diagnostic::Diagnostic;
+use crate::literal;
 use crate::parser::{FlowParser, R};
 use crate::source::SourceFile;
 use crate::span::Span;
@@ -21,27 +22,54 @@ static DETAIL: Mutex<()> = Mutex::new(());
 /// Tokens worth naming; whitespace, comments, quotes and signs are not.
 const PUNCTUATION: [&str; 12] = ["{", "}", "(", ")", "[", "]", ":", ",", "=", "?", "%", "."];
 
-/// Re-parses `piece` with pest's token tracking on, for the literal tokens
-/// (`}`, `:`, …) it expected at the error.
-fn expected_punctuation(piece: &str) -> BTreeSet<String> {
+/// What pest tried at the farthest point it reached, with its token
+/// tracking on.
+struct Attempts {
+    /// Where, in the piece.
+    max_position: usize,
+    /// The literal tokens tried there.
+    tokens: Vec<String>,
+}
+
+/// Re-parses `piece` with pest's token tracking on: literal tokens (`}`,
+/// `:`, `within`, …) are not rules, so the plain error does not name them
+/// and stops short of the farthest point reached.
+fn attempts(piece: &str) -> Option<Attempts> {
     let _guard = DETAIL.lock();
     pest::set_error_detail(true);
     let result = FlowParser::parse(R::file, piece);
     pest::set_error_detail(false);
-    let mut out = BTreeSet::new();
-    if let Err(e) = result {
-        if let Some(attempts) = e.parse_attempts() {
-            for token in attempts.expected_tokens() {
-                // `ParsingToken` is not exported; its text is. Keep the
-                // punctuation: keywords come from their own rules.
-                let token = token.to_string();
-                if PUNCTUATION.contains(&token.as_str()) {
-                    out.insert(format!("`{token}`"));
-                }
-            }
+    let error = result.err()?;
+    let attempts = error.parse_attempts()?;
+    Some(Attempts {
+        max_position: attempts.max_position,
+        // `ParsingToken` is not exported; its text is.
+        tokens: attempts
+            .expected_tokens()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    })
+}
+
+/// What a literal token tried by the grammar is, in the user's words.
+fn describe_token(token: &str) -> Option<&'static str> {
+    Some(match token {
+        "\"" => "a string",
+        "0..9" => "a number",
+        "a..z" | "A..Z" | "_" => "a name",
+        "email" | "push" | "sms" | "in_app" | "webhook" => {
+            "a channel (`email`, `push`, `sms`, `in_app` or `webhook`)"
         }
-    }
-    out
+        "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday" => {
+            "a weekday such as `monday`"
+        }
+        "transactional" | "marketing" => "`transactional` or `marketing`",
+        "message" | "messages" => "`message`",
+        "==" | "!=" | "<" | "<=" | ">" | ">=" => "a comparison such as `==`",
+        "true" | "false" => "`true` or `false`",
+        _ => return None,
+    })
 }
 
 /// A diagnostic for a pest error in `piece`, which starts at byte `offset`
@@ -52,64 +80,271 @@ pub(crate) fn syntax_error(
     offset: usize,
     error: &Error<R>,
 ) -> Diagnostic {
-    let pos = match error.location {
+    let pest_pos = match error.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    let abs = offset + pos;
     let text = source.text();
-
-    if let Some(open) = open_string_before(text, abs) {
-        let line_end = text[open..].find('\n').map_or(text.len(), |n| open + n);
-        return Diagnostic::error(codes::parse::UNTERMINATED_STRING, "unterminated string")
-            .with_primary(Span::new(open, line_end), "this string is not closed on its line")
-            .with_help("close it with `\"`; write `\\\"` for a quote inside a string and `\\n` for a line break")
-            .in_file(source);
-    }
-
-    if let Some(d) = bad_escape(source, abs) {
-        return d;
-    }
-
     let positives: Vec<R> = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => positives.clone(),
         ErrorVariant::CustomError { .. } => Vec::new(),
     };
+
+    // Where the error is: pest's own position names rules; the detailed
+    // re-parse may have got farther on a literal token such as `:`.
+    let pest_token_end = pest_pos + found_at(piece, pest_pos).1;
+    let detail = attempts(piece);
+    let mut expected: BTreeSet<&'static str> = BTreeSet::new();
+    let mut punctuation: BTreeSet<String> = BTreeSet::new();
+    let pos = match &detail {
+        Some(a) if a.max_position > pest_token_end.max(pest_pos) => {
+            collect_tokens(&a.tokens, &mut expected, &mut punctuation);
+            a.max_position
+        }
+        _ => {
+            expected.extend(positives.iter().filter_map(|r| describe(*r)));
+            if let Some(a) = detail.as_ref().filter(|a| a.max_position == pest_pos) {
+                collect_tokens(&a.tokens, &mut expected, &mut punctuation);
+            }
+            pest_pos
+        }
+    };
+    let abs = offset + pos;
+
+    for at in [offset + pest_pos, abs] {
+        if let Some(open) = open_string_before(text, at) {
+            let line_end = text[open..].find('\n').map_or(text.len(), |n| open + n);
+            let line_end = if text[..line_end].ends_with('\r') {
+                line_end - 1
+            } else {
+                line_end
+            };
+            return Diagnostic::error(codes::parse::UNTERMINATED_STRING, "unterminated string")
+                .with_primary(Span::new(open, line_end), "this string is not closed on its line")
+                .with_help("close it with `\"`; write `\\\"` for a quote inside a string and `\\n` for a line break")
+                .in_file(source);
+        }
+        if let Some(d) = bad_escape(source, at) {
+            return d;
+        }
+    }
+
     let found = found_at(text, abs);
     let found_span = Span::new(abs, abs + found.1);
 
     if let Some(d) = clause_after_statement(source, text, abs, &positives) {
         return d;
     }
+    if let Some(d) = bad_duration(source, text, abs, &expected) {
+        return d;
+    }
+    let ctx = Context {
+        source,
+        text,
+        piece_start: offset,
+        pos: abs,
+        found: &found.0,
+        found_span,
+        expected: &expected,
+        punctuation: &punctuation,
+    };
+    if let Some(d) = foreign_operator(&ctx) {
+        return d;
+    }
+    if let Some(d) = filter_with_and(&ctx) {
+        return d;
+    }
+    if let Some(d) = else_without_if(&ctx) {
+        return d;
+    }
+    if let Some(d) = unclosed(&ctx) {
+        return d;
+    }
+    let help = help_for(&ctx, &positives);
 
-    let mut expected: BTreeSet<&'static str> =
-        positives.iter().filter_map(|r| describe(*r)).collect();
     group(&mut expected);
-    let mut punctuation = expected_punctuation(piece);
     if expected.contains("an expression") {
         // `(` and `[` start expressions; naming them again adds nothing.
         punctuation.remove("`(`");
         punctuation.remove("`[`");
     }
-    let mut items: Vec<String> = expected.into_iter().map(str::to_owned).collect();
-    items.extend(punctuation);
-    let list = join_or(&items);
-
-    let message = if items.is_empty() {
+    if expected.contains("the end of the file")
+        && expected.iter().any(|e| e.starts_with("a declaration"))
+    {
+        expected.remove("the end of the file");
+    }
+    let literals = [
+        "a duration such as `6h`",
+        "a time of day such as `09:00`",
+        "a timestamp such as `2026-03-01T10:00:00Z`",
+        "a percentage such as `50%`",
+        "a time offset such as `+30m`",
+        "a whole number",
+        "an expression",
+    ];
+    if literals.iter().any(|l| expected.contains(l)) {
+        expected.remove("a number");
+    }
+    let before = previous_token(text, abs).map(|p| &text[p.range()]);
+    if matches!(before, Some("on" | "did" | "does" | "for" | "until")) && expected.remove("a name")
+    {
+        expected.insert("an event name");
+    }
+    if found.0 == "`}`" && expected.iter().any(|e| e.starts_with("a declaration")) {
+        return Diagnostic::error(codes::parse::UNEXPECTED, "unexpected `}`")
+            .with_primary(found_span, "nothing is open here")
+            .with_help("remove this `}`, or look for a missing `{` above")
+            .in_file(source);
+    }
+    let list = join_or(&ordered(&expected, &punctuation));
+    let message = if list.is_empty() {
         format!("unexpected {}", found.0)
     } else {
         format!("expected {list}, found {}", found.0)
     };
-    let label = if items.is_empty() {
-        "not expected here".to_owned()
+    let (span, label) = label_for(text, abs, found_span, &list, &found.0);
+    let mut d = Diagnostic::error(codes::parse::UNEXPECTED, message)
+        .with_primary(span, label)
+        .in_file(source);
+    d.help = help;
+    d
+}
+
+/// Sorts what was expected: punctuation and keywords first, then kinds of
+/// things, each set without duplicates.
+fn ordered(expected: &BTreeSet<&'static str>, punctuation: &BTreeSet<String>) -> Vec<String> {
+    let mut items: Vec<String> = Vec::new();
+    let mut push = |s: &str| {
+        if !items.iter().any(|i| i == s) {
+            items.push(s.to_owned());
+        }
+    };
+    for p in punctuation {
+        push(p);
+    }
+    for e in expected.iter().filter(|e| e.starts_with('`')) {
+        push(e);
+    }
+    for e in expected.iter().filter(|e| !e.starts_with('`')) {
+        push(e);
+    }
+    items
+}
+
+/// The primary span and its label: on the unexpected token, or right after
+/// the previous token when the unexpected one is on a later line (or is the
+/// end of the file), where the missing piece belongs.
+fn label_for(text: &str, pos: usize, found_span: Span, list: &str, found: &str) -> (Span, String) {
+    let short = !list.contains(", ") || list.len() <= 56;
+    if let Some(prev) = previous_token(text, pos) {
+        let boundary = matches!(&text[prev.range()], "{" | "}" | ",");
+        if (text[prev.end as usize..pos].contains('\n') && !boundary) || pos >= text.len() {
+            let label = if list.is_empty() {
+                "nothing may follow this".to_owned()
+            } else if short {
+                format!("expected {list} after this")
+            } else {
+                "expected more after this".to_owned()
+            };
+            return (prev, label);
+        }
+    }
+    let label = if list.is_empty() || !short {
+        format!("{found} is not expected here")
     } else {
         format!("expected {list}")
     };
-    let mut d = Diagnostic::error(codes::parse::UNEXPECTED, message)
-        .with_primary(found_span, label)
-        .in_file(source);
-    d.help = help_for(text, abs, &positives);
-    d
+    (found_span, label)
+}
+
+/// The token that ends right before `pos`, skipping whitespace and comments.
+fn previous_token(text: &str, pos: usize) -> Option<Span> {
+    let mut end = pos.min(text.len());
+    loop {
+        let trimmed = text[..end].trim_end();
+        end = trimmed.len();
+        // A comment ends the line before: drop it.
+        let line_start = trimmed.rfind('\n').map_or(0, |n| n + 1);
+        match comment_start(&trimmed[line_start..]) {
+            Some(c) => end = line_start + c,
+            None => break,
+        }
+    }
+    let before = &text[..end];
+    let last = before.chars().next_back()?;
+    let start = if is_word_char(last) {
+        before.rfind(|c: char| !is_word_char(c)).map_or(0, |n| {
+            n + before[n..].chars().next().map_or(1, char::len_utf8)
+        })
+    } else if last == '"' {
+        // A whole string on this line.
+        let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+        string_start(&before[line_start..]).map_or(end - 1, |s| line_start + s)
+    } else {
+        end - last.len_utf8()
+    };
+    Some(Span::new(start, end))
+}
+
+/// Where a `//` comment starts on a line, outside strings.
+fn comment_start(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            b'/' if !in_string && bytes.get(i + 1) == Some(&b'/') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Where the string that ends a line starts.
+fn string_start(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut open = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if open.is_some() => i += 1,
+            b'"' if open.is_some() => {
+                if i + 1 == bytes.len() {
+                    return open;
+                }
+                open = None;
+            }
+            b'"' => open = Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+fn collect_tokens(
+    tokens: &[String],
+    expected: &mut BTreeSet<&'static str>,
+    punctuation: &mut BTreeSet<String>,
+) {
+    for token in tokens {
+        if let Some(d) = describe_token(token) {
+            expected.insert(d);
+        } else if PUNCTUATION.contains(&token.as_str()) {
+            punctuation.insert(format!("`{token}`"));
+        } else if token.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !token.is_empty() {
+            if let Some(k) = KEYWORDS.iter().find(|k| k.trim_matches('`') == token) {
+                expected.insert(k);
+            }
+        }
+    }
 }
 
 /// What the user wrote at `pos`: a description and its length in bytes.
@@ -118,10 +353,28 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
     let Some(c) = rest.chars().next() else {
         return ("the end of the file".to_owned(), 0);
     };
-    if c.is_alphanumeric() || c == '_' {
-        let len = rest
-            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len());
+    if c.is_ascii_digit()
+        || ((c == '+' || c == '-') && rest[1..].starts_with(|c: char| c.is_ascii_digit()))
+    {
+        // A number, duration, time, timestamp or percentage, whole.
+        let bytes = rest.as_bytes();
+        let mut len = 1;
+        while len < bytes.len() {
+            let b = bytes[len];
+            let next_digit = bytes.get(len + 1).is_some_and(u8::is_ascii_digit);
+            let ok = b.is_ascii_alphanumeric()
+                || b == b'_'
+                || b == b'%'
+                || (matches!(b, b':' | b'.' | b'-' | b'+') && next_digit);
+            if !ok {
+                break;
+            }
+            len += 1;
+        }
+        return (format!("`{}`", &rest[..len]), len);
+    }
+    if is_word_char(c) {
+        let len = rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len());
         return (format!("`{}`", &rest[..len]), len);
     }
     if c == '"' {
@@ -132,9 +385,13 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
     if c == '\n' || c == '\r' {
         return ("the end of the line".to_owned(), 0);
     }
+    for op in ["&&", "||", "==", "!=", "<=", ">=", "??"] {
+        if rest.starts_with(op) {
+            return (format!("`{op}`"), 2);
+        }
+    }
     (format!("`{c}`"), c.len_utf8())
 }
-
 /// The opening quote of a string still open at `pos` on its line.
 fn open_string_before(text: &str, pos: usize) -> Option<usize> {
     let pos = pos.min(text.len());
@@ -232,33 +489,459 @@ fn clause_after_statement(
     )
 }
 
-fn help_for(text: &str, pos: usize, positives: &[R]) -> Option<String> {
-    let rest = &text[pos.min(text.len())..];
-    if positives.contains(&R::duration) && rest.starts_with(|c: char| c.is_ascii_digit()) {
-        return Some("durations are a number and a unit: `30m`, `6h`, `1d12h`, `2w`".into());
+/// Where an error is and what was expected there, for the special cases.
+struct Context<'a> {
+    source: &'a Arc<SourceFile>,
+    text: &'a str,
+    /// Where the piece being parsed starts.
+    piece_start: usize,
+    /// The error's offset in `text`.
+    pos: usize,
+    found: &'a str,
+    found_span: Span,
+    expected: &'a BTreeSet<&'static str>,
+    punctuation: &'a BTreeSet<String>,
+}
+
+impl Context<'_> {
+    fn rest(&self) -> &str {
+        &self.text[self.pos.min(self.text.len())..]
     }
-    if positives.contains(&R::ident) && rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        let word: String = rest
+
+    /// The word at the error, if it is one.
+    fn word(&self) -> Option<&str> {
+        let rest = self.rest();
+        let len = rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len());
+        (len > 0 && rest.starts_with(|c: char| c.is_alphabetic() || c == '_')).then(|| &rest[..len])
+    }
+
+    /// The word right before the error.
+    fn previous_word(&self) -> Option<&str> {
+        let span = previous_token(self.text, self.pos)?;
+        let word = &self.text[span.range()];
+        word.chars().all(is_word_char).then_some(word)
+    }
+
+    fn expects(&self, item: &str) -> bool {
+        self.expected.contains(item) || self.punctuation.contains(item)
+    }
+
+    fn expects_operator(&self) -> bool {
+        self.expected.contains("a comparison such as `==`") || self.expected.contains("`??`")
+    }
+
+    fn error(&self, code: &'static str, message: String, span: Span, label: &str) -> Diagnostic {
+        Diagnostic::error(code, message)
+            .with_primary(span, label)
+            .in_file(self.source)
+    }
+}
+
+/// `3mo`, `2y`, `10ms` where a duration belongs.
+fn bad_duration(
+    source: &Arc<SourceFile>,
+    text: &str,
+    pos: usize,
+    expected: &BTreeSet<&'static str>,
+) -> Option<Diagnostic> {
+    if !expected.contains("a duration such as `6h`") {
+        return None;
+    }
+    let rest = &text[pos..];
+    let len = rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len());
+    let word = &rest[..len];
+    if !word.starts_with(|c: char| c.is_ascii_digit())
+        || !word.contains(|c: char| c.is_ascii_alphabetic())
+    {
+        return None;
+    }
+    match literal::parse_duration(word) {
+        Err(literal::DurationError::UnknownUnit { unit, offset }) if !unit.is_empty() => Some(
+            Diagnostic::error(
+                codes::parse::INVALID_DURATION,
+                format!("`{unit}` is not a unit of duration"),
+            )
+            .with_primary(
+                Span::new(pos + offset, pos + offset + unit.len()),
+                "unknown unit",
+            )
+            .with_help(unit_hint(&unit))
+            .in_file(source),
+        ),
+        _ => None,
+    }
+}
+
+/// Help for a duration unit that does not exist.
+pub(crate) fn unit_hint(unit: &str) -> String {
+    match unit {
+        "mo" | "mon" | "month" | "months" => {
+            "there are no months: write weeks or days, such as `4w` or `30d`".to_owned()
+        }
+        "y" | "yr" | "year" | "years" => {
+            "there are no years: write weeks or days, such as `52w`".to_owned()
+        }
+        "ms" => "the smallest unit is the second, `s`".to_owned(),
+        _ => "units are `w` (weeks), `d` (days), `h` (hours), `m` (minutes) and `s` (seconds)"
+            .to_owned(),
+    }
+}
+
+/// `&&`, `||`, `!`, `=` and `'…'` from other languages.
+fn foreign_operator(ctx: &Context<'_>) -> Option<Diagnostic> {
+    let rest = ctx.rest();
+    let (ours, len, help) = if rest.starts_with("&&") {
+        ("and", 2, "join conditions with `and`")
+    } else if rest.starts_with("||") {
+        ("or", 2, "join conditions with `or`")
+    } else if rest.starts_with('!') && !rest.starts_with("!=") {
+        (
+            "not",
+            1,
+            "negate a condition with `not`, as in `not did login within 7d`",
+        )
+    } else if rest.starts_with('=') && !rest.starts_with("==") && ctx.expects_operator() {
+        (
+            "==",
+            1,
+            "compare with `==`; a single `=` only names a segment or a goal",
+        )
+    } else if let Some(after) = rest.strip_prefix('\'') {
+        let quoted: String = after
             .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .take_while(|c| *c != '\'' && *c != '\n')
             .collect();
-        if is_reserved(&word) {
+        return Some(
+            ctx.error(
+                codes::parse::UNEXPECTED,
+                "strings are written in double quotes, found `'`".to_owned(),
+                Span::new(ctx.pos, ctx.pos + 1),
+                "single quote",
+            )
+            .with_help(format!("write \"{quoted}\"")),
+        );
+    } else {
+        return None;
+    };
+    let theirs = &rest[..len];
+    Some(
+        ctx.error(
+            codes::parse::UNEXPECTED,
+            format!("expected `{ours}`, found `{theirs}`"),
+            Span::new(ctx.pos, ctx.pos + len),
+            &format!("write `{ours}` here"),
+        )
+        .with_help(help),
+    )
+}
+
+/// `on x where a == 1 and b`: a filter is one comparison.
+fn filter_with_and(ctx: &Context<'_>) -> Option<Diagnostic> {
+    let word = ctx.word()?;
+    if !matches!(word, "and" | "or") || ctx.expected.contains("`and`") || !ctx.expects_operator() {
+        return None;
+    }
+    let line_start = ctx.text[..ctx.pos].rfind('\n').map_or(0, |n| n + 1);
+    let line = &ctx.text[line_start..ctx.pos];
+    let where_at = line.rfind("where ")?;
+    let filter_start = line_start + where_at + "where ".len();
+    let line_end = ctx.text[ctx.pos..]
+        .find('\n')
+        .map_or(ctx.text.len(), |n| ctx.pos + n);
+    let whole = ctx.text[filter_start..line_end].trim_end();
+    Some(
+        ctx.error(
+            codes::parse::UNEXPECTED,
+            format!("a `where` filter is a single comparison, found `{word}`"),
+            ctx.found_span,
+            &format!("`{word}` cannot continue a filter"),
+        )
+        .with_help(format!(
+            "wrap the whole filter in parentheses: `where ({whole})`"
+        )),
+    )
+}
+
+/// `else` that follows no `if` block.
+fn else_without_if(ctx: &Context<'_>) -> Option<Diagnostic> {
+    if ctx.word()? != "else" || !ctx.expected.contains("`send`") {
+        return None;
+    }
+    Some(
+        ctx.error(
+            codes::parse::UNEXPECTED,
+            "`else` without `if`".to_owned(),
+            ctx.found_span,
+            "no `if` or `wait for` block ends right before this",
+        )
+        .with_help("`else { … }` follows the block of an `if`, or the `then` block of a `wait for … within …`"),
+    )
+}
+
+/// A declaration keyword in column 0, or the end of the file, where a
+/// closing bracket is still missing.
+fn unclosed(ctx: &Context<'_>) -> Option<Diagnostic> {
+    let closer = ["`}`", "`)`", "`]`"]
+        .into_iter()
+        .find(|c| ctx.punctuation.contains(*c))?;
+    let at_end = ctx.pos >= ctx.text.len();
+    let at_declaration = ctx.text[..ctx.pos].ends_with('\n')
+        && ctx.word().is_some_and(|w| DECLARATIONS.contains(&w));
+    if !(at_end || at_declaration) {
+        return None;
+    }
+    let opens = open_brackets(&ctx.text[ctx.piece_start..ctx.pos]);
+    let &(bracket, at) = opens.last()?;
+    let at = ctx.piece_start + at;
+    let closer_char = closer.trim_matches('`');
+    let declaration = ctx.text[ctx.piece_start..]
+        .lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with("//"))
+        .and_then(|l| l.split(|c: char| !is_word_char(c)).next())
+        .filter(|w| DECLARATIONS.contains(w));
+    let (span, label) = if at_end {
+        let prev = previous_token(ctx.text, ctx.pos).unwrap_or(ctx.found_span);
+        (prev, format!("expected `{closer_char}` after this"))
+    } else {
+        (
+            ctx.found_span,
+            format!("expected `{closer_char}` before this declaration"),
+        )
+    };
+    let mut d = ctx
+        .error(
+            codes::parse::UNEXPECTED,
+            format!("expected `{closer_char}`, found {}", ctx.found),
+            span,
+            &label,
+        )
+        .with_secondary(
+            Span::new(at, at + 1),
+            format!("this `{bracket}` is never closed"),
+        );
+    d.help = Some(match (bracket, declaration) {
+        ('{', Some(decl)) => format!("close the `{decl}` with `}}`"),
+        _ => format!("close the `{bracket}` with `{closer_char}`"),
+    });
+    Some(d)
+}
+
+/// Brackets still open at the end of `code` (skipping strings and
+/// comments), with their offsets.
+fn open_brackets(code: &str) -> Vec<(char, usize)> {
+    let bytes = code.as_bytes();
+    let mut stack: Vec<(char, usize)> = Vec::new();
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' | b'\n' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'{' | b'(' | b'[' => stack.push((b as char, i)),
+                b'}' | b')' | b']' => {
+                    stack.pop();
+                }
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    stack
+}
+
+/// Keywords as they are named in messages.
+const KEYWORDS: [&str; 59] = [
+    "`after`",
+    "`ago`",
+    "`and`",
+    "`at`",
+    "`audience`",
+    "`between`",
+    "`cap`",
+    "`completed`",
+    "`day`",
+    "`did`",
+    "`does`",
+    "`else`",
+    "`enter`",
+    "`entered`",
+    "`entry`",
+    "`enum`",
+    "`escalate`",
+    "`event`",
+    "`exit`",
+    "`exited`",
+    "`expect`",
+    "`for`",
+    "`given`",
+    "`goal`",
+    "`hours`",
+    "`identify`",
+    "`if`",
+    "`in`",
+    "`inactive`",
+    "`is`",
+    "`local`",
+    "`no`",
+    "`none`",
+    "`not`",
+    "`on`",
+    "`once`",
+    "`or`",
+    "`per`",
+    "`policy`",
+    "`priority`",
+    "`profile`",
+    "`quiet`",
+    "`reached`",
+    "`restart`",
+    "`segment`",
+    "`send`",
+    "`since`",
+    "`split`",
+    "`template`",
+    "`test`",
+    "`then`",
+    "`times`",
+    "`to`",
+    "`until`",
+    "`wait`",
+    "`where`",
+    "`with`",
+    "`within`",
+    "`workflow`",
+];
+
+/// Declaration keywords, for recovery and suggestions.
+const DECLARATIONS: [&str; 8] = [
+    "enum", "profile", "event", "segment", "template", "workflow", "policy", "test",
+];
+
+const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+const CHANNELS: [&str; 5] = ["email", "push", "sms", "in_app", "webhook"];
+
+fn help_for(ctx: &Context<'_>, positives: &[R]) -> Option<String> {
+    let rest = ctx.rest();
+    let found_text = &ctx.text[ctx.found_span.range()];
+    if let Some(word) = ctx.word() {
+        if let Some(s) = suggestion(word, ctx.expected) {
+            return Some(format!("did you mean `{s}`?"));
+        }
+        let first_on_line = ctx.text[..ctx.pos]
+            .rsplit('\n')
+            .next()
+            .is_some_and(|l| l.trim().is_empty());
+        if ctx.expected.contains("a name") && is_reserved(word) && !first_on_line {
             return Some(format!("`{word}` is a reserved word; choose another name"));
         }
+        if DECLARATIONS.contains(&word) && first_on_line && ctx.expects("`}`") {
+            return Some("a `}` may be missing above".into());
+        }
+        if ctx.expected.contains("`workflow`")
+            && ctx.expected.contains("`template`")
+            && first_on_line
+        {
+            return Some("a file holds `enum`, `profile`, `event`, `segment`, `template`, `workflow`, `policy` and `test` declarations".into());
+        }
     }
-    if rest.starts_with('=')
-        && !rest.starts_with("==")
-        && positives.iter().any(|r| matches!(r, R::cmp_op))
-    {
-        return Some("compare with `==`".into());
+    let starts_number = rest.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-');
+    if starts_number {
+        if ctx.previous_word() == Some("ago") {
+            return Some(format!("write the duration first: `{found_text} ago`"));
+        }
+        let in_expression = ctx.expected.contains("a comparison such as `==`");
+        for keyword in ["within", "per", "to", "and", "at"] {
+            if ctx.expected.contains(format!("`{keyword}`").as_str()) && !in_expression {
+                return Some(format!("write `{keyword} {found_text}`"));
+            }
+        }
+        if ctx.expected.contains("a percentage such as `50%`") {
+            return Some(format!("write `{found_text}%`"));
+        }
+        if ctx.expected.contains("a comparison such as `==`")
+            && ctx.previous_word() == Some("times")
+        {
+            return Some(format!(
+                "write `times >= {found_text}` or `times == {found_text}`"
+            ));
+        }
+        if positives.contains(&R::duration) {
+            return Some("durations are a number and a unit: `30m`, `6h`, `1d12h`, `2w`".into());
+        }
     }
-    if rest.starts_with("&&") || rest.starts_with("||") {
-        return Some("write `and` and `or`".into());
+    if rest.starts_with('{') && ctx.expected.contains("`until`") {
+        return Some("name the event that stops it: `escalate until order_completed { … }`".into());
     }
-    if rest.starts_with('!') && !rest.starts_with("!=") {
-        return Some("write `not` to negate a condition".into());
+    let stmt_start = ctx
+        .word()
+        .is_some_and(|w| matches!(w, "send" | "wait" | "if" | "split" | "escalate" | "exit"));
+    if stmt_start && ctx.expects("`{`") {
+        let before = ctx.previous_word();
+        if before == Some("then") || before == Some("else") {
+            return Some(format!(
+                "wrap the statements in braces: `{} {{ {}… }}`",
+                before.unwrap_or("then"),
+                ctx.word().unwrap_or("")
+            ));
+        }
+        return Some("wrap the statements in braces: `if … { … }`".into());
+    }
+    if ctx.previous_word() == Some("expect") {
+        return Some("expect messages (`expect 1 email welcome to \"u1\"`, `expect no message`) or a journey (`expect \"u1\" entered onboarding`)".into());
     }
     None
+}
+
+/// A keyword close to `word` among those expected.
+fn suggestion(word: &str, expected: &BTreeSet<&'static str>) -> Option<String> {
+    if word.len() < 3 {
+        return None;
+    }
+    let mut candidates: Vec<&str> = expected
+        .iter()
+        .filter_map(|e| e.strip_prefix('`')?.strip_suffix('`'))
+        .filter(|w| w.chars().all(is_word_char))
+        .collect();
+    for e in expected {
+        if e.starts_with("a channel") {
+            candidates.extend(CHANNELS);
+        }
+        if e.starts_with("a weekday") {
+            candidates.extend(WEEKDAYS);
+        }
+        if e.starts_with("`transactional`") {
+            candidates.extend(["transactional", "marketing"]);
+        }
+    }
+    candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 2 && *d < c.len() / 2 + 1)
+        .min()
+        .map(|(_, c)| c.to_owned())
 }
 
 /// Words that cannot name things (the grammar's `reserved` rule).
@@ -358,7 +1041,24 @@ fn describe(rule: R) -> Option<&'static str> {
 
 /// Replaces long runs of alternatives by what they have in common.
 fn group(expected: &mut BTreeSet<&'static str>) {
-    let groups: [(&[&str], usize, &str); 5] = [
+    let groups: [(&[&str], usize, &str); 7] = [
+        (
+            &[
+                "`??`",
+                "`in`",
+                "`is`",
+                "a comparison such as `==`",
+                "`and`",
+                "`or`",
+            ],
+            3,
+            "an operator such as `==` or `and`",
+        ),
+        (
+            &["`??`", "`in`", "`is`", "a comparison such as `==`"],
+            3,
+            "an operator such as `==`",
+        ),
         (
             &[
                 "`enum`",
@@ -437,7 +1137,8 @@ fn join_or(items: &[String]) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),
-        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+        [a, b] if !a.contains(" or ") => format!("{a} or {b}"),
+        [rest @ .., last] => format!("{}, or {last}", rest.join(", ")),
     }
 }
 

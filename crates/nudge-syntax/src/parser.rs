@@ -873,7 +873,12 @@ impl Builder<'_> {
             self.error(
                 codes::parse::EMPTY_MESSAGE,
                 format!(
-                    "a `{}` message needs a template or content",
+                    "{} `{}` message needs a template or content",
+                    if matches!(channel.channel, Channel::Push | Channel::Webhook) {
+                        "a"
+                    } else {
+                        "an"
+                    },
                     channel.channel.as_str()
                 ),
                 span,
@@ -1320,12 +1325,7 @@ impl Builder<'_> {
                     span.start as usize + offset,
                     span.start as usize + offset + unit.len(),
                 );
-                let hint = match unit.as_str() {
-                    "mo" | "month" | "months" => "there are no months: write weeks or days, such as `4w` or `30d`".to_owned(),
-                    "y" | "yr" | "year" | "years" => "there are no years: write weeks or days, such as `52w`".to_owned(),
-                    "ms" => "the smallest unit is the second, `s`".to_owned(),
-                    _ => "units are `w` (weeks), `d` (days), `h` (hours), `m` (minutes) and `s` (seconds)".to_owned(),
-                };
+                let hint = expected::unit_hint(&unit);
                 self.error(
                     codes::parse::INVALID_DURATION,
                     format!("`{unit}` is not a unit of duration"),
@@ -1398,7 +1398,13 @@ impl Builder<'_> {
                     codes::parse::INVALID_TIMESTAMP,
                     format!("`{text}` is not a valid timestamp"),
                     span,
-                    e.to_string(),
+                    match e.kind() {
+                        chrono::format::ParseErrorKind::OutOfRange
+                        | chrono::format::ParseErrorKind::Impossible => {
+                            "no such date or time".to_owned()
+                        }
+                        _ => e.to_string(),
+                    },
                     Some("timestamps are RFC 3339, such as `2026-03-01T10:00:00Z`".into()),
                 );
                 chrono::DateTime::<chrono::Utc>::UNIX_EPOCH
@@ -1440,6 +1446,9 @@ impl Builder<'_> {
         let span = self.span(&pair, o);
         let mut parts: Vec<StringPart> = Vec::new();
         let mut text = String::new();
+        let raw = pair.as_str();
+        // A stray `}` already explained with the `{` before it.
+        let mut explained_close: Option<u32> = None;
         for p in pair.into_inner() {
             match p.as_rule() {
                 R::str_text => text.push_str(p.as_str()),
@@ -1462,6 +1471,28 @@ impl Builder<'_> {
                 R::stray_brace => {
                     let s = self.span(&p, o);
                     let brace = p.as_str();
+                    if explained_close == Some(s.start) {
+                        text.push_str(brace);
+                        continue;
+                    }
+                    let rel = (s.start - span.start) as usize;
+                    let inside = &raw[rel + 1..];
+                    let close = inside
+                        .find(['{', '}', '"'])
+                        .filter(|&n| inside[n..].starts_with('}'));
+                    if let (Some(n), "{") = (close, brace) {
+                        let whole = Span::new(s.start as usize, s.start as usize + n + 2);
+                        explained_close = Some(whole.end - 1);
+                        self.error(
+                            codes::parse::STRAY_BRACE,
+                            format!("`{{{}}}` is not an interpolation", &inside[..n]),
+                            whole,
+                            "braces in a string hold a property such as `{event.total}`",
+                            Some("interpolate a property, with an optional default: `{profile.first_name ?? \"friend\"}`; write `{{` and `}}` for literal braces".into()),
+                        );
+                        text.push_str(brace);
+                        continue;
+                    }
                     let (label, help) = if brace == "{" {
                         (
                             "this `{` starts no interpolation",

@@ -9,6 +9,7 @@ use nudge_syntax::{parse, render_plain, Parsed, SourceFile};
 
 /// Parses `path`, named by its place in the repository so snapshots do not
 /// depend on where the checkout lives.
+#[allow(clippy::unwrap_used)] // a test helper: a missing case file is a failure
 fn parse_case(dir: &str, path: &Path) -> Parsed {
     let bytes = std::fs::read(path).unwrap();
     let text = String::from_utf8(bytes).unwrap();
