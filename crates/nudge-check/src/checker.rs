@@ -1,0 +1,858 @@
+//! The checker's state: symbol tables built from every file of the project,
+//! the diagnostics collected so far, and the passes in order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use nudge_syntax::ast::{self, Ident, Item, TypeExpr, TypeExprKind};
+use nudge_syntax::{Diagnostic, Parsed, SourceFile, Span};
+
+use crate::codes;
+use crate::ir::{
+    self, Const, EnumId, EventId, FieldDef, FileId, Loc, Schema, SegmentId, TemplateId,
+};
+use crate::suggest;
+use crate::types::Type;
+use crate::TemplateLoader;
+
+/// A narrowing fact: the rendered key of a path known not to be `none`.
+pub(crate) type Key = String;
+
+/// Why there is no `event` in scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NoEvent {
+    Segment,
+    Inactive,
+    Template,
+}
+
+/// Which event `event.` means.
+#[derive(Clone, Debug)]
+pub(crate) enum EventScope {
+    None(NoEvent),
+    One(EventId),
+    Many(Vec<EventId>),
+}
+
+/// Where an expression is checked.
+#[derive(Clone, Debug)]
+pub(crate) struct Cx {
+    pub file: FileId,
+    pub event: EventScope,
+    /// Identity of the `event` scope, so facts about one `event` do not
+    /// leak into a nested `X where …`.
+    pub tag: u32,
+    /// Events received on every path to here (`wait for X` then-blocks).
+    pub received: Vec<EventId>,
+    /// Paths known not to be `none` here.
+    pub facts: Vec<Key>,
+    /// The segment being checked.
+    pub segment: Option<SegmentId>,
+    /// The template being checked (for messages).
+    pub template: Option<TemplateId>,
+}
+
+impl Cx {
+    pub(crate) fn new(file: FileId, event: EventScope, tag: u32) -> Cx {
+        Cx {
+            file,
+            event,
+            tag,
+            received: Vec::new(),
+            facts: Vec::new(),
+            segment: None,
+            template: None,
+        }
+    }
+
+    pub(crate) fn with_facts(&self, facts: &[Key]) -> Cx {
+        let mut cx = self.clone();
+        for f in facts {
+            if !cx.facts.contains(f) {
+                cx.facts.push(f.clone());
+            }
+        }
+        cx
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SegState {
+    Todo,
+    InProgress,
+    Done,
+}
+
+pub(crate) struct SegInfo<'a> {
+    pub file: FileId,
+    pub decl: &'a ast::SegmentDecl,
+    pub state: SegState,
+    pub facts: Vec<Key>,
+    pub typed: Option<ir::Expr>,
+}
+
+pub(crate) struct TplInfo<'a> {
+    pub file: FileId,
+    pub decl: &'a ast::TemplateDecl,
+    pub event: Option<EventId>,
+    pub typed: Option<ir::TemplateDef>,
+}
+
+/// The checker.
+pub(crate) struct Checker<'a> {
+    pub parsed: &'a [Parsed],
+    pub loader: &'a dyn TemplateLoader,
+    pub diags: Vec<Diagnostic>,
+    pub enums: Vec<ir::EnumDef>,
+    pub enum_names: HashMap<String, EnumId>,
+    pub profile: Schema,
+    pub profile_loc: Option<Loc>,
+    pub events: Vec<ir::EventDef>,
+    pub event_names: HashMap<String, EventId>,
+    pub segments: Vec<SegInfo<'a>>,
+    pub segment_names: HashMap<String, SegmentId>,
+    pub seg_stack: Vec<SegmentId>,
+    pub templates: Vec<TplInfo<'a>>,
+    pub template_names: HashMap<String, TemplateId>,
+    pub workflows: Vec<(FileId, &'a ast::WorkflowDecl)>,
+    pub workflow_names: HashMap<String, usize>,
+    pub used_enums: Vec<bool>,
+    pub used_events: Vec<bool>,
+    pub used_segments: Vec<bool>,
+    pub used_templates: Vec<bool>,
+    next_tag: u32,
+}
+
+/// Runs every pass; returns the diagnostics and the program (which the
+/// caller drops if there are errors).
+pub(crate) fn run(
+    parsed: &[Parsed],
+    loader: &dyn TemplateLoader,
+) -> (Vec<Diagnostic>, Option<ir::Program>) {
+    let mut c = Checker {
+        parsed,
+        loader,
+        diags: Vec::new(),
+        enums: Vec::new(),
+        enum_names: HashMap::new(),
+        profile: Schema::default(),
+        profile_loc: None,
+        events: Vec::new(),
+        event_names: HashMap::new(),
+        segments: Vec::new(),
+        segment_names: HashMap::new(),
+        seg_stack: Vec::new(),
+        templates: Vec::new(),
+        template_names: HashMap::new(),
+        workflows: Vec::new(),
+        workflow_names: HashMap::new(),
+        used_enums: Vec::new(),
+        used_events: Vec::new(),
+        used_segments: Vec::new(),
+        used_templates: Vec::new(),
+        next_tag: 1,
+    };
+    c.collect_enums();
+    c.collect_profile();
+    c.collect_events();
+    c.collect_names();
+    let segments = c.check_segments();
+    let templates = c.check_templates();
+    let workflows = c.check_workflows();
+    let policy = c.check_policy();
+    c.check_tests();
+    c.lint_unused();
+    let program = ir::Program {
+        files: parsed.iter().map(|p| p.source.clone()).collect(),
+        enums: c.enums.clone(),
+        profile: c.profile.clone(),
+        events: c.events.clone(),
+        segments,
+        templates,
+        workflows,
+        policy,
+    };
+    (c.diags, Some(program))
+}
+
+/// Items of every file with the file they are in.
+pub(crate) fn items(parsed: &[Parsed]) -> impl Iterator<Item = (FileId, &Item)> {
+    parsed
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| p.file.items.iter().map(move |it| (FileId(i as u32), it)))
+}
+
+impl<'a> Checker<'a> {
+    pub(crate) fn source(&self, file: FileId) -> &Arc<SourceFile> {
+        &self.parsed[file.index()].source
+    }
+
+    pub(crate) fn emit(&mut self, file: FileId, d: Diagnostic) {
+        let d = d.in_file(&self.parsed[file.index()].source);
+        self.diags.push(d);
+    }
+
+    pub(crate) fn fresh_tag(&mut self) -> u32 {
+        self.next_tag += 1;
+        self.next_tag
+    }
+
+    /// A duplicate: the second place is primary; the first is a secondary
+    /// label (same file) or a related diagnostic (other file).
+    pub(crate) fn duplicate(
+        &mut self,
+        code: &'static str,
+        what: &str,
+        name: &Ident,
+        file: FileId,
+        first: Loc,
+    ) {
+        let mut d = Diagnostic::error(code, format!("{what} `{}` is declared twice", name.name))
+            .with_primary(name.span, "declared again here")
+            .with_help(format!("rename one of them or remove this one; a project has one namespace across all its files"));
+        if first.file == file {
+            d = d.with_secondary(first.span, "first declared here");
+        } else {
+            let src = self.source(first.file).clone();
+            d = d.with_related(
+                Diagnostic::error(
+                    code,
+                    format!("{what} `{}` is first declared here", name.name),
+                )
+                .with_primary(first.span, "first declared here")
+                .in_file(&src),
+            );
+        }
+        self.emit(file, d);
+    }
+
+    fn collect_enums(&mut self) {
+        for (file, item) in items(self.parsed) {
+            let Item::Enum(decl) = item else { continue };
+            if let Some(&prev) = self.enum_names.get(&decl.name.name) {
+                let first = self.enums[prev.index()].loc;
+                self.duplicate(
+                    codes::DUPLICATE_DECLARATION,
+                    "enum",
+                    &decl.name,
+                    file,
+                    first,
+                );
+                continue;
+            }
+            let mut members: Vec<String> = Vec::new();
+            let mut spans: Vec<Span> = Vec::new();
+            for m in &decl.members {
+                if let Some(i) = members.iter().position(|x| *x == m.name.name) {
+                    let d = Diagnostic::error(
+                        codes::DUPLICATE_MEMBER,
+                        format!("enum `{}` lists `{}` twice", decl.name.name, m.name.name),
+                    )
+                    .with_primary(m.name.span, "listed again here")
+                    .with_secondary(spans[i], "first listed here")
+                    .with_help("remove one of them");
+                    self.emit(file, d);
+                    continue;
+                }
+                members.push(m.name.name.clone());
+                spans.push(m.name.span);
+            }
+            let id = EnumId(self.enums.len() as u32);
+            self.enum_names.insert(decl.name.name.clone(), id);
+            self.enums.push(ir::EnumDef {
+                name: decl.name.name.clone(),
+                members,
+                loc: Loc {
+                    file,
+                    span: decl.name.span,
+                },
+            });
+            self.used_enums.push(false);
+        }
+    }
+
+    /// Resolves a written type.
+    pub(crate) fn resolve_type(&mut self, file: FileId, t: &TypeExpr) -> Type {
+        match &t.kind {
+            TypeExprKind::Named(name) => {
+                if let Some(ty) = Type::builtin(&name.name) {
+                    return ty;
+                }
+                if let Some(&id) = self.enum_names.get(&name.name) {
+                    self.used_enums[id.index()] = true;
+                    return Type::Enum(id);
+                }
+                let candidates: Vec<String> = Type::BUILTINS
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .chain(self.enums.iter().map(|e| e.name.clone()))
+                    .collect();
+                let help = suggest::did_you_mean(&name.name, candidates.iter().map(String::as_str))
+                    .unwrap_or_else(|| {
+                        "use a built-in type (`string`, `int`, `float`, `bool`, `time`, `duration`, `email`, `phone`, `url`, `timezone`) or declare an `enum`".to_owned()
+                    });
+                let d =
+                    Diagnostic::error(codes::UNKNOWN_TYPE, format!("unknown type `{}`", name.name))
+                        .with_primary(name.span, "not a type")
+                        .with_help(help);
+                self.emit(file, d);
+                Type::Error
+            }
+            TypeExprKind::List(inner) => Type::List(Box::new(self.resolve_type(file, inner))),
+            TypeExprKind::Optional(inner) => {
+                let inner_ty = self.resolve_type(file, inner);
+                if inner_ty.is_optional() {
+                    let d = Diagnostic::error(
+                        codes::NESTED_OPTIONAL,
+                        "a type can be optional only once",
+                    )
+                    .with_primary(t.span, "optional twice")
+                    .with_help("remove the extra `?`");
+                    self.emit(file, d);
+                    return inner_ty;
+                }
+                Type::Optional(Box::new(inner_ty))
+            }
+        }
+    }
+
+    /// The fields of a profile or event declaration.
+    fn schema(&mut self, file: FileId, fields: &[ast::FieldDecl], is_profile: bool) -> Schema {
+        let mut schema = Schema::default();
+        let mut spans: Vec<Span> = Vec::new();
+        if is_profile {
+            let kw = self.profile_loc.map(|l| l.span).unwrap_or_default();
+            schema.fields.push(FieldDef {
+                name: "id".to_owned(),
+                ty: Type::String,
+                default: None,
+                loc: Loc { file, span: kw },
+            });
+            spans.push(kw);
+        }
+        for f in fields {
+            if is_profile && f.name.name == "id" {
+                let d = Diagnostic::error(codes::RESERVED_FIELD, "every profile already has `id`")
+                    .with_primary(f.name.span, "declared here")
+                    .with_help("remove this field: `profile.id` is the user id of incoming events, a `string`");
+                self.emit(file, d);
+                continue;
+            }
+            let ty = self.resolve_type(file, &f.ty);
+            if let Some(i) = schema.fields.iter().position(|x| x.name == f.name.name) {
+                let d = Diagnostic::error(
+                    codes::DUPLICATE_FIELD,
+                    format!("field `{}` is declared twice", f.name.name),
+                )
+                .with_primary(f.name.span, "declared again here")
+                .with_secondary(spans[i], "first declared here")
+                .with_help("rename or remove one of them");
+                self.emit(file, d);
+                continue;
+            }
+            let default = f.default.as_ref().and_then(|e| {
+                self.constant(file, e, &ty, &format!("the default of `{}`", f.name.name))
+            });
+            schema.fields.push(FieldDef {
+                name: f.name.name.clone(),
+                ty,
+                default,
+                loc: Loc {
+                    file,
+                    span: f.name.span,
+                },
+            });
+            spans.push(f.name.span);
+        }
+        schema
+    }
+
+    fn collect_profile(&mut self) {
+        let mut found: Option<(FileId, &ast::ProfileDecl)> = None;
+        let mut policy: Option<(FileId, Span)> = None;
+        for (file, item) in items(self.parsed) {
+            match item {
+                Item::Profile(p) => {
+                    if let Some((f0, first)) = found {
+                        let first = Loc {
+                            file: f0,
+                            span: first.keyword,
+                        };
+                        let ident = Ident {
+                            name: "profile".to_owned(),
+                            span: p.keyword,
+                        };
+                        self.duplicate_block(
+                            codes::DUPLICATE_PROFILE,
+                            "profile",
+                            &ident,
+                            file,
+                            first,
+                        );
+                    } else {
+                        found = Some((file, p));
+                    }
+                }
+                Item::Policy(p) => {
+                    if let Some((f0, first)) = policy {
+                        let ident = Ident {
+                            name: "policy".to_owned(),
+                            span: p.keyword,
+                        };
+                        self.duplicate_block(
+                            codes::DUPLICATE_POLICY,
+                            "policy",
+                            &ident,
+                            file,
+                            Loc {
+                                file: f0,
+                                span: first,
+                            },
+                        );
+                    } else {
+                        policy = Some((file, p.keyword));
+                    }
+                }
+                _ => {}
+            }
+        }
+        match found {
+            Some((file, p)) => {
+                self.profile_loc = Some(Loc {
+                    file,
+                    span: p.keyword,
+                });
+                self.profile = self.schema(file, &p.fields, true);
+            }
+            None => {
+                self.profile.fields.push(FieldDef {
+                    name: "id".to_owned(),
+                    ty: Type::String,
+                    default: None,
+                    loc: Loc {
+                        file: FileId(0),
+                        span: Span::default(),
+                    },
+                });
+                if !self.parsed.is_empty() {
+                    let d = Diagnostic::error(codes::MISSING_PROFILE, "the project has no `profile` block")
+                        .with_primary(Span::empty(0), "expected a `profile { … }` in one of the files")
+                        .with_help("declare what is known about each user, for example `profile { email: email?, plan: Plan }`");
+                    self.emit(FileId(0), d);
+                }
+            }
+        }
+    }
+
+    fn duplicate_block(
+        &mut self,
+        code: &'static str,
+        what: &str,
+        name: &Ident,
+        file: FileId,
+        first: Loc,
+    ) {
+        let mut d = Diagnostic::error(
+            code,
+            format!("the project has more than one `{what}` block"),
+        )
+        .with_primary(name.span, "another one here")
+        .with_help(format!(
+            "a project has exactly one `{what}`: merge the two blocks"
+        ));
+        if first.file == file {
+            d = d.with_secondary(first.span, "first one here");
+        } else {
+            let src = self.source(first.file).clone();
+            d = d.with_related(
+                Diagnostic::error(code, format!("the first `{what}` block"))
+                    .with_primary(first.span, "first one here")
+                    .in_file(&src),
+            );
+        }
+        self.emit(file, d);
+    }
+
+    fn collect_events(&mut self) {
+        for (file, item) in items(self.parsed) {
+            let Item::Event(decl) = item else { continue };
+            if let Some(&prev) = self.event_names.get(&decl.name.name) {
+                let first = self.events[prev.index()].loc;
+                self.duplicate(
+                    codes::DUPLICATE_DECLARATION,
+                    "event",
+                    &decl.name,
+                    file,
+                    first,
+                );
+                continue;
+            }
+            let schema = self.schema(file, &decl.fields, false);
+            let id = EventId(self.events.len() as u32);
+            self.event_names.insert(decl.name.name.clone(), id);
+            self.events.push(ir::EventDef {
+                name: decl.name.name.clone(),
+                schema,
+                loc: Loc {
+                    file,
+                    span: decl.name.span,
+                },
+            });
+            self.used_events.push(false);
+        }
+    }
+
+    fn collect_names(&mut self) {
+        let mut tests: HashMap<String, Loc> = HashMap::new();
+        for (file, item) in items(self.parsed) {
+            match item {
+                Item::Segment(decl) => {
+                    if let Some(&prev) = self.segment_names.get(&decl.name.name) {
+                        let s = &self.segments[prev.index()];
+                        let first = Loc {
+                            file: s.file,
+                            span: s.decl.name.span,
+                        };
+                        self.duplicate(
+                            codes::DUPLICATE_DECLARATION,
+                            "segment",
+                            &decl.name,
+                            file,
+                            first,
+                        );
+                        continue;
+                    }
+                    self.segment_names.insert(
+                        decl.name.name.clone(),
+                        SegmentId(self.segments.len() as u32),
+                    );
+                    self.segments.push(SegInfo {
+                        file,
+                        decl,
+                        state: SegState::Todo,
+                        facts: Vec::new(),
+                        typed: None,
+                    });
+                    self.used_segments.push(false);
+                }
+                Item::Template(decl) => {
+                    if let Some(&prev) = self.template_names.get(&decl.name.name) {
+                        let t = &self.templates[prev.index()];
+                        let first = Loc {
+                            file: t.file,
+                            span: t.decl.name.span,
+                        };
+                        self.duplicate(
+                            codes::DUPLICATE_DECLARATION,
+                            "template",
+                            &decl.name,
+                            file,
+                            first,
+                        );
+                        continue;
+                    }
+                    let event = decl.event.as_ref().and_then(|e| self.event_ref(file, e));
+                    self.template_names.insert(
+                        decl.name.name.clone(),
+                        TemplateId(self.templates.len() as u32),
+                    );
+                    self.templates.push(TplInfo {
+                        file,
+                        decl,
+                        event,
+                        typed: None,
+                    });
+                    self.used_templates.push(false);
+                }
+                Item::Workflow(decl) => {
+                    if let Some(&prev) = self.workflow_names.get(&decl.name.name) {
+                        let (f0, w) = self.workflows[prev];
+                        let first = Loc {
+                            file: f0,
+                            span: w.name.span,
+                        };
+                        self.duplicate(
+                            codes::DUPLICATE_DECLARATION,
+                            "workflow",
+                            &decl.name,
+                            file,
+                            first,
+                        );
+                        continue;
+                    }
+                    self.workflow_names
+                        .insert(decl.name.name.clone(), self.workflows.len());
+                    self.workflows.push((file, decl));
+                }
+                Item::Test(decl) => {
+                    let name = decl.name.display();
+                    if let Some(&first) = tests.get(&name) {
+                        let ident = Ident {
+                            name: name.clone(),
+                            span: decl.name.span,
+                        };
+                        self.duplicate(codes::DUPLICATE_DECLARATION, "test", &ident, file, first);
+                        continue;
+                    }
+                    tests.insert(
+                        name,
+                        Loc {
+                            file,
+                            span: decl.name.span,
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Resolves an event name, reporting an unknown one.
+    pub(crate) fn event_ref(&mut self, file: FileId, name: &Ident) -> Option<EventId> {
+        if let Some(&id) = self.event_names.get(&name.name) {
+            return Some(id);
+        }
+        let help = suggest::did_you_mean(&name.name, self.events.iter().map(|e| e.name.as_str()))
+            .unwrap_or_else(|| format!("declare it: `event {} {{ … }}`", name.name));
+        let d = Diagnostic::error(
+            codes::UNKNOWN_EVENT,
+            format!("unknown event `{}`", name.name),
+        )
+        .with_primary(name.span, "no event of this name")
+        .with_help(help);
+        self.emit(file, d);
+        None
+    }
+
+    /// Marks an event as used by the flows.
+    pub(crate) fn use_event(&mut self, id: EventId) {
+        self.used_events[id.index()] = true;
+    }
+
+    /// Checks a constant (a default or a value in a test) against `want`.
+    pub(crate) fn constant(
+        &mut self,
+        file: FileId,
+        e: &ast::Expr,
+        want: &Type,
+        what: &str,
+    ) -> Option<Const> {
+        use ast::{ExprKind, Literal};
+        let target = want.strip_optional().clone();
+        let got: (Type, Const) = match &e.kind {
+            ExprKind::Paren(inner) => return self.constant(file, inner, want, what),
+            ExprKind::Literal(Literal::None) => {
+                if want.is_optional() || want.is_error() {
+                    return Some(Const::None);
+                }
+                let d = Diagnostic::error(codes::NOT_OPTIONAL, format!("{what} cannot be `none`"))
+                    .with_primary(
+                        e.span,
+                        format!("`{}` is never `none`", self.type_name(want)),
+                    )
+                    .with_help("give a value, or declare the field optional with `?`");
+                self.emit(file, d);
+                return None;
+            }
+            ExprKind::Literal(Literal::Bool(b)) => (Type::Bool, Const::Bool(*b)),
+            ExprKind::Literal(Literal::Int(i)) => {
+                if target == Type::Float {
+                    return Some(Const::Float(*i as f64));
+                }
+                (Type::Int, Const::Int(*i))
+            }
+            ExprKind::Literal(Literal::Float(f)) => (Type::Float, Const::Float(*f)),
+            ExprKind::Literal(Literal::Duration(d)) => (Type::Duration, Const::Duration(d.seconds)),
+            ExprKind::Literal(Literal::TimeOfDay(t)) => {
+                (Type::TimeOfDay, Const::TimeOfDay(t.minutes))
+            }
+            ExprKind::Literal(Literal::Timestamp(t)) => (Type::Time, Const::Time(t.value)),
+            ExprKind::Literal(Literal::String(s)) => {
+                let Some(text) = s.as_plain() else {
+                    let d = Diagnostic::error(
+                        codes::TYPE_MISMATCH,
+                        format!("{what} cannot interpolate"),
+                    )
+                    .with_primary(s.span, "a constant is needed here")
+                    .with_help("write the text without `{…}`; use `{{` for a literal brace");
+                    self.emit(file, d);
+                    return None;
+                };
+                if let Type::Enum(id) = target {
+                    self.enum_string(file, id, &text, s.span);
+                    return None;
+                }
+                if target.is_stringlike() {
+                    if let Err(err) = crate::format::validate(&target, &text) {
+                        let code = if err.timezone {
+                            codes::UNKNOWN_TIMEZONE
+                        } else {
+                            codes::INVALID_FORMAT
+                        };
+                        let d = Diagnostic::error(code, err.message)
+                            .with_primary(
+                                s.span,
+                                format!("not a valid `{}`", self.type_name(&target)),
+                            )
+                            .with_help(err.help);
+                        self.emit(file, d);
+                        return None;
+                    }
+                    return Some(Const::String(text));
+                }
+                (Type::String, Const::String(text))
+            }
+            ExprKind::Path(p) if p.segments.len() == 1 => {
+                if let Type::Enum(id) = target {
+                    return self
+                        .enum_member(file, id, &p.segments[0])
+                        .map(|m| Const::Enum(id, m));
+                }
+                let d = Diagnostic::error(
+                    codes::UNKNOWN_NAME,
+                    format!("unknown name `{}`", p.segments[0].name),
+                )
+                .with_primary(e.span, format!("expected a `{}`", self.type_name(&target)))
+                .with_help(self.bare_name_help(&p.segments[0].name));
+                self.emit(file, d);
+                return None;
+            }
+            ExprKind::List(items) => {
+                let Type::List(elem) = &target else {
+                    let d =
+                        Diagnostic::error(codes::TYPE_MISMATCH, format!("{what} is not a list"))
+                            .with_primary(
+                                e.span,
+                                format!("expected a `{}`", self.type_name(&target)),
+                            )
+                            .with_help("give a single value");
+                    self.emit(file, d);
+                    return None;
+                };
+                let mut out = Vec::new();
+                for item in items {
+                    out.push(self.constant(file, item, elem, what)?);
+                }
+                return Some(Const::List(out));
+            }
+            _ => {
+                let d =
+                    Diagnostic::error(codes::TYPE_MISMATCH, format!("{what} must be a constant"))
+                        .with_primary(e.span, "not a constant")
+                        .with_help(format!("write a `{}` literal", self.type_name(&target)));
+                self.emit(file, d);
+                return None;
+            }
+        };
+        if got.0.fits(&target) {
+            Some(got.1)
+        } else {
+            let d = Diagnostic::error(
+                codes::TYPE_MISMATCH,
+                format!(
+                    "{what} must be a `{}`, not a `{}`",
+                    self.type_name(&target),
+                    self.type_name(&got.0)
+                ),
+            )
+            .with_primary(e.span, format!("this is a `{}`", self.type_name(&got.0)))
+            .with_help(format!("write a `{}` value", self.type_name(&target)));
+            self.emit(file, d);
+            None
+        }
+    }
+
+    /// A member of `id` written as a bare name.
+    pub(crate) fn enum_member(&mut self, file: FileId, id: EnumId, name: &Ident) -> Option<u32> {
+        self.used_enums[id.index()] = true;
+        let def = &self.enums[id.index()];
+        if let Some(i) = def.members.iter().position(|m| *m == name.name) {
+            return Some(i as u32);
+        }
+        let help = suggest::did_you_mean(&name.name, def.members.iter().map(String::as_str))
+            .unwrap_or_else(|| {
+                format!(
+                    "`{}` has {}",
+                    def.name,
+                    suggest::one_of(def.members.iter().map(String::as_str))
+                )
+            });
+        let d = Diagnostic::error(
+            codes::UNKNOWN_ENUM_MEMBER,
+            format!("`{}` has no member `{}`", def.name, name.name),
+        )
+        .with_primary(name.span, format!("not a member of `{}`", def.name))
+        .with_help(help);
+        self.emit(file, d);
+        None
+    }
+
+    /// A string literal where an enum member is expected.
+    pub(crate) fn enum_string(&mut self, file: FileId, id: EnumId, text: &str, span: Span) {
+        self.used_enums[id.index()] = true;
+        let def = &self.enums[id.index()];
+        let help = match suggest::closest(text, def.members.iter().map(String::as_str)) {
+            Some(m) => format!("did you mean `{m}`? enum members are written without quotes"),
+            None if def.members.iter().any(|m| m == text) => {
+                format!("enum members are written without quotes: `{text}`")
+            }
+            None => format!(
+                "`{}` has {}; members are written without quotes",
+                def.name,
+                suggest::one_of(def.members.iter().map(String::as_str))
+            ),
+        };
+        let d = Diagnostic::error(
+            codes::UNKNOWN_ENUM_MEMBER,
+            format!("`{}` has no member `\"{text}\"`", def.name),
+        )
+        .with_primary(
+            span,
+            format!("a string, where a `{}` is expected", def.name),
+        )
+        .with_help(help);
+        self.emit(file, d);
+    }
+
+    /// Help for a bare name that is not an expected enum member.
+    pub(crate) fn bare_name_help(&self, name: &str) -> String {
+        for e in &self.enums {
+            if e.members.iter().any(|m| m == name) {
+                return format!(
+                    "`{name}` is a member of `{}`; it can stand only where a `{}` is expected, as in `profile.plan == {name}`",
+                    e.name, e.name
+                );
+            }
+        }
+        let roots: Vec<&str> = ["profile", "event"]
+            .into_iter()
+            .chain(self.events.iter().map(|e| e.name.as_str()))
+            .collect();
+        suggest::did_you_mean(name, roots).unwrap_or_else(|| {
+            "a value is a literal, an enum member, or a path such as `profile.plan` or `event.total`".to_owned()
+        })
+    }
+
+    /// How a type is written.
+    pub(crate) fn type_name(&self, t: &Type) -> String {
+        match t {
+            Type::String => "string".into(),
+            Type::Int => "int".into(),
+            Type::Float => "float".into(),
+            Type::Bool => "bool".into(),
+            Type::Time => "time".into(),
+            Type::Duration => "duration".into(),
+            Type::Email => "email".into(),
+            Type::Phone => "phone".into(),
+            Type::Url => "url".into(),
+            Type::Timezone => "timezone".into(),
+            Type::TimeOfDay => "time of day".into(),
+            Type::Enum(id) => self.enums[id.index()].name.clone(),
+            Type::Optional(inner) => format!("{}?", self.type_name(inner)),
+            Type::List(inner) => format!("[{}]", self.type_name(inner)),
+            Type::None => "none".into(),
+            Type::Error => "unknown".into(),
+        }
+    }
+}

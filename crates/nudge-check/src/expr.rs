@@ -1,0 +1,993 @@
+//! Types for expressions, paths and enum members; narrowing of optionals;
+//! segments.
+
+use nudge_syntax::ast::{
+    self, BinaryOp, DidWindow as AstWindow, ExprKind as A, Literal, StringLit, StringPart,
+};
+use nudge_syntax::{Diagnostic, Span};
+
+use crate::checker::{Checker, Cx, EventScope, Key, NoEvent, SegState};
+use crate::codes;
+use crate::ir::{
+    self, Const, DidWindow, EventId, ExprKind as K, FieldId, SegmentDef, SegmentId, TextPart,
+};
+use crate::suggest;
+use crate::types::Type;
+
+fn typed(kind: K, ty: Type, span: Span) -> ir::Expr {
+    ir::Expr { kind, ty, span }
+}
+
+fn error(span: Span) -> ir::Expr {
+    typed(K::Const(Const::None), Type::Error, span)
+}
+
+fn strip_parens(e: &ast::Expr) -> &ast::Expr {
+    match &e.kind {
+        A::Paren(inner) => strip_parens(inner),
+        _ => e,
+    }
+}
+
+fn is_none_lit(e: &ast::Expr) -> bool {
+    matches!(strip_parens(e).kind, A::Literal(Literal::None))
+}
+
+fn is_value_lit(e: &ast::Expr) -> bool {
+    match &strip_parens(e).kind {
+        A::Literal(Literal::None) => false,
+        A::Literal(_) => true,
+        A::Path(p) => p.segments.len() == 1,
+        _ => false,
+    }
+}
+
+impl Checker<'_> {
+    /// The narrowing key of a path in `cx`.
+    pub(crate) fn path_key(&self, cx: &Cx, p: &ast::Path) -> Option<Key> {
+        if p.segments.len() != 2 {
+            return None;
+        }
+        let root = &p.segments[0].name;
+        let field = &p.segments[1].name;
+        match root.as_str() {
+            "profile" => Some(format!("profile.{field}")),
+            "event" => Some(format!("event@{}.{field}", cx.tag)),
+            other if self.event_names.contains_key(other) => Some(format!("recv.{other}.{field}")),
+            _ => None,
+        }
+    }
+
+    fn expr_key(&self, cx: &Cx, e: &ast::Expr) -> Option<Key> {
+        match &strip_parens(e).kind {
+            A::Path(p) => self.path_key(cx, p),
+            _ => None,
+        }
+    }
+
+    /// Paths known not to be `none` when `e` holds.
+    pub(crate) fn facts_true(&self, cx: &Cx, e: &ast::Expr) -> Vec<Key> {
+        let mut out = Vec::new();
+        match &e.kind {
+            A::Paren(inner) => return self.facts_true(cx, inner),
+            A::Not(inner) => return self.facts_false(cx, inner),
+            A::Binary {
+                op: BinaryOp::And,
+                lhs,
+                rhs,
+                ..
+            } => {
+                out = self.facts_true(cx, lhs);
+                out.extend(self.facts_true(cx, rhs));
+            }
+            A::Binary {
+                op: BinaryOp::Or,
+                lhs,
+                rhs,
+                ..
+            } => {
+                let l = self.facts_true(cx, lhs);
+                let r = self.facts_true(cx, rhs);
+                out = l.into_iter().filter(|k| r.contains(k)).collect();
+            }
+            A::Binary {
+                op: BinaryOp::Ne,
+                lhs,
+                rhs,
+                ..
+            } => {
+                if is_none_lit(rhs) {
+                    out.extend(self.expr_key(cx, lhs));
+                } else if is_none_lit(lhs) {
+                    out.extend(self.expr_key(cx, rhs));
+                }
+            }
+            A::Binary {
+                op: BinaryOp::Eq | BinaryOp::In,
+                lhs,
+                rhs,
+                ..
+            } => {
+                // `x == pro` or `x in [a, b]` holds only for a value.
+                let non_empty_list = matches!(&strip_parens(rhs).kind, A::List(items) if !items.is_empty() && items.iter().all(|i| !is_none_lit(i)));
+                if is_value_lit(rhs) || non_empty_list {
+                    out.extend(self.expr_key(cx, lhs));
+                } else if is_value_lit(lhs) {
+                    out.extend(self.expr_key(cx, rhs));
+                }
+            }
+            A::IsNone {
+                operand,
+                negated: true,
+            } => out.extend(self.expr_key(cx, operand)),
+            A::InSegment(name) => {
+                if let Some(&id) = self.segment_names.get(&name.name) {
+                    out.extend(self.segments[id.index()].facts.iter().cloned());
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// Paths known not to be `none` when `e` does not hold.
+    pub(crate) fn facts_false(&self, cx: &Cx, e: &ast::Expr) -> Vec<Key> {
+        let mut out = Vec::new();
+        match &e.kind {
+            A::Paren(inner) => return self.facts_false(cx, inner),
+            A::Not(inner) => return self.facts_true(cx, inner),
+            A::Binary {
+                op: BinaryOp::Or,
+                lhs,
+                rhs,
+                ..
+            } => {
+                out = self.facts_false(cx, lhs);
+                out.extend(self.facts_false(cx, rhs));
+            }
+            A::Binary {
+                op: BinaryOp::Eq,
+                lhs,
+                rhs,
+                ..
+            } => {
+                if is_none_lit(rhs) {
+                    out.extend(self.expr_key(cx, lhs));
+                } else if is_none_lit(lhs) {
+                    out.extend(self.expr_key(cx, rhs));
+                }
+            }
+            A::IsNone {
+                operand,
+                negated: false,
+            } => out.extend(self.expr_key(cx, operand)),
+            _ => {}
+        }
+        out
+    }
+
+    /// Checks a condition: a `bool`.
+    pub(crate) fn condition(&mut self, cx: &Cx, e: &ast::Expr, what: &str) -> ir::Expr {
+        let t = self.expr(cx, e, Some(&Type::Bool));
+        self.require(cx, &t, &Type::Bool, what);
+        t
+    }
+
+    /// Reports `t` if it does not fit `want`.
+    pub(crate) fn require(&mut self, cx: &Cx, t: &ir::Expr, want: &Type, what: &str) -> bool {
+        if t.ty.fits(want) {
+            return true;
+        }
+        if t.ty.is_optional() && t.ty.strip_optional().fits(want) {
+            self.not_narrowed(cx, t.span, &t.ty);
+            return false;
+        }
+        let d = Diagnostic::error(
+            codes::TYPE_MISMATCH,
+            format!(
+                "{what} must be a `{}`, not a `{}`",
+                self.type_name(want),
+                self.type_name(&t.ty)
+            ),
+        )
+        .with_primary(t.span, format!("this is a `{}`", self.type_name(&t.ty)))
+        .with_help(match want {
+            Type::Bool => {
+                "write a condition such as `profile.plan == pro` or `event.total > 20.0`".to_owned()
+            }
+            _ => format!("give a `{}` here", self.type_name(want)),
+        });
+        self.emit(cx.file, d);
+        false
+    }
+
+    pub(crate) fn not_narrowed(&mut self, cx: &Cx, span: Span, ty: &Type) {
+        let text = self.source(cx.file).text()[span.range()].to_owned();
+        let d = Diagnostic::error(codes::OPTIONAL_NOT_NARROWED, format!("`{text}` may be `none` here"))
+            .with_primary(span, format!("a `{}`", self.type_name(ty)))
+            .with_help(format!(
+                "check it first (`if {text} != none {{ … }}`, `audience {text} != none`, or `{text} != none and …`), or give a default: `{text} ?? …`"
+            ));
+        self.emit(cx.file, d);
+    }
+
+    /// Types an expression; `expect` resolves bare enum members.
+    pub(crate) fn expr(&mut self, cx: &Cx, e: &ast::Expr, expect: Option<&Type>) -> ir::Expr {
+        let span = e.span;
+        match &e.kind {
+            A::Literal(lit) => self.literal(cx, lit, span, expect),
+            A::Path(p) => self.path(cx, p, span, expect),
+            A::Paren(inner) => {
+                let mut t = self.expr(cx, inner, expect);
+                t.span = span;
+                t
+            }
+            A::List(items) => {
+                let elem_expect = match expect.map(Type::strip_optional) {
+                    Some(Type::List(inner)) => Some((**inner).clone()),
+                    _ => None,
+                };
+                let mut elem_ty: Option<Type> = elem_expect.clone();
+                let mut out = Vec::new();
+                for item in items {
+                    let t = self.expr(cx, item, elem_ty.as_ref());
+                    match &elem_ty {
+                        None => elem_ty = Some(t.ty.clone()),
+                        Some(et) => {
+                            if !t.ty.fits(et) && !t.ty.comparable(et.strip_optional()) {
+                                let d = Diagnostic::error(
+                                    codes::TYPE_MISMATCH,
+                                    format!(
+                                        "a list of `{}` cannot hold a `{}`",
+                                        self.type_name(et),
+                                        self.type_name(&t.ty)
+                                    ),
+                                )
+                                .with_primary(
+                                    t.span,
+                                    format!("this is a `{}`", self.type_name(&t.ty)),
+                                )
+                                .with_help("every item of a list has the same type");
+                                self.emit(cx.file, d);
+                            }
+                        }
+                    }
+                    out.push(t);
+                }
+                let ty = Type::List(Box::new(elem_ty.unwrap_or(Type::Error)));
+                typed(K::List(out), ty, span)
+            }
+            A::Not(inner) => {
+                let t = self.condition(cx, inner, "the operand of `not`");
+                typed(K::Not(Box::new(t)), Type::Bool, span)
+            }
+            A::Binary {
+                op,
+                op_span,
+                lhs,
+                rhs,
+            } => self.binary(cx, *op, *op_span, lhs, rhs, span, expect),
+            A::IsNone { operand, negated } => {
+                let t = self.expr(cx, operand, None);
+                if !t.ty.is_optional() && !t.ty.is_error() {
+                    self.never_none(cx, &t);
+                }
+                typed(K::IsNone(Box::new(t), *negated), Type::Bool, span)
+            }
+            A::Did(did) => self.did(cx, did, span),
+            A::Inactive(d) => {
+                self.positive(cx.file, d, "`inactive for`");
+                typed(K::Inactive(d.seconds), Type::Bool, span)
+            }
+            A::InSegment(name) => match self.segment_ref(cx, name) {
+                Some(id) => typed(K::InSegment(id), Type::Bool, span),
+                None => typed(K::Const(Const::Bool(false)), Type::Error, span),
+            },
+            A::Ago(d) => {
+                self.positive(cx.file, d, "`ago`");
+                typed(K::Ago(d.seconds), Type::Time, span)
+            }
+        }
+    }
+
+    pub(crate) fn never_none(&mut self, cx: &Cx, t: &ir::Expr) {
+        let text = self.source(cx.file).text()[t.span.range()].to_owned();
+        let d = Diagnostic::error(codes::NOT_OPTIONAL, format!("`{text}` is never `none`"))
+            .with_primary(
+                t.span,
+                format!("a `{}`, not optional", self.type_name(&t.ty)),
+            )
+            .with_help("only optional values (`T?`) can be `none`; remove the comparison");
+        self.emit(cx.file, d);
+    }
+
+    /// Reports a duration of zero where a positive one is needed.
+    pub(crate) fn positive(&mut self, file: ir::FileId, d: &ast::DurationLit, what: &str) -> bool {
+        if d.seconds > 0 {
+            return true;
+        }
+        let diag = Diagnostic::error(
+            codes::NON_POSITIVE_DURATION,
+            format!("{what} needs a duration above zero"),
+        )
+        .with_primary(d.span, "zero")
+        .with_help("give a positive duration such as `1h`");
+        self.emit(file, diag);
+        false
+    }
+
+    fn literal(&mut self, cx: &Cx, lit: &Literal, span: Span, expect: Option<&Type>) -> ir::Expr {
+        let (c, ty) = match lit {
+            Literal::None => (Const::None, Type::None),
+            Literal::Bool(b) => (Const::Bool(*b), Type::Bool),
+            Literal::Int(i) => (Const::Int(*i), Type::Int),
+            Literal::Float(f) => (Const::Float(*f), Type::Float),
+            Literal::Duration(d) => (Const::Duration(d.seconds), Type::Duration),
+            Literal::TimeOfDay(t) => (Const::TimeOfDay(t.minutes), Type::TimeOfDay),
+            Literal::Timestamp(t) => (Const::Time(t.value), Type::Time),
+            Literal::String(s) => return self.string(cx, s, expect),
+        };
+        typed(K::Const(c), ty, span)
+    }
+
+    /// A string literal, with its interpolations typed in `cx`.
+    pub(crate) fn string(&mut self, cx: &Cx, s: &StringLit, expect: Option<&Type>) -> ir::Expr {
+        if let Some(text) = s.as_plain() {
+            let target = expect.map(Type::strip_optional);
+            match target {
+                Some(Type::Enum(id)) => {
+                    self.enum_string(cx.file, *id, &text, s.span);
+                    return error(s.span);
+                }
+                Some(t) if t.is_stringlike() && *t != Type::String => {
+                    if let Err(err) = crate::format::validate(t, &text) {
+                        let code = if err.timezone {
+                            codes::UNKNOWN_TIMEZONE
+                        } else {
+                            codes::INVALID_FORMAT
+                        };
+                        let d = Diagnostic::error(code, err.message)
+                            .with_primary(s.span, format!("not a valid `{}`", self.type_name(t)))
+                            .with_help(err.help);
+                        self.emit(cx.file, d);
+                    }
+                    return typed(K::Const(Const::String(text)), t.clone(), s.span);
+                }
+                _ => return typed(K::Const(Const::String(text)), Type::String, s.span),
+            }
+        }
+        let parts = self.text_parts(cx, s);
+        typed(K::Text(parts), Type::String, s.span)
+    }
+
+    /// The pieces of a string, interpolations typed.
+    pub(crate) fn text_parts(&mut self, cx: &Cx, s: &StringLit) -> Vec<TextPart> {
+        let mut parts = Vec::new();
+        for part in &s.parts {
+            match part {
+                StringPart::Text(t) => parts.push(TextPart::Text(t.clone())),
+                StringPart::Interp(i) => {
+                    let path = self.path(cx, &i.path, i.span, None);
+                    let t = match &i.default {
+                        Some(default) => {
+                            let inner = path.ty.strip_optional().clone();
+                            if !path.ty.is_optional() && !path.ty.is_error() {
+                                self.needless_default(cx, &path, i.span);
+                            }
+                            let d = self.expr(cx, default, Some(&inner));
+                            if !d.ty.fits(&inner) && !inner.is_stringlike() {
+                                let diag = Diagnostic::error(
+                                    codes::TYPE_MISMATCH,
+                                    format!(
+                                        "the default must be a `{}`, not a `{}`",
+                                        self.type_name(&inner),
+                                        self.type_name(&d.ty)
+                                    ),
+                                )
+                                .with_primary(
+                                    d.span,
+                                    format!("this is a `{}`", self.type_name(&d.ty)),
+                                )
+                                .with_help(format!("give a `{}` default", self.type_name(&inner)));
+                                self.emit(cx.file, diag);
+                            }
+                            let ty = inner;
+                            typed(
+                                K::Binary(BinaryOp::Coalesce, Box::new(path), Box::new(d)),
+                                ty,
+                                i.span,
+                            )
+                        }
+                        None => {
+                            if path.ty.is_optional() {
+                                let text = i.path.dotted();
+                                let d = Diagnostic::error(
+                                    codes::OPTIONAL_NOT_NARROWED,
+                                    format!("`{text}` may be `none` here"),
+                                )
+                                .with_primary(i.span, format!("a `{}`", self.type_name(&path.ty)))
+                                .with_help(format!(
+                                    "give a default: `{{{text} ?? \"…\"}}`, or send only where it is set (`if {text} != none {{ … }}`)"
+                                ));
+                                self.emit(cx.file, d);
+                            }
+                            path
+                        }
+                    };
+                    if let Type::List(_) = t.ty.strip_optional() {
+                        let d = Diagnostic::error(
+                            codes::TYPE_MISMATCH,
+                            "a list cannot be written into text",
+                        )
+                        .with_primary(i.span, format!("a `{}`", self.type_name(&t.ty)))
+                        .with_help("interpolate single values; lists can go into a webhook `body`");
+                        self.emit(cx.file, d);
+                    }
+                    parts.push(TextPart::Interp(t));
+                }
+            }
+        }
+        parts
+    }
+
+    pub(crate) fn needless_default(&mut self, cx: &Cx, t: &ir::Expr, span: Span) {
+        let text = self.source(cx.file).text()[t.span.range()].to_owned();
+        let d = Diagnostic::warning(
+            codes::NEEDLESS_DEFAULT,
+            format!("`{text}` is never `none`, so `??` does nothing"),
+        )
+        .with_primary(span, format!("`{text}` is a `{}`", self.type_name(&t.ty)))
+        .with_help("remove the `??` and its default");
+        self.emit(cx.file, d);
+    }
+
+    /// Resolves a path.
+    pub(crate) fn path(
+        &mut self,
+        cx: &Cx,
+        p: &ast::Path,
+        span: Span,
+        expect: Option<&Type>,
+    ) -> ir::Expr {
+        let root = &p.segments[0];
+        if p.segments.len() == 1 {
+            if let Some(Type::Enum(id)) = expect.map(Type::strip_optional) {
+                let id = *id;
+                return match self.enum_member(cx.file, id, root) {
+                    Some(m) => typed(K::Const(Const::Enum(id, m)), Type::Enum(id), span),
+                    None => error(span),
+                };
+            }
+            if root.name == "profile"
+                || root.name == "event"
+                || self.event_names.contains_key(&root.name)
+            {
+                let d = Diagnostic::error(
+                    codes::INVALID_PATH,
+                    format!("`{}` alone is not a value", root.name),
+                )
+                .with_primary(span, "name one of its fields")
+                .with_help(format!("write `{}.FIELD`", root.name));
+                self.emit(cx.file, d);
+                return error(span);
+            }
+            let help = self.bare_name_help(&root.name);
+            let d = Diagnostic::error(codes::UNKNOWN_NAME, format!("unknown name `{}`", root.name))
+                .with_primary(
+                    span,
+                    match expect {
+                        Some(t) if !t.is_error() => format!("expected a `{}`", self.type_name(t)),
+                        _ => "not a value here".to_owned(),
+                    },
+                )
+                .with_help(help);
+            self.emit(cx.file, d);
+            return error(span);
+        }
+        if p.segments.len() > 2 {
+            let extra = &p.segments[2];
+            let d = Diagnostic::error(
+                codes::INVALID_PATH,
+                format!("`{}.{}` has no fields", root.name, p.segments[1].name),
+            )
+            .with_primary(
+                extra.span.to(p.segments[p.segments.len() - 1].span),
+                "fields have no fields",
+            )
+            .with_help(format!("write `{}.{}`", root.name, p.segments[1].name));
+            self.emit(cx.file, d);
+            return error(span);
+        }
+        let field = &p.segments[1];
+        let key = self.path_key(cx, p);
+        let (kind, ty) = match root.name.as_str() {
+            "profile" => match self.profile.field(&field.name) {
+                Some(f) => (K::Profile(f), self.profile.fields[f.index()].ty.clone()),
+                None => {
+                    let help = suggest::did_you_mean(
+                        &field.name,
+                        self.profile.fields.iter().map(|f| f.name.as_str()),
+                    )
+                    .unwrap_or_else(|| {
+                        format!(
+                            "the profile has {}",
+                            suggest::one_of(self.profile.fields.iter().map(|f| f.name.as_str()))
+                        )
+                    });
+                    let d = Diagnostic::error(
+                        codes::UNKNOWN_PROPERTY,
+                        format!("the profile has no field `{}`", field.name),
+                    )
+                    .with_primary(field.span, "unknown field")
+                    .with_help(help);
+                    self.emit(cx.file, d);
+                    return error(span);
+                }
+            },
+            "event" => match cx.event.clone() {
+                EventScope::None(why) => {
+                    self.no_event(cx, why, span);
+                    return error(span);
+                }
+                EventScope::One(id) => match self.event_field(cx, id, field) {
+                    Some((f, ty)) => (K::EventField(vec![(id, f)]), ty),
+                    None => return error(span),
+                },
+                EventScope::Many(ids) => {
+                    let mut found = Vec::new();
+                    let mut ty: Option<Type> = None;
+                    let mut missing: Vec<String> = Vec::new();
+                    for id in &ids {
+                        let ev = &self.events[id.index()];
+                        match ev.schema.field(&field.name) {
+                            Some(f) => {
+                                let fty = ev.schema.fields[f.index()].ty.clone();
+                                if ty.as_ref().is_some_and(|t| *t != fty) {
+                                    missing.push(ev.name.clone());
+                                }
+                                ty.get_or_insert(fty);
+                                found.push((*id, f));
+                            }
+                            None => missing.push(ev.name.clone()),
+                        }
+                    }
+                    if !missing.is_empty() || ty.is_none() {
+                        let d = Diagnostic::error(
+                            codes::UNKNOWN_PROPERTY,
+                            format!("not every trigger of this workflow has `{}` of one type", field.name),
+                        )
+                        .with_primary(field.span, format!("missing or of another type in {}", suggest::one_of(missing.iter().map(String::as_str))))
+                        .with_help("with several triggers, `event.` reaches only the fields they all share with the same type; split the workflow, or filter in the trigger's `where`");
+                        self.emit(cx.file, d);
+                        return error(span);
+                    }
+                    (K::EventField(found), ty.unwrap_or(Type::Error))
+                }
+            },
+            name => match self.event_names.get(name).copied() {
+                Some(id) => {
+                    if !cx.received.contains(&id) {
+                        let d = Diagnostic::error(
+                            codes::EVENT_NOT_RECEIVED,
+                            format!("`{name}.{}` is used where `{name}` may not have been received", field.name),
+                        )
+                        .with_primary(root.span, format!("no `wait for {name}` received it on every path to here"))
+                        .with_help(format!(
+                            "`{name}.FIELD` is available in the `then {{ … }}` block of `wait for {name}`; inside `{name} where …` clauses write `event.{}`",
+                            field.name
+                        ));
+                        self.emit(cx.file, d);
+                        return error(span);
+                    }
+                    match self.event_field(cx, id, field) {
+                        Some((f, ty)) => (K::Received(id, f), ty),
+                        None => return error(span),
+                    }
+                }
+                None => {
+                    let roots: Vec<&str> = ["profile", "event"]
+                        .into_iter()
+                        .chain(self.events.iter().map(|e| e.name.as_str()))
+                        .collect();
+                    let help = suggest::did_you_mean(&root.name, roots).unwrap_or_else(|| {
+                        "a path starts with `profile`, `event` or the name of an event received by `wait for`".to_owned()
+                    });
+                    let d = Diagnostic::error(
+                        codes::UNKNOWN_NAME,
+                        format!("unknown name `{}`", root.name),
+                    )
+                    .with_primary(root.span, "not `profile`, `event` or an event")
+                    .with_help(help);
+                    self.emit(cx.file, d);
+                    return error(span);
+                }
+            },
+        };
+        let ty = match (ty, key) {
+            (Type::Optional(inner), Some(k)) if cx.facts.contains(&k) => *inner,
+            (ty, _) => ty,
+        };
+        typed(kind, ty, span)
+    }
+
+    fn event_field(&mut self, cx: &Cx, id: EventId, field: &ast::Ident) -> Option<(FieldId, Type)> {
+        let ev = &self.events[id.index()];
+        if let Some(f) = ev.schema.field(&field.name) {
+            return Some((f, ev.schema.fields[f.index()].ty.clone()));
+        }
+        let help = suggest::did_you_mean(
+            &field.name,
+            ev.schema.fields.iter().map(|f| f.name.as_str()),
+        )
+        .unwrap_or_else(|| {
+            if ev.schema.fields.is_empty() {
+                format!("`{}` has no properties", ev.name)
+            } else {
+                format!(
+                    "`{}` has {}",
+                    ev.name,
+                    suggest::one_of(ev.schema.fields.iter().map(|f| f.name.as_str()))
+                )
+            }
+        });
+        let d = Diagnostic::error(
+            codes::UNKNOWN_PROPERTY,
+            format!("event `{}` has no property `{}`", ev.name, field.name),
+        )
+        .with_primary(field.span, "unknown property")
+        .with_help(help);
+        self.emit(cx.file, d);
+        None
+    }
+
+    fn no_event(&mut self, cx: &Cx, why: NoEvent, span: Span) {
+        let (message, help) = match why {
+            NoEvent::Segment => (
+                "a segment has no `event`",
+                "segments are conditions over the profile and its history: use `did EVENT where event.FIELD …` or a `profile.` field",
+            ),
+            NoEvent::Inactive => (
+                "a workflow started by `on inactive for` has no triggering `event`",
+                "use `profile.` fields, or `did EVENT where event.FIELD …` to look at history",
+            ),
+            NoEvent::Template => (
+                "this template is not for an event",
+                "add `for EVENT` after the channel (`template t: email for order_completed { … }`) to use that event's properties",
+            ),
+        };
+        let d = Diagnostic::error(codes::EVENT_NOT_IN_SCOPE, message)
+            .with_primary(span, "`event` is not defined here")
+            .with_help(help);
+        self.emit(cx.file, d);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn binary(
+        &mut self,
+        cx: &Cx,
+        op: BinaryOp,
+        op_span: Span,
+        lhs: &ast::Expr,
+        rhs: &ast::Expr,
+        span: Span,
+        expect: Option<&Type>,
+    ) -> ir::Expr {
+        match op {
+            BinaryOp::And | BinaryOp::Or => {
+                let l = self.condition(cx, lhs, &format!("the left side of `{}`", op.as_str()));
+                let facts = if op == BinaryOp::And {
+                    self.facts_true(cx, lhs)
+                } else {
+                    self.facts_false(cx, lhs)
+                };
+                let rcx = cx.with_facts(&facts);
+                let r = self.condition(&rcx, rhs, &format!("the right side of `{}`", op.as_str()));
+                typed(K::Binary(op, Box::new(l), Box::new(r)), Type::Bool, span)
+            }
+            BinaryOp::Coalesce => {
+                let l = self.expr(cx, lhs, expect);
+                if !l.ty.is_optional() && !l.ty.is_error() {
+                    self.needless_default(cx, &l, op_span.to(rhs.span));
+                }
+                let inner = l.ty.strip_optional().clone();
+                let r = self.expr(cx, rhs, Some(&inner));
+                if !r.ty.fits(&inner) {
+                    let d = Diagnostic::error(
+                        codes::TYPE_MISMATCH,
+                        format!(
+                            "the default must be a `{}`, not a `{}`",
+                            self.type_name(&inner),
+                            self.type_name(&r.ty)
+                        ),
+                    )
+                    .with_primary(r.span, format!("this is a `{}`", self.type_name(&r.ty)))
+                    .with_help(format!("give a `{}` default", self.type_name(&inner)));
+                    self.emit(cx.file, d);
+                }
+                let ty = if r.ty.is_optional() {
+                    r.ty.clone()
+                } else {
+                    inner
+                };
+                typed(K::Binary(op, Box::new(l), Box::new(r)), ty, span)
+            }
+            BinaryOp::In => {
+                let l = self.expr(cx, lhs, None);
+                let want = Type::List(Box::new(l.ty.strip_optional().clone()));
+                let r = self.expr(cx, rhs, Some(&want));
+                match &r.ty {
+                    Type::List(elem) => {
+                        if !l.ty.strip_optional().comparable(elem.strip_optional()) {
+                            let d = Diagnostic::error(
+                                codes::TYPE_MISMATCH,
+                                format!(
+                                    "a `{}` is never in a list of `{}`",
+                                    self.type_name(&l.ty),
+                                    self.type_name(elem)
+                                ),
+                            )
+                            .with_primary(op_span, "types differ")
+                            .with_secondary(l.span, format!("a `{}`", self.type_name(&l.ty)))
+                            .with_help("compare values of the same type");
+                            self.emit(cx.file, d);
+                        }
+                    }
+                    Type::Error => {}
+                    other => {
+                        let d = Diagnostic::error(
+                            codes::TYPE_MISMATCH,
+                            format!(
+                                "the right side of `in` must be a list, not a `{}`",
+                                self.type_name(other)
+                            ),
+                        )
+                        .with_primary(r.span, "not a list")
+                        .with_help("write a list such as `[pro, enterprise]`, or use `==`");
+                        self.emit(cx.file, d);
+                    }
+                }
+                typed(K::Binary(op, Box::new(l), Box::new(r)), Type::Bool, span)
+            }
+            _ => {
+                // Comparisons. Type the side that is not a bare name first,
+                // so that `pro == profile.plan` resolves `pro`.
+                let bare = |e: &ast::Expr| {
+                    matches!(&strip_parens(e).kind, A::Path(p) if p.segments.len() == 1)
+                        || matches!(&strip_parens(e).kind, A::Literal(Literal::String(_)))
+                };
+                let (l, r) = if bare(lhs) && !bare(rhs) {
+                    let r = self.expr(cx, rhs, None);
+                    let l = self.expr(cx, lhs, Some(&r.ty.clone()));
+                    (l, r)
+                } else {
+                    let l = self.expr(cx, lhs, None);
+                    let r = self.expr(cx, rhs, Some(&l.ty.clone()));
+                    (l, r)
+                };
+                let equality = matches!(op, BinaryOp::Eq | BinaryOp::Ne);
+                if l.ty == Type::None || r.ty == Type::None {
+                    let other = if l.ty == Type::None { &r } else { &l };
+                    if !equality {
+                        let d = Diagnostic::error(
+                            codes::NOT_ORDERED,
+                            format!("`none` cannot be compared with `{}`", op.as_str()),
+                        )
+                        .with_primary(op_span, "not an ordering")
+                        .with_help("use `== none`, `!= none`, `is none` or `is not none`");
+                        self.emit(cx.file, d);
+                    } else if !other.ty.is_optional()
+                        && !other.ty.is_error()
+                        && other.ty != Type::None
+                    {
+                        let other = other.clone();
+                        self.never_none(cx, &other);
+                    }
+                    return typed(K::Binary(op, Box::new(l), Box::new(r)), Type::Bool, span);
+                }
+                if !equality {
+                    for side in [&l, &r] {
+                        if side.ty.is_optional() {
+                            let (s, t) = (side.span, side.ty.clone());
+                            self.not_narrowed(cx, s, &t);
+                        }
+                    }
+                }
+                let (lt, rt) = (l.ty.strip_optional(), r.ty.strip_optional());
+                if !lt.comparable(rt) {
+                    let d = Diagnostic::error(
+                        codes::TYPE_MISMATCH,
+                        format!(
+                            "cannot compare a `{}` with a `{}`",
+                            self.type_name(lt),
+                            self.type_name(rt)
+                        ),
+                    )
+                    .with_primary(op_span, "types differ")
+                    .with_secondary(l.span, format!("a `{}`", self.type_name(lt)))
+                    .with_secondary(r.span, format!("a `{}`", self.type_name(rt)))
+                    .with_help("compare values of the same type (`int` and `float` mix)");
+                    self.emit(cx.file, d);
+                } else if !equality && !(lt.is_ordered() && rt.is_ordered()) {
+                    let bad = if lt.is_ordered() { rt } else { lt };
+                    let d = Diagnostic::error(
+                        codes::NOT_ORDERED,
+                        format!("`{}` values have no order", self.type_name(bad)),
+                    )
+                    .with_primary(
+                        op_span,
+                        format!(
+                            "`{}` needs numbers, durations, times or times of day",
+                            op.as_str()
+                        ),
+                    )
+                    .with_help("compare with `==`, `!=` or `in` instead");
+                    self.emit(cx.file, d);
+                }
+                typed(K::Binary(op, Box::new(l), Box::new(r)), Type::Bool, span)
+            }
+        }
+    }
+
+    /// A `X where …` filter: `event` means X inside it.
+    pub(crate) fn event_filter(&mut self, cx: &Cx, event: EventId, filter: &ast::Expr) -> ir::Expr {
+        let mut inner = cx.clone();
+        inner.event = EventScope::One(event);
+        inner.tag = self.fresh_tag();
+        self.condition(&inner, filter, "a `where` filter")
+    }
+
+    /// Resolves an `EVENT [where …]`.
+    pub(crate) fn event_match(&mut self, cx: &Cx, m: &ast::EventMatch) -> Option<ir::EventMatch> {
+        let id = self.event_ref(cx.file, &m.event);
+        if let Some(id) = id {
+            self.use_event(id);
+        }
+        let filter = match (id, &m.filter) {
+            (Some(id), Some(f)) => Some(self.event_filter(cx, id, f)),
+            _ => None,
+        };
+        id.map(|event| ir::EventMatch {
+            event,
+            filter,
+            span: m.span,
+        })
+    }
+
+    fn did(&mut self, cx: &Cx, did: &ast::DidExpr, span: Span) -> ir::Expr {
+        let m = self.event_match(cx, &did.event);
+        let count = did.count.as_ref().map(|c| {
+            if c.count.value < 0 {
+                let d = Diagnostic::error(codes::INVALID_COUNT, "a count cannot be negative")
+                    .with_primary(c.count.span, "below zero")
+                    .with_help("count with a number of zero or more, such as `times >= 3`");
+                self.emit(cx.file, d);
+            }
+            (c.op, c.count.value)
+        });
+        let window = match &did.window {
+            None => DidWindow::Ever,
+            Some(AstWindow::Within(d)) => {
+                self.positive(cx.file, d, "`within`");
+                DidWindow::Within(d.seconds)
+            }
+            Some(AstWindow::SinceEntry(s)) => {
+                if matches!(cx.event, EventScope::None(NoEvent::Segment)) || cx.segment.is_some() {
+                    let d = Diagnostic::error(
+                        codes::TYPE_MISMATCH,
+                        "a segment has no entry to count from",
+                    )
+                    .with_primary(*s, "`since entry` needs a journey")
+                    .with_help("use `within D` in segments; `since entry` belongs in workflows");
+                    self.emit(cx.file, d);
+                }
+                DidWindow::SinceEntry
+            }
+        };
+        match m {
+            Some(m) => typed(
+                K::Did {
+                    event: m.event,
+                    filter: m.filter.map(Box::new),
+                    count,
+                    window,
+                },
+                Type::Bool,
+                span,
+            ),
+            None => error(span),
+        }
+    }
+
+    fn segment_ref(&mut self, cx: &Cx, name: &ast::Ident) -> Option<SegmentId> {
+        let Some(&id) = self.segment_names.get(&name.name) else {
+            let help = suggest::did_you_mean(
+                &name.name,
+                self.segments.iter().map(|s| s.decl.name.name.as_str()),
+            )
+            .unwrap_or_else(|| format!("declare it: `segment {} = …`", name.name));
+            let d = Diagnostic::error(
+                codes::UNKNOWN_SEGMENT,
+                format!("unknown segment `{}`", name.name),
+            )
+            .with_primary(name.span, "no segment of this name")
+            .with_help(help);
+            self.emit(cx.file, d);
+            return None;
+        };
+        self.used_segments[id.index()] = true;
+        match self.segments[id.index()].state {
+            SegState::Done => Some(id),
+            SegState::Todo => {
+                self.check_segment(id);
+                Some(id)
+            }
+            SegState::InProgress => {
+                let start = self.seg_stack.iter().position(|s| *s == id).unwrap_or(0);
+                let mut names: Vec<String> = self.seg_stack[start..]
+                    .iter()
+                    .map(|s| self.segments[s.index()].decl.name.name.clone())
+                    .collect();
+                names.push(name.name.clone());
+                let chain = names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" → ");
+                let d = Diagnostic::error(
+                    codes::SEGMENT_CYCLE,
+                    format!("segment `{}` refers to itself", name.name),
+                )
+                .with_primary(name.span, format!("cycle: {chain}"))
+                .with_help("a segment is a condition over the profile and its history; break the cycle by inlining the shared part");
+                self.emit(cx.file, d);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn check_segment(&mut self, id: SegmentId) {
+        let info = &self.segments[id.index()];
+        let (file, decl) = (info.file, info.decl);
+        self.segments[id.index()].state = SegState::InProgress;
+        self.seg_stack.push(id);
+        let tag = self.fresh_tag();
+        let mut cx = Cx::new(file, EventScope::None(NoEvent::Segment), tag);
+        cx.segment = Some(id);
+        let typed = self.condition(&cx, &decl.condition, "a segment");
+        self.lint_condition(&cx, &decl.condition);
+        let facts: Vec<Key> = self
+            .facts_true(&cx, &decl.condition)
+            .into_iter()
+            .filter(|k| k.starts_with("profile."))
+            .collect();
+        self.seg_stack.pop();
+        let info = &mut self.segments[id.index()];
+        info.state = SegState::Done;
+        info.facts = facts;
+        info.typed = Some(typed);
+    }
+
+    pub(crate) fn check_segments(&mut self) -> Vec<SegmentDef> {
+        for i in 0..self.segments.len() {
+            if self.segments[i].state == SegState::Todo {
+                self.check_segment(SegmentId(i as u32));
+            }
+        }
+        let segments: Vec<SegmentDef> = self
+            .segments
+            .iter()
+            .map(|s| SegmentDef {
+                name: s.decl.name.name.clone(),
+                condition: s
+                    .typed
+                    .clone()
+                    .unwrap_or_else(|| error(s.decl.condition.span)),
+                loc: ir::Loc {
+                    file: s.file,
+                    span: s.decl.name.span,
+                },
+            })
+            .collect();
+        segments
+    }
+}

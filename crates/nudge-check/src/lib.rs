@@ -1,0 +1,94 @@
+//! The checker of the Nudge compiler: name resolution across the files of a
+//! project, types for every expression, optional narrowing, template and
+//! channel checks, lints, and the typed program the bytecode compiler reads.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use nudge_check::{check_project, FsLoader};
+//! use nudge_syntax::SourceFile;
+//!
+//! let src = Arc::new(SourceFile::new("a.flow", "profile { plan: string }"));
+//! let checked = check_project(&[src], &FsLoader);
+//! assert!(checked.diagnostics.is_empty());
+//! assert!(checked.program.is_some());
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+
+use nudge_syntax::{Diagnostic, Parsed, Severity, SourceFile};
+
+mod checker;
+pub mod codes;
+mod expr;
+mod format;
+pub mod ir;
+mod lints;
+mod spec;
+mod suggest;
+mod template;
+pub mod types;
+mod workflow;
+
+pub use ir::Program;
+pub use types::Type;
+
+/// Reads the files that `file("…")` template bodies name.
+pub trait TemplateLoader {
+    /// The text of the file at `path` (already joined to the folder of the
+    /// `.flow` file that names it).
+    fn load(&self, path: &Path) -> std::io::Result<String>;
+}
+
+/// Loads template files from disk.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FsLoader;
+
+impl TemplateLoader for FsLoader {
+    fn load(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// The outcome of checking a project.
+#[derive(Debug)]
+pub struct Checked {
+    /// Every file, parsed (in the order given).
+    pub parsed: Vec<Parsed>,
+    /// Parse errors, check errors and warnings, sorted by file name, then
+    /// position, then code.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The typed, resolved program; present only when there are no errors
+    /// (warnings allowed).
+    pub program: Option<Program>,
+}
+
+impl Checked {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// Parses and checks the files of one project (one namespace).
+pub fn check_project(files: &[Arc<SourceFile>], loader: &dyn TemplateLoader) -> Checked {
+    let parsed: Vec<Parsed> = files
+        .iter()
+        .map(|f| nudge_syntax::parse(f.clone()))
+        .collect();
+    let mut diagnostics: Vec<Diagnostic> = parsed
+        .iter()
+        .flat_map(|p| p.diagnostics.iter().cloned())
+        .collect();
+    let (check_diags, program) = checker::run(&parsed, loader);
+    diagnostics.extend(check_diags);
+    diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
+    Checked {
+        parsed,
+        diagnostics,
+        program: if errors { None } else { program },
+    }
+}
