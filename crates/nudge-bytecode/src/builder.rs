@@ -163,6 +163,33 @@ impl ModuleBuilder {
         &self.module
     }
 
+    /// The module so far, for edits the builder has no method for (tests
+    /// use it to corrupt modules on purpose).
+    pub fn module_mut(&mut self) -> &mut Module {
+        &mut self.module
+    }
+
+    /// A builder that continues an existing module.
+    pub fn from_module(module: Module) -> Self {
+        let strings = module
+            .strings
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((s.clone(), u32::try_from(i).ok()?)))
+            .collect();
+        let durations = module
+            .durations
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| Some((*d, u16::try_from(i).ok()?)))
+            .collect();
+        ModuleBuilder {
+            module,
+            strings,
+            durations,
+        }
+    }
+
     /// Sets the source hash written in the header.
     pub fn set_source_hash(&mut self, hash: u64) {
         self.module.source_hash = hash;

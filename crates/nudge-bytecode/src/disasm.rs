@@ -459,24 +459,30 @@ pub fn disassemble(m: &Module, sources: &[ListingSource<'_>]) -> String {
     }
     if let Some(cap) = &m.policy.cap {
         let chans: Vec<&str> = cap.channels.iter().map(|c| c.as_str()).collect();
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "\npolicy cap {} per {} for {}",
+            "\npolicy cap {} per {}",
             cap.count,
-            format_duration(cap.per),
-            chans.join(", ")
+            format_duration(cap.per)
         );
+        if !chans.is_empty() {
+            let _ = write!(out, " for {}", chans.join(", "));
+        }
+        out.push('\n');
     }
     for q in &m.policy.quiet_hours {
         let chans: Vec<&str> = q.channels.iter().map(|c| c.as_str()).collect();
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "\npolicy quiet hours {} to {} {} for {}",
+            "\npolicy quiet hours {} to {} {}",
             hhmm(q.from),
             hhmm(q.to),
-            l.zone(q.zone),
-            chans.join(", ")
+            l.zone(q.zone)
         );
+        if !chans.is_empty() {
+            let _ = write!(out, " for {}", chans.join(", "));
+        }
+        out.push('\n');
     }
     for (fi, f) in m.functions.iter().enumerate() {
         let kind = match f.kind {
