@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Nudge: lifecycle messaging workflows as code.
 #[derive(Parser, Debug)]
-#[command(name = "nudge", version, about, long_about = None)]
+#[command(name = "nudge", version)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

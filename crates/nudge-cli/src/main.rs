@@ -8,10 +8,32 @@ mod check;
 mod cli;
 mod report;
 
+/// Stack of the thread that does the work. Bracket nesting is capped by the
+/// parser, but very long expressions still recurse; a roomy stack keeps
+/// hostile input a report instead of a crash. Pages are only touched when used.
+const STACK_SIZE: usize = 64 * 1024 * 1024;
+
 fn main() -> ExitCode {
+    // Usage errors exit 2 (clap's code), like every other failure to run.
     let cli = cli::Cli::parse();
-    let code = match cli.command {
-        cli::Command::Check(args) => check::run(&args),
+    let worker = std::thread::Builder::new()
+        .name("nudge".into())
+        .stack_size(STACK_SIZE)
+        .spawn(move || match cli.command {
+            cli::Command::Check(args) => check::run(&args),
+        });
+    let code = match worker {
+        Ok(handle) => handle.join().unwrap_or_else(|_| {
+            // The panic message is already on stderr.
+            eprintln!(
+                "error: internal error in nudge; please report it with the input that caused it"
+            );
+            check::EXIT_FAILURE
+        }),
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            check::EXIT_FAILURE
+        }
     };
     ExitCode::from(code)
 }

@@ -230,12 +230,19 @@ impl SourceCode for SourceFile {
         let inner = self
             .text()
             .read_span(span, context_lines_before, context_lines_after)?;
+        // miette counts the column of the `file:line:column` header in bytes;
+        // we count characters, as every other format does.
+        let column = if context_lines_before == 0 {
+            (self.line_col(span.offset()).column as usize).saturating_sub(1)
+        } else {
+            inner.column()
+        };
         Ok(Box::new(MietteSpanContents::new_named(
             self.name().to_owned(),
             inner.data(),
             *inner.span(),
             inner.line(),
-            inner.column(),
+            column,
             inner.line_count(),
         )))
     }

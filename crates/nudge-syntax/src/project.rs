@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::codes::io as io_codes;
 use crate::diagnostic::Diagnostic;
 use crate::source::SourceFile;
+use crate::span::Span;
 
 /// The files of one project, sorted by path.
 #[derive(Clone, Debug)]
@@ -95,8 +96,8 @@ fn read_all(paths: &[PathBuf], errors: &mut LoadErrors) -> Vec<Arc<SourceFile>> 
     for path in paths {
         match read_source(path) {
             Ok(source) => files.push(Arc::new(source)),
-            Err(ReadError::Fatal(d)) => errors.fatal.push(d),
-            Err(ReadError::InFile(d)) => errors.in_files.push(d),
+            Err(ReadError::Fatal(d)) => errors.fatal.push(*d),
+            Err(ReadError::InFile(d)) => errors.in_files.push(*d),
         }
     }
     files
@@ -106,32 +107,36 @@ fn read_all(paths: &[PathBuf], errors: &mut LoadErrors) -> Vec<Arc<SourceFile>> 
 #[derive(Debug)]
 pub enum ReadError {
     /// The path itself is the problem.
-    Fatal(Diagnostic),
+    Fatal(Box<Diagnostic>),
     /// The file's content is the problem.
-    InFile(Diagnostic),
+    InFile(Box<Diagnostic>),
 }
 
 /// Reads one file as a source, naming it by the path as given.
 pub fn read_source(path: &Path) -> Result<SourceFile, ReadError> {
-    let bytes = std::fs::read(path).map_err(|e| ReadError::Fatal(read_error(path, &e)))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| ReadError::Fatal(Box::new(read_error(path, &e))))?;
     let name = display_name(path);
     match String::from_utf8(bytes) {
         Ok(text) => Ok(SourceFile::new(name, text)),
         Err(e) => {
+            // Keep what can be shown, so that the error points at the byte.
             let valid = e.utf8_error().valid_up_to();
-            let bytes = e.into_bytes();
-            let prefix = String::from_utf8_lossy(&bytes[..valid]);
-            let line = prefix.matches('\n').count() + 1;
-            let column = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            Err(ReadError::InFile(
-                Diagnostic::error(
-                    io_codes::NOT_UTF8,
-                    format!("`{name}` is not UTF-8 text"),
-                )
-                .with_help(format!(
-                    "the first invalid byte is at line {line}, column {column} (byte {valid}); save the file as UTF-8"
-                )),
-            ))
+            let bad = e.as_bytes().get(valid).copied().unwrap_or_default();
+            let source = Arc::new(SourceFile::new(
+                name.clone(),
+                String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            ));
+            let replacement = char::REPLACEMENT_CHARACTER.len_utf8();
+            Err(ReadError::InFile(Box::new(
+                Diagnostic::error(io_codes::NOT_UTF8, format!("`{name}` is not UTF-8 text"))
+                    .with_primary(
+                        Span::new(valid, valid + replacement),
+                        format!("byte `0x{bad:02X}` is not UTF-8"),
+                    )
+                    .with_help("save the file as UTF-8")
+                    .in_file(&source),
+            )))
         }
     }
 }

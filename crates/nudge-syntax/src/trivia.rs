@@ -1,7 +1,7 @@
 //! A cheap scan of a file that the grammar does not keep: comments (for doc
-//! comments, the formatter and the language server) and bracket nesting
-//! (rejected past [`MAX_NESTING`] before any recursive pass can overflow the
-//! stack).
+//! comments, the formatter and the language server) and nesting: brackets
+//! and runs of prefix `not` (rejected past [`MAX_NESTING`] before any
+//! recursive pass can overflow the stack).
 //!
 //! The scan understands strings, escapes and `{…}` interpolations holding
 //! nested strings, so `"http://x"` is not a comment and `"{"` is not nesting.
@@ -26,7 +26,7 @@ pub struct Comment {
 pub struct Trivia {
     /// Every comment, in order.
     pub comments: Vec<Comment>,
-    /// The first bracket that opens past [`MAX_NESTING`], if any.
+    /// The first bracket (or `not`) that nests past [`MAX_NESTING`], if any.
     pub too_deep: Option<Span>,
 }
 
@@ -45,6 +45,8 @@ pub fn scan(text: &str) -> Trivia {
     let bytes = text.as_bytes();
     let mut trivia = Trivia::default();
     let mut stack: Vec<Frame> = Vec::new();
+    // `not not … x` nests like brackets: count the current run of `not`s.
+    let mut nots = 0;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -67,6 +69,18 @@ pub fn scan(text: &str) -> Trivia {
             i += 1;
             continue;
         }
+        if is_not_keyword(bytes, i) {
+            nots += 1;
+            let depth = stack.iter().filter(|f| **f != Frame::String).count() + nots;
+            if depth > MAX_NESTING && trivia.too_deep.is_none() {
+                trivia.too_deep = Some(Span::new(i, i + 3));
+            }
+            i += 3;
+            continue;
+        }
+        if !b.is_ascii_whitespace() {
+            nots = 0;
+        }
         match b {
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
                 let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
@@ -87,9 +101,12 @@ pub fn scan(text: &str) -> Trivia {
                 }
             }
             b')' | b']' | b'}' => {
-                if stack.last() == Some(&Frame::Interp) && b == b'}' {
-                    stack.pop();
-                } else if stack.last() == Some(&Frame::Bracket) {
+                let closes = match stack.last() {
+                    Some(Frame::Interp) => b == b'}',
+                    Some(Frame::Bracket) => true,
+                    _ => false,
+                };
+                if closes {
                     stack.pop();
                 }
             }
@@ -98,6 +115,14 @@ pub fn scan(text: &str) -> Trivia {
         i += 1;
     }
     trivia
+}
+
+/// Whether the word `not` starts at `i`.
+fn is_not_keyword(bytes: &[u8], i: usize) -> bool {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    bytes[i..].starts_with(b"not")
+        && !bytes.get(i + 3).is_some_and(word)
+        && !(i > 0 && bytes.get(i - 1).is_some_and(word))
 }
 
 #[cfg(test)]
@@ -127,5 +152,17 @@ mod tests {
         assert_eq!(t.too_deep, Some(Span::new(MAX_NESTING, MAX_NESTING + 1)));
         let ok = "(".repeat(MAX_NESTING);
         assert!(scan(&ok).too_deep.is_none());
+    }
+
+    #[test]
+    fn counts_runs_of_not_as_nesting() {
+        let deep = format!("x = {}y", "not ".repeat(MAX_NESTING + 1));
+        let at = 4 + 4 * MAX_NESTING;
+        assert_eq!(scan(&deep).too_deep, Some(Span::new(at, at + 3)));
+        let ok = format!("x = ({}y)", "not ".repeat(MAX_NESTING - 1));
+        assert!(scan(&ok).too_deep.is_none());
+        // Words that merely contain `not`, and `not` that does not nest.
+        let words = "note nothing knot not_x x.not is not none did not enter ".repeat(200);
+        assert!(scan(&words).too_deep.is_none());
     }
 }
