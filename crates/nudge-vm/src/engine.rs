@@ -377,6 +377,7 @@ impl<S: Store> Engine<S> {
     pub fn track(&mut self, id: &str, name: &str, props: Props, now: DateTime<Utc>) -> Result<()> {
         self.advance_to(now)?;
         let mut p = self.ensure_profile(id, now);
+        let quiet_since = p.last_activity.unwrap_or(p.created_at);
         let event = Event {
             name: Arc::from(name),
             at: now,
@@ -387,7 +388,10 @@ impl<S: Store> Engine<S> {
         p.last_activity = Some(now);
         self.store.put_profile(p.clone());
         self.store.append_event(id, event.clone());
-        self.schedule_inactivity(id, now);
+        if quiet_since != now {
+            // A new quiet spell starts now (one check per spell).
+            self.schedule_inactivity(id, now);
+        }
 
         // Running journeys (each in its own module version).
         for wf in self.store.journey_workflows(id) {
@@ -628,6 +632,7 @@ impl<S: Store> Engine<S> {
                     Timer::Journey {
                         profile: p.id.clone(),
                         workflow: w.name.clone(),
+                        run: journey.run,
                         seq,
                     },
                 ),
@@ -838,6 +843,7 @@ impl<S: Store> Engine<S> {
             Timer::Journey {
                 profile,
                 workflow,
+                run,
                 seq,
             } => {
                 let (Some(p), Some(journey)) = (
@@ -846,7 +852,7 @@ impl<S: Store> Engine<S> {
                 ) else {
                     return Ok(());
                 };
-                if journey.is_active() && journey.seq == seq {
+                if journey.is_active() && journey.run == run && journey.seq == seq {
                     self.step_journey(&p, &workflow, journey, Input::Timer { seq }, at)?;
                 }
             }

@@ -47,6 +47,9 @@ pub enum Timer {
         profile: String,
         /// The workflow's name.
         workflow: String,
+        /// The journey's run (a restarted journey must not take the old
+        /// run's timers).
+        run: u32,
         /// The journey's timer generation.
         seq: u32,
     },
