@@ -193,6 +193,8 @@ impl Lister<'_> {
                     .unwrap_or(&[]);
                 format!("event.{}", Self::field_name(fields, f))
             }
+            Instr::LoadEventByName(s) => format!("event.{}", m.string(s)),
+            Instr::Concat(n) => n.to_string(),
             Instr::LoadReceived(e, f) => {
                 let fields = m
                     .schemas

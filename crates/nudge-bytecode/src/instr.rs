@@ -106,6 +106,10 @@ pub enum Instr {
     /// `[] -> [event.field]`: the event in context (the trigger, or the event
     /// a `where` filter is looking at).
     LoadEvent(FieldId),
+    /// `[] -> [event.name]`: a field of the event in context by name, for
+    /// code shared by triggers of several events (where the field's index
+    /// differs per event).
+    LoadEventByName(StringId),
     /// `[] -> [X.field]`: the last `X` this journey received (`wait for X`).
     LoadReceived(EventId, FieldId),
     /// `[x] -> []`
@@ -116,6 +120,9 @@ pub enum Instr {
     Not,
     /// `[x1 … xn] -> [[x1 … xn]]`
     MakeList(u16),
+    /// `[x1 … xn] -> [text]`: the values as message text, concatenated
+    /// (interpolated strings).
+    Concat(u16),
     /// `[x, list] -> [x in list]`
     In,
     /// `[x] -> [x is none]`
@@ -181,7 +188,9 @@ impl Instr {
             Instr::LoadProfile(_) => "load.profile",
             Instr::LoadProfileId => "load.profile_id",
             Instr::LoadEvent(_) => "load.event",
+            Instr::LoadEventByName(_) => "load.event",
             Instr::LoadReceived(_, _) => "load.received",
+            Instr::Concat(_) => "concat",
             Instr::Pop => "pop",
             Instr::Cmp(_) => "cmp",
             Instr::Not => "not",
@@ -249,6 +258,7 @@ impl Instr {
             | Instr::LoadProfile(_)
             | Instr::LoadProfileId
             | Instr::LoadEvent(_)
+            | Instr::LoadEventByName(_)
             | Instr::LoadReceived(_, _)
             | Instr::Ago(_)
             | Instr::Did(_)
@@ -257,7 +267,7 @@ impl Instr {
             Instr::Pop | Instr::JumpIfFalse(_) => (1, 0),
             Instr::Cmp(_) | Instr::In => (2, 1),
             Instr::Not | Instr::IsNone => (1, 1),
-            Instr::MakeList(n) => (u32::from(n), 1),
+            Instr::MakeList(n) | Instr::Concat(n) => (u32::from(n), 1),
             // The keep-jumps are handled specially by the verifier (they
             // leave 1 on the taken edge, 0 on the fall-through edge).
             Instr::JumpIfFalseKeep(_) | Instr::JumpIfTrueKeep(_) | Instr::JumpIfSomeKeep(_) => {

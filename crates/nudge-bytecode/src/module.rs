@@ -339,6 +339,9 @@ pub struct MessageDesc {
     pub template: Option<TemplateId>,
     /// Inline fields, overriding the template's.
     pub overrides: Vec<MessageField>,
+    /// The profile field holding the address (email, phone, push token),
+    /// re-checked when the message is sent.
+    pub address: Option<crate::instr::FieldId>,
 }
 
 /// The window of a `did` query.

@@ -218,6 +218,9 @@ pub fn verify(m: &Module) -> Result<(), VerifyError> {
         check_fields(m, &t.fields)
     })?;
     table("message", &m.messages, |d| {
+        if let Some(a) = d.address {
+            check("profile field", &m.schemas.profile, a as usize)?;
+        }
         if let Some(t) = d.template {
             check("template", &m.templates, t as usize)?;
         }
@@ -350,6 +353,10 @@ fn verify_function(
                             len: max_event_fields,
                         });
                     }
+                    vec![next]
+                }
+                Instr::LoadEventByName(s) => {
+                    check("string", &m.strings, s as usize)?;
                     vec![next]
                 }
                 Instr::LoadReceived(e, field) => {

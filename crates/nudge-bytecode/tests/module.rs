@@ -123,6 +123,7 @@ pub fn sample() -> Module {
             channel: Channel::Email,
             template: Some(a),
             overrides: vec![],
+            address: Some(email),
         })
         .unwrap();
     let send_reminder = mb
@@ -130,6 +131,7 @@ pub fn sample() -> Module {
             channel: Channel::Email,
             template: Some(cart_reminder),
             overrides: vec![],
+            address: Some(email),
         })
         .unwrap();
     let text = mb.string("text");
@@ -142,6 +144,7 @@ pub fn sample() -> Module {
                 name: text,
                 value: FieldValue::Text(vec![StringPart::Text(expires)]),
             }],
+            address: Some(phone),
         })
         .unwrap();
 

@@ -224,14 +224,13 @@ impl<S: Store> Facts for ProfileFacts<'_, S> {
     }
 }
 
-/// The profile attribute that holds a channel's address, if any.
-fn address_field(channel: Channel) -> Option<&'static str> {
-    match channel {
-        Channel::Email => Some("email"),
-        Channel::Sms => Some("phone"),
-        Channel::Push => Some("push_token"),
-        Channel::InApp | Channel::Webhook => None,
-    }
+/// A message on its way out of a step.
+struct Outgoing {
+    send_id: u64,
+    escalation: bool,
+    /// The profile field with the address, if the channel needs one.
+    address: Option<String>,
+    message: Rendered,
 }
 
 /// Channels the cap counts when a cap names none.
@@ -625,7 +624,18 @@ impl<S: Store> Engine<S> {
                         let ctx = vm.trigger_ctx(&journey, Ctx::new(&facts, now));
                         vm.render(message, &ctx)?
                     };
-                    self.send(p, module, w, &journey, send_id, escalation, rendered, now);
+                    let address = module
+                        .message(message)
+                        .and_then(|d| d.address)
+                        .and_then(|f| module.schemas.profile.get(f as usize))
+                        .map(|f| f.name.clone());
+                    let out = Outgoing {
+                        send_id,
+                        escalation,
+                        address,
+                        message: rendered,
+                    };
+                    self.send(p, module, w, &journey, out, now);
                 }
                 Effect::ScheduleTimer { at, seq } => self.store.schedule(
                     at,
@@ -671,24 +681,26 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn send(
         &mut self,
         p: &ProfileRecord,
         module: &Module,
         w: &Workflow,
         journey: &Journey,
-        send_id: u64,
-        escalation: bool,
-        message: Rendered,
+        out: Outgoing,
         now: DateTime<Utc>,
     ) {
+        let Outgoing {
+            send_id,
+            escalation,
+            address,
+            message,
+        } = out;
         let channel = message.channel;
         // The address is checked when the message is sent.
-        if let Some(field) = address_field(channel) {
-            let declared = module.schemas.profile_field(field).is_some();
-            let missing = p.attributes.get(field).is_none_or(Value::is_none);
-            if declared && missing {
+        if let Some(field) = address {
+            let missing = p.attributes.get(&field).is_none_or(Value::is_none);
+            if missing {
                 self.log.push(Record::Dropped {
                     at: now,
                     profile: p.id.clone(),

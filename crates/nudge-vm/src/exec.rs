@@ -199,6 +199,22 @@ impl<'m> Vm<'m> {
             }
             Instr::LoadProfileId => stack.push(Value::str(ctx.facts.profile_id())),
             Instr::LoadEvent(f) => stack.push(self.event_field(ctx.event, f)),
+            Instr::LoadEventByName(s) => {
+                let name = m.string(s);
+                stack.push(ctx.event.map_or(Value::None, |(e, _)| e.prop(name)));
+            }
+            Instr::Concat(n) => {
+                let n = n as usize;
+                if stack.len() < n {
+                    return Err(VmError::Invalid("stack underflow"));
+                }
+                let mut text = String::new();
+                for v in stack.drain(stack.len() - n..) {
+                    use std::fmt::Write as _;
+                    let _ = write!(text, "{v}");
+                }
+                stack.push(Value::Str(Arc::from(text)));
+            }
             Instr::LoadReceived(e, f) => {
                 let got = ctx
                     .journey

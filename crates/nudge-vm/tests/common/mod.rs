@@ -122,6 +122,12 @@ impl Kit {
                 channel,
                 template: Some(t),
                 overrides: vec![],
+                address: match channel {
+                    Channel::Email => Some(self.profile["email"]),
+                    Channel::Sms => Some(self.profile["phone"]),
+                    Channel::Push => Some(self.profile["push_token"]),
+                    _ => None,
+                },
             })
             .unwrap()
     }
