@@ -10,7 +10,6 @@ use std::path::Path;
 
 use nudge_syntax::{Diagnostic, Label, Severity, SourceFile, Span};
 use serde::Serialize;
-use serde_json::{json, Value};
 
 use crate::cli::Format;
 
@@ -334,108 +333,192 @@ fn escape_property(s: &str) -> String {
 
 // ---------------------------------------------------------------- sarif
 
-fn sarif(diagnostics: &[Diagnostic]) -> Value {
-    let mut rules: Vec<&'static str> = Vec::new();
+#[derive(Serialize)]
+struct SarifLog {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    version: &'static str,
+    runs: [SarifRun; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRun {
+    tool: SarifTool,
+    column_kind: &'static str,
+    results: Vec<SarifResult>,
+}
+
+#[derive(Serialize)]
+struct SarifTool {
+    driver: SarifDriver,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifDriver {
+    name: &'static str,
+    version: &'static str,
+    information_uri: &'static str,
+    rules: Vec<SarifRule>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRule {
+    id: &'static str,
+    short_description: SarifText,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help_uri: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SarifText {
+    text: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult {
+    rule_id: &'static str,
+    rule_index: usize,
+    /// `error` or `warning`, as SARIF spells its levels.
+    level: Severity,
+    message: SarifText,
+    locations: Vec<SarifLocation>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    related_locations: Vec<SarifLocation>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifLocation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<usize>,
+    physical_location: SarifPhysicalLocation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<SarifText>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifPhysicalLocation {
+    artifact_location: SarifArtifactLocation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<SarifRegion>,
+}
+
+#[derive(Serialize)]
+struct SarifArtifactLocation {
+    uri: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRegion {
+    start_line: u32,
+    start_column: u32,
+    end_line: u32,
+    end_column: u32,
+}
+
+fn sarif(diagnostics: &[Diagnostic]) -> SarifLog {
+    let mut rules: Vec<SarifRule> = Vec::new();
     let mut results = Vec::new();
     for d in diagnostics {
-        let rule_index = match rules.iter().position(|&code| code == d.code) {
+        let rule_index = match rules.iter().position(|r| r.id == d.code) {
             Some(i) => i,
             None => {
-                rules.push(d.code);
+                rules.push(SarifRule {
+                    id: d.code,
+                    short_description: SarifText {
+                        text: short_description(d.code),
+                    },
+                    help_uri: help_uri(d.code),
+                });
                 rules.len() - 1
             }
         };
-        let mut locations = Vec::new();
+        let locations = d
+            .source
+            .as_deref()
+            .map(|source| SarifLocation {
+                id: None,
+                physical_location: physical_location(source, d.primary_span()),
+                message: None,
+            })
+            .into_iter()
+            .collect();
+        // Secondary labels, then related diagnostics that point into a file.
+        let mut related: Vec<(&SourceFile, Option<Span>, Option<&str>)> = Vec::new();
         if let Some(source) = d.source.as_deref() {
-            locations.push(json!({
-                "physicalLocation": physical_location(source, d.primary_span()),
-            }));
-        }
-        let mut related = Vec::new();
-        let primary = primary_index(d);
-        if let Some(source) = d.source.as_deref() {
+            let primary = primary_index(d);
             for (i, label) in d.labels.iter().enumerate() {
                 if Some(i) != primary {
-                    related.push((source, Some(label.span), label.message.clone()));
+                    related.push((source, Some(label.span), label.message.as_deref()));
                 }
             }
         }
         for r in &d.related {
             if let Some(source) = r.source.as_deref() {
-                related.push((source, r.primary_span(), Some(r.message.clone())));
+                related.push((source, r.primary_span(), Some(&r.message)));
             }
         }
-        let related: Vec<Value> = related
+        let related_locations = related
             .into_iter()
             .enumerate()
-            .map(|(id, (source, span, message))| {
-                let mut location = json!({
-                    "id": id,
-                    "physicalLocation": physical_location(source, span),
-                });
-                if let Some(text) = message {
-                    location["message"] = json!({ "text": text });
-                }
-                location
+            .map(|(id, (source, span, message))| SarifLocation {
+                id: Some(id),
+                physical_location: physical_location(source, span),
+                message: message.map(|text| SarifText {
+                    text: text.to_owned(),
+                }),
             })
             .collect();
-        results.push(json!({
-            "ruleId": d.code,
-            "ruleIndex": rule_index,
-            "level": match d.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
+        results.push(SarifResult {
+            rule_id: d.code,
+            rule_index,
+            level: d.severity,
+            message: SarifText {
+                text: message_with_help(d),
             },
-            "message": { "text": message_with_help(d) },
-            "locations": locations,
-            "relatedLocations": related,
-        }));
-    }
-    let rules: Vec<Value> = rules
-        .iter()
-        .map(|&code| {
-            let mut rule = json!({
-                "id": code,
-                "shortDescription": { "text": short_description(code) },
-            });
-            if let Some(uri) = help_uri(code) {
-                rule["helpUri"] = json!(uri);
-            }
-            rule
-        })
-        .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {
-                "driver": {
-                    "name": "nudge",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "informationUri": REPOSITORY,
-                    "rules": rules,
-                }
-            },
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
-    })
-}
-
-fn physical_location(source: &SourceFile, span: Option<Span>) -> Value {
-    let mut location = json!({
-        "artifactLocation": { "uri": artifact_uri(source.name()) },
-    });
-    if let Some(span) = span {
-        let r = Region::of(source, span);
-        location["region"] = json!({
-            "startLine": r.line,
-            "startColumn": r.column,
-            "endLine": r.end_line,
-            "endColumn": r.end_column,
+            locations,
+            related_locations,
         });
     }
-    location
+    SarifLog {
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        version: "2.1.0",
+        runs: [SarifRun {
+            tool: SarifTool {
+                driver: SarifDriver {
+                    name: "nudge",
+                    version: env!("CARGO_PKG_VERSION"),
+                    information_uri: REPOSITORY,
+                    rules,
+                },
+            },
+            column_kind: "unicodeCodePoints",
+            results,
+        }],
+    }
+}
+
+fn physical_location(source: &SourceFile, span: Option<Span>) -> SarifPhysicalLocation {
+    SarifPhysicalLocation {
+        artifact_location: SarifArtifactLocation {
+            uri: artifact_uri(source.name()),
+        },
+        region: span.map(|span| {
+            let r = Region::of(source, span);
+            SarifRegion {
+                start_line: r.line,
+                start_column: r.column,
+                end_line: r.end_line,
+                end_column: r.end_column,
+            }
+        }),
+    }
 }
 
 /// A rule's one-line description from its code: `nudge::parse::too_deep`
@@ -450,7 +533,86 @@ fn short_description(code: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+
+    /// A warning with a secondary label and a related note in another file.
+    fn duplicate() -> Vec<Diagnostic> {
+        let a = Arc::new(SourceFile::new("a.flow", "event é_x {}\nevent dup {}\n"));
+        let b = Arc::new(SourceFile::new("b.flow", "// 🎉\nevent dup {}\n"));
+        let at = |src: &SourceFile, text: &str, nth: usize| {
+            let start = src.text().match_indices(text).nth(nth).unwrap().0;
+            Span::new(start, start + text.len())
+        };
+        vec![
+            Diagnostic::warning("nudge::check::duplicate", "`dup` is declared twice")
+                .with_secondary(at(&a, "event", 1), "this event")
+                .with_primary(at(&a, "dup", 0), "declared again here")
+                .in_file(&a)
+                .with_related(
+                    Diagnostic::warning("nudge::check::duplicate", "first declared here")
+                        .with_primary(at(&b, "dup", 0), "first")
+                        .in_file(&b),
+                ),
+        ]
+    }
+
+    #[test]
+    fn json_marks_the_primary_label_and_nests_related() {
+        let diagnostics = duplicate();
+        let value =
+            serde_json::to_value(json_report(&diagnostics, Summary::new(&diagnostics, 2))).unwrap();
+        assert_eq!(value["summary"]["warnings"], 1);
+        let d = &value["diagnostics"][0];
+        assert_eq!(d["severity"], "warning");
+        assert_eq!(
+            (&d["line"], &d["column"], &d["end_column"]),
+            (&2.into(), &7.into(), &10.into())
+        );
+        assert_eq!(d["labels"][0]["primary"], false);
+        assert_eq!(d["labels"][1]["primary"], true);
+        assert!(d["help"].is_null());
+        let related = &d["related"][0];
+        assert_eq!(related["file"], "b.flow");
+        assert_eq!(
+            (&related["line"], &related["column"]),
+            (&2.into(), &7.into())
+        );
+    }
+
+    #[test]
+    fn sarif_lists_secondary_labels_and_related_notes_as_related_locations() {
+        let value = serde_json::to_value(sarif(&duplicate())).unwrap();
+        let result = &value["runs"][0]["results"][0];
+        assert_eq!(result["level"], "warning");
+        assert_eq!(
+            result["locations"][0]["physicalLocation"]["region"]["startColumn"],
+            7
+        );
+        let related = result["relatedLocations"].as_array().unwrap();
+        assert_eq!(related.len(), 2);
+        assert_eq!(related[0]["id"], 0);
+        assert_eq!(related[0]["message"]["text"], "this event");
+        assert_eq!(related[0]["physicalLocation"]["region"]["startLine"], 2);
+        assert_eq!(related[1]["id"], 1);
+        assert_eq!(
+            related[1]["physicalLocation"]["artifactLocation"]["uri"],
+            "b.flow"
+        );
+        assert_eq!(related[1]["message"]["text"], "first declared here");
+    }
+
+    #[test]
+    fn github_writes_warnings_as_warnings() {
+        let mut out = Vec::new();
+        github(&duplicate(), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "::warning file=a.flow,line=2,col=7,endLine=2,endColumn=10,\
+             title=nudge%3A%3Acheck%3A%3Aduplicate::`dup` is declared twice\n"
+        );
+    }
 
     #[test]
     fn github_escapes_data_and_properties() {

@@ -417,7 +417,7 @@ fn sarif_output_is_valid_and_points_into_each_file() {
         let end = region["endColumn"].as_u64().unwrap();
         assert!(end >= column);
         assert_eq!(text_at(dir.path(), file, line, column, end), text);
-        assert!(result["relatedLocations"].is_array());
+        assert!(result.get("relatedLocations").is_none(), "none here");
     }
     assert_eq!(uris.len(), 3, "an error in each file");
 }
