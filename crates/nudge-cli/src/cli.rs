@@ -21,6 +21,8 @@ pub enum Command {
     /// Exit codes: 0 clean, 1 the flows have errors (or warnings with
     /// --deny-warnings), 2 usage, IO or internal error.
     Check(CheckArgs),
+    /// Run the language server on stdin and stdout (started by editors).
+    Lsp,
 }
 
 /// Output formats for diagnostics.

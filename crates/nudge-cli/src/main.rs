@@ -6,6 +6,7 @@ use clap::Parser as _;
 
 mod check;
 mod cli;
+mod lsp;
 mod report;
 
 /// Stack of the thread that does the work. Bracket nesting is capped by the
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         .stack_size(STACK_SIZE)
         .spawn(move || match cli.command {
             cli::Command::Check(args) => check::run(&args),
+            cli::Command::Lsp => lsp::run(),
         });
     let code = match worker {
         Ok(handle) => handle.join().unwrap_or_else(|_| {

@@ -1,0 +1,549 @@
+//! `nudge lsp` spoken to over stdio, as an editor does: JSON-RPC messages
+//! with `Content-Length` headers. Every read has a deadline, so a server
+//! that hangs fails the test instead of blocking the run.
+
+// Helpers fail the test that calls them, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// How long to wait for one message before calling the server hung.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+const SCHEMA: &str = r#"/// Plans a customer can be on.
+enum Plan {
+  starter
+  /// The paid plan.
+  pro
+}
+
+profile {
+  /// Where emails go.
+  email: email?
+  plan: Plan
+}
+
+/// A shopper left items in the cart.
+event checkout_abandoned { cart_total: float, product_name: string }
+event order_completed { total: float }
+"#;
+
+/// A flow with non-ASCII text before a syntax error on line 3 (`wait 5`).
+const BROKEN: &str = "workflow remind {\n  on checkout_abandoned\n  send sms \"héllo 🎉 {event.product_name}\" wait 5\n}\n";
+const FIXED: &str = "workflow remind {\n  on checkout_abandoned\n  send sms \"héllo 🎉 {event.product_name}\" wait 5m\n}\n";
+
+struct Server {
+    child: Child,
+    stdin: ChildStdin,
+    incoming: Receiver<Value>,
+    /// Notifications that arrived while waiting for something else.
+    pending: Vec<Value>,
+    next_id: i64,
+    dir: tempfile::TempDir,
+    /// The result of `initialize`.
+    init: Value,
+}
+
+impl Server {
+    /// Starts `nudge lsp` on a project holding `schema.flow` and
+    /// `remind.flow` (broken), and initializes it.
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("schema.flow"), SCHEMA).unwrap();
+        std::fs::write(dir.path().join("remind.flow"), BROKEN).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nudge"))
+            .arg("lsp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, incoming) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            while let Some(message) = read_message(&mut reader) {
+                if tx.send(message).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            stdin,
+            incoming,
+            pending: Vec::new(),
+            next_id: 1,
+            dir,
+            init: Value::Null,
+        };
+        let root = uri(server.dir.path());
+        let result = server.request(
+            "initialize",
+            json!({ "processId": null, "rootUri": root, "capabilities": {} }),
+        );
+        assert!(result["capabilities"].is_object(), "{result}");
+        server.init = result;
+        server.notify("initialized", json!({}));
+        server
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn uri(&self, name: &str) -> String {
+        uri(&self.path(name))
+    }
+
+    fn send(&mut self, message: &Value) {
+        let body = message.to_string();
+        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({ "jsonrpc": "2.0", "method": method, "params": params }));
+    }
+
+    fn next(&mut self) -> Value {
+        self.incoming
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|e| panic!("no message from the server within {DEADLINE:?}: {e}"))
+    }
+
+    /// Sends a request and returns its result (panics on an error response).
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let response = self.request_raw(method, params);
+        assert!(
+            response.get("error").is_none(),
+            "{method} failed: {response}"
+        );
+        response["result"].clone()
+    }
+
+    fn request_raw(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        loop {
+            let message = self.next();
+            if message["id"] == json!(id) && message.get("method").is_none() {
+                return message;
+            }
+            self.pending.push(message);
+        }
+    }
+
+    /// The next `publishDiagnostics` for `uri`.
+    fn diagnostics_for(&mut self, uri: &str) -> Vec<Value> {
+        let is_it = |m: &Value| {
+            m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri
+        };
+        if let Some(i) = self.pending.iter().position(is_it) {
+            let m = self.pending.remove(i);
+            return m["params"]["diagnostics"].as_array().unwrap().clone();
+        }
+        loop {
+            let m = self.next();
+            if is_it(&m) {
+                return m["params"]["diagnostics"].as_array().unwrap().clone();
+            }
+            self.pending.push(m);
+        }
+    }
+
+    fn open(&mut self, name: &str, text: &str) {
+        let uri = self.uri(name);
+        self.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": "flow", "version": 1, "text": text } }),
+        );
+    }
+
+    fn change(&mut self, name: &str, version: i32, text: &str) {
+        let uri = self.uri(name);
+        self.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": { "uri": uri, "version": version },
+                "contentChanges": [{ "text": text }],
+            }),
+        );
+    }
+
+    /// `textDocument/<method>` at the position of the `nth` occurrence of
+    /// `needle` in `text`, plus `shift` UTF-16 units.
+    fn at(&mut self, method: &str, name: &str, text: &str, needle: &str, shift: u32) -> Value {
+        let offset = text
+            .find(needle)
+            .unwrap_or_else(|| panic!("`{needle}` not in text"));
+        let (line, character) = utf16_position(text, offset);
+        let uri = self.uri(name);
+        self.request(
+            &format!("textDocument/{method}"),
+            json!({
+                "textDocument": { "uri": uri },
+                "position": { "line": line, "character": character + shift },
+            }),
+        )
+    }
+
+    /// `shutdown` then `exit`; returns whether the process exited cleanly.
+    fn shutdown(mut self) -> bool {
+        let result = self.request("shutdown", Value::Null);
+        assert_eq!(result, Value::Null);
+        self.notify("exit", Value::Null);
+        // The reader thread sees end of file once the server is gone.
+        loop {
+            match self.incoming.recv_timeout(DEADLINE) {
+                Ok(_) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.child.kill();
+                    panic!("the server did not exit after `exit`");
+                }
+            }
+        }
+        self.child.wait().unwrap().success()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_message(reader: &mut impl BufRead) -> Option<Value> {
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(n) = line.strip_prefix("Content-Length: ") {
+            length = n.parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; length?];
+    reader.read_exact(&mut body).ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+fn uri(path: &Path) -> String {
+    let mut out = String::from("file://");
+    for b in path.to_str().unwrap().bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// 0-based line and UTF-16 column of a byte offset, counted independently
+/// of the server's code.
+fn utf16_position(text: &str, offset: usize) -> (u32, u32) {
+    let before = &text[..offset];
+    let line = before.matches('\n').count();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let character = text[line_start..offset].encode_utf16().count();
+    (line as u32, character as u32)
+}
+
+#[test]
+fn initialize_announces_the_features() {
+    let mut server = Server::start();
+    let init = server.init.clone();
+    let caps = &init["capabilities"];
+    assert_eq!(init["serverInfo"]["name"], "nudge");
+    assert_eq!(caps["textDocumentSync"], 1, "full document sync");
+    assert_eq!(caps["hoverProvider"], true);
+    assert_eq!(caps["definitionProvider"], true);
+    assert_eq!(caps["documentSymbolProvider"], true);
+    assert_eq!(caps["documentFormattingProvider"], true);
+    assert!(caps["completionProvider"]["triggerCharacters"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(".")));
+    // A second `initialize` is a protocol error, and the server stays up.
+    let response = server.request_raw("initialize", json!({ "capabilities": {} }));
+    assert!(response.get("error").is_some(), "{response}");
+    assert!(server.shutdown());
+}
+
+#[test]
+fn did_open_of_a_broken_file_publishes_its_error_with_utf16_positions() {
+    let mut server = Server::start();
+    server.open("remind.flow", BROKEN);
+    let uri = server.uri("remind.flow");
+    let diagnostics = server.diagnostics_for(&uri);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+    let d = &diagnostics[0];
+    let offset = BROKEN.find("5\n").unwrap();
+    let (line, character) = utf16_position(BROKEN, offset);
+    // The line has an `é` and an emoji before the error: bytes, characters
+    // and UTF-16 units all differ there.
+    let line_start = BROKEN[..offset].rfind('\n').unwrap() + 1;
+    assert_ne!(character as usize, offset - line_start);
+    assert_ne!(
+        character as usize,
+        BROKEN[line_start..offset].chars().count()
+    );
+    assert_eq!(
+        d["range"]["start"],
+        json!({ "line": line, "character": character })
+    );
+    assert_eq!(
+        d["range"]["end"],
+        json!({ "line": line, "character": character + 1 })
+    );
+    assert_eq!(d["severity"], 1);
+    assert_eq!(d["code"], "nudge::parse::unexpected");
+    assert_eq!(d["source"], "nudge");
+    let message = d["message"].as_str().unwrap();
+    assert!(message.contains("found `5`"), "{message}");
+    assert!(
+        message.contains("help: durations are a number and a unit"),
+        "{message}"
+    );
+    assert!(server.shutdown());
+}
+
+#[test]
+fn did_change_that_fixes_the_file_clears_its_diagnostics() {
+    let mut server = Server::start();
+    server.open("remind.flow", BROKEN);
+    let uri = server.uri("remind.flow");
+    assert_eq!(server.diagnostics_for(&uri).len(), 1);
+    server.change("remind.flow", 2, FIXED);
+    assert_eq!(server.diagnostics_for(&uri), Vec::<Value>::new());
+    // And breaking it again brings the error back: the buffer, not the
+    // file on disk (still broken), is what counts.
+    server.change("remind.flow", 3, &FIXED.replace("wait 5m", "wait"));
+    assert_eq!(server.diagnostics_for(&uri).len(), 1);
+    assert!(server.shutdown());
+}
+
+#[test]
+fn hover_shows_types_docs_and_enum_members() {
+    let mut server = Server::start();
+    let text = format!(
+        "{FIXED}segment paid = profile.plan == pro and profile.email != none\n\
+         workflow big {{\n  on checkout_abandoned where event.cart_total > 100.0\n  send email {{ subject: \"hi\" }}\n}}\n"
+    );
+    server.open("remind.flow", &text);
+
+    let hover = server.at("hover", "remind.flow", &text, "plan ==", 0);
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("profile.plan: Plan"), "{value}");
+
+    let hover = server.at("hover", "remind.flow", &text, "email != none", 1);
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("profile.email: email?"), "{value}");
+    assert!(value.contains("Where emails go."), "{value}");
+
+    let hover = server.at("hover", "remind.flow", &text, "cart_total >", 2);
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("cart_total: float"), "{value}");
+    assert!(
+        value.contains("property of event `checkout_abandoned`"),
+        "{value}"
+    );
+
+    let hover = server.at("hover", "remind.flow", &text, "pro and", 1);
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("member of enum `Plan`"), "{value}");
+    assert!(value.contains("The paid plan."), "{value}");
+
+    // A declaration's doc comment, from another file of the project.
+    let hover = server.at("hover", "remind.flow", &text, "checkout_abandoned\n", 3);
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(
+        value.contains("event checkout_abandoned { cart_total: float, product_name: string }"),
+        "{value}"
+    );
+    assert!(
+        value.contains("A shopper left items in the cart."),
+        "{value}"
+    );
+    // The range is the word hovered, in UTF-16 units.
+    let offset = text.find("checkout_abandoned\n").unwrap();
+    let (line, character) = utf16_position(&text, offset);
+    assert_eq!(
+        hover["range"]["start"],
+        json!({ "line": line, "character": character })
+    );
+
+    // Nothing to say about a keyword.
+    let hover = server.at("hover", "remind.flow", &text, "workflow big", 1);
+    assert_eq!(hover, Value::Null);
+    assert!(server.shutdown());
+}
+
+#[test]
+fn definition_jumps_to_declarations_in_other_files() {
+    let mut server = Server::start();
+    let text = format!("{FIXED}segment paid = profile.plan == pro\n");
+    server.open("remind.flow", &text);
+    let schema = server.uri("schema.flow");
+    // `word` where `needle` starts in the schema.
+    let expect = |location: &Value, needle: &str, word: &str| {
+        assert_eq!(location["uri"], schema, "{location}");
+        let offset = SCHEMA.find(needle).unwrap();
+        let (line, character) = utf16_position(SCHEMA, offset);
+        assert_eq!(
+            location["range"]["start"],
+            json!({ "line": line, "character": character })
+        );
+        let end = utf16_position(SCHEMA, offset + word.len());
+        assert_eq!(
+            location["range"]["end"],
+            json!({ "line": end.0, "character": end.1 })
+        );
+    };
+    // An event, from a trigger.
+    let location = server.at("definition", "remind.flow", &text, "checkout_abandoned", 3);
+    expect(&location, "checkout_abandoned", "checkout_abandoned");
+    // An enum member.
+    let location = server.at("definition", "remind.flow", &text, "pro\n", 0);
+    expect(&location, "pro\n}", "pro");
+    // A profile field.
+    let location = server.at("definition", "remind.flow", &text, "plan ==", 1);
+    expect(&location, "plan: Plan", "plan");
+    // An event property inside a string's interpolation.
+    let location = server.at("definition", "remind.flow", &text, "product_name}", 1);
+    expect(&location, "product_name: string", "product_name");
+    assert!(server.shutdown());
+}
+
+#[test]
+fn completion_offers_the_trigger_events_properties_and_enum_members() {
+    let mut server = Server::start();
+    let labels = |result: &Value| -> Vec<String> {
+        result
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // `event.` inside a half-written `if`: the file does not parse.
+    let text = "workflow w {\n  on checkout_abandoned\n  if event.\n}\n";
+    server.open("w.flow", text);
+    let result = server.at("completion", "w.flow", text, "event.", 6);
+    assert_eq!(labels(&result), ["cart_total", "product_name"]);
+    assert_eq!(result[0]["detail"], "float");
+
+    let text = "segment s = profile.\n";
+    server.change("w.flow", 2, text);
+    let result = server.at("completion", "w.flow", text, "profile.", 8);
+    assert_eq!(labels(&result), ["id", "email", "plan"]);
+
+    let text = "segment s = profile.plan == \n";
+    server.change("w.flow", 3, text);
+    let result = server.at("completion", "w.flow", text, "== ", 3);
+    assert_eq!(labels(&result), ["starter", "pro"]);
+
+    let text = "workflow w {\n  on \n}\n";
+    server.change("w.flow", 4, text);
+    let result = server.at("completion", "w.flow", text, "on ", 3);
+    assert_eq!(labels(&result), ["checkout_abandoned", "order_completed"]);
+
+    let result = server.at("completion", "w.flow", text, "workflow", 0);
+    let keywords = labels(&result);
+    assert!(keywords.contains(&"workflow".to_owned()), "{keywords:?}");
+    assert!(keywords.contains(&"escalate".to_owned()), "{keywords:?}");
+    assert!(server.shutdown());
+}
+
+#[test]
+fn formatting_returns_the_canonical_text_as_one_edit() {
+    let mut server = Server::start();
+    let messy = "event   signed_up{plan:string}\n";
+    server.open("remind.flow", messy);
+    let uri = server.uri("remind.flow");
+    let edits = server.request(
+        "textDocument/formatting",
+        json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 2, "insertSpaces": true } }),
+    );
+    let edits = edits.as_array().unwrap();
+    assert_eq!(edits.len(), 1, "{edits:?}");
+    assert_eq!(
+        edits[0]["range"]["start"],
+        json!({ "line": 0, "character": 0 })
+    );
+    assert_eq!(
+        edits[0]["range"]["end"],
+        json!({ "line": 1, "character": 0 })
+    );
+    let formatted = edits[0]["newText"].as_str().unwrap();
+    assert_ne!(formatted, messy);
+    assert!(formatted.contains("event signed_up"), "{formatted}");
+    // Formatting the result again changes nothing.
+    server.change("remind.flow", 2, formatted);
+    let again = server.request(
+        "textDocument/formatting",
+        json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 2, "insertSpaces": true } }),
+    );
+    assert_eq!(again, json!([]));
+    // A file with syntax errors is not formatted.
+    server.change("remind.flow", 3, BROKEN);
+    let response = server.request_raw(
+        "textDocument/formatting",
+        json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 2, "insertSpaces": true } }),
+    );
+    assert!(response["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("syntax errors"));
+    assert!(server.shutdown());
+}
+
+#[test]
+fn document_symbols_list_the_declarations() {
+    let mut server = Server::start();
+    let uri = server.uri("schema.flow");
+    let symbols = server.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    let names: Vec<&str> = symbols
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Plan", "profile", "checkout_abandoned", "order_completed"]
+    );
+    let members: Vec<&str> = symbols[0]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, ["starter", "pro"]);
+    assert!(server.shutdown());
+}
+
+#[test]
+fn shutdown_then_exit_ends_the_process_cleanly() {
+    let server = Server::start();
+    assert!(server.shutdown());
+}

@@ -1,0 +1,115 @@
+//! Hover and go to definition: what the name under the cursor refers to.
+
+use nudge_syntax::Span;
+
+use crate::index::{DeclKind, Index, Member, Target};
+
+/// Where a target is declared: file index and the name's span.
+pub fn definition(index: &Index, target: &Target) -> Option<(usize, Span)> {
+    let decl = |kind, name: &str| index.decl(kind, name).map(|d| (d.file, d.name_span));
+    let member = |m: &Member| (m.file, m.span);
+    match target {
+        Target::Event(e) => decl(DeclKind::Event, e),
+        Target::Segment(s) => decl(DeclKind::Segment, s),
+        Target::Template(t) => decl(DeclKind::Template, t),
+        Target::Workflow(w) => decl(DeclKind::Workflow, w),
+        Target::Enum(e) => decl(DeclKind::Enum, e),
+        Target::EnumMember(m) => index.enums_with_member(m).first().map(|(_, m)| member(m)),
+        Target::EnumMemberOf {
+            enum_name,
+            member: m,
+        } => index
+            .enums
+            .get(enum_name)?
+            .iter()
+            .find(|x| x.name == *m)
+            .map(member),
+        Target::Profile => decl(DeclKind::Profile, "profile"),
+        Target::ProfileField(f) => index.profile_field(f).map(member),
+        Target::ContextEvent(e) => decl(DeclKind::Event, e.as_deref()?),
+        Target::EventField { event, field } => index.event_field(event, field).map(member),
+    }
+}
+
+/// Markdown describing a target.
+pub fn hover(index: &Index, target: &Target) -> Option<String> {
+    let decl = |kind, name: &str| {
+        index
+            .decl(kind, name)
+            .map(|d| with_doc(&code(&d.detail), d.doc.as_deref()))
+    };
+    match target {
+        Target::Event(e) => decl(DeclKind::Event, e),
+        Target::Segment(s) => decl(DeclKind::Segment, s),
+        Target::Template(t) => decl(DeclKind::Template, t),
+        Target::Workflow(w) => decl(DeclKind::Workflow, w),
+        Target::Enum(e) => decl(DeclKind::Enum, e),
+        Target::EnumMember(m) => {
+            let found = index.enums_with_member(m);
+            if found.is_empty() {
+                return None;
+            }
+            let parts: Vec<String> = found
+                .iter()
+                .map(|(e, member)| enum_member(e, member))
+                .collect();
+            Some(parts.join("\n\n---\n\n"))
+        }
+        Target::EnumMemberOf { enum_name, member } => index
+            .enums
+            .get(enum_name)?
+            .iter()
+            .find(|m| m.name == *member)
+            .map(|m| enum_member(enum_name, m)),
+        Target::Profile => decl(DeclKind::Profile, "profile"),
+        Target::ProfileField(f) => {
+            if f == "id" && index.profile_field("id").is_none() {
+                return Some(with_doc(
+                    &code("profile.id: string"),
+                    Some("Every profile's id: the `userId` of incoming events."),
+                ));
+            }
+            let m = index.profile_field(f)?;
+            Some(with_doc(
+                &code(&format!("profile.{}: {}", m.name, m.ty)),
+                m.doc.as_deref(),
+            ))
+        }
+        Target::ContextEvent(e) => {
+            let e = e.as_deref()?;
+            let d = index.decl(DeclKind::Event, e)?;
+            Some(with_doc(
+                &format!("{}\n`event` is `{e}` here", code(&d.detail)),
+                d.doc.as_deref(),
+            ))
+        }
+        Target::EventField { event, field } => {
+            let m = index.event_field(event, field)?;
+            Some(with_doc(
+                &format!(
+                    "{}\nproperty of event `{event}`",
+                    code(&format!("{}: {}", m.name, m.ty))
+                ),
+                m.doc.as_deref(),
+            ))
+        }
+    }
+}
+
+fn enum_member(enum_name: &str, m: &Member) -> String {
+    with_doc(
+        &format!("{}\nmember of enum `{enum_name}`", code(&m.name)),
+        m.doc.as_deref(),
+    )
+}
+
+fn code(text: &str) -> String {
+    format!("```flow\n{text}\n```")
+}
+
+fn with_doc(head: &str, doc: Option<&str>) -> String {
+    match doc {
+        Some(doc) if !doc.trim().is_empty() => format!("{head}\n\n{doc}"),
+        _ => head.to_owned(),
+    }
+}

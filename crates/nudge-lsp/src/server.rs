@@ -1,0 +1,297 @@
+//! The server loop: documents in, diagnostics and answers out.
+
+use std::collections::HashSet;
+use std::error::Error;
+
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
+use lsp_types::notification::{
+    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
+    Notification as _, PublishDiagnostics,
+};
+use lsp_types::request::{
+    Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest, Request as _,
+};
+use lsp_types::{
+    CompletionOptions, CompletionParams, CompletionResponse, DocumentFormattingParams,
+    DocumentSymbolParams, DocumentSymbolResponse, GotoDefinitionParams, GotoDefinitionResponse,
+    Hover, HoverContents, HoverParams, HoverProviderCapability, InitializeParams, Location,
+    MarkupContent, MarkupKind, OneOf, PublishDiagnosticsParams, ServerCapabilities, ServerInfo,
+    TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::analysis::{self, Analysis, Buffers};
+use crate::{completion, convert, format, navigate, symbols};
+
+type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
+
+/// Runs the server on stdin and stdout until the client says `exit`.
+pub fn run_stdio() -> Result<()> {
+    let (connection, io_threads) = Connection::stdio();
+    run(&connection)?;
+    drop(connection);
+    io_threads.join()?;
+    Ok(())
+}
+
+/// Runs the server on a connection until the client says `exit`.
+pub fn run(connection: &Connection) -> Result<()> {
+    let capabilities = ServerCapabilities {
+        text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        definition_provider: Some(OneOf::Left(true)),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(vec![".".to_owned(), " ".to_owned(), "[".to_owned()]),
+            ..CompletionOptions::default()
+        }),
+        document_formatting_provider: Some(OneOf::Left(true)),
+        document_symbol_provider: Some(OneOf::Left(true)),
+        ..ServerCapabilities::default()
+    };
+    let result = serde_json::json!({
+        "capabilities": capabilities,
+        "serverInfo": ServerInfo {
+            name: "nudge".to_owned(),
+            version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        },
+    });
+    let (id, params) = connection.initialize_start()?;
+    let _params: InitializeParams = serde_json::from_value(params)?;
+    connection.initialize_finish(id, result)?;
+    let mut server = Server {
+        connection,
+        buffers: Buffers::new(),
+        published: HashSet::new(),
+    };
+    for message in &connection.receiver {
+        match message {
+            Message::Request(request) => {
+                if connection.handle_shutdown(&request)? {
+                    return Ok(());
+                }
+                server.request(request)?;
+            }
+            Message::Notification(n) => server.notification(n)?,
+            Message::Response(_) => {}
+        }
+    }
+    Ok(())
+}
+
+struct Server<'a> {
+    connection: &'a Connection,
+    /// Open documents.
+    buffers: Buffers,
+    /// Files that were sent diagnostics, so stale ones can be cleared.
+    published: HashSet<String>,
+}
+
+impl Server<'_> {
+    fn notification(&mut self, n: Notification) -> Result<()> {
+        let uri = match n.method.as_str() {
+            DidOpenTextDocument::METHOD => {
+                let p: lsp_types::DidOpenTextDocumentParams = serde_json::from_value(n.params)?;
+                self.buffers
+                    .insert(p.text_document.uri.to_string(), p.text_document.text);
+                p.text_document.uri
+            }
+            DidChangeTextDocument::METHOD => {
+                let p: lsp_types::DidChangeTextDocumentParams = serde_json::from_value(n.params)?;
+                // Full sync: the last change holds the whole text.
+                if let Some(change) = p.content_changes.into_iter().last() {
+                    self.buffers
+                        .insert(p.text_document.uri.to_string(), change.text);
+                }
+                p.text_document.uri
+            }
+            DidSaveTextDocument::METHOD => {
+                let p: lsp_types::DidSaveTextDocumentParams = serde_json::from_value(n.params)?;
+                p.text_document.uri
+            }
+            DidCloseTextDocument::METHOD => {
+                let p: lsp_types::DidCloseTextDocumentParams = serde_json::from_value(n.params)?;
+                self.buffers.remove(p.text_document.uri.as_str());
+                p.text_document.uri
+            }
+            _ => return Ok(()),
+        };
+        self.publish(&uri)
+    }
+
+    /// Re-checks the project of `uri` and sends every file's diagnostics.
+    fn publish(&mut self, uri: &Uri) -> Result<()> {
+        let analysis = self.analyze(uri);
+        let uri_of = |file: &nudge_syntax::SourceFile| {
+            analysis
+                .files
+                .iter()
+                .find(|f| f.source.name() == file.name())
+                .map(|f| f.uri.clone())
+        };
+        for (i, file) in analysis.files.iter().enumerate() {
+            let diagnostics: Vec<lsp_types::Diagnostic> = analysis.diagnostics[i]
+                .iter()
+                .map(|d| convert::diagnostic(&file.source, d, &uri_of))
+                .collect();
+            let key = file.uri.to_string();
+            if diagnostics.is_empty() && !self.published.contains(&key) && file.uri != *uri {
+                continue;
+            }
+            if diagnostics.is_empty() {
+                self.published.remove(&key);
+            } else {
+                self.published.insert(key);
+            }
+            let params = PublishDiagnosticsParams {
+                uri: file.uri.clone(),
+                diagnostics,
+                version: None,
+            };
+            self.connection
+                .sender
+                .send(Message::Notification(Notification::new(
+                    PublishDiagnostics::METHOD.to_owned(),
+                    params,
+                )))?;
+        }
+        Ok(())
+    }
+
+    fn analyze(&self, uri: &Uri) -> Analysis {
+        analysis::analyze(analysis::project_files(uri, &self.buffers), uri)
+    }
+
+    fn request(&mut self, request: Request) -> Result<()> {
+        let id = request.id.clone();
+        let result = match request.method.as_str() {
+            HoverRequest::METHOD => params(request).map(|p| self.hover(p)),
+            GotoDefinition::METHOD => params(request).map(|p| self.definition(p)),
+            Completion::METHOD => params(request).map(|p| self.completion(p)),
+            DocumentSymbolRequest::METHOD => params(request).map(|p| self.symbols(p)),
+            Formatting::METHOD => params(request).and_then(|p| self.format(p)),
+            method => Err((
+                ErrorCode::MethodNotFound,
+                format!("`{method}` is not supported"),
+            )),
+        };
+        self.respond(id, result)
+    }
+
+    fn respond(
+        &self,
+        id: RequestId,
+        result: std::result::Result<Value, (ErrorCode, String)>,
+    ) -> Result<()> {
+        let response = match result {
+            Ok(value) => Response::new_ok(id, value),
+            Err((code, message)) => Response::new_err(id, code as i32, message),
+        };
+        self.connection.sender.send(Message::Response(response))?;
+        Ok(())
+    }
+
+    /// The project of `uri`, the file's index in it and the byte offset of
+    /// `position`.
+    fn locate(&self, uri: &Uri, position: lsp_types::Position) -> Option<(Analysis, usize, usize)> {
+        let analysis = self.analyze(uri);
+        let file = analysis.file_index(uri)?;
+        let offset = convert::offset(&analysis.files[file].source, position);
+        Some((analysis, file, offset))
+    }
+
+    fn hover(&self, p: HoverParams) -> Value {
+        let at = &p.text_document_position_params;
+        let hover =
+            self.locate(&at.text_document.uri, at.position)
+                .and_then(|(analysis, file, offset)| {
+                    let occurrence = analysis.index.occurrence_at(file, offset)?;
+                    let text = navigate::hover(&analysis.index, &occurrence.target)?;
+                    Some(Hover {
+                        contents: HoverContents::Markup(MarkupContent {
+                            kind: MarkupKind::Markdown,
+                            value: text,
+                        }),
+                        range: Some(convert::range(
+                            &analysis.files[file].source,
+                            occurrence.span,
+                        )),
+                    })
+                });
+        serde_json::to_value(hover).unwrap_or(Value::Null)
+    }
+
+    fn definition(&self, p: GotoDefinitionParams) -> Value {
+        let at = &p.text_document_position_params;
+        let location =
+            self.locate(&at.text_document.uri, at.position)
+                .and_then(|(analysis, file, offset)| {
+                    let occurrence = analysis.index.occurrence_at(file, offset)?;
+                    let (target_file, span) =
+                        navigate::definition(&analysis.index, &occurrence.target)?;
+                    let target = analysis.files.get(target_file)?;
+                    Some(GotoDefinitionResponse::Scalar(Location {
+                        uri: target.uri.clone(),
+                        range: convert::range(&target.source, span),
+                    }))
+                });
+        serde_json::to_value(location).unwrap_or(Value::Null)
+    }
+
+    fn completion(&self, p: CompletionParams) -> Value {
+        let at = &p.text_document_position;
+        let items = self
+            .locate(&at.text_document.uri, at.position)
+            .map(|(analysis, file, offset)| {
+                completion::complete(&analysis.index, analysis.files[file].source.text(), offset)
+            })
+            .unwrap_or_default();
+        serde_json::to_value(CompletionResponse::Array(items)).unwrap_or(Value::Null)
+    }
+
+    fn symbols(&self, p: DocumentSymbolParams) -> Value {
+        let analysis = self.analyze(&p.text_document.uri);
+        let symbols = analysis
+            .file_index(&p.text_document.uri)
+            .map(|file| {
+                symbols::document_symbols(&analysis.index, file, &analysis.files[file].source)
+            })
+            .unwrap_or_default();
+        serde_json::to_value(DocumentSymbolResponse::Nested(symbols)).unwrap_or(Value::Null)
+    }
+
+    fn format(
+        &self,
+        p: DocumentFormattingParams,
+    ) -> std::result::Result<Value, (ErrorCode, String)> {
+        let analysis = self.analyze(&p.text_document.uri);
+        let Some(file) = analysis.file_index(&p.text_document.uri) else {
+            return Ok(Value::Null);
+        };
+        let source = analysis.files[file].source.clone();
+        match format::format_document(source.clone()) {
+            Ok(text) if text == source.text() => Ok(serde_json::json!([])),
+            Ok(text) => {
+                let edit = TextEdit {
+                    range: convert::range(&source, nudge_syntax::Span::new(0, source.text().len())),
+                    new_text: text,
+                };
+                Ok(serde_json::to_value(vec![edit]).unwrap_or(Value::Null))
+            }
+            Err(diagnostics) => {
+                let first = diagnostics
+                    .first()
+                    .map_or_else(String::new, |d| format!(": {}", d.message));
+                Err((
+                    ErrorCode::RequestFailed,
+                    format!("the file has syntax errors and cannot be formatted{first}"),
+                ))
+            }
+        }
+    }
+}
+
+fn params<P: DeserializeOwned>(request: Request) -> std::result::Result<P, (ErrorCode, String)> {
+    serde_json::from_value(request.params)
+        .map_err(|e| (ErrorCode::InvalidParams, format!("invalid parameters: {e}")))
+}
