@@ -15,6 +15,7 @@ pub mod ast;
 pub mod codes;
 pub mod diagnostic;
 mod expected;
+pub mod format;
 pub mod literal;
 mod parser;
 pub mod project;

@@ -1,0 +1,1414 @@
+//! The canonical formatter: prints a parsed file in the one house style and
+//! puts every comment back where it was.
+//!
+//! The style (documented for users in `docs/cli.md`, section `nudge fmt`):
+//!
+//! - two spaces per indentation level, lines of at most [`MAX_WIDTH`]
+//!   columns where a choice exists, one declaration, clause, statement,
+//!   field or step per line;
+//! - exactly one blank line between top-level declarations; elsewhere a
+//!   blank line the author wrote between two lines is kept (at most one),
+//!   never right after `{` or right before `}`;
+//! - short enums (`enum Plan { starter, pro }`), objects and single-statement
+//!   `then`/`else`/split blocks stay on one line when the whole line fits and
+//!   holds no comment; otherwise one member, field or statement per line,
+//!   without commas;
+//! - an `and`/`or` chain in a segment, `audience` or `if` breaks before each
+//!   operator (one operand per line, indented once) when it does not fit, holds
+//!   a comment, or was written over several lines;
+//! - literals are written canonically: durations `1d12h`, times `09:00`,
+//!   percentages `12.5%`, timestamps in UTC (`…Z`) with the written precision,
+//!   strings with canonical escapes and `{{`/`}}` for braces;
+//! - parentheses are kept as written.
+//!
+//! Comments: an own-line comment stays on its own line before whatever
+//! followed it; a comment after code stays at the end of that line. Comments
+//! are never merged, reordered or dropped. A leading byte order mark and CRLF
+//! line endings are kept.
+
+use std::sync::Arc;
+
+use crate::ast::*;
+use crate::diagnostic::Diagnostic;
+use crate::literal;
+use crate::parser::{parse, Parsed};
+use crate::source::SourceFile;
+use crate::span::Span;
+use crate::trivia::Comment;
+
+/// The width the formatter keeps lines within when it has a choice.
+pub const MAX_WIDTH: usize = 100;
+
+const INDENT: &str = "  ";
+
+/// Formats a source file. A file with parse errors is never formatted: its
+/// diagnostics come back instead.
+pub fn format_source(source: Arc<SourceFile>) -> Result<String, Vec<Diagnostic>> {
+    let parsed = parse(source);
+    if !parsed.is_ok() {
+        return Err(parsed.diagnostics);
+    }
+    Ok(format_file(&parsed))
+}
+
+/// Formats a parsed file. The file should have parsed without errors:
+/// declarations that failed to parse are not in the tree and would be lost.
+pub fn format_file(parsed: &Parsed) -> String {
+    let text = parsed.source.text();
+    let mut p = Printer::new(text, &parsed.comments, false);
+    p.file(&parsed.file);
+    let mut out = p.finish();
+    if text.contains("\r\n") && first_line_ending_is_crlf(text) {
+        out = out.replace('\n', "\r\n");
+    }
+    if text.starts_with('\u{FEFF}') {
+        out.insert(0, '\u{FEFF}');
+    }
+    out
+}
+
+/// Whether two files have the same syntax tree, spans ignored.
+pub fn same_tree(a: &File, b: &File) -> bool {
+    tree_without_spans(a) == tree_without_spans(b)
+}
+
+/// A textual dump of a tree with every span removed, for comparing trees
+/// (and showing the difference when they are not equal).
+pub fn tree_without_spans(file: &File) -> String {
+    strip_spans(&format!("{file:#?}"))
+}
+
+/// The text of every comment of a parsed file, in order, trailing whitespace
+/// removed.
+pub fn comment_texts(parsed: &Parsed) -> Vec<String> {
+    let text = parsed.source.text();
+    parsed
+        .comments
+        .iter()
+        .map(|c| text[c.span.range()].trim_end().to_owned())
+        .collect()
+}
+
+/// Removes every `Span { start: …, end: … }` from a `Debug` dump (both the
+/// compact and the pretty form).
+fn strip_spans(debug: &str) -> String {
+    let mut out = String::with_capacity(debug.len());
+    let mut rest = debug;
+    while let Some(i) = rest.find("Span {") {
+        out.push_str(&rest[..i]);
+        out.push_str("Span");
+        let after = &rest[i..];
+        match after.find('}') {
+            Some(end) => rest = &after[end + 1..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn first_line_ending_is_crlf(text: &str) -> bool {
+    text.find('\n')
+        .is_some_and(|i| i > 0 && text.as_bytes()[i - 1] == b'\r')
+}
+
+fn is_blank(s: &str) -> bool {
+    s.chars().all(|c| c.is_whitespace() || c == '\u{FEFF}')
+}
+
+/// The flattened operands of an `and`/`or` chain: the operator, the first
+/// operand and every `(operator position, operand)` after it.
+type Chain<'e> = (BinaryOp, &'e Expr, Vec<(Span, &'e Expr)>);
+
+fn chain(e: &Expr) -> Option<Chain<'_>> {
+    let ExprKind::Binary { op, .. } = &e.kind else {
+        return None;
+    };
+    let op = *op;
+    if !matches!(op, BinaryOp::And | BinaryOp::Or) {
+        return None;
+    }
+    let mut rest = Vec::new();
+    let mut cur = e;
+    loop {
+        match &cur.kind {
+            ExprKind::Binary {
+                op: o,
+                op_span,
+                lhs,
+                rhs,
+            } if *o == op => {
+                rest.push((*op_span, &**rhs));
+                cur = lhs;
+            }
+            _ => break,
+        }
+    }
+    rest.reverse();
+    Some((op, cur, rest))
+}
+
+/// A duration in the units its author chose (`48h` stays `48h`, `30d`
+/// stays `30d`), without zero parts or leading zeros; `0s` for zero. Without
+/// a valid written form, the shortest form of `seconds`.
+fn duration_text(written: &str, seconds: i64) -> String {
+    if literal::parse_duration(written) != Ok(seconds) {
+        return literal::format_duration(seconds);
+    }
+    let mut out = String::new();
+    let mut number = String::new();
+    for c in written.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+        } else {
+            let digits = number.trim_start_matches('0');
+            if !digits.is_empty() {
+                out.push_str(digits);
+                out.push(c);
+            }
+            number.clear();
+        }
+    }
+    if out.is_empty() {
+        "0s".to_owned()
+    } else {
+        out
+    }
+}
+
+fn weekday_name(day: chrono::Weekday) -> &'static str {
+    match day {
+        chrono::Weekday::Mon => "monday",
+        chrono::Weekday::Tue => "tuesday",
+        chrono::Weekday::Wed => "wednesday",
+        chrono::Weekday::Thu => "thursday",
+        chrono::Weekday::Fri => "friday",
+        chrono::Weekday::Sat => "saturday",
+        chrono::Weekday::Sun => "sunday",
+    }
+}
+
+fn float_text(f: f64) -> String {
+    let s = format!("{f}");
+    if s.contains(['.', 'e', 'E']) || !f.is_finite() {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// Writes the output line by line. Newlines are requested (`pending`) and
+/// only written with the next text, so a comment found before that text can
+/// still go at the end of the previous line.
+struct Printer<'a> {
+    src: &'a str,
+    comments: &'a [Comment],
+    /// The next comment not yet written.
+    next: usize,
+    out: String,
+    indent: usize,
+    /// Line breaks to write before the next text (2: a blank line).
+    pending: u8,
+    /// Whether the pending break is between lines of the layout (indented
+    /// normally) rather than forced by a comment inside a line (indented once
+    /// more, as a continuation).
+    structural: bool,
+    /// Right after a `{`: no blank line here.
+    at_block_start: bool,
+    /// The last thing written was a comment: never append another to it.
+    last_was_comment: bool,
+    /// Measuring: everything on one line, no comments.
+    flat: bool,
+}
+
+impl<'a> Printer<'a> {
+    fn new(src: &'a str, comments: &'a [Comment], flat: bool) -> Self {
+        Printer {
+            src,
+            comments,
+            next: 0,
+            out: String::new(),
+            indent: 0,
+            pending: 0,
+            structural: true,
+            at_block_start: true,
+            last_was_comment: false,
+            flat,
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.newline();
+        self.flush_before(u32::MAX);
+        let mut out = self.out;
+        let trimmed = out.trim_end().len();
+        out.truncate(trimmed);
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out
+    }
+
+    // ---------------------------------------------------------- low level
+
+    fn trim_line_end(&mut self) {
+        let trimmed = self.out.trim_end_matches([' ', '\t']).len();
+        self.out.truncate(trimmed);
+    }
+
+    fn materialize(&mut self) -> bool {
+        if self.pending == 0 {
+            return false;
+        }
+        let wrote = !self.out.is_empty();
+        if wrote {
+            self.trim_line_end();
+            for _ in 0..self.pending {
+                self.out.push('\n');
+            }
+            let levels = self.indent + usize::from(!self.structural);
+            for _ in 0..levels {
+                self.out.push_str(INDENT);
+            }
+        }
+        self.pending = 0;
+        self.structural = false;
+        wrote
+    }
+
+    fn write(&mut self, s: &str) {
+        let s = if self.materialize() {
+            s.trim_start()
+        } else {
+            s
+        };
+        self.out.push_str(s);
+        self.at_block_start = false;
+        self.last_was_comment = false;
+    }
+
+    /// Writes text that starts at `pos` in the source, after the comments
+    /// that come before it.
+    fn tok(&mut self, pos: u32, s: &str) {
+        self.flush_before(pos);
+        self.write(s);
+    }
+
+    fn sp(&mut self) {
+        if self.pending == 0 && !self.out.is_empty() && !self.out.ends_with([' ', '\n']) {
+            self.out.push(' ');
+        }
+    }
+
+    fn newline(&mut self) {
+        self.pending = self.pending.max(1);
+        self.structural = true;
+    }
+
+    /// Starts a new line for a node starting at `pos`, keeping one blank
+    /// line if the author left one.
+    fn line(&mut self, pos: u32) {
+        self.newline();
+        self.flush_before(pos);
+        self.newline();
+        if !self.at_block_start && self.blank_before(pos) {
+            self.pending = 2;
+        }
+    }
+
+    /// Starts a new line for a node starting at `pos`, without a blank line.
+    fn next_line(&mut self, pos: u32) {
+        self.newline();
+        self.flush_before(pos);
+        self.newline();
+    }
+
+    fn open(&mut self, pos: Option<u32>) {
+        match pos {
+            Some(pos) => self.tok(pos, "{"),
+            None => self.write("{"),
+        }
+        self.indent += 1;
+        self.newline();
+        self.at_block_start = true;
+    }
+
+    fn close(&mut self, pos: u32) {
+        self.newline();
+        self.flush_before(pos);
+        self.indent = self.indent.saturating_sub(1);
+        self.pending = 1;
+        self.structural = true;
+        self.write("}");
+    }
+
+    fn flush_before(&mut self, pos: u32) {
+        while let Some(c) = self.comments.get(self.next) {
+            if c.span.start >= pos {
+                break;
+            }
+            self.next += 1;
+            self.comment(c.span);
+        }
+    }
+
+    fn comment(&mut self, span: Span) {
+        let text = self.src.get(span.range()).unwrap_or("").trim_end();
+        let trailing =
+            !self.out.is_empty() && !self.last_was_comment && self.code_before_on_line(span.start);
+        if trailing {
+            self.trim_line_end();
+            self.out.push(' ');
+            self.out.push_str(text);
+            if self.pending == 0 {
+                self.pending = 1;
+                self.structural = false;
+            }
+        } else {
+            let structural = self.out.is_empty() || (self.pending > 0 && self.structural);
+            if self.pending == 0 {
+                self.pending = 1;
+                self.structural = false;
+            }
+            if structural && !self.at_block_start && self.blank_before(span.start) {
+                self.pending = 2;
+            }
+            self.materialize();
+            self.out.push_str(text);
+            self.at_block_start = false;
+            self.pending = 1;
+            self.structural = structural;
+        }
+        self.last_was_comment = true;
+    }
+
+    fn line_start(&self, pos: usize) -> usize {
+        self.src[..pos].rfind('\n').map_or(0, |i| i + 1)
+    }
+
+    fn code_before_on_line(&self, pos: u32) -> bool {
+        let pos = (pos as usize).min(self.src.len());
+        !is_blank(&self.src[self.line_start(pos)..pos])
+    }
+
+    /// Whether `pos` starts its line and the line above is blank.
+    fn blank_before(&self, pos: u32) -> bool {
+        let pos = pos as usize;
+        if pos > self.src.len() || !self.src.is_char_boundary(pos) {
+            return false;
+        }
+        let start = self.line_start(pos);
+        if start == 0 || !is_blank(&self.src[start..pos]) {
+            return false;
+        }
+        let prev_start = self.line_start(start - 1);
+        is_blank(&self.src[prev_start..start - 1])
+    }
+
+    fn has_comments(&self, span: Span) -> bool {
+        self.comments[self.next.min(self.comments.len())..]
+            .iter()
+            .any(|c| c.span.start >= span.start && c.span.start < span.end)
+    }
+
+    /// The width of `f`'s output on one line, `None` if it needs several.
+    fn measure(&self, f: impl FnOnce(&mut Printer<'a>)) -> Option<usize> {
+        let mut sub = Printer::new(self.src, &[], true);
+        f(&mut sub);
+        if sub.out.contains('\n') || sub.pending > 0 {
+            None
+        } else {
+            Some(sub.out.chars().count())
+        }
+    }
+
+    /// Whether the line `f` prints fits on one line at the current indent,
+    /// with no comment inside `span`.
+    fn try_inline(&self, span: Span, f: impl FnOnce(&mut Printer<'a>)) -> bool {
+        if self.flat {
+            return true;
+        }
+        if self.has_comments(span) {
+            return false;
+        }
+        self.measure(f)
+            .is_some_and(|w| self.indent * INDENT.len() + w <= MAX_WIDTH)
+    }
+
+    fn author_broke(&self, span: Span) -> bool {
+        self.src.get(span.range()).is_some_and(|s| s.contains('\n'))
+    }
+
+    // ---------------------------------------------------------- file
+
+    fn file(&mut self, file: &File) {
+        for item in &file.items {
+            self.line(item.span().start);
+            self.item(item);
+            self.pending = 2;
+            self.structural = true;
+        }
+    }
+
+    fn item(&mut self, item: &Item) {
+        match item {
+            Item::Enum(d) => {
+                let inline = self.try_inline(d.span, |p| p.enum_decl(d, true));
+                self.enum_decl(d, inline);
+            }
+            Item::Profile(d) => {
+                self.tok(d.keyword.start, "profile");
+                self.sp();
+                self.fields(&d.fields, d.span);
+            }
+            Item::Event(d) => {
+                self.tok(d.span.start, "event");
+                self.sp();
+                self.ident(&d.name);
+                self.sp();
+                self.fields(&d.fields, d.span);
+            }
+            Item::Segment(d) => {
+                let inline = self.try_inline(d.span, |p| p.segment(d, true));
+                self.segment(d, inline);
+            }
+            Item::Template(d) => {
+                self.tok(d.span.start, "template");
+                self.sp();
+                self.ident(&d.name);
+                self.write(":");
+                self.sp();
+                self.channel(&d.channel);
+                if let Some(event) = &d.event {
+                    self.sp();
+                    self.write("for");
+                    self.sp();
+                    self.ident(event);
+                }
+                self.sp();
+                self.object(&d.fields, false);
+            }
+            Item::Workflow(d) => self.workflow(d),
+            Item::Policy(d) => {
+                self.tok(d.keyword.start, "policy");
+                self.sp();
+                if d.rules.is_empty() && !self.has_comments(d.span) {
+                    self.write("{}");
+                    return;
+                }
+                self.open(None);
+                for rule in &d.rules {
+                    self.line(rule.span().start);
+                    self.policy_rule(rule);
+                }
+                self.close(d.span.end.saturating_sub(1));
+            }
+            Item::Test(d) => {
+                self.tok(d.span.start, "test");
+                self.sp();
+                self.string(&d.name);
+                self.sp();
+                if d.steps.is_empty() && !self.has_comments(d.span) {
+                    self.write("{}");
+                    return;
+                }
+                self.open(None);
+                for step in &d.steps {
+                    self.line(step.span().start);
+                    let inline = self.try_inline(step.span(), |p| p.test_step(step, true));
+                    self.test_step(step, inline);
+                }
+                self.close(d.span.end.saturating_sub(1));
+            }
+        }
+    }
+
+    fn enum_decl(&mut self, d: &EnumDecl, inline: bool) {
+        self.tok(d.span.start, "enum");
+        self.sp();
+        self.ident(&d.name);
+        self.sp();
+        if d.members.is_empty() && !self.has_comments(d.span) {
+            self.write("{}");
+        } else if inline {
+            self.write("{ ");
+            for (i, m) in d.members.iter().enumerate() {
+                if i > 0 {
+                    self.write(", ");
+                }
+                self.ident(&m.name);
+            }
+            self.write(" }");
+        } else {
+            self.open(None);
+            for m in &d.members {
+                self.line(m.name.span.start);
+                self.ident(&m.name);
+            }
+            self.close(d.span.end.saturating_sub(1));
+        }
+    }
+
+    fn fields(&mut self, fields: &[FieldDecl], span: Span) {
+        if fields.is_empty() && !self.has_comments(span) {
+            self.write("{}");
+            return;
+        }
+        self.open(None);
+        for f in fields {
+            self.line(f.span.start);
+            self.field_decl(f);
+        }
+        self.close(span.end.saturating_sub(1));
+    }
+
+    fn field_decl(&mut self, f: &FieldDecl) {
+        self.ident(&f.name);
+        self.write(":");
+        self.sp();
+        self.type_expr(&f.ty);
+        if let Some(default) = &f.default {
+            self.sp();
+            self.write("=");
+            self.sp();
+            self.expr(default);
+        }
+    }
+
+    fn type_expr(&mut self, t: &TypeExpr) {
+        match &t.kind {
+            TypeExprKind::Named(name) => self.ident(name),
+            TypeExprKind::List(inner) => {
+                self.tok(t.span.start, "[");
+                self.type_expr(inner);
+                self.write("]");
+            }
+            TypeExprKind::Optional(inner) => {
+                self.type_expr(inner);
+                self.write("?");
+            }
+        }
+    }
+
+    fn segment(&mut self, d: &SegmentDecl, inline: bool) {
+        self.tok(d.span.start, "segment");
+        self.sp();
+        self.ident(&d.name);
+        self.sp();
+        self.write("=");
+        self.sp();
+        let broken = !self.flat && (!inline || self.author_broke(d.condition.span));
+        self.condition(&d.condition, broken);
+    }
+
+    /// An expression that may break before each `and`/`or` of its top-level
+    /// chain.
+    fn condition(&mut self, e: &Expr, broken: bool) {
+        let Some((op, first, rest)) = chain(e).filter(|_| broken) else {
+            self.expr(e);
+            return;
+        };
+        self.expr(first);
+        self.indent += 1;
+        for (op_span, operand) in rest {
+            self.next_line(op_span.start);
+            self.tok(op_span.start, op.as_str());
+            self.sp();
+            self.expr(operand);
+        }
+        self.indent -= 1;
+    }
+
+    fn channel(&mut self, c: &ChannelRef) {
+        self.tok(c.span.start, c.channel.as_str());
+    }
+
+    fn object(&mut self, o: &Object, inline: bool) {
+        if o.fields.is_empty() && !self.has_comments(o.span) {
+            self.tok(o.span.start, "{}");
+        } else if inline {
+            self.tok(o.span.start, "{ ");
+            for (i, f) in o.fields.iter().enumerate() {
+                if i > 0 {
+                    self.write(", ");
+                }
+                self.field_init(f, true);
+            }
+            self.write(" }");
+        } else {
+            self.open(Some(o.span.start));
+            for f in &o.fields {
+                self.line(f.span.start);
+                let inline = self.try_inline(f.span, |p| p.field_init(f, true));
+                self.field_init(f, inline);
+            }
+            self.close(o.span.end.saturating_sub(1));
+        }
+    }
+
+    fn field_init(&mut self, f: &FieldInit, inline: bool) {
+        self.ident(&f.name);
+        self.write(":");
+        self.sp();
+        match &f.value {
+            Value::Expr(e) => self.expr(e),
+            Value::File(s) => {
+                self.write("file(");
+                self.string(s);
+                self.write(")");
+            }
+            Value::Object(o) => self.object(o, inline),
+        }
+    }
+
+    // ---------------------------------------------------------- workflows
+
+    fn workflow(&mut self, d: &WorkflowDecl) {
+        self.tok(d.span.start, "workflow");
+        self.sp();
+        self.ident(&d.name);
+        self.sp();
+        if d.clauses.is_empty() && d.body.is_empty() && !self.has_comments(d.span) {
+            self.write("{}");
+            return;
+        }
+        self.open(None);
+        for c in &d.clauses {
+            self.line(c.span().start);
+            self.clause(c);
+        }
+        self.stmts(&d.body);
+        self.close(d.span.end.saturating_sub(1));
+    }
+
+    fn clause(&mut self, c: &Clause) {
+        match c {
+            Clause::On { triggers, span } => {
+                self.tok(span.start, "on");
+                for (i, t) in triggers.iter().enumerate() {
+                    if i > 0 {
+                        self.write(",");
+                    }
+                    self.sp();
+                    match t {
+                        Trigger::Event(m) => self.event_match(m),
+                        Trigger::Inactive { duration, span } => {
+                            self.tok(span.start, "inactive");
+                            self.write(" for ");
+                            self.duration(duration);
+                        }
+                    }
+                }
+            }
+            Clause::Audience { condition, span } => {
+                let inline = self.try_inline(*span, |p| {
+                    p.write("audience ");
+                    p.expr(condition);
+                });
+                self.tok(span.start, "audience");
+                self.sp();
+                let broken = !self.flat && (!inline || self.author_broke(condition.span));
+                self.condition(condition, broken);
+            }
+            Clause::ExitOn { events, span } => {
+                self.tok(span.start, "exit");
+                self.write(" on");
+                for (i, m) in events.iter().enumerate() {
+                    if i > 0 {
+                        self.write(",");
+                    }
+                    self.sp();
+                    self.event_match(m);
+                }
+            }
+            Clause::Entry { rule, span } => {
+                self.tok(span.start, "entry");
+                match rule {
+                    EntryRule::Once => self.write(" once"),
+                    EntryRule::OncePer(d) => {
+                        self.write(" once per ");
+                        self.duration(d);
+                    }
+                    EntryRule::Restart => self.write(" restart"),
+                }
+            }
+            Clause::Goal(g) => {
+                self.tok(g.span.start, "goal");
+                self.sp();
+                self.ident(&g.name);
+                self.write(" = ");
+                self.event_match(&g.event);
+                self.write(" within ");
+                self.duration(&g.within);
+            }
+            Clause::Priority {
+                level,
+                level_span,
+                span,
+            } => {
+                self.tok(span.start, "priority");
+                self.sp();
+                self.tok(
+                    level_span.start,
+                    match level {
+                        Priority::Transactional => "transactional",
+                        Priority::Marketing => "marketing",
+                    },
+                );
+            }
+        }
+    }
+
+    fn event_match(&mut self, m: &EventMatch) {
+        self.ident(&m.event);
+        if let Some(filter) = &m.filter {
+            self.sp();
+            self.write("where");
+            self.sp();
+            self.expr(filter);
+        }
+    }
+
+    fn stmts(&mut self, stmts: &[Stmt]) {
+        for s in stmts {
+            self.line(s.span().start);
+            self.stmt(s);
+        }
+    }
+
+    /// A statement; lays out its objects on one line if the statement fits.
+    fn stmt(&mut self, s: &Stmt) {
+        match s {
+            Stmt::Send(send) => {
+                let inline = self.try_inline(send.span, |p| p.send(send, true));
+                self.send(send, inline);
+            }
+            Stmt::Wait { duration, span } => {
+                self.tok(span.start, "wait");
+                self.sp();
+                self.duration(duration);
+            }
+            Stmt::WaitUntil(w) => {
+                self.tok(w.span.start, "wait");
+                self.write(" until ");
+                self.time_of_day(&w.time);
+                if let Some(zone) = &w.zone {
+                    self.sp();
+                    self.zone(zone);
+                }
+                match &w.day {
+                    Some(DaySpec::Day { number, span }) => {
+                        self.write(" on ");
+                        self.tok(span.start, &format!("day {number}"));
+                    }
+                    Some(DaySpec::Weekday { weekday, span }) => {
+                        self.write(" on ");
+                        self.tok(span.start, weekday_name(*weekday));
+                    }
+                    None => {}
+                }
+            }
+            Stmt::WaitFor(w) => {
+                self.tok(w.span.start, "wait");
+                self.write(" for ");
+                self.event_match(&w.event);
+                self.write(" within ");
+                self.duration(&w.within);
+                self.indent += 1;
+                if let Some(b) = &w.then_block {
+                    self.next_line(b.span.start);
+                    self.branch("then", b);
+                }
+                if let Some(b) = &w.else_block {
+                    self.next_line(b.span.start);
+                    self.branch("else", b);
+                }
+                self.indent -= 1;
+            }
+            Stmt::If(i) => {
+                for (n, branch) in i.branches.iter().enumerate() {
+                    if n == 0 {
+                        self.tok(i.span.start, "if");
+                    } else {
+                        self.write(" else if");
+                    }
+                    let c = &branch.condition;
+                    let inline = self.try_inline(c.span, |p| {
+                        p.write("} else if ");
+                        p.expr(c);
+                        p.write(" {");
+                    });
+                    self.sp();
+                    let broken = !inline || self.author_broke(c.span);
+                    self.condition(c, broken && !self.flat);
+                    self.sp();
+                    self.block(&branch.block, false);
+                }
+                if let Some(b) = &i.else_block {
+                    self.write(" else ");
+                    self.block(b, false);
+                }
+            }
+            Stmt::Split(split) => {
+                self.tok(split.span.start, "split");
+                self.sp();
+                self.ident(&split.name);
+                self.sp();
+                if split.arms.is_empty() && !self.has_comments(split.span) {
+                    self.write("{}");
+                    return;
+                }
+                self.open(None);
+                for arm in &split.arms {
+                    self.line(arm.span.start);
+                    let inline = self.try_inline(arm.span, |p| p.split_arm(arm, true));
+                    self.split_arm(arm, inline);
+                }
+                self.close(split.span.end.saturating_sub(1));
+            }
+            Stmt::Escalate(e) => {
+                self.tok(e.span.start, "escalate");
+                self.write(" until ");
+                self.event_match(&e.until);
+                self.sp();
+                if e.steps.is_empty() && !self.has_comments(e.span) {
+                    self.write("{}");
+                    return;
+                }
+                self.open(None);
+                for step in &e.steps {
+                    self.line(step.span.start);
+                    let inline = self.try_inline(step.span, |p| p.escalate_step(step, true));
+                    self.escalate_step(step, inline);
+                }
+                self.close(e.span.end.saturating_sub(1));
+            }
+            Stmt::Exit { span } => self.tok(span.start, "exit"),
+        }
+    }
+
+    fn send(&mut self, s: &SendStmt, inline: bool) {
+        self.tok(s.span.start, "send");
+        self.sp();
+        self.message(&s.message, inline);
+    }
+
+    fn message(&mut self, m: &Message, inline: bool) {
+        self.channel(&m.channel);
+        if let Some(t) = &m.template {
+            self.sp();
+            self.ident(t);
+        }
+        match &m.content {
+            Some(Content::Fields(o)) => {
+                self.sp();
+                self.object(o, inline);
+            }
+            Some(Content::Text(s)) => {
+                self.sp();
+                self.string(s);
+            }
+            None => {}
+        }
+    }
+
+    /// `then { … }` / `else { … }` of a `wait for`.
+    fn branch(&mut self, keyword: &str, b: &Block) {
+        let inline = self.try_inline(b.span, |p| {
+            p.write(keyword);
+            p.write(" ");
+            p.block(b, true);
+        });
+        self.write(keyword);
+        self.sp();
+        self.block(b, inline);
+    }
+
+    /// A block: `{}`, `{ statement }` when `inline` allows and it holds one
+    /// statement, else one statement per line.
+    fn block(&mut self, b: &Block, inline: bool) {
+        if b.stmts.is_empty() && !self.has_comments(b.span) {
+            self.tok(b.span.start, "{}");
+        } else if inline && b.stmts.len() == 1 {
+            self.tok(b.span.start, "{ ");
+            self.stmt(&b.stmts[0]);
+            self.write(" }");
+        } else {
+            self.open(Some(b.span.start));
+            self.stmts(&b.stmts);
+            self.close(b.span.end.saturating_sub(1));
+        }
+    }
+
+    fn split_arm(&mut self, arm: &SplitArm, inline: bool) {
+        self.tok(
+            arm.percent.span.start,
+            &literal::format_percent(arm.percent.basis_points),
+        );
+        self.write(":");
+        self.sp();
+        if arm.braced {
+            self.block(&arm.body, inline);
+        } else {
+            for s in &arm.body.stmts {
+                self.stmt(s);
+            }
+        }
+    }
+
+    fn escalate_step(&mut self, step: &EscalateStep, inline: bool) {
+        if let Some(after) = &step.after {
+            self.tok(step.span.start, "after");
+            self.sp();
+            self.duration(after);
+            self.sp();
+        }
+        self.message(&step.message, inline);
+        if let Some(guard) = &step.guard {
+            self.sp();
+            self.write("if");
+            self.sp();
+            self.expr(guard);
+        }
+    }
+
+    fn zone(&mut self, zone: &Zone) {
+        match zone {
+            Zone::Local(span) => self.tok(span.start, "local"),
+            Zone::Named(s) => {
+                self.write("in");
+                self.sp();
+                self.string(s);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------- policy
+
+    fn policy_rule(&mut self, rule: &PolicyRule) {
+        match rule {
+            PolicyRule::Cap {
+                count,
+                per,
+                channels,
+                span,
+            } => {
+                self.tok(span.start, "cap");
+                self.sp();
+                self.tok(count.span.start, &count.value.to_string());
+                self.write(" per ");
+                self.duration(per);
+                self.channel_list(channels);
+            }
+            PolicyRule::QuietHours {
+                from,
+                to,
+                zone,
+                channels,
+                span,
+            } => {
+                self.tok(span.start, "quiet");
+                self.write(" hours ");
+                self.time_of_day(from);
+                self.write(" to ");
+                self.time_of_day(to);
+                if let Some(zone) = zone {
+                    self.sp();
+                    self.zone(zone);
+                }
+                self.channel_list(channels);
+            }
+        }
+    }
+
+    fn channel_list(&mut self, channels: &[ChannelRef]) {
+        for (i, c) in channels.iter().enumerate() {
+            self.write(if i == 0 { " for" } else { "," });
+            self.sp();
+            self.channel(c);
+        }
+    }
+
+    // ---------------------------------------------------------- tests
+
+    fn test_step(&mut self, step: &TestStep, inline: bool) {
+        match step {
+            TestStep::GivenProfile {
+                id,
+                attributes,
+                span,
+            } => {
+                self.tok(span.start, "given");
+                self.write(" profile ");
+                self.string(id);
+                self.sp();
+                self.object(attributes, inline);
+            }
+            TestStep::GivenEvent {
+                id,
+                event,
+                properties,
+                at,
+                span,
+            } => {
+                self.tok(span.start, "given");
+                self.sp();
+                self.string(id);
+                self.write(" did ");
+                self.ident(event);
+                if let Some(o) = properties {
+                    self.sp();
+                    self.object(o, inline);
+                }
+                self.write(" at ");
+                self.time_ref(at);
+            }
+            TestStep::At {
+                at,
+                id,
+                action,
+                span,
+            } => {
+                self.tok(span.start, "at");
+                self.sp();
+                self.time_ref(at);
+                self.sp();
+                self.string(id);
+                self.sp();
+                match action {
+                    TestAction::Does { event, properties } => {
+                        self.write("does");
+                        self.sp();
+                        self.ident(event);
+                        if let Some(o) = properties {
+                            self.sp();
+                            self.object(o, inline);
+                        }
+                    }
+                    TestAction::Identify { traits } => {
+                        self.write("identify");
+                        self.sp();
+                        self.object(traits, inline);
+                    }
+                }
+            }
+            TestStep::Expect(e) => {
+                self.tok(e.span.start, "expect");
+                self.sp();
+                self.expectation(&e.kind);
+            }
+        }
+    }
+
+    fn expectation(&mut self, kind: &ExpectKind) {
+        match kind {
+            ExpectKind::Messages {
+                count,
+                channel,
+                template,
+                to,
+                time,
+                with,
+            } => {
+                match count {
+                    ExpectCount::AtLeastOne => {}
+                    ExpectCount::None => self.write("no "),
+                    ExpectCount::Exactly(n) => self.write(&format!("{n} ")),
+                }
+                match channel {
+                    Some(c) => {
+                        self.channel(c);
+                        if let Some(t) = template {
+                            self.sp();
+                            self.ident(t);
+                        }
+                    }
+                    None => self.write(match count {
+                        ExpectCount::Exactly(n) if *n != 1 => "messages",
+                        _ => "message",
+                    }),
+                }
+                if let Some(to) = to {
+                    self.write(" to ");
+                    self.string(to);
+                }
+                match time {
+                    Some(ExpectTime::At(t)) => {
+                        self.write(" at ");
+                        self.time_ref(t);
+                    }
+                    Some(ExpectTime::Between(a, b)) => {
+                        self.write(" between ");
+                        self.time_ref(a);
+                        self.write(" and ");
+                        self.time_ref(b);
+                    }
+                    Some(ExpectTime::Within(d)) => {
+                        self.write(" within ");
+                        self.duration(d);
+                    }
+                    None => {}
+                }
+                for (field, text) in with {
+                    self.write(" with ");
+                    self.ident(field);
+                    self.sp();
+                    self.string(text);
+                }
+            }
+            ExpectKind::Journey { id, state, target } => {
+                self.string(id);
+                self.write(match state {
+                    JourneyState::Entered => " entered ",
+                    JourneyState::NotEntered => " did not enter ",
+                    JourneyState::Exited => " exited ",
+                    JourneyState::Completed => " completed ",
+                    JourneyState::Active => " is in ",
+                    JourneyState::ReachedGoal => " reached goal ",
+                });
+                self.ident(target);
+            }
+        }
+    }
+
+    fn time_ref(&mut self, t: &TimeRef) {
+        match t {
+            TimeRef::Absolute(ts) => self.timestamp(ts),
+            TimeRef::Offset { seconds, span } => {
+                // The written offset is the authority: read it again so the
+                // text keeps its value whatever the tree holds.
+                let written = self.src.get(span.range()).unwrap_or("");
+                let body = written.get(1..).unwrap_or("");
+                let seconds = match literal::parse_duration(body) {
+                    Ok(s) if written.starts_with('-') => -s,
+                    Ok(s) => s,
+                    Err(_) => *seconds,
+                };
+                let sign = if seconds < 0 { "-" } else { "+" };
+                let text = format!("{sign}{}", duration_text(body, seconds.abs()));
+                self.tok(span.start, &text);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------- expressions
+
+    fn ident(&mut self, id: &Ident) {
+        self.tok(id.span.start, &id.name);
+    }
+
+    fn expr(&mut self, e: &Expr) {
+        match &e.kind {
+            ExprKind::Literal(l) => self.literal(l, e.span),
+            ExprKind::Path(path) => self.path(path, e.span),
+            ExprKind::List(items) => {
+                self.tok(e.span.start, "[");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.write(", ");
+                    }
+                    self.expr(item);
+                }
+                self.write("]");
+            }
+            ExprKind::Paren(inner) => {
+                self.tok(e.span.start, "(");
+                self.expr(inner);
+                self.write(")");
+            }
+            ExprKind::Not(inner) => {
+                self.tok(e.span.start, "not");
+                self.sp();
+                self.expr(inner);
+            }
+            ExprKind::Binary {
+                op,
+                op_span,
+                lhs,
+                rhs,
+            } => {
+                self.expr(lhs);
+                self.sp();
+                self.tok(op_span.start, op.as_str());
+                self.sp();
+                self.expr(rhs);
+            }
+            ExprKind::IsNone { operand, negated } => {
+                self.expr(operand);
+                self.write(if *negated { " is not none" } else { " is none" });
+            }
+            ExprKind::Did(did) => {
+                self.tok(e.span.start, "did");
+                self.sp();
+                self.event_match(&did.event);
+                if let Some(count) = &did.count {
+                    self.sp();
+                    self.tok(count.span.start, "times");
+                    self.sp();
+                    self.write(count.op.as_str());
+                    self.sp();
+                    self.tok(count.count.span.start, &count.count.value.to_string());
+                }
+                match &did.window {
+                    Some(DidWindow::Within(d)) => {
+                        self.write(" within ");
+                        self.duration(d);
+                    }
+                    Some(DidWindow::SinceEntry(span)) => {
+                        self.sp();
+                        self.tok(span.start, "since entry");
+                    }
+                    None => {}
+                }
+            }
+            ExprKind::Inactive(d) => {
+                self.tok(e.span.start, "inactive");
+                self.write(" for ");
+                self.duration(d);
+            }
+            ExprKind::InSegment(id) => {
+                self.tok(e.span.start, "in");
+                self.sp();
+                self.ident(id);
+            }
+            ExprKind::Ago(d) => {
+                self.duration(d);
+                self.write(" ago");
+            }
+        }
+    }
+
+    fn path(&mut self, path: &Path, span: Span) {
+        let pos = path.segments.first().map_or(span.start, |s| s.span.start);
+        self.tok(pos, &path.dotted());
+    }
+
+    fn literal(&mut self, l: &Literal, span: Span) {
+        match l {
+            Literal::None => self.tok(span.start, "none"),
+            Literal::Bool(b) => self.tok(span.start, if *b { "true" } else { "false" }),
+            Literal::Int(n) => self.tok(span.start, &n.to_string()),
+            Literal::Float(f) => self.tok(span.start, &float_text(*f)),
+            Literal::String(s) => self.string(s),
+            Literal::Duration(d) => self.duration(d),
+            Literal::TimeOfDay(t) => self.time_of_day(t),
+            Literal::Timestamp(t) => self.timestamp(t),
+        }
+    }
+
+    fn duration(&mut self, d: &DurationLit) {
+        let written = self.src.get(d.span.range()).unwrap_or("");
+        self.tok(d.span.start, &duration_text(written, d.seconds));
+    }
+
+    fn time_of_day(&mut self, t: &TimeOfDayLit) {
+        self.tok(t.span.start, &literal::format_time_of_day(t.minutes));
+    }
+
+    fn timestamp(&mut self, t: &TimestampLit) {
+        use chrono::{Datelike, Timelike};
+        let written = self.src.get(t.span.range()).unwrap_or("");
+        let v = t.value;
+        if !(0..=9999).contains(&v.year()) {
+            // Only an offset can move a four-digit year out of range; keep
+            // the instant as written.
+            self.tok(t.span.start, written);
+            return;
+        }
+        let written_digits = written.split_once('.').map_or(0, |(_, rest)| {
+            rest.chars().take_while(char::is_ascii_digit).count()
+        });
+        let nanos = v.nanosecond() % 1_000_000_000;
+        let mut needed = 9;
+        let mut n = nanos;
+        while needed > 0 && n % 10 == 0 {
+            n /= 10;
+            needed -= 1;
+        }
+        let digits = written_digits.clamp(needed, 9);
+        let mut text = v.format("%Y-%m-%dT%H:%M:%S").to_string();
+        if digits > 0 {
+            let scaled = nanos / 10u32.pow(9 - digits as u32);
+            text.push_str(&format!(".{scaled:0digits$}"));
+        }
+        text.push('Z');
+        self.tok(t.span.start, &text);
+    }
+
+    fn string(&mut self, s: &StringLit) {
+        let mut text = String::from("\"");
+        for part in &s.parts {
+            match part {
+                StringPart::Text(t) => text.push_str(&literal::escape(t)),
+                StringPart::Interp(i) => {
+                    text.push('{');
+                    text.push_str(&i.path.dotted());
+                    if let Some(default) = &i.default {
+                        let mut sub = Printer::new(self.src, &[], true);
+                        sub.expr(default);
+                        text.push_str(" ?? ");
+                        text.push_str(&sub.out);
+                    }
+                    text.push('}');
+                }
+            }
+        }
+        text.push('"');
+        self.tok(s.span.start, &text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(text: &str) -> String {
+        match format_source(Arc::new(SourceFile::new("t.flow", text))) {
+            Ok(s) => s,
+            Err(d) => panic!("{}", crate::render_plain(&d, 80)),
+        }
+    }
+
+    #[test]
+    fn durations_keep_their_units() {
+        assert_eq!(duration_text("48h", 172_800), "48h");
+        assert_eq!(duration_text("30d", 2_592_000), "30d");
+        assert_eq!(duration_text("1d0h05m", 86_700), "1d5m");
+        assert_eq!(duration_text("0h", 0), "0s");
+        assert_eq!(duration_text("", 90), "1m30s");
+    }
+
+    #[test]
+    fn strips_spans() {
+        assert_eq!(
+            strip_spans("Ident { name: \"a\", span: Span { start: 1, end: 2 } }"),
+            "Ident { name: \"a\", span: Span }"
+        );
+    }
+
+    #[test]
+    fn short_enum_stays_on_one_line() {
+        assert_eq!(
+            fmt("enum Plan {\n starter,\n pro\n}"),
+            "enum Plan { starter, pro }\n"
+        );
+    }
+
+    #[test]
+    fn trailing_and_own_line_comments() {
+        let src =
+            "workflow w { // head\n  on a\n\n\n  // before wait\n  wait 1h   // after wait\n}\n";
+        assert_eq!(
+            fmt(src),
+            "workflow w { // head\n  on a\n\n  // before wait\n  wait 1h // after wait\n}\n"
+        );
+    }
+
+    #[test]
+    fn timestamps_become_utc_with_their_precision() {
+        let out = fmt("segment s = profile.t < 2026-03-01T10:00:00.250+02:00");
+        assert_eq!(out, "segment s = profile.t < 2026-03-01T08:00:00.250Z\n");
+    }
+}
