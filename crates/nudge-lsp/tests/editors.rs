@@ -1,0 +1,384 @@
+//! The editor files under `editors/`, tested with the real highlighters:
+//! the TextMate grammar in Node with vscode-textmate and vscode-oniguruma
+//! (the engine VS Code uses), the Vim syntax in a headless Vim, and both
+//! against the keywords of `grammar/flow.pest` so the three cannot drift.
+//!
+//! Node with `editors/vscode/node_modules` (`npm ci --prefix editors/vscode`)
+//! and Vim (`apt-get install vim-nox`) are needed. Without them these tests
+//! fail when `CI=true` and are skipped, with the reason printed, elsewhere.
+
+// Helpers fail the test that calls them, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Fails in CI, skips (returning `false`) elsewhere.
+fn require(available: bool, what: &str) -> bool {
+    if available {
+        return true;
+    }
+    assert!(!in_ci(), "{what}; CI=true, so this is a failure");
+    println!("skipped: {what} (set CI=true to make this a failure)");
+    false
+}
+
+fn runs(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+// ------------------------------------------------------------------ TextMate
+
+#[test]
+fn textmate_grammar_highlights_the_examples() {
+    let vscode = repo().join("editors/vscode");
+    if !require(runs("node", "--version"), "`node` is not installed")
+        || !require(
+            vscode.join("node_modules/vscode-textmate").is_dir()
+                && vscode.join("node_modules/vscode-oniguruma").is_dir(),
+            "editors/vscode/node_modules is missing (run `npm ci --prefix editors/vscode`)",
+        )
+    {
+        return;
+    }
+    let output = Command::new("node")
+        .args(["--test", "test/highlight.test.js"])
+        .current_dir(&vscode)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "node --test failed:\n{stdout}\n{stderr}"
+    );
+    // The runner really ran the tests, and all passed.
+    let passed: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("# pass "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(passed >= 7, "{stdout}");
+    assert!(stdout.contains("# fail 0"), "{stdout}");
+}
+
+// ------------------------------------------------------------------ Vim
+
+/// A place to probe: the `nth` occurrence of `token` on the first line
+/// containing `line_has`, and the syntax group expected there.
+struct Probe {
+    line_has: &'static str,
+    token: &'static str,
+    nth: usize,
+    group: &'static str,
+}
+
+const fn probe(line_has: &'static str, token: &'static str, group: &'static str) -> Probe {
+    Probe {
+        line_has,
+        token,
+        nth: 0,
+        group,
+    }
+}
+
+/// 1-based line and byte column (what Vim's `synID` takes).
+fn locate(text: &str, p: &Probe) -> (usize, usize) {
+    let (index, line) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(p.line_has))
+        .unwrap_or_else(|| panic!("no line contains `{}`", p.line_has));
+    let column = line
+        .match_indices(p.token)
+        .nth(p.nth)
+        .unwrap_or_else(|| panic!("`{}` not on line `{line}`", p.token))
+        .0;
+    (index + 1, column + 1)
+}
+
+/// Opens `file` in a headless Vim with `editors/vim` on the runtime path
+/// (so ftdetect, ftplugin and syntax load as they would for a user) and
+/// returns the file type, `commentstring`, `shiftwidth` and the syntax group
+/// at each position.
+fn vim_groups(file: &Path, positions: &[(usize, usize)]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.txt");
+    let mut script = format!(
+        "set nocompatible\n\
+         set runtimepath^={}\n\
+         filetype plugin on\n\
+         syntax on\n\
+         edit {}\n\
+         let out = [&filetype, &commentstring, string(&shiftwidth)]\n",
+        repo().join("editors/vim").display(),
+        file.display(),
+    );
+    for (line, col) in positions {
+        script.push_str(&format!(
+            "call add(out, synIDattr(synID({line}, {col}, 1), 'name'))\n"
+        ));
+    }
+    script.push_str(&format!(
+        "call writefile(out, '{}')\nqall!\n",
+        out.display()
+    ));
+    let script_path = dir.path().join("probe.vim");
+    std::fs::write(&script_path, script).unwrap();
+    let status = Command::new("vim")
+        .args(["-Nu", "NONE", "-i", "NONE", "-es", "-S"])
+        .arg(&script_path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "vim exited with {status}");
+    let text = std::fs::read_to_string(&out).expect("vim wrote no results");
+    text.lines().map(str::to_owned).collect()
+}
+
+fn check_vim(file: &Path, probes: &[Probe]) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let positions: Vec<(usize, usize)> = probes.iter().map(|p| locate(&text, p)).collect();
+    let groups = vim_groups(file, &positions);
+    assert_eq!(groups[0], "flow", "ftdetect sets the file type");
+    assert_eq!(groups[1], "// %s", "ftplugin sets commentstring");
+    assert_eq!(groups[2], "2", "ftplugin sets shiftwidth");
+    let mut wrong = Vec::new();
+    for (i, p) in probes.iter().enumerate() {
+        let got = &groups[i + 3];
+        if got != p.group {
+            let (l, c) = positions[i];
+            wrong.push(format!(
+                "{}:{l}:{c} `{}`: expected {}, got `{got}`",
+                file.display(),
+                p.token,
+                p.group
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn vim_syntax_highlights_the_examples() {
+    if !require(runs("vim", "--version"), "`vim` is not installed") {
+        return;
+    }
+    let examples = repo().join("examples");
+    check_vim(
+        &examples.join("onboarding.flow"),
+        &[
+            probe("/// Welcomes", "///", "flowDocComment"),
+            probe("workflow onboarding", "workflow", "flowDeclaration"),
+            probe("workflow onboarding", "onboarding", "flowDeclName"),
+            probe("exit on plan_upgraded", "exit", "flowControl"),
+            probe("if not did", "not", "flowOperatorWord"),
+            probe("if not did", "did", "flowBehaviour"),
+            probe("within 7d", "7d", "flowDuration"),
+            probe("wait until 09:00", "09:00", "flowTime"),
+            probe("50%: send", "50%", "flowPercent"),
+            probe("50%: send", "email", "flowChannel"),
+            probe("at 2026-03-02T10:00:00Z \"u1\"", "2026", "flowTimestamp"),
+            probe("at +1d", "+1d", "flowOffset"),
+            probe("expect 1 email", "1", "flowNumber"),
+            probe("reached goal", "reached", "flowTestKeyword"),
+            probe("expect 1 message", "message", "flowMessages"),
+            probe("html: file(", "file", "flowFile"),
+            probe("first_name ?? \"friend\"", "Welcome", "flowString"),
+            probe("first_name ?? \"friend\"", "profile", "flowPathRoot"),
+            probe("first_name ?? \"friend\"", ".first_name", "flowProperty"),
+            probe("first_name ?? \"friend\"", "??", "flowCoalesce"),
+            probe("first_name ?? \"friend\"", "friend", "flowString"),
+            probe("first_name ?? \"friend\"", "}", "flowInterpDelim"),
+        ],
+    );
+    check_vim(
+        &examples.join("schema.flow"),
+        &[
+            probe("// The shop's", "//", "flowComment"),
+            probe("enum Plan", "Plan", "flowDeclName"),
+            probe("  plan: Plan", "Plan", "flowTypeName"),
+            probe("event account_created", "event", "flowDeclaration"),
+            probe("event account_created", "account_created", "flowDeclName"),
+            probe("  company_size: int", "int", "flowType"),
+            probe("segment paid", "in", "flowOperatorWord"),
+        ],
+    );
+}
+
+#[test]
+fn vim_syntax_highlights_escapes_and_braces_in_strings() {
+    if !require(runs("vim", "--version"), "`vim` is not installed") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("strings.flow");
+    std::fs::write(
+        &file,
+        "template t: sms { text: \"use {{code}} \\\"now\\\" {event.x} }\" }\n\
+         workflow w { on a where event.total >= 1.5 priority transactional }\n\
+         policy { cap 2 per 48h quiet hours 21:00 to 08:00 local for push, sms }\n",
+    )
+    .unwrap();
+    check_vim(
+        &file,
+        &[
+            probe("template t", "{{", "flowBraceEscape"),
+            probe("template t", "}}", "flowBraceEscape"),
+            probe("template t", "\\\"", "flowEscape"),
+            probe("template t", "event", "flowPathRoot"),
+            Probe {
+                nth: 3,
+                ..probe("template t", "}", "flowStrayBrace")
+            },
+            probe("workflow w", ">=", "flowOperator"),
+            probe("workflow w", "1.5", "flowFloat"),
+            probe("workflow w", "transactional", "flowPriority"),
+            probe("policy", "policy", "flowDeclaration"),
+            probe("policy", "cap", "flowPolicy"),
+            probe("policy", "48h", "flowDuration"),
+            probe("policy", "21:00", "flowTime"),
+        ],
+    );
+}
+
+// ------------------------------------------------------------------ drift
+
+/// Every word of the grammar: the `k_*` keyword rules, the `reserved`
+/// words, channels, priority levels, weekdays, `message(s)` and `file`.
+fn grammar_words() -> BTreeSet<String> {
+    let pest = std::fs::read_to_string(repo().join("grammar/flow.pest")).unwrap();
+    let mut words = BTreeSet::new();
+    let quoted = |body: &str| -> Vec<String> {
+        body.split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut k_rules = 0;
+    for line in pest.lines() {
+        if line.starts_with("k_") {
+            words.extend(quoted(line));
+            k_rules += 1;
+        }
+    }
+    assert!(k_rules >= 50, "found only {k_rules} `k_*` rules");
+    for rule in [
+        "reserved",
+        "channel",
+        "priority_level",
+        "weekday",
+        "messages_word",
+        "file_ref",
+    ] {
+        let start = pest
+            .find(&format!("\n{rule} "))
+            .unwrap_or_else(|| panic!("no rule `{rule}` in grammar/flow.pest"));
+        // The rule's first line and its continuation lines (indented, or
+        // the closing `}`).
+        let mut lines = pest[start + 1..].lines();
+        let mut body = lines.next().unwrap_or_default().to_owned();
+        for line in lines {
+            if !(line.starts_with([' ', '\t']) || line.starts_with('}')) {
+                break;
+            }
+            body.push_str(line);
+        }
+        // Only the words of the rule, not the `(` `)` `~` punctuation strings.
+        words.extend(
+            quoted(&body)
+                .into_iter()
+                .filter(|w| w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')),
+        );
+    }
+    words
+}
+
+/// The identifier-like pieces of some highlighter source text.
+fn pieces(text: &str) -> BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_grammar_keyword_is_in_the_textmate_grammar_and_the_vim_syntax() {
+    let words = grammar_words();
+    for expected in [
+        "workflow",
+        "within",
+        "in_app",
+        "transactional",
+        "sunday",
+        "messages",
+        "file",
+    ] {
+        assert!(
+            words.contains(expected),
+            "`{expected}` not found in the grammar"
+        );
+    }
+
+    // TextMate: the regexes of the grammar, not its scope names.
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("editors/vscode/syntaxes/flow.tmLanguage.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut regexes = String::new();
+    collect_regexes(&json, &mut regexes);
+    let textmate = pieces(&regexes);
+
+    // Vim: the `syntax keyword` and `syntax match` lines.
+    let vim_text = std::fs::read_to_string(repo().join("editors/vim/syntax/flow.vim")).unwrap();
+    let vim_lines: String = vim_text
+        .lines()
+        .filter(|l| l.starts_with("syntax keyword") || l.starts_with("syntax match"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let vim = pieces(&vim_lines);
+
+    let missing_tm: Vec<&String> = words.iter().filter(|w| !textmate.contains(*w)).collect();
+    let missing_vim: Vec<&String> = words.iter().filter(|w| !vim.contains(*w)).collect();
+    assert!(
+        missing_tm.is_empty() && missing_vim.is_empty(),
+        "keywords of grammar/flow.pest missing from\n  \
+         editors/vscode/syntaxes/flow.tmLanguage.json: {missing_tm:?}\n  \
+         editors/vim/syntax/flow.vim: {missing_vim:?}"
+    );
+}
+
+fn collect_regexes(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v) {
+                    ("match" | "begin" | "end", serde_json::Value::String(s)) => {
+                        out.push_str(s);
+                        out.push('\n');
+                    }
+                    _ => collect_regexes(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                collect_regexes(v, out);
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,2 @@
+" Nudge flows: `.flow` files.
+autocmd BufNewFile,BufRead *.flow setfiletype flow
