@@ -200,6 +200,21 @@ fn a_folder_without_flow_files_is_a_usage_error() {
     );
 }
 
+/// A device never ends: reading it would hang, so it is refused.
+#[cfg(unix)]
+#[test]
+fn a_device_is_refused_not_read() {
+    let dir = TempDir::new().unwrap();
+    let run = nudge(dir.path(), &["check", "/dev/zero"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stdout
+            .contains("cannot read `/dev/zero`: not a file or a folder"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let dir = TempDir::new().unwrap();

@@ -64,7 +64,15 @@ pub fn load(paths: &[PathBuf]) -> (Vec<Project>, LoadErrors) {
                 }
                 Err(e) => errors.fatal.push(read_error(path, &e)),
             },
-            Ok(_) => loose.push(path.clone()),
+            Ok(meta) if meta.is_file() => loose.push(path.clone()),
+            // A FIFO or a device could block or never end.
+            Ok(_) => errors.fatal.push(
+                Diagnostic::error(
+                    io_codes::READ,
+                    format!("cannot read `{}`: not a file or a folder", path.display()),
+                )
+                .with_help("name a `.flow` file or a folder of them"),
+            ),
             Err(e) => errors.fatal.push(read_error(path, &e)),
         }
     }
@@ -158,5 +166,6 @@ fn read_error(path: &Path, e: &std::io::Error) -> Diagnostic {
             io_codes::READ,
             format!("cannot read `{}`: {e}", path.display()),
         )
+        .with_help("check that the path is readable by this user")
     }
 }
