@@ -407,10 +407,37 @@ impl<'a> Printer<'a> {
         is_blank(&self.src[prev_start..start - 1])
     }
 
+    /// Whether a comment lies inside `span`. Node spans can run on over the
+    /// whitespace and comments after their last token (the grammar's
+    /// repetitions end there); those trailing comments do not count.
     fn has_comments(&self, span: Span) -> bool {
+        let end = self.content_end(span);
         self.comments[self.next.min(self.comments.len())..]
             .iter()
-            .any(|c| c.span.start >= span.start && c.span.start < span.end)
+            .any(|c| c.span.start >= span.start && c.span.start < end)
+    }
+
+    /// The end of the last token in `span`, trailing whitespace and comments
+    /// skipped.
+    fn content_end(&self, span: Span) -> u32 {
+        let start = span.start as usize;
+        let mut end = (span.end as usize).min(self.src.len());
+        loop {
+            let Some(text) = self.src.get(start..end) else {
+                return span.end;
+            };
+            end = start + text.trim_end_matches(|c: char| c.is_whitespace()).len();
+            let found = self
+                .comments
+                .binary_search_by_key(&end, |c| c.span.end as usize)
+                .ok()
+                .map(|i| &self.comments[i])
+                .filter(|c| c.span.start as usize >= start);
+            match found {
+                Some(c) => end = c.span.start as usize,
+                None => return u32::try_from(end).unwrap_or(span.end),
+            }
+        }
     }
 
     /// The width of `f`'s output on one line, `None` if it needs several.
