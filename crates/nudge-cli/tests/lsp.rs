@@ -26,6 +26,7 @@ enum Plan {
 profile {
   /// Where emails go.
   email: email?
+  phone: phone?
   plan: Plan
 }
 
@@ -34,9 +35,9 @@ event checkout_abandoned { cart_total: float, product_name: string }
 event order_completed { total: float }
 "#;
 
-/// A flow with non-ASCII text before a syntax error on line 3 (`wait 5`).
-const BROKEN: &str = "workflow remind {\n  on checkout_abandoned\n  send sms \"héllo 🎉 {event.product_name}\" wait 5\n}\n";
-const FIXED: &str = "workflow remind {\n  on checkout_abandoned\n  send sms \"héllo 🎉 {event.product_name}\" wait 5m\n}\n";
+/// A flow with non-ASCII text before a syntax error on line 4 (`wait 5`).
+const BROKEN: &str = "workflow remind {\n  on checkout_abandoned\n  audience profile.phone != none\n  send sms \"héllo 🎉 {event.product_name}\" wait 5\n}\n";
+const FIXED: &str = "workflow remind {\n  on checkout_abandoned\n  audience profile.phone != none\n  send sms \"héllo 🎉 {event.product_name}\" wait 5m\n}\n";
 
 struct Server {
     child: Child,
@@ -332,9 +333,26 @@ fn did_change_that_fixes_the_file_clears_its_diagnostics() {
     assert_eq!(server.diagnostics_for(&uri).len(), 1);
     server.change("remind.flow", 2, FIXED);
     assert_eq!(server.diagnostics_for(&uri), Vec::<Value>::new());
+    // Type errors come too, as `nudge check` reports them.
+    server.change(
+        "remind.flow",
+        3,
+        &FIXED.replace("wait 5m", "if profile.plan == Pro { exit }"),
+    );
+    let diagnostics = server.diagnostics_for(&uri);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+    assert!(
+        diagnostics[0]["code"]
+            .as_str()
+            .unwrap()
+            .starts_with("nudge::check::"),
+        "{diagnostics:#?}"
+    );
+    server.change("remind.flow", 4, FIXED);
+    assert_eq!(server.diagnostics_for(&uri), Vec::<Value>::new());
     // And breaking it again brings the error back: the buffer, not the
     // file on disk (still broken), is what counts.
-    server.change("remind.flow", 3, &FIXED.replace("wait 5m", "wait"));
+    server.change("remind.flow", 5, &FIXED.replace("wait 5m", "wait"));
     assert_eq!(server.diagnostics_for(&uri).len(), 1);
     assert!(server.shutdown());
 }
@@ -452,7 +470,7 @@ fn completion_offers_the_trigger_events_properties_and_enum_members() {
     let text = "segment s = profile.\n";
     server.change("w.flow", 2, text);
     let result = server.at("completion", "w.flow", text, "profile.", 8);
-    assert_eq!(labels(&result), ["id", "email", "plan"]);
+    assert_eq!(labels(&result), ["id", "email", "phone", "plan"]);
 
     let text = "segment s = profile.plan == \n";
     server.change("w.flow", 3, text);

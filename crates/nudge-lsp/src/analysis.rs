@@ -126,16 +126,9 @@ pub fn analyze(files: Vec<ProjectFile>, asked: &Uri) -> Analysis {
     }
 }
 
-/// Parses a project and finds its problems: the same diagnostics as
-/// `nudge check`.
+/// Parses and type-checks a project: the same diagnostics as `nudge check`
+/// (template files named by `file("…")` are read from disk).
 pub fn check(files: &[Arc<SourceFile>]) -> (Vec<Parsed>, Vec<Diagnostic>) {
-    let parsed: Vec<Parsed> = files
-        .iter()
-        .map(|f| nudge_syntax::parse(f.clone()))
-        .collect();
-    let diagnostics = parsed
-        .iter()
-        .flat_map(|p| p.diagnostics.iter().cloned())
-        .collect();
-    (parsed, diagnostics)
+    let checked = nudge_check::check_project(files, &nudge_check::FsLoader);
+    (checked.parsed, checked.diagnostics)
 }
