@@ -20,7 +20,7 @@ setlocal iskeyword=@,48-57,_
 
 " `gq` formats the buffer through `nudge fmt` when it is installed.
 if executable('nudge')
-  setlocal formatprg=nudge\ fmt\ -
+  setlocal formatprg=nudge\ fmt\ --stdin
 endif
 
 let b:undo_ftplugin = 'setlocal commentstring< comments< formatoptions< expandtab<'
