@@ -120,6 +120,23 @@ fn event_contexts(m: &Module) -> Vec<Option<EventId>> {
             fields(&t.fields, e, &mut set);
         }
     }
+    // Inline message fields see the trigger of the workflow that sends them.
+    for w in &m.workflows {
+        let first = w.triggers.iter().find_map(|t| match t {
+            Trigger::Event(e) => Some(e.event),
+            Trigger::Inactive(_) => None,
+        });
+        let (Some(e), Some(body)) = (first, m.functions.get(w.body as usize)) else {
+            continue;
+        };
+        for instr in &body.code {
+            if let Instr::Send(id) = instr {
+                if let Some(msg) = m.messages.get(*id as usize) {
+                    fields(&msg.overrides, e, &mut set);
+                }
+            }
+        }
+    }
     ctx
 }
 
