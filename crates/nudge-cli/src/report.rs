@@ -69,8 +69,9 @@ fn write_json(value: &impl Serialize, out: &mut dyn Write) -> io::Result<()> {
 // ---------------------------------------------------------------- human
 
 fn human(diagnostics: &[Diagnostic], summary: Summary, out: &mut dyn Write) -> io::Result<()> {
-    let color =
-        std::env::var_os("NO_COLOR").is_none() && io::IsTerminal::is_terminal(&io::stdout());
+    // https://no-color.org: a set, non-empty NO_COLOR turns colour off.
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && io::IsTerminal::is_terminal(&io::stdout());
     let theme = if color {
         miette::GraphicalTheme::unicode()
     } else {
