@@ -21,6 +21,11 @@ pub enum Command {
     /// Exit codes: 0 clean, 1 the flows have errors (or warnings with
     /// --deny-warnings), 2 usage, IO or internal error.
     Check(CheckArgs),
+    /// Rewrite `.flow` files in the canonical style.
+    ///
+    /// Exit codes: 0 done (or, with --check, already formatted), 1 a file
+    /// would change (--check) or has parse errors, 2 usage or IO error.
+    Fmt(FmtArgs),
     /// Run the language server on stdin and stdout (started by editors).
     Lsp,
 }
@@ -49,4 +54,18 @@ pub struct CheckArgs {
     /// Treat warnings as errors (exit 1).
     #[arg(long)]
     pub deny_warnings: bool,
+}
+
+/// `nudge fmt`
+#[derive(Args, Debug)]
+pub struct FmtArgs {
+    /// Files or folders (a folder means the `.flow` files directly inside);
+    /// `-` reads stdin. Default: the current folder.
+    pub paths: Vec<PathBuf>,
+    /// Write nothing; print a diff of each file that would change and exit 1.
+    #[arg(long)]
+    pub check: bool,
+    /// Read a file from stdin and write the formatted text to stdout.
+    #[arg(long)]
+    pub stdin: bool,
 }

@@ -6,6 +6,7 @@ use clap::Parser as _;
 
 mod check;
 mod cli;
+mod fmt;
 mod lsp;
 mod report;
 
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
         .stack_size(STACK_SIZE)
         .spawn(move || match cli.command {
             cli::Command::Check(args) => check::run(&args),
+            cli::Command::Fmt(args) => fmt::run(&args),
             cli::Command::Lsp => lsp::run(),
         });
     let code = match worker {

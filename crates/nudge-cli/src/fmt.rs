@@ -1,0 +1,288 @@
+//! `nudge fmt`: rewrite `.flow` files in the canonical style.
+//!
+//! A file is written only when its text changes, and only after the
+//! formatted text has been parsed again and found to hold the same tree and
+//! the same comments; a file with parse errors is reported and left alone.
+
+use std::io::{self, IsTerminal as _, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nudge_syntax::format::{comment_texts, format_file, same_tree};
+use nudge_syntax::project::{self, ReadError};
+use nudge_syntax::{parse, Diagnostic, SourceFile};
+
+use crate::cli::FmtArgs;
+
+/// Exit code: every file is (now) formatted.
+const EXIT_OK: u8 = 0;
+/// Exit code: a file would change (`--check`) or has errors.
+const EXIT_CHANGES: u8 = 1;
+/// Exit code: usage or IO error.
+const EXIT_FAILURE: u8 = 2;
+
+/// Runs `nudge fmt`; returns the exit code.
+pub fn run(args: &FmtArgs) -> u8 {
+    let dash = Path::new("-");
+    let reads_stdin = args.stdin || args.paths.iter().any(|p| p == dash);
+    if reads_stdin {
+        if args.paths.iter().any(|p| p != dash) {
+            eprintln!("error: `-` (stdin) cannot be combined with paths");
+            return EXIT_FAILURE;
+        }
+        return stdin(args.check);
+    }
+    let mut status = Status::default();
+    let files = collect(&args.paths, &mut status);
+    let mut outcome = Outcome::default();
+    for path in &files {
+        one_file(path, args.check, &mut status, &mut outcome);
+    }
+    outcome.summary(args.check, files.len());
+    status.code()
+}
+
+/// How the run went so far.
+#[derive(Default)]
+struct Status {
+    errors: bool,
+    failure: bool,
+}
+
+impl Status {
+    fn code(&self) -> u8 {
+        if self.failure {
+            EXIT_FAILURE
+        } else if self.errors {
+            EXIT_CHANGES
+        } else {
+            EXIT_OK
+        }
+    }
+}
+
+/// What happened to the files.
+#[derive(Default)]
+struct Outcome {
+    changed: usize,
+    skipped: usize,
+}
+
+impl Outcome {
+    fn summary(&self, check: bool, total: usize) {
+        if total == 0 {
+            return;
+        }
+        let plural = |n: usize| if n == 1 { "file" } else { "files" };
+        let unchanged = total - self.changed - self.skipped;
+        let mut line = if check {
+            format!(
+                "{} {} would be reformatted, {} already formatted",
+                self.changed,
+                plural(self.changed),
+                unchanged
+            )
+        } else {
+            format!(
+                "{} {} reformatted, {} already formatted",
+                self.changed,
+                plural(self.changed),
+                unchanged
+            )
+        };
+        if self.skipped > 0 {
+            line.push_str(&format!(", {} left alone (errors)", self.skipped));
+        }
+        eprintln!("{line}");
+    }
+}
+
+/// The `.flow` files named by `paths` (folders: the files directly inside).
+fn collect(paths: &[PathBuf], status: &mut Status) -> Vec<PathBuf> {
+    let default = [PathBuf::from(".")];
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
+    let mut files = Vec::new();
+    for path in paths {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => match project::flow_files_in(path) {
+                Ok(found) if found.is_empty() => {
+                    eprintln!(
+                        "error: no `.flow` files in `{}`\n  help: name a `.flow` file or a folder of them",
+                        path.display()
+                    );
+                    status.failure = true;
+                }
+                Ok(found) => files.extend(found),
+                Err(e) => {
+                    eprintln!("error: cannot read `{}`: {e}", path.display());
+                    status.failure = true;
+                }
+            },
+            Ok(_) => files.push(path.clone()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                eprintln!("error: `{}` does not exist", path.display());
+                status.failure = true;
+            }
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", path.display());
+                status.failure = true;
+            }
+        }
+    }
+    files.dedup();
+    files
+}
+
+/// Formats one file: writes it, or prints its diff with `check`.
+fn one_file(path: &Path, check: bool, status: &mut Status, outcome: &mut Outcome) {
+    let source = match project::read_source(path) {
+        Ok(s) => Arc::new(s),
+        Err(ReadError::Fatal(d)) => {
+            report(&[*d]);
+            status.failure = true;
+            return;
+        }
+        Err(ReadError::InFile(d)) => {
+            report(&[*d]);
+            status.errors = true;
+            outcome.skipped += 1;
+            return;
+        }
+    };
+    let formatted = match format_checked(source.clone()) {
+        Ok(text) => text,
+        Err(Failure::Parse(diagnostics)) => {
+            report(&diagnostics);
+            eprintln!("{}: not formatted: it has parse errors", source.name());
+            status.errors = true;
+            outcome.skipped += 1;
+            return;
+        }
+        Err(Failure::Internal(why)) => {
+            eprintln!(
+                "error: internal error: formatting `{}` would {why}; the file was left unchanged, please report it",
+                source.name()
+            );
+            status.failure = true;
+            outcome.skipped += 1;
+            return;
+        }
+    };
+    if formatted == source.text() {
+        return;
+    }
+    outcome.changed += 1;
+    if check {
+        let name = source.name();
+        let diff = similar::TextDiff::from_lines(source.text(), formatted.as_str());
+        let text = diff
+            .unified_diff()
+            .context_radius(3)
+            .header(name, name)
+            .to_string();
+        let mut out = io::stdout().lock();
+        if out.write_all(text.as_bytes()).is_err() {
+            status.failure = true;
+        }
+        status.errors = true;
+    } else if let Err(e) = std::fs::write(path, formatted) {
+        eprintln!("error: cannot write `{}`: {e}", path.display());
+        status.failure = true;
+    }
+}
+
+/// `nudge fmt -`: stdin to stdout.
+fn stdin(check: bool) -> u8 {
+    let mut bytes = Vec::new();
+    if let Err(e) = io::stdin().lock().read_to_end(&mut bytes) {
+        eprintln!("error: cannot read stdin: {e}");
+        return EXIT_FAILURE;
+    }
+    let Ok(text) = String::from_utf8(bytes) else {
+        eprintln!("error: stdin is not UTF-8 text");
+        return EXIT_CHANGES;
+    };
+    let source = Arc::new(SourceFile::new("<stdin>", text));
+    match format_checked(source.clone()) {
+        Ok(formatted) => {
+            if check {
+                if formatted == source.text() {
+                    return EXIT_OK;
+                }
+                let diff = similar::TextDiff::from_lines(source.text(), formatted.as_str());
+                let text = diff.unified_diff().header("<stdin>", "<stdin>").to_string();
+                return match io::stdout().lock().write_all(text.as_bytes()) {
+                    Ok(()) => EXIT_CHANGES,
+                    Err(_) => EXIT_FAILURE,
+                };
+            }
+            match io::stdout().lock().write_all(formatted.as_bytes()) {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("error: cannot write stdout: {e}");
+                    EXIT_FAILURE
+                }
+            }
+        }
+        Err(Failure::Parse(diagnostics)) => {
+            report(&diagnostics);
+            EXIT_CHANGES
+        }
+        Err(Failure::Internal(why)) => {
+            eprintln!("error: internal error: formatting would {why}; please report it");
+            EXIT_FAILURE
+        }
+    }
+}
+
+enum Failure {
+    /// The input does not parse.
+    Parse(Vec<Diagnostic>),
+    /// The formatter would damage the input (a bug): why.
+    Internal(&'static str),
+}
+
+/// Formats `source` and checks the result parses to the same tree with the
+/// same comments.
+fn format_checked(source: Arc<SourceFile>) -> Result<String, Failure> {
+    let before = parse(source.clone());
+    if !before.is_ok() {
+        return Err(Failure::Parse(before.diagnostics));
+    }
+    let formatted = format_file(&before);
+    let after = parse(Arc::new(SourceFile::new(source.name(), formatted.as_str())));
+    if !after.is_ok() {
+        return Err(Failure::Internal("produce text that does not parse"));
+    }
+    if !same_tree(&before.file, &after.file) {
+        return Err(Failure::Internal("change its meaning"));
+    }
+    if comment_texts(&before) != comment_texts(&after) {
+        return Err(Failure::Internal("change its comments"));
+    }
+    Ok(formatted)
+}
+
+/// Diagnostics for people, on stderr.
+fn report(diagnostics: &[Diagnostic]) {
+    let color = std::env::var_os("NO_COLOR").is_none() && io::stderr().is_terminal();
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme);
+    let mut err = io::stderr().lock();
+    for d in diagnostics {
+        let mut s = String::new();
+        if handler.render_report(&mut s, d).is_err() {
+            s = d.message.clone();
+        }
+        // Nothing useful can be done when stderr is gone.
+        let _ = writeln!(err, "{s}");
+    }
+}
