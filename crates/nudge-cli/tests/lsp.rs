@@ -358,6 +358,57 @@ fn did_change_that_fixes_the_file_clears_its_diagnostics() {
 }
 
 #[test]
+fn a_change_in_one_file_updates_the_diagnostics_of_the_others() {
+    let mut server = Server::start();
+    server.open("remind.flow", FIXED);
+    let remind = server.uri("remind.flow");
+    assert_eq!(server.diagnostics_for(&remind), Vec::<Value>::new());
+    // Renaming the event in the (unsaved) schema breaks the workflow that
+    // uses it, in the other file.
+    let renamed = SCHEMA.replace("event checkout_abandoned", "event cart_abandoned");
+    server.open("schema.flow", &renamed);
+    let diagnostics = server.diagnostics_for(&remind);
+    assert!(!diagnostics.is_empty());
+    let message = diagnostics[0]["message"].as_str().unwrap();
+    assert!(message.contains("checkout_abandoned"), "{message}");
+    // Undoing the rename clears them again.
+    server.change("schema.flow", 2, SCHEMA);
+    assert_eq!(server.diagnostics_for(&remind), Vec::<Value>::new());
+    assert!(server.shutdown());
+}
+
+#[test]
+fn a_deleted_file_loses_its_diagnostics() {
+    let mut server = Server::start();
+    // `remind.flow` on disk is broken; opening the schema reports it too.
+    server.open("schema.flow", SCHEMA);
+    let remind = server.uri("remind.flow");
+    assert_eq!(server.diagnostics_for(&remind).len(), 1);
+    std::fs::remove_file(server.path("remind.flow")).unwrap();
+    server.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": remind, "type": 3 }] }),
+    );
+    assert_eq!(server.diagnostics_for(&remind), Vec::<Value>::new());
+    assert!(server.shutdown());
+}
+
+#[test]
+fn a_malformed_notification_does_not_stop_the_server() {
+    let mut server = Server::start();
+    server.notify("textDocument/didOpen", json!({ "textDocument": 42 }));
+    let uri = server.uri("schema.flow");
+    let symbols = server.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert_eq!(symbols.as_array().unwrap().len(), 4);
+    let response = server.request_raw("textDocument/hover", json!({ "nonsense": true }));
+    assert_eq!(response["error"]["code"], -32602, "{response}");
+    assert!(server.shutdown());
+}
+
+#[test]
 fn hover_shows_types_docs_and_enum_members() {
     let mut server = Server::start();
     let text = format!(
@@ -446,6 +497,33 @@ fn definition_jumps_to_declarations_in_other_files() {
     // An event property inside a string's interpolation.
     let location = server.at("definition", "remind.flow", &text, "product_name}", 1);
     expect(&location, "product_name: string", "product_name");
+
+    // Segments, templates and workflows, in the same file.
+    let text = "/// Paying customers.\nsegment paid = profile.plan == pro\n\
+                template hi: email for checkout_abandoned { subject: \"hi\" }\n\
+                workflow big {\n  on checkout_abandoned\n  audience in paid and profile.email != none\n  send email hi\n}\n\
+                test \"t\" {\n  at 2026-01-01T00:00:00Z \"u\" does checkout_abandoned { cart_total: 1.0, product_name: \"x\" }\n  expect \"u\" entered big\n}\n";
+    server.change("remind.flow", 2, text);
+    let remind = server.uri("remind.flow");
+    for (from, shift, to) in [
+        ("paid and", 0, "paid ="),
+        ("hi\n}", 0, "hi:"),
+        ("big\n}", 0, "big {"),
+    ] {
+        let location = server.at("definition", "remind.flow", text, from, shift);
+        assert_eq!(location["uri"], remind, "{location}");
+        let (line, character) = utf16_position(text, text.find(to).unwrap());
+        assert_eq!(
+            location["range"]["start"],
+            json!({ "line": line, "character": character }),
+            "definition of `{from}`"
+        );
+    }
+    // Hover on a segment shows its doc comment.
+    let hover = server.at("hover", "remind.flow", text, "paid and", 0);
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("segment paid"), "{value}");
+    assert!(value.contains("Paying customers."), "{value}");
     assert!(server.shutdown());
 }
 

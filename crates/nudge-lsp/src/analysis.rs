@@ -2,6 +2,7 @@
 //! unsaved buffers in place of what is on disk, parsed, checked and indexed.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -33,6 +34,8 @@ pub struct Analysis {
     pub diagnostics: Vec<Vec<Diagnostic>>,
     /// Names and declarations.
     pub index: Index,
+    /// The type checker failed; only syntax errors were found.
+    pub checker_failed: bool,
 }
 
 impl Analysis {
@@ -103,7 +106,11 @@ pub fn project_files(uri: &Uri, buffers: &Buffers) -> Vec<ProjectFile> {
 /// filed under `asked`.
 pub fn analyze(files: Vec<ProjectFile>, asked: &Uri) -> Analysis {
     let sources: Vec<Arc<SourceFile>> = files.iter().map(|f| f.source.clone()).collect();
-    let (parsed, all) = check(&sources);
+    let Checked {
+        parsed,
+        diagnostics: all,
+        checker_failed,
+    } = check(&sources);
     let mut diagnostics: Vec<Vec<Diagnostic>> = vec![Vec::new(); files.len()];
     let fallback = files.iter().position(|f| f.uri == *asked).unwrap_or(0);
     for d in all {
@@ -123,12 +130,52 @@ pub fn analyze(files: Vec<ProjectFile>, asked: &Uri) -> Analysis {
         parsed,
         diagnostics,
         index,
+        checker_failed,
     }
 }
 
 /// Parses and type-checks a project: the same diagnostics as `nudge check`
 /// (template files named by `file("…")` are read from disk).
-pub fn check(files: &[Arc<SourceFile>]) -> (Vec<Parsed>, Vec<Diagnostic>) {
-    let checked = nudge_check::check_project(files, &nudge_check::FsLoader);
-    (checked.parsed, checked.diagnostics)
+///
+/// A bug in the checker must not take the editor's server down with it: a
+/// panic falls back to the parse diagnostics, and `checker_failed` is set so
+/// the server can tell the user (the panic message itself goes to stderr,
+/// the client's log).
+pub fn check(files: &[Arc<SourceFile>]) -> Checked {
+    let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        nudge_check::check_project(files, &nudge_check::FsLoader)
+    }));
+    match checked {
+        Ok(checked) => Checked {
+            parsed: checked.parsed,
+            diagnostics: checked.diagnostics,
+            checker_failed: false,
+        },
+        Err(_) => {
+            let parsed: Vec<Parsed> = files
+                .iter()
+                .map(|f| nudge_syntax::parse(f.clone()))
+                .collect();
+            let diagnostics = parsed
+                .iter()
+                .flat_map(|p| p.diagnostics.iter().cloned())
+                .collect();
+            Checked {
+                parsed,
+                diagnostics,
+                checker_failed: true,
+            }
+        }
+    }
+}
+
+/// What [`check`] found.
+#[derive(Debug)]
+pub struct Checked {
+    /// Every file, parsed, in the order given.
+    pub parsed: Vec<Parsed>,
+    /// Every problem.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The type checker failed; only syntax errors are in `diagnostics`.
+    pub checker_failed: bool,
 }

@@ -1,12 +1,14 @@
 //! The server loop: documents in, diagnostics and answers out.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::error::Error;
+use std::rc::Rc;
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
-    Notification as _, PublishDiagnostics,
+    DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument,
+    DidSaveTextDocument, Notification as _, PublishDiagnostics, ShowMessage,
 };
 use lsp_types::request::{
     Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest, Request as _,
@@ -63,6 +65,8 @@ pub fn run(connection: &Connection) -> Result<()> {
         connection,
         buffers: Buffers::new(),
         published: HashSet::new(),
+        cache: RefCell::new(None),
+        told_checker_failed: false,
     };
     for message in &connection.receiver {
         match message {
@@ -72,7 +76,13 @@ pub fn run(connection: &Connection) -> Result<()> {
                 }
                 server.request(request)?;
             }
-            Message::Notification(n) => server.notification(n)?,
+            Message::Notification(n) => {
+                // A bad notification is logged; the server keeps serving.
+                let method = n.method.clone();
+                if let Err(e) = server.notification(n) {
+                    eprintln!("nudge lsp: cannot handle `{method}`: {e}");
+                }
+            }
             Message::Response(_) => {}
         }
     }
@@ -85,10 +95,16 @@ struct Server<'a> {
     buffers: Buffers,
     /// Files that were sent diagnostics, so stale ones can be cleared.
     published: HashSet<String>,
+    /// The last analysis, by project, until the next change.
+    cache: RefCell<Option<(String, Rc<Analysis>)>>,
+    /// The user was told that the type checker failed.
+    told_checker_failed: bool,
 }
 
 impl Server<'_> {
     fn notification(&mut self, n: Notification) -> Result<()> {
+        // Any notification may change what is on disk or in the buffers.
+        self.cache.replace(None);
         let uri = match n.method.as_str() {
             DidOpenTextDocument::METHOD => {
                 let p: lsp_types::DidOpenTextDocumentParams = serde_json::from_value(n.params)?;
@@ -114,9 +130,45 @@ impl Server<'_> {
                 self.buffers.remove(p.text_document.uri.as_str());
                 p.text_document.uri
             }
+            DidChangeWatchedFiles::METHOD => {
+                let p: lsp_types::DidChangeWatchedFilesParams = serde_json::from_value(n.params)?;
+                let mut done = HashSet::new();
+                for change in p.changes {
+                    if change.typ == lsp_types::FileChangeType::DELETED {
+                        self.clear(&change.uri)?;
+                    }
+                    if done.insert(project_key(&change.uri)) {
+                        self.publish(&change.uri)?;
+                    }
+                }
+                return Ok(());
+            }
             _ => return Ok(()),
         };
         self.publish(&uri)
+    }
+
+    /// Sends an empty list of diagnostics for a file that had some.
+    fn clear(&mut self, uri: &Uri) -> Result<()> {
+        if self.published.remove(uri.as_str()) {
+            self.send_diagnostics(uri.clone(), Vec::new())?;
+        }
+        Ok(())
+    }
+
+    fn send_diagnostics(&self, uri: Uri, diagnostics: Vec<lsp_types::Diagnostic>) -> Result<()> {
+        let params = PublishDiagnosticsParams {
+            uri,
+            diagnostics,
+            version: None,
+        };
+        self.connection
+            .sender
+            .send(Message::Notification(Notification::new(
+                PublishDiagnostics::METHOD.to_owned(),
+                params,
+            )))?;
+        Ok(())
     }
 
     /// Re-checks the project of `uri` and sends every file's diagnostics.
@@ -143,23 +195,40 @@ impl Server<'_> {
             } else {
                 self.published.insert(key);
             }
-            let params = PublishDiagnosticsParams {
-                uri: file.uri.clone(),
-                diagnostics,
-                version: None,
+            self.send_diagnostics(file.uri.clone(), diagnostics)?;
+        }
+        if analysis.checker_failed && !self.told_checker_failed {
+            self.told_checker_failed = true;
+            let params = lsp_types::ShowMessageParams {
+                typ: lsp_types::MessageType::ERROR,
+                message: "nudge: internal error in the type checker; only syntax errors are \
+                          shown for this project (details in the log)"
+                    .to_owned(),
             };
             self.connection
                 .sender
                 .send(Message::Notification(Notification::new(
-                    PublishDiagnostics::METHOD.to_owned(),
+                    ShowMessage::METHOD.to_owned(),
                     params,
                 )))?;
         }
         Ok(())
     }
 
-    fn analyze(&self, uri: &Uri) -> Analysis {
-        analysis::analyze(analysis::project_files(uri, &self.buffers), uri)
+    /// The analysis of the project of `uri`, reused until the next change.
+    fn analyze(&self, uri: &Uri) -> Rc<Analysis> {
+        let key = project_key(uri);
+        if let Some((cached, analysis)) = &*self.cache.borrow() {
+            if *cached == key && analysis.file_index(uri).is_some() {
+                return analysis.clone();
+            }
+        }
+        let analysis = Rc::new(analysis::analyze(
+            analysis::project_files(uri, &self.buffers),
+            uri,
+        ));
+        self.cache.replace(Some((key, analysis.clone())));
+        analysis
     }
 
     fn request(&mut self, request: Request) -> Result<()> {
@@ -193,7 +262,11 @@ impl Server<'_> {
 
     /// The project of `uri`, the file's index in it and the byte offset of
     /// `position`.
-    fn locate(&self, uri: &Uri, position: lsp_types::Position) -> Option<(Analysis, usize, usize)> {
+    fn locate(
+        &self,
+        uri: &Uri,
+        position: lsp_types::Position,
+    ) -> Option<(Rc<Analysis>, usize, usize)> {
         let analysis = self.analyze(uri);
         let file = analysis.file_index(uri)?;
         let offset = convert::offset(&analysis.files[file].source, position);
@@ -289,6 +362,14 @@ impl Server<'_> {
             }
         }
     }
+}
+
+/// The project a document belongs to: its folder, or the document itself
+/// when it is not a local file.
+fn project_key(uri: &Uri) -> String {
+    crate::uri::to_path(uri)
+        .and_then(|p| p.parent().map(|f| f.display().to_string()))
+        .unwrap_or_else(|| uri.to_string())
 }
 
 fn params<P: DeserializeOwned>(request: Request) -> std::result::Result<P, (ErrorCode, String)> {
