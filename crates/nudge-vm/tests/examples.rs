@@ -1,0 +1,327 @@
+//! The examples, compiled and run on the engine: the scenarios of their
+//! `test` blocks, written out by hand until `nudge test` runs them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use common::{props, t};
+use nudge_bytecode::{compile, Channel, Module};
+use nudge_check::{check_project, TemplateLoader};
+use nudge_syntax::SourceFile;
+use nudge_vm::{Engine, MemoryStore, Props, Record, Value};
+
+fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+struct ExamplesLoader;
+
+impl TemplateLoader for ExamplesLoader {
+    fn load(&self, path: &Path) -> std::io::Result<String> {
+        let rel = path.strip_prefix("examples").unwrap_or(path);
+        std::fs::read_to_string(examples_dir().join(rel))
+    }
+}
+
+fn examples() -> Module {
+    let mut names: Vec<String> = std::fs::read_dir(examples_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".flow"))
+        .collect();
+    names.sort();
+    let sources: Vec<Arc<SourceFile>> = names
+        .into_iter()
+        .map(|n| {
+            let text = std::fs::read_to_string(examples_dir().join(&n)).unwrap();
+            Arc::new(SourceFile::new(format!("examples/{n}"), text))
+        })
+        .collect();
+    let checked = check_project(&sources, &ExamplesLoader);
+    let program = checked
+        .program
+        .unwrap_or_else(|| panic!("examples check clean: {:#?}", checked.diagnostics));
+    compile(&program, "test").unwrap()
+}
+
+fn customer(e: &mut Engine<MemoryStore>, id: &str, extra: &[(&str, Value)], now: DateTime<Utc>) {
+    let mut traits = props(&[
+        ("email", Value::str(&format!("{id}@example.com"))),
+        ("plan", Value::str("pro")),
+        ("created_at", Value::Time(t("2026-01-01T00:00:00Z"))),
+    ]);
+    traits.extend(props(extra));
+    e.identify(id, traits, now).unwrap();
+}
+
+/// Runs four days past `t0`: long enough for every step of the scenario,
+/// short of the `inactive for 5d` workflows, which would otherwise greet
+/// every quiet test profile (a test that runs "until no timer is left"
+/// always reaches them).
+fn run_days(e: &mut Engine<MemoryStore>, t0: DateTime<Utc>) {
+    e.advance_to(t0 + Duration::days(4)).unwrap();
+}
+
+/// (offset from t0, channel, template) of messages to `who`.
+fn messages(
+    e: &Engine<MemoryStore>,
+    who: &str,
+    t0: DateTime<Utc>,
+) -> Vec<(Duration, Channel, Option<String>)> {
+    e.sent()
+        .filter(|(_, p, _)| *p == who)
+        .map(|(at, _, m)| (*at - t0, m.channel, m.template.clone()))
+        .collect()
+}
+
+fn cart(name: &str, total: f64) -> Props {
+    props(&[
+        ("product_name", Value::str(name)),
+        ("price", Value::Float(total)),
+        ("cart_total", Value::Float(total)),
+    ])
+}
+
+#[test]
+fn a_buyer_who_converts_gets_no_reminder() {
+    let t0 = t("2026-03-01T10:00:00Z");
+    let mut e = Engine::new(MemoryStore::new(), examples(), t0);
+    customer(&mut e, "u1", &[], t0);
+    e.track("u1", "checkout_abandoned", cart("Desk", 300.0), t0)
+        .unwrap();
+    e.track(
+        "u1",
+        "order_completed",
+        props(&[
+            ("order_id", Value::str("o1")),
+            ("total", Value::Float(300.0)),
+        ]),
+        t0 + Duration::minutes(30),
+    )
+    .unwrap();
+    run_days(&mut e, t0);
+    assert!(
+        messages(&e, "u1", t0).is_empty(),
+        "{:?}",
+        messages(&e, "u1", t0)
+    );
+    assert!(e
+        .log
+        .iter()
+        .any(|r| matches!(r, Record::GoalReached { goal, .. } if goal == "converted")));
+}
+
+#[test]
+fn a_shopper_who_does_not_buy_hears_by_email_then_push() {
+    let t0 = t("2026-03-01T10:00:00Z");
+    let mut e = Engine::new(MemoryStore::new(), examples(), t0);
+    customer(
+        &mut e,
+        "u2",
+        &[
+            ("push_token", Value::str("tok")),
+            ("plan", Value::str("starter")),
+        ],
+        t0,
+    );
+    e.track("u2", "checkout_abandoned", cart("Lamp", 40.0), t0)
+        .unwrap();
+    run_days(&mut e, t0);
+    assert_eq!(
+        messages(&e, "u2", t0),
+        vec![
+            (
+                Duration::hours(1),
+                Channel::Email,
+                Some("cart_reminder".into())
+            ),
+            (Duration::hours(25), Channel::Push, None),
+        ]
+    );
+    let push = e
+        .sent()
+        .find(|(_, _, m)| m.channel == Channel::Push)
+        .unwrap()
+        .2;
+    assert_eq!(push.fields["body"], "Lamp is waiting");
+    let email = e.sent().next().unwrap().2;
+    assert_eq!(email.fields["subject"], "You left Lamp in your cart");
+}
+
+#[test]
+fn small_carts_are_left_alone() {
+    let t0 = t("2026-03-01T10:00:00Z");
+    let mut e = Engine::new(MemoryStore::new(), examples(), t0);
+    customer(&mut e, "u3", &[], t0);
+    e.track("u3", "checkout_abandoned", cart("Pen", 2.0), t0)
+        .unwrap();
+    run_days(&mut e, t0);
+    assert!(
+        messages(&e, "u3", t0).is_empty(),
+        "{:?}",
+        messages(&e, "u3", t0)
+    );
+    assert!(e.journey("u3", "abandoned_checkout").is_none());
+}
+
+#[test]
+fn a_new_account_gets_one_welcome_then_a_setup_prompt() {
+    let t0 = t("2026-03-02T10:00:00Z");
+    let mut e = Engine::new(MemoryStore::new(), examples(), t0);
+    customer(
+        &mut e,
+        "u1",
+        &[
+            ("first_name", Value::str("Ada")),
+            ("plan", Value::str("starter")),
+        ],
+        t0,
+    );
+    e.track(
+        "u1",
+        "account_created",
+        props(&[
+            ("plan_type", Value::str("starter")),
+            ("company_size", Value::Int(5)),
+        ]),
+        t0,
+    )
+    .unwrap();
+    e.advance_to(t0 + Duration::days(2)).unwrap();
+    let got = messages(&e, "u1", t0);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].0, Duration::zero());
+    assert!(matches!(
+        got[0].2.as_deref(),
+        Some("welcome_a" | "welcome_b")
+    ));
+    assert_eq!(
+        got[1],
+        (
+            Duration::days(1),
+            Channel::Email,
+            Some("setup_prompt".into())
+        )
+    );
+    let welcome = e.sent().next().unwrap().2;
+    let subject = &welcome.fields["subject"];
+    assert!(
+        subject == "Welcome to the shop, Ada" || subject == "Your starter account is ready",
+        "{subject}"
+    );
+    // Then the check-in at 09:00 UTC on day 5.
+    e.advance_to(t0 + Duration::days(5) + Duration::hours(1))
+        .unwrap();
+    let last = messages(&e, "u1", t0).pop().unwrap();
+    assert_eq!(last.2.as_deref(), Some("check_in"));
+    assert_eq!(t0 + last.0, t("2026-03-07T09:00:00Z"));
+}
+
+#[test]
+fn activated_users_leave_onboarding_at_once() {
+    let t0 = t("2026-03-02T10:00:00Z");
+    let mut e = Engine::new(MemoryStore::new(), examples(), t0);
+    customer(&mut e, "u2", &[], t0);
+    e.track(
+        "u2",
+        "account_created",
+        props(&[
+            ("plan_type", Value::str("pro")),
+            ("company_size", Value::Int(40)),
+        ]),
+        t0,
+    )
+    .unwrap();
+    e.track(
+        "u2",
+        "feature_used",
+        props(&[
+            ("feature", Value::str("reports")),
+            ("first_time", Value::Bool(true)),
+        ]),
+        t0 + Duration::hours(2),
+    )
+    .unwrap();
+    run_days(&mut e, t0);
+    let j = e.journey("u2", "onboarding").unwrap();
+    assert!(matches!(j.status, nudge_vm::Status::Exited(_)));
+    assert!(e
+        .log
+        .iter()
+        .any(|r| matches!(r, Record::GoalReached { goal, .. } if goal == "activated")));
+    assert_eq!(messages(&e, "u2", t0).len(), 1);
+}
+
+#[test]
+fn a_reset_link_goes_out_even_at_night_and_past_the_cap() {
+    let t0 = t("2026-03-01T23:30:00Z");
+    let mut e = Engine::new(MemoryStore::new(), examples(), t0);
+    customer(
+        &mut e,
+        "u1",
+        &[
+            ("timezone", Value::str("Europe/Berlin")),
+            ("plan", Value::str("starter")),
+        ],
+        t0,
+    );
+    for (i, offset) in [0, 1, 2].into_iter().enumerate() {
+        let url = format!("https://shop.example.com/r/{}", i + 1);
+        e.track(
+            "u1",
+            "password_reset_requested",
+            props(&[("reset_url", Value::str(&url))]),
+            t0 + Duration::minutes(offset),
+        )
+        .unwrap();
+    }
+    run_days(&mut e, t0);
+    let got = messages(&e, "u1", t0);
+    assert_eq!(got.len(), 3);
+    assert!(got
+        .iter()
+        .all(|(d, _, tpl)| *d <= Duration::minutes(5) && tpl.as_deref() == Some("reset_link")));
+    let texts: Vec<String> = e.sent().map(|(_, _, m)| m.fields["text"].clone()).collect();
+    assert_eq!(
+        texts[2],
+        "Follow this link within an hour: https://shop.example.com/r/3"
+    );
+}
+
+#[test]
+fn a_quiet_paying_customer_is_nudged_once() {
+    let t0 = t("2026-03-01T10:00:00Z");
+    let mut e = Engine::new(MemoryStore::new(), examples(), t0);
+    customer(&mut e, "u1", &[], t0);
+    e.track("u1", "login", Props::new(), t0).unwrap();
+    e.advance_to(t0 + Duration::days(20)).unwrap();
+    let got: Vec<_> = messages(&e, "u1", t0)
+        .into_iter()
+        .filter(|(_, _, tpl)| tpl.as_deref() == Some("we_miss_you"))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(
+            Duration::days(5),
+            Channel::Email,
+            Some("we_miss_you".into())
+        )]
+    );
+}
+
+#[test]
+fn an_active_customer_is_left_alone() {
+    let t0 = t("2026-03-01T10:00:00Z");
+    let mut e = Engine::new(MemoryStore::new(), examples(), t0);
+    customer(&mut e, "u2", &[], t0);
+    for day in [0, 3, 6] {
+        e.track("u2", "login", Props::new(), t0 + Duration::days(day))
+            .unwrap();
+    }
+    e.advance_to(t0 + Duration::days(8)).unwrap();
+    assert!(messages(&e, "u2", t0).is_empty());
+}
