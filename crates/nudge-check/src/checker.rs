@@ -161,7 +161,16 @@ pub(crate) fn run(
     let workflows = c.check_workflows();
     let policy = c.check_policy();
     c.check_tests();
-    c.lint_unused();
+    // Unused declarations are noise while there are errors (a misspelt
+    // reference makes its target look unused).
+    if !c
+        .diags
+        .iter()
+        .any(|d| d.severity == nudge_syntax::Severity::Error)
+        && !parsed.iter().any(|p| !p.diagnostics.is_empty())
+    {
+        c.lint_unused();
+    }
     let program = ir::Program {
         files: parsed.iter().map(|p| p.source.clone()).collect(),
         enums: c.enums.clone(),
@@ -173,6 +182,26 @@ pub(crate) fn run(
         policy,
     };
     (c.diags, Some(program))
+}
+
+/// "a `int`" → "an `int`".
+fn articles(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("a `") {
+        let (before, after) = rest.split_at(i);
+        out.push_str(before);
+        let word_start = before.is_empty() || before.ends_with([' ', '(']);
+        let vowel = after[3..].starts_with(['a', 'e', 'i', 'o', 'A', 'E', 'I', 'O']);
+        if word_start && vowel {
+            out.push_str("an `");
+        } else {
+            out.push_str("a `");
+        }
+        rest = &after[3..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Items of every file with the file they are in.
@@ -188,9 +217,22 @@ impl<'a> Checker<'a> {
         &self.parsed[file.index()].source
     }
 
-    pub(crate) fn emit(&mut self, file: FileId, d: Diagnostic) {
-        let d = d.in_file(&self.parsed[file.index()].source);
-        self.diags.push(d);
+    pub(crate) fn emit(&mut self, file: FileId, mut d: Diagnostic) {
+        let src = self.parsed[file.index()].source.clone();
+        let text = src.text();
+        for label in &mut d.labels {
+            // Spans of clauses and statements run up to the next token; a
+            // label marks only the words.
+            let range = label.span.range();
+            if range.end <= text.len() && range.start < range.end {
+                let trimmed = text[range.clone()].trim_end();
+                label.span.end = label.span.start + trimmed.len() as u32;
+            }
+            label.message = label.message.take().map(|m| articles(&m));
+        }
+        d.message = articles(&d.message);
+        d.help = d.help.take().map(|h| articles(&h));
+        self.diags.push(d.in_file(&src));
     }
 
     pub(crate) fn fresh_tag(&mut self) -> u32 {
@@ -210,7 +252,7 @@ impl<'a> Checker<'a> {
     ) {
         let mut d = Diagnostic::error(code, format!("{what} `{}` is declared twice", name.name))
             .with_primary(name.span, "declared again here")
-            .with_help(format!("rename one of them or remove this one; a project has one namespace across all its files"));
+            .with_help("rename one of them or remove this one; a project has one namespace across all its files");
         if first.file == file {
             d = d.with_secondary(first.span, "first declared here");
         } else {
@@ -301,17 +343,8 @@ impl<'a> Checker<'a> {
             }
             TypeExprKind::List(inner) => Type::List(Box::new(self.resolve_type(file, inner))),
             TypeExprKind::Optional(inner) => {
+                // The grammar allows one `?` only.
                 let inner_ty = self.resolve_type(file, inner);
-                if inner_ty.is_optional() {
-                    let d = Diagnostic::error(
-                        codes::NESTED_OPTIONAL,
-                        "a type can be optional only once",
-                    )
-                    .with_primary(t.span, "optional twice")
-                    .with_help("remove the extra `?`");
-                    self.emit(file, d);
-                    return inner_ty;
-                }
                 Type::Optional(Box::new(inner_ty))
             }
         }
@@ -800,7 +833,7 @@ impl<'a> Checker<'a> {
             None => format!(
                 "`{}` has {}; members are written without quotes",
                 def.name,
-                suggest::one_of(def.members.iter().map(String::as_str))
+                suggest::all_of(def.members.iter().map(String::as_str))
             ),
         };
         let d = Diagnostic::error(

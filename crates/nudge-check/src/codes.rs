@@ -25,8 +25,6 @@ pub const DUPLICATE_POLICY: &str = "nudge::check::duplicate_policy";
 pub const RESERVED_FIELD: &str = "nudge::check::reserved_field";
 /// A field's type is neither built in nor a declared enum.
 pub const UNKNOWN_TYPE: &str = "nudge::check::unknown_type";
-/// A type such as `string??`.
-pub const NESTED_OPTIONAL: &str = "nudge::check::nested_optional";
 /// An event name that is not declared.
 pub const UNKNOWN_EVENT: &str = "nudge::check::unknown_event";
 /// `in NAME` names no segment.
@@ -131,7 +129,6 @@ pub const ALL: &[&str] = &[
     DUPLICATE_POLICY,
     RESERVED_FIELD,
     UNKNOWN_TYPE,
-    NESTED_OPTIONAL,
     UNKNOWN_EVENT,
     UNKNOWN_SEGMENT,
     UNKNOWN_TEMPLATE,

@@ -451,6 +451,14 @@ impl Checker<'_> {
     ) -> ir::Expr {
         let root = &p.segments[0];
         if p.segments.len() == 1 {
+            if expect.is_some_and(Type::is_error)
+                && !self.event_names.contains_key(&root.name)
+                && root.name != "profile"
+                && root.name != "event"
+            {
+                // The other side already failed; do not guess.
+                return error(span);
+            }
             if let Some(Type::Enum(id)) = expect.map(Type::strip_optional) {
                 let id = *id;
                 return match self.enum_member(cx.file, id, root) {
@@ -511,7 +519,7 @@ impl Checker<'_> {
                     .unwrap_or_else(|| {
                         format!(
                             "the profile has {}",
-                            suggest::one_of(self.profile.fields.iter().map(|f| f.name.as_str()))
+                            suggest::all_of(self.profile.fields.iter().map(|f| f.name.as_str()))
                         )
                     });
                     let d = Diagnostic::error(
@@ -626,7 +634,7 @@ impl Checker<'_> {
                 format!(
                     "`{}` has {}",
                     ev.name,
-                    suggest::one_of(ev.schema.fields.iter().map(|f| f.name.as_str()))
+                    suggest::all_of(ev.schema.fields.iter().map(|f| f.name.as_str()))
                 )
             }
         });
@@ -807,7 +815,7 @@ impl Checker<'_> {
                     .with_secondary(r.span, format!("a `{}`", self.type_name(rt)))
                     .with_help("compare values of the same type (`int` and `float` mix)");
                     self.emit(cx.file, d);
-                } else if !equality && !(lt.is_ordered() && rt.is_ordered()) {
+                } else if !(equality || lt.is_ordered() && rt.is_ordered()) {
                     let bad = if lt.is_ordered() { rt } else { lt };
                     let d = Diagnostic::error(
                         codes::NOT_ORDERED,

@@ -329,7 +329,7 @@ impl Checker<'_> {
         if missing.is_empty() {
             return;
         }
-        let list = suggest::one_of(missing.iter().copied()).replace(" or ", " and ");
+        let list = suggest::all_of(missing.iter().copied());
         let d = Diagnostic::error(codes::MISSING_PROPERTY, format!("{owner} needs {list}"))
             .with_primary(
                 anchor,

@@ -42,6 +42,19 @@ where
     }
 }
 
+/// "`a`, `b` and `c`".
+pub(crate) fn all_of<'a, I>(names: I) -> String
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
+    match names.len() {
+        0 => "nothing".to_owned(),
+        1 => names[0].clone(),
+        n => format!("{} and {}", names[..n - 1].join(", "), names[n - 1]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

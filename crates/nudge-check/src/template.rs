@@ -434,7 +434,7 @@ impl Checker<'_> {
                     names.clone()
                 },
                 channel.as_str(),
-                suggest::one_of(channel_fields(channel).iter().copied())
+                suggest::all_of(channel_fields(channel).iter().copied())
             ));
             self.emit(cx.file, d);
         }

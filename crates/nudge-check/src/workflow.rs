@@ -336,9 +336,8 @@ impl Checker<'_> {
         for (i, stmt) in stmts.iter().enumerate() {
             if flow.dead && !reported {
                 reported = true;
-                let last = stmts[stmts.len() - 1].span();
                 let d = Diagnostic::warning(codes::UNREACHABLE, "this never runs")
-                    .with_primary(stmt.span().to(last), "after `exit`")
+                    .with_primary(stmt.span(), "after `exit`")
                     .with_secondary(stmts[i - 1].span(), "the journey ends here")
                     .with_help("remove these statements, or move the `exit` after them");
                 self.emit(wf.base.file, d);
@@ -682,7 +681,9 @@ impl Checker<'_> {
             Some(Content::Text(s)) => self.message_text(&cx, channel, s),
             None => Vec::new(),
         };
-        if msg.template.is_none() {
+        let webhook_text =
+            channel == Channel::Webhook && matches!(msg.content, Some(Content::Text(_)));
+        if msg.template.is_none() && !webhook_text {
             let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
             let what = format!("this `{}` message", channel.as_str());
             self.require_fields(&cx, channel, &names, msg.channel.span, &what);

@@ -1,5 +1,6 @@
 //! Helpers shared by the checker's tests.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test uses a part")]
+#![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
