@@ -22,8 +22,9 @@
 //! - parentheses are kept as written.
 //!
 //! Comments: an own-line comment stays on its own line before whatever
-//! followed it; a comment after code stays at the end of that line. Comments
-//! are never merged, reordered or dropped. A leading byte order mark and CRLF
+//! followed it; a comment after code stays at the end of that line (a doc
+//! comment always gets its own line). Comments are never merged, reordered
+//! or dropped. A leading byte order mark and CRLF
 //! line endings are kept.
 
 use std::sync::Arc;
@@ -335,6 +336,29 @@ impl<'a> Printer<'a> {
         self.at_block_start = true;
     }
 
+    /// Opens a block whose `{` is the first token after `from`.
+    fn open_after(&mut self, from: u32) {
+        let pos = self.brace_after(from);
+        self.open(pos);
+    }
+
+    /// Where the `{` after `from` is, whitespace and comments skipped.
+    fn brace_after(&self, from: u32) -> Option<u32> {
+        let bytes = self.src.as_bytes();
+        let mut i = from as usize;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'{' => return u32::try_from(i).ok(),
+                b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                    i = self.src[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                }
+                b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+                _ => return None,
+            }
+        }
+        None
+    }
+
     fn close(&mut self, pos: u32) {
         self.newline();
         self.flush_before(pos);
@@ -350,14 +374,19 @@ impl<'a> Printer<'a> {
                 break;
             }
             self.next += 1;
-            self.comment(c.span);
+            self.comment(c.span, c.doc);
         }
     }
 
-    fn comment(&mut self, span: Span) {
+    /// Writes a comment: after code on the same line if it was written
+    /// that way (doc comments always get a line of their own, above what
+    /// they document), else on its own line.
+    fn comment(&mut self, span: Span, doc: bool) {
         let text = self.src.get(span.range()).unwrap_or("").trim_end();
-        let trailing =
-            !self.out.is_empty() && !self.last_was_comment && self.code_before_on_line(span.start);
+        let trailing = !doc
+            && !self.out.is_empty()
+            && !self.last_was_comment
+            && self.code_before_on_line(span.start);
         if trailing {
             self.trim_line_end();
             self.out.push(' ');
@@ -488,14 +517,14 @@ impl<'a> Printer<'a> {
             Item::Profile(d) => {
                 self.tok(d.keyword.start, "profile");
                 self.sp();
-                self.fields(&d.fields, d.span);
+                self.fields(&d.fields, d.span, d.keyword.end);
             }
             Item::Event(d) => {
                 self.tok(d.span.start, "event");
                 self.sp();
                 self.ident(&d.name);
                 self.sp();
-                self.fields(&d.fields, d.span);
+                self.fields(&d.fields, d.span, d.name.span.end);
             }
             Item::Segment(d) => {
                 let inline = self.try_inline(d.span, |p| p.segment(d, true));
@@ -525,7 +554,7 @@ impl<'a> Printer<'a> {
                     self.write("{}");
                     return;
                 }
-                self.open(None);
+                self.open_after(d.keyword.end);
                 for rule in &d.rules {
                     self.line(rule.span().start);
                     self.policy_rule(rule);
@@ -541,7 +570,7 @@ impl<'a> Printer<'a> {
                     self.write("{}");
                     return;
                 }
-                self.open(None);
+                self.open_after(d.name.span.end);
                 for step in &d.steps {
                     self.line(step.span().start);
                     let inline = self.try_inline(step.span(), |p| p.test_step(step, true));
@@ -569,7 +598,7 @@ impl<'a> Printer<'a> {
             }
             self.write(" }");
         } else {
-            self.open(None);
+            self.open_after(d.name.span.end);
             for m in &d.members {
                 self.line(m.name.span.start);
                 self.ident(&m.name);
@@ -578,12 +607,13 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn fields(&mut self, fields: &[FieldDecl], span: Span) {
+    /// Schema fields; the `{` is the first token after `from`.
+    fn fields(&mut self, fields: &[FieldDecl], span: Span, from: u32) {
         if fields.is_empty() && !self.has_comments(span) {
             self.write("{}");
             return;
         }
-        self.open(None);
+        self.open_after(from);
         for f in fields {
             self.line(f.span.start);
             self.field_decl(f);
@@ -701,7 +731,7 @@ impl<'a> Printer<'a> {
             self.write("{}");
             return;
         }
-        self.open(None);
+        self.open_after(d.name.span.end);
         for c in &d.clauses {
             self.line(c.span().start);
             self.clause(c);
@@ -887,7 +917,7 @@ impl<'a> Printer<'a> {
                     self.write("{}");
                     return;
                 }
-                self.open(None);
+                self.open_after(split.name.span.end);
                 for arm in &split.arms {
                     self.line(arm.span.start);
                     let inline = self.try_inline(arm.span, |p| p.split_arm(arm, true));
@@ -904,7 +934,7 @@ impl<'a> Printer<'a> {
                     self.write("{}");
                     return;
                 }
-                self.open(None);
+                self.open_after(e.until.span.end);
                 for step in &e.steps {
                     self.line(step.span.start);
                     let inline = self.try_inline(step.span, |p| p.escalate_step(step, true));

@@ -126,7 +126,13 @@ impl Gen {
         if self.rng.chance(self.comment_rate / 2) {
             self.comments += 1;
             let n = self.comments;
-            self.out.push_str(&format!("\n/// d{n}\n/// more\n"));
+            if self.rng.chance(50) {
+                self.out.push_str(&format!("\n/// d{n}\n/// more\n"));
+            } else {
+                // After the code of the line before: still documents what
+                // follows.
+                self.out.push_str(&format!(" /// t{n}\n"));
+            }
         }
     }
 
