@@ -909,21 +909,21 @@ fn check(seed: u64, comment_rate: usize) {
 
 #[test]
 fn generated_programs_without_comments() {
-    for seed in 0..120 {
+    for seed in 0..200 {
         check(seed, 0);
     }
 }
 
 #[test]
 fn generated_programs_with_comments() {
-    for seed in 1000..1240 {
+    for seed in 1000..1400 {
         check(seed, 8);
     }
 }
 
 #[test]
 fn generated_programs_full_of_comments() {
-    for seed in 5000..5120 {
+    for seed in 5000..5200 {
         check(seed, 40);
     }
 }
