@@ -320,6 +320,90 @@ fn every_grammar_keyword_is_in_the_textmate_grammar_and_the_vim_syntax() {
     );
 }
 
+/// A line that shows `word` in a place where the grammar allows it, with
+/// `word` first.
+fn line_for(word: &str) -> String {
+    match word {
+        "event" => "event signed_up { }".to_owned(),
+        "profile" => "profile { }".to_owned(),
+        "file" => "file(\"a.html\")".to_owned(),
+        w => format!("{w} "),
+    }
+}
+
+#[test]
+fn every_grammar_keyword_is_highlighted_by_the_textmate_grammar() {
+    let vscode = repo().join("editors/vscode");
+    if !require(runs("node", "--version"), "`node` is not installed")
+        || !require(
+            vscode.join("node_modules/vscode-textmate").is_dir(),
+            "editors/vscode/node_modules is missing (run `npm ci --prefix editors/vscode`)",
+        )
+    {
+        return;
+    }
+    let words: Vec<String> = grammar_words().into_iter().collect();
+    let lines: Vec<String> = words.iter().map(|w| line_for(w)).collect();
+    let mut child = Command::new("node")
+        .arg("test/scopes.js")
+        .current_dir(&vscode)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(serde_json::to_string(&lines).unwrap().as_bytes())
+            .unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let scopes: Vec<Vec<String>> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(scopes.len(), words.len());
+    let plain: Vec<String> = words
+        .iter()
+        .zip(&scopes)
+        .filter(|(_, s)| {
+            !s.iter().any(|s| {
+                s.starts_with("keyword.") || s.starts_with("constant.") || s.starts_with("support.")
+            })
+        })
+        .map(|(w, s)| format!("`{w}`: {s:?}"))
+        .collect();
+    assert!(
+        plain.is_empty(),
+        "keywords the TextMate grammar does not highlight:\n{}",
+        plain.join("\n")
+    );
+}
+
+#[test]
+fn every_grammar_keyword_is_highlighted_by_the_vim_syntax() {
+    if !require(runs("vim", "--version"), "`vim` is not installed") {
+        return;
+    }
+    let words: Vec<String> = grammar_words().into_iter().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("words.flow");
+    let text: String = words.iter().map(|w| line_for(w) + "\n").collect();
+    std::fs::write(&file, text).unwrap();
+    let positions: Vec<(usize, usize)> = (1..=words.len()).map(|l| (l, 1)).collect();
+    let groups = vim_groups(&file, &positions);
+    let plain: Vec<String> = words
+        .iter()
+        .zip(&groups[3..])
+        .filter(|(_, g)| g.is_empty() || g.as_str() == "flowTypeName")
+        .map(|(w, g)| format!("`{w}`: `{g}`"))
+        .collect();
+    assert!(
+        plain.is_empty(),
+        "keywords the Vim syntax does not highlight:\n{}",
+        plain.join("\n")
+    );
+}
+
 fn collect_regexes(value: &serde_json::Value, out: &mut String) {
     match value {
         serde_json::Value::Object(map) => {
