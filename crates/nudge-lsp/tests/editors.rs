@@ -109,32 +109,24 @@ fn locate(text: &str, p: &Probe) -> (usize, usize) {
     (index + 1, column + 1)
 }
 
-/// Opens `file` in a headless Vim with `editors/vim` on the runtime path
-/// (so ftdetect, ftplugin and syntax load as they would for a user) and
-/// returns the file type, `commentstring`, `shiftwidth` and the syntax group
-/// at each position.
-fn vim_groups(file: &Path, positions: &[(usize, usize)]) -> Vec<String> {
+/// Runs `body` in a headless Vim with `editors/vim` on the runtime path
+/// (so ftdetect, ftplugin, indent and syntax load as they would for a
+/// user); `body` adds lines to the list `out`, which is returned.
+fn run_vim(body: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.txt");
-    let mut script = format!(
+    let script = format!(
         "set nocompatible\n\
          set runtimepath^={}\n\
-         filetype plugin on\n\
+         filetype plugin indent on\n\
          syntax on\n\
-         edit {}\n\
-         let out = [&filetype, &commentstring, string(&shiftwidth)]\n",
+         let out = []\n\
+         {body}\n\
+         call writefile(out, '{}')\n\
+         qall!\n",
         repo().join("editors/vim").display(),
-        file.display(),
+        out.display(),
     );
-    for (line, col) in positions {
-        script.push_str(&format!(
-            "call add(out, synIDattr(synID({line}, {col}, 1), 'name'))\n"
-        ));
-    }
-    script.push_str(&format!(
-        "call writefile(out, '{}')\nqall!\n",
-        out.display()
-    ));
     let script_path = dir.path().join("probe.vim");
     std::fs::write(&script_path, script).unwrap();
     let status = Command::new("vim")
@@ -145,6 +137,61 @@ fn vim_groups(file: &Path, positions: &[(usize, usize)]) -> Vec<String> {
     assert!(status.success(), "vim exited with {status}");
     let text = std::fs::read_to_string(&out).expect("vim wrote no results");
     text.lines().map(str::to_owned).collect()
+}
+
+/// Opens `file` and returns the file type, `commentstring`, `shiftwidth`
+/// and the syntax group at each position.
+fn vim_groups(file: &Path, positions: &[(usize, usize)]) -> Vec<String> {
+    let mut body = format!(
+        "edit {}\n\
+         call extend(out, [&filetype, &commentstring, string(&shiftwidth)])\n",
+        file.display()
+    );
+    for (line, col) in positions {
+        body.push_str(&format!(
+            "call add(out, synIDattr(synID({line}, {col}, 1), 'name'))\n"
+        ));
+    }
+    run_vim(&body)
+}
+
+#[test]
+fn vim_indents_the_examples_as_the_formatter_does() {
+    if !require(runs("vim", "--version"), "`vim` is not installed") {
+        return;
+    }
+    // Every line of every example loses its indentation; `gg=G` must give
+    // it back exactly.
+    let body = format!(
+        "for f in glob('{}/*.flow', 0, 1)\n\
+           execute 'edit! ' . f\n\
+           let want = getline(1, '$')\n\
+           silent! %s/^\\s\\+//\n\
+           normal! gg=G\n\
+           let got = getline(1, '$')\n\
+           call add(out, 'checked ' . fnamemodify(f, ':t'))\n\
+           for i in range(len(want))\n\
+             if want[i] !=# got[i]\n\
+               call add(out, fnamemodify(f, ':t') . ':' . (i + 1) . ': expected [' . want[i] . '] got [' . got[i] . ']')\n\
+             endif\n\
+           endfor\n\
+           set nomodified\n\
+         endfor",
+        repo().join("examples").display()
+    );
+    let out = run_vim(&body);
+    let checked = out.iter().filter(|l| l.starts_with("checked ")).count();
+    assert!(checked >= 5, "{out:?}");
+    let wrong: Vec<&String> = out.iter().filter(|l| !l.starts_with("checked ")).collect();
+    assert!(
+        wrong.is_empty(),
+        "\n{}",
+        wrong
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 fn check_vim(file: &Path, probes: &[Probe]) {

@@ -15,7 +15,6 @@ setlocal formatoptions-=t formatoptions+=croql
 
 " The canonical style: two spaces, no tabs.
 setlocal expandtab shiftwidth=2 softtabstop=2 tabstop=8
-setlocal autoindent smartindent cindent cinkeys-=0# cinoptions=+0
 setlocal iskeyword=@,48-57,_
 
 " `gq` formats the buffer through `nudge fmt` when it is installed.
@@ -24,8 +23,7 @@ if executable('nudge')
 endif
 
 let b:undo_ftplugin = 'setlocal commentstring< comments< formatoptions< expandtab<'
-      \ . ' shiftwidth< softtabstop< tabstop< autoindent< smartindent< cindent<'
-      \ . ' cinkeys< cinoptions< iskeyword< formatprg<'
+      \ . ' shiftwidth< softtabstop< tabstop< iskeyword< formatprg<'
 
 let &cpoptions = s:cpo_save
 unlet s:cpo_save
