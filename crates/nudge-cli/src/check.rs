@@ -60,14 +60,10 @@ fn exit_code(diagnostics: &[Diagnostic], deny_warnings: bool) -> u8 {
     }
 }
 
-/// Every diagnostic of one project.
+/// Every diagnostic of one project: parse errors, type errors and lints
+/// (template files are read relative to each `.flow` file's folder).
 pub fn check_project(files: &[Arc<nudge_syntax::SourceFile>]) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for file in files {
-        let parsed = nudge_syntax::parse(file.clone());
-        out.extend(parsed.diagnostics);
-    }
-    out
+    nudge_check::check_project(files, &nudge_check::FsLoader).diagnostics
 }
 
 #[cfg(test)]
