@@ -54,47 +54,54 @@ fn json(run: &Run) -> Value {
 
 // ------------------------------------------------------------ robustness
 
-#[test]
-fn an_empty_file_is_clean() {
+/// A profile, so that checking a folder is about the other files only.
+const SCHEMA: &str = "profile {\n  email: email\n  created_at: time\n}\n";
+
+/// A temporary folder `proj` with `schema.flow` and `files`.
+fn project(files: &[(&str, &[u8])]) -> TempDir {
     let dir = TempDir::new().unwrap();
-    write(dir.path(), "empty.flow", "");
-    let run = nudge(dir.path(), &["check", "empty.flow"]);
+    write(dir.path(), "proj/schema.flow", SCHEMA);
+    for (name, text) in files {
+        write(dir.path(), &format!("proj/{name}"), text);
+    }
+    dir
+}
+
+#[test]
+fn empty_files_are_valid_and_declare_nothing() {
+    let dir = project(&[
+        ("empty.flow", b""),
+        ("comments.flow", b"// Nothing here yet.\n\n/// Nor here.\n"),
+    ]);
+    let run = nudge(dir.path(), &["check", "proj"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert_eq!(run.stdout, "checked 1 file: 0 errors, 0 warnings\n");
+    assert_eq!(run.stdout, "checked 3 files: 0 errors, 0 warnings\n");
 }
 
 #[test]
 fn a_file_that_is_not_utf8_names_the_first_bad_byte() {
-    let dir = TempDir::new().unwrap();
-    write(
-        dir.path(),
+    let dir = project(&[(
         "latin1.flow",
         b"event a { x: string }\n// caf\xE9 au lait\n",
-    );
-    let run = nudge(dir.path(), &["check", "latin1.flow"]);
+    )]);
+    let run = nudge(dir.path(), &["check", "proj"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(
-        run.stdout.contains("`latin1.flow` is not UTF-8 text"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("[latin1.flow:2:7]"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("byte `0xE9` is not UTF-8"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("checked 1 file: 1 error"),
-        "{}",
-        run.stdout
-    );
+    for text in [
+        "nudge::io::not_utf8",
+        "`proj/latin1.flow` is not UTF-8 text",
+        "[proj/latin1.flow:2:7]",
+        "byte `0xE9` is not UTF-8",
+        "help: save the file as UTF-8",
+        "checked 2 files: 1 error, 0 warnings",
+    ] {
+        assert!(run.stdout.contains(text), "no {text:?} in\n{}", run.stdout);
+    }
 
-    let run = nudge(dir.path(), &["check", "--format", "json", "latin1.flow"]);
+    let run = nudge(dir.path(), &["check", "--format", "json", "proj"]);
     assert_eq!(run.code, 1);
     let d = &json(&run)["diagnostics"][0];
     assert_eq!(d["code"], "nudge::io::not_utf8");
-    assert_eq!(d["file"], "latin1.flow");
+    assert_eq!(d["file"], "proj/latin1.flow");
     assert_eq!(
         (d["line"].as_u64(), d["column"].as_u64()),
         (Some(2), Some(7))
@@ -104,59 +111,59 @@ fn a_file_that_is_not_utf8_names_the_first_bad_byte() {
 
 #[test]
 fn a_ten_megabyte_file_checks_clean() {
-    let dir = TempDir::new().unwrap();
-    let mut text = String::from("profile {\n  email: email?\n  created_at: time\n}\n\n");
+    let mut text = String::from("event stop {}\n\n");
     let mut i = 0;
     while text.len() < 10 * 1024 * 1024 {
         text.push_str(&format!(
             "/// Number {i}.\nevent e{i} {{ n: int }}\n\n\
              template t{i}: email for e{i} {{\n  subject: \"Café {i} 🎉\"\n  text: \"n is {{event.n}}\"\n}}\n\n\
-             workflow w{i} {{\n  on e{i}\n  wait 1d\n  if event.n > {i} {{\n    send email t{i}\n  }}\n}}\n\n"
+             workflow w{i} {{\n  on e{i}\n  exit on stop\n  wait 1d\n  if event.n > {i} {{\n    send email t{i}\n  }}\n}}\n\n"
         ));
         i += 1;
     }
-    write(dir.path(), "big.flow", &text);
-    let run = nudge(dir.path(), &["check", "big.flow"]);
+    let dir = project(&[("big.flow", text.as_bytes())]);
+    let run = nudge(dir.path(), &["check", "proj"]);
     assert_eq!(
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
-        (0, "checked 1 file: 0 errors, 0 warnings\n", "")
+        (0, "checked 2 files: 0 errors, 0 warnings\n", "")
     );
+}
+
+/// Checks `proj` holding `text` as `deep.flow`; expects one `too_deep`
+/// error on line 3 of it.
+fn assert_too_deep(text: &str) {
+    let dir = project(&[("deep.flow", text.as_bytes())]);
+    let run = nudge(dir.path(), &["check", "--format", "json", "proj"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = json(&run);
+    let deep: Vec<&Value> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "nudge::parse::too_deep")
+        .collect();
+    assert_eq!(deep.len(), 1, "{report}");
+    assert_eq!(deep[0]["message"], "brackets nest too deeply");
+    assert_eq!(deep[0]["file"], "proj/deep.flow");
+    assert_eq!(deep[0]["line"], 3);
 }
 
 #[test]
 fn ten_thousand_nested_parentheses_are_too_deep_not_a_crash() {
-    let dir = TempDir::new().unwrap();
     let depth = 10_000;
-    let text = format!(
+    assert_too_deep(&format!(
         "workflow w {{\n  on e\n  if {}event.x{} {{\n    send email t\n  }}\n}}\n",
         "(".repeat(depth),
         ")".repeat(depth)
-    );
-    write(dir.path(), "deep.flow", text);
-    let run = nudge(dir.path(), &["check", "--format", "json", "deep.flow"]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    let report = json(&run);
-    let d = &report["diagnostics"][0];
-    assert_eq!(d["code"], "nudge::parse::too_deep");
-    assert_eq!(d["message"], "brackets nest too deeply");
-    assert_eq!(d["line"], 3);
-    assert_eq!(report["summary"]["errors"], 1);
+    ));
 }
 
 #[test]
 fn a_long_run_of_not_is_too_deep_not_a_crash() {
-    let dir = TempDir::new().unwrap();
-    let text = format!(
+    assert_too_deep(&format!(
         "workflow w {{\n  on e\n  if {}event.x {{\n    send email t\n  }}\n}}\n",
         "not ".repeat(200_000)
-    );
-    write(dir.path(), "nots.flow", text);
-    let run = nudge(dir.path(), &["check", "--format", "json", "nots.flow"]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert_eq!(
-        json(&run)["diagnostics"][0]["code"],
-        "nudge::parse::too_deep"
-    );
+    ));
 }
 
 #[test]
@@ -234,33 +241,41 @@ fn usage_errors_exit_2() {
 
 // ------------------------------------------------------------ formats
 
-/// A folder of three files, each broken in its own way; `a.flow` has
+/// A project of a clean schema and three files, each broken in its own
+/// way (and only there: the checker finds nothing else); `a.flow` has
 /// non-ASCII text before the error on the same line.
 fn broken_project() -> TempDir {
     let dir = TempDir::new().unwrap();
     write(
         dir.path(),
+        "proj/schema.flow",
+        "profile {\n  email: email\n  created_at: time\n}\n\n\
+         event signed_up { seats: int }\nevent upgraded {}\n\n\
+         template hello: email {\n  subject: \"Hello\"\n  text: \"Welcome\"\n}\n",
+    );
+    write(
+        dir.path(),
         "proj/a.flow",
-        "template t: email {\n  subject: \"café 🎉 \\q\"\n  text: \"x\"\n}\n",
+        "template greeting: email {\n  subject: \"café 🎉 \\q\"\n  text: \"Welcome\"\n}\n",
     );
     write(
         dir.path(),
         "proj/b.flow",
-        "workflow w {\n  on e\n  wait until 9:00 local\n}\n",
+        "workflow welcome {\n  on signed_up\n  exit on upgraded\n  wait until 9:00 local\n  send email hello\n}\n",
     );
     write(
         dir.path(),
         "proj/c.flow",
-        "workflow v {\n  on e\n  split s {\n    150%: send email t\n    50%: send email u\n  }\n}\n",
+        "workflow teams {\n  on signed_up\n  exit on upgraded\n  if event.seats > 99999999999999999999 {\n    send email hello\n  }\n}\n",
     );
     dir
 }
 
-/// Per file of [`broken_project`]: (line, column, the text there).
+/// Per broken file of [`broken_project`]: (line, column, the text there).
 const EXPECTED: [(&str, u64, u64, &str); 3] = [
     ("proj/a.flow", 2, 20, "\\q"),
-    ("proj/b.flow", 3, 14, "9:00"),
-    ("proj/c.flow", 4, 5, "150%"),
+    ("proj/b.flow", 4, 14, "9:00"),
+    ("proj/c.flow", 4, 20, "99999999999999999999"),
 ];
 
 /// The text of 1-based `line` from character `column` to `end_column`.
@@ -290,7 +305,7 @@ fn json_output_has_an_error_in_each_file_at_the_right_place() {
     assert_eq!(report["version"], 1);
     assert_eq!(
         report["summary"],
-        serde_json::json!({ "files": 3, "errors": 3, "warnings": 0 })
+        serde_json::json!({ "files": 4, "errors": 3, "warnings": 0 })
     );
     let diagnostics = report["diagnostics"].as_array().unwrap();
     assert_eq!(diagnostics.len(), 3);
@@ -332,10 +347,7 @@ fn json_output_has_an_error_in_each_file_at_the_right_place() {
             ..label["end_byte"].as_u64().unwrap() as usize;
         assert_eq!(&source[bytes], text);
     }
-    assert_eq!(
-        diagnostics[2]["help"],
-        "a split arm's share is between 0% and 100%"
-    );
+    assert_eq!(diagnostics[1]["help"], "write `09:00`");
 }
 
 #[test]
@@ -363,13 +375,24 @@ fn github_output_annotates_each_file() {
         assert!(get("title").starts_with("nudge%3A%3Aparse%3A%3A"), "{line}");
         assert!(!message.is_empty());
     }
-    // `%` is escaped; help follows the message after an escaped line break.
+    // Help follows the message after an escaped line break.
     assert!(
-        lines[2].ends_with(
-            "::`150%25` is more than 100%25%0Ahelp: a split arm's share is between 0%25 and 100%25"
-        ),
+        lines[1].ends_with("::the time `9:00` needs a two-digit hour%0Ahelp: write `09:00`"),
         "{}",
-        lines[2]
+        lines[1]
+    );
+}
+
+#[test]
+fn github_output_escapes_properties() {
+    let dir = project(&[("50%,off.flow", b"event e { when: 9:00 }\n")]);
+    let run = nudge(dir.path(), &["check", "--format", "github", "proj"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout
+            .starts_with("::error file=proj/50%25%2Coff.flow,line=1,"),
+        "{}",
+        run.stdout
     );
 }
 
@@ -457,11 +480,18 @@ fn files_named_together_form_one_project_and_keep_their_names() {
     let dir = broken_project();
     let run = nudge(
         dir.path(),
-        &["check", "--format", "json", "proj/c.flow", "proj/a.flow"],
+        &[
+            "check",
+            "--format",
+            "json",
+            "proj/c.flow",
+            "proj/schema.flow",
+            "proj/a.flow",
+        ],
     );
     assert_eq!(run.code, 1);
     let report = json(&run);
-    assert_eq!(report["summary"]["files"], 2);
+    assert_eq!(report["summary"]["files"], 3);
     let files: Vec<&str> = report["diagnostics"]
         .as_array()
         .unwrap()
