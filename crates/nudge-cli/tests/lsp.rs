@@ -378,6 +378,37 @@ fn a_change_in_one_file_updates_the_diagnostics_of_the_others() {
 }
 
 #[test]
+fn related_places_in_other_files_come_as_related_information() {
+    let mut server = Server::start();
+    // Files are checked in name order: `upgrade.flow` after `schema.flow`
+    // holds the second declaration.
+    let text = "event order_completed { total: float }\n";
+    server.open("upgrade.flow", text);
+    let uri = server.uri("upgrade.flow");
+    let diagnostics = server.diagnostics_for(&uri);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+    let d = &diagnostics[0];
+    assert_eq!(d["code"], "nudge::check::duplicate_declaration");
+    assert_eq!(
+        d["range"]["start"],
+        json!({ "line": 0, "character": 6 }),
+        "{d:#}"
+    );
+    let related = d["relatedInformation"].as_array().unwrap();
+    let first = related
+        .iter()
+        .find(|r| r["location"]["uri"] == server.uri("schema.flow"))
+        .unwrap_or_else(|| panic!("no related place in schema.flow: {d:#}"));
+    let offset = SCHEMA.find("order_completed").unwrap();
+    let (line, character) = utf16_position(SCHEMA, offset);
+    assert_eq!(
+        first["location"]["range"]["start"],
+        json!({ "line": line, "character": character })
+    );
+    assert!(server.shutdown());
+}
+
+#[test]
 fn a_deleted_file_loses_its_diagnostics() {
     let mut server = Server::start();
     // `remind.flow` on disk is broken; opening the schema reports it too.

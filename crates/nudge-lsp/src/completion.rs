@@ -549,6 +549,23 @@ template yo: push { title: "x" }
     }
 
     #[test]
+    fn days_after_a_time_and_levels_after_priority() {
+        let days = labels("workflow w { on left wait until 09:00 local on |");
+        assert_eq!(days[0], "day");
+        assert!(days.contains(&"monday".to_owned()) && days.len() == 8);
+        let days = labels("workflow w { on left wait until 09:00 in \"Europe/Paris\" on |");
+        assert_eq!(days[0], "day");
+        assert_eq!(
+            labels("workflow w { on left priority |"),
+            ["transactional", "marketing"]
+        );
+        assert_eq!(
+            labels("policy { quiet hours 21:00 to 08:00 for push, |"),
+            ["email", "push", "sms", "in_app", "webhook"]
+        );
+    }
+
+    #[test]
     fn keywords_elsewhere() {
         let all = labels("workflow w { on left\n |");
         assert!(all.contains(&"send".to_owned()) && all.contains(&"escalate".to_owned()));
