@@ -197,10 +197,26 @@ impl Server {
         )
     }
 
+    /// Like [`Server::shutdown`], and no file was reported with a problem.
+    fn shutdown_checking_no_diagnostics(self) -> bool {
+        self.finish(true)
+    }
+
     /// `shutdown` then `exit`; returns whether the process exited cleanly.
-    fn shutdown(mut self) -> bool {
+    fn shutdown(self) -> bool {
+        self.finish(false)
+    }
+
+    fn finish(mut self, no_diagnostics: bool) -> bool {
         let result = self.request("shutdown", Value::Null);
         assert_eq!(result, Value::Null);
+        if no_diagnostics {
+            for m in &self.pending {
+                if m["method"] == "textDocument/publishDiagnostics" {
+                    assert_eq!(m["params"]["diagnostics"], json!([]), "{m:#}");
+                }
+            }
+        }
         self.notify("exit", Value::Null);
         // The reader thread sees end of file once the server is gone.
         loop {
@@ -406,6 +422,29 @@ fn related_places_in_other_files_come_as_related_information() {
         json!({ "line": line, "character": character })
     );
     assert!(server.shutdown());
+}
+
+#[test]
+fn the_examples_are_clean_in_the_editor_too() {
+    let mut server = Server::start();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let examples = examples.canonicalize().unwrap();
+    let file = examples.join("onboarding.flow");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let uri = uri(&file);
+    server.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "flow", "version": 1, "text": text } }),
+    );
+    // Template files (`file("templates/…")`) are found next to the flows,
+    // and no file of the project has a problem.
+    assert_eq!(server.diagnostics_for(&uri), Vec::<Value>::new());
+    let symbols = server.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert!(symbols.as_array().unwrap().len() >= 5);
+    assert!(server.shutdown_checking_no_diagnostics());
 }
 
 #[test]
