@@ -571,14 +571,15 @@ fn definition_jumps_to_declarations_in_other_files() {
     // Segments, templates and workflows, in the same file.
     let text = "/// Paying customers.\nsegment paid = profile.plan == pro\n\
                 template hi: email for checkout_abandoned { subject: \"hi\" }\n\
-                workflow big {\n  on checkout_abandoned\n  audience in paid and profile.email != none\n  send email hi\n}\n\
-                test \"t\" {\n  at 2026-01-01T00:00:00Z \"u\" does checkout_abandoned { cart_total: 1.0, product_name: \"x\" }\n  expect \"u\" entered big\n}\n";
+                workflow big {\n  on checkout_abandoned\n  audience in paid and profile.email != none\n  goal bought = order_completed within 3d\n  send email hi\n}\n\
+                test \"t\" {\n  at 2026-01-01T00:00:00Z \"u\" does checkout_abandoned { cart_total: 1.0, product_name: \"x\" }\n  expect \"u\" entered big\n  expect \"u\" reached goal bought\n}\n";
     server.change("remind.flow", 2, text);
     let remind = server.uri("remind.flow");
     for (from, shift, to) in [
         ("paid and", 0, "paid ="),
         ("hi\n}", 0, "hi:"),
-        ("big\n}", 0, "big {"),
+        ("big\n", 0, "big {"),
+        ("bought\n}", 0, "bought ="),
     ] {
         let location = server.at("definition", "remind.flow", text, from, shift);
         assert_eq!(location["uri"], remind, "{location}");

@@ -105,6 +105,8 @@ pub enum Target {
         /// The property.
         field: String,
     },
+    /// A workflow's goal (`goal converted = …`, `reached goal converted`).
+    Goal(String),
 }
 
 /// A name written in a file.
@@ -183,6 +185,15 @@ impl Index {
             .collect();
         found.sort_by_key(|(e, _)| *e);
         found
+    }
+
+    /// The workflows with a goal called `goal`, with the goal.
+    pub fn goals(&self, goal: &str) -> Vec<(&Decl, &Member)> {
+        self.decls
+            .iter()
+            .filter(|d| d.kind == DeclKind::Workflow)
+            .filter_map(|d| d.children.iter().find(|m| m.name == goal).map(|m| (d, m)))
+            .collect()
     }
 
     /// The property `field` of event `event`.
@@ -291,7 +302,7 @@ impl Index {
                         d.children.push(Member {
                             name: g.name.name.clone(),
                             span: g.name.span,
-                            ty: "goal".to_owned(),
+                            ty: format!("goal: {}", g.event.event.name),
                             base: None,
                             doc: None,
                             file,
@@ -467,7 +478,10 @@ impl Walker<'_> {
                         self.event_match(m);
                     }
                 }
-                Clause::Goal(g) => self.event_match(&g.event),
+                Clause::Goal(g) => {
+                    self.push(g.name.span, Target::Goal(g.name.name.clone()));
+                    self.event_match(&g.event);
+                }
                 Clause::Entry { .. } | Clause::Priority { .. } => {}
             }
         }
@@ -665,9 +679,12 @@ impl Walker<'_> {
                     }
                 }
                 ExpectKind::Journey { state, target, .. } => {
-                    if *state != JourneyState::ReachedGoal {
-                        self.push(target.span, Target::Workflow(target.name.clone()));
-                    }
+                    let t = if *state == JourneyState::ReachedGoal {
+                        Target::Goal(target.name.clone())
+                    } else {
+                        Target::Workflow(target.name.clone())
+                    };
+                    self.push(target.span, t);
                 }
             },
         }

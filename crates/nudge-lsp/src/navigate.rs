@@ -28,6 +28,7 @@ pub fn definition(index: &Index, target: &Target) -> Option<(usize, Span)> {
         Target::ProfileField(f) => index.profile_field(f).map(member),
         Target::ContextEvent(e) => decl(DeclKind::Event, e.as_deref()?),
         Target::EventField { event, field } => index.event_field(event, field).map(member),
+        Target::Goal(g) => index.goals(g).first().map(|(_, m)| member(m)),
     }
 }
 
@@ -92,6 +93,21 @@ pub fn hover(index: &Index, target: &Target) -> Option<String> {
                 ),
                 m.doc.as_deref(),
             ))
+        }
+        Target::Goal(g) => {
+            let parts: Vec<String> = index
+                .goals(g)
+                .iter()
+                .map(|(w, m)| {
+                    let event = m.ty.strip_prefix("goal: ").unwrap_or_default();
+                    format!(
+                        "{}\ngoal of workflow `{}`, reached on `{event}`",
+                        code(&format!("goal {g}")),
+                        w.name
+                    )
+                })
+                .collect();
+            (!parts.is_empty()).then(|| parts.join("\n\n---\n\n"))
         }
     }
 }
