@@ -16,12 +16,22 @@ pub fn to_path(uri: &Uri) -> Option<PathBuf> {
     }
     let rest = rest.split(['?', '#']).next().unwrap_or(rest);
     let decoded = percent_decode(rest)?;
+    // `file:///C:/x` is `C:/x` on Windows.
+    let bytes = decoded.as_bytes();
+    if cfg!(windows) && bytes.len() > 2 && bytes[1].is_ascii_alphabetic() && bytes[2] == b':' {
+        return Some(PathBuf::from(&decoded[1..]));
+    }
     Some(PathBuf::from(decoded))
 }
 
 /// The `file://` URI of an absolute path.
 pub fn from_path(path: &Path) -> Option<Uri> {
     let text = path.to_str()?;
+    let text = if cfg!(windows) {
+        text.replace('\\', "/")
+    } else {
+        text.to_owned()
+    };
     let mut out = String::from("file://");
     if !text.starts_with('/') {
         out.push('/');
