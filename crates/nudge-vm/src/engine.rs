@@ -245,6 +245,31 @@ pub struct Engine<S: Store> {
     default_zone: Tz,
     /// Everything that happened, in order.
     pub log: Vec<Record>,
+    /// VM steps run (journey starts and steps), for throughput figures.
+    pub steps: u64,
+}
+
+/// Per-workflow counts, as a simulation summary shows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkflowStats {
+    /// Journeys started.
+    pub entered: u64,
+    /// Triggers that did not start one (any reason).
+    pub suppressed: u64,
+    /// Journeys that left early.
+    pub exited: u64,
+    /// Journeys that ran to the end.
+    pub completed: u64,
+    /// Goals reached.
+    pub goals: u64,
+    /// Messages sent, by channel name.
+    pub sent: std::collections::BTreeMap<&'static str, u64>,
+    /// Messages skipped by the cap.
+    pub capped: u64,
+    /// Messages deferred by quiet hours.
+    pub deferred: u64,
+    /// Messages dropped (no address, or cancelled while deferred).
+    pub dropped: u64,
 }
 
 impl<S: Store> Engine<S> {
@@ -258,6 +283,7 @@ impl<S: Store> Engine<S> {
             now,
             default_zone: Tz::UTC,
             log: Vec::new(),
+            steps: 0,
         };
         engine.deploy(module);
         engine
@@ -516,6 +542,7 @@ impl<S: Store> Engine<S> {
             };
             vm.start(wi, self.module_hash, log.count, trigger, now, &facts)?
         };
+        self.steps += 1;
         self.apply(p, &module, w, journey, effects, now)
     }
 
@@ -590,6 +617,7 @@ impl<S: Store> Engine<S> {
             };
             self.vm(&module).step(journey, input, now, &facts)?
         };
+        self.steps += 1;
         debug_assert_eq!(w.name, workflow);
         self.apply(p, &module, w, journey, effects, now)
     }
@@ -906,6 +934,30 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(())
+    }
+
+    /// Counts per workflow name, from the log.
+    pub fn stats(&self) -> std::collections::BTreeMap<String, WorkflowStats> {
+        let mut out: std::collections::BTreeMap<String, WorkflowStats> = Default::default();
+        for r in &self.log {
+            let (workflow, apply): (&str, fn(&mut WorkflowStats, &Record)) = match r {
+                Record::Entered { workflow, .. } => (workflow, |s, _| s.entered += 1),
+                Record::Suppressed { workflow, .. } => (workflow, |s, _| s.suppressed += 1),
+                Record::Exited { workflow, .. } => (workflow, |s, _| s.exited += 1),
+                Record::Completed { workflow, .. } => (workflow, |s, _| s.completed += 1),
+                Record::GoalReached { workflow, .. } => (workflow, |s, _| s.goals += 1),
+                Record::Capped { workflow, .. } => (workflow, |s, _| s.capped += 1),
+                Record::Deferred { workflow, .. } => (workflow, |s, _| s.deferred += 1),
+                Record::Dropped { workflow, .. } => (workflow, |s, _| s.dropped += 1),
+                Record::Sent { workflow, .. } => (workflow, |s, r| {
+                    if let Record::Sent { message, .. } = r {
+                        *s.sent.entry(message.channel.as_str()).or_default() += 1;
+                    }
+                }),
+            };
+            apply(out.entry(workflow.to_owned()).or_default(), r);
+        }
+        out
     }
 
     /// The journey of a profile in a workflow (latest run).

@@ -31,7 +31,7 @@ pub mod store;
 pub mod time;
 pub mod value;
 
-pub use engine::{Engine, EngineError, Record, Suppression};
+pub use engine::{Engine, EngineError, Record, Suppression, WorkflowStats};
 pub use exec::{send_id, Ctx, Vm, VmError};
 pub use facts::Facts;
 pub use journey::{ActiveEscalation, Effect, ExitReason, Input, Journey, Status, Wait};

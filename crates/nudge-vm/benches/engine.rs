@@ -1,0 +1,230 @@
+//! VM and engine throughput on the examples and a generated event trace.
+//!
+//! `cargo bench -p nudge-vm --bench engine` prints VM steps per second (the
+//! pure step function alone) and simulated events per second (the engine
+//! with the in-memory store: history, journeys, timers, policies,
+//! rendering). `NUDGE_BENCH_EVENTS` sets the trace length (default
+//! 1 000 000 events over a tenth as many profiles).
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use nudge_bytecode::{compile, Module};
+use nudge_check::{check_project, TemplateLoader};
+use nudge_syntax::SourceFile;
+use nudge_vm::{Engine, Event, Facts, Input, MemoryStore, Props, Value, Vm};
+
+fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+struct ExamplesLoader;
+
+impl TemplateLoader for ExamplesLoader {
+    fn load(&self, path: &Path) -> std::io::Result<String> {
+        let rel = path.strip_prefix("examples").unwrap_or(path);
+        std::fs::read_to_string(examples_dir().join(rel))
+    }
+}
+
+fn examples() -> Option<Module> {
+    let mut names: Vec<String> = std::fs::read_dir(examples_dir())
+        .ok()?
+        .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with(".flow"))
+        .collect();
+    names.sort();
+    let sources: Vec<Arc<SourceFile>> = names
+        .into_iter()
+        .filter_map(|n| {
+            let text = std::fs::read_to_string(examples_dir().join(&n)).ok()?;
+            Some(Arc::new(SourceFile::new(format!("examples/{n}"), text)))
+        })
+        .collect();
+    let program = check_project(&sources, &ExamplesLoader).program?;
+    compile(&program, "bench").ok()
+}
+
+struct OneProfile {
+    attributes: Props,
+    events: Vec<Event>,
+    created: DateTime<Utc>,
+}
+
+impl Facts for OneProfile {
+    fn profile_id(&self) -> &str {
+        "p"
+    }
+    fn attribute(&self, name: &str) -> Value {
+        self.attributes.get(name).cloned().unwrap_or_default()
+    }
+    fn history(&self, name: &str, visit: &mut dyn FnMut(&Event) -> bool) {
+        for e in self.events.iter().rev() {
+            if &*e.name == name && !visit(e) {
+                return;
+            }
+        }
+    }
+    fn last_activity(&self) -> DateTime<Utc> {
+        self.events.last().map_or(self.created, |e| e.at)
+    }
+}
+
+fn props(pairs: &[(&str, Value)]) -> Props {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+fn vm_steps(module: &Module, t0: DateTime<Utc>) {
+    let Some(wf) = module.workflow_id("abandoned_checkout") else {
+        return;
+    };
+    let facts = OneProfile {
+        attributes: props(&[
+            ("email", Value::str("a@example.com")),
+            ("plan", Value::str("pro")),
+        ]),
+        events: Vec::new(),
+        created: t0,
+    };
+    let trigger = Event {
+        name: "checkout_abandoned".into(),
+        at: t0,
+        seq: 1,
+        props: props(&[
+            ("product_name", Value::str("Desk")),
+            ("cart_total", Value::Float(30.0)),
+        ]),
+    };
+    let unrelated = Event {
+        name: "login".into(),
+        at: t0,
+        seq: 2,
+        props: Props::new(),
+    };
+    let vm = Vm::new(module);
+    let rounds = 200_000u64;
+    let mut steps = 0u64;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        // Start (blocks on `wait 1h`), an unrelated event, then the timers
+        // through the escalation to the end.
+        let Ok((mut j, _)) = vm.start(wf, 0, 0, Some(trigger.clone()), t0, &facts) else {
+            return;
+        };
+        steps += 1;
+        if let Ok((next, _)) = vm.step(j.clone(), Input::Event(&unrelated), t0, &facts) {
+            j = next;
+            steps += 1;
+        }
+        let mut now = t0;
+        while j.is_active() {
+            now += Duration::days(1);
+            let seq = j.seq;
+            match vm.step(j, Input::Timer { seq }, now, &facts) {
+                Ok((next, fx)) => {
+                    black_box(&fx);
+                    j = next;
+                    steps += 1;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "vm: {steps} steps in {secs:.3} s = {:.0} steps/s",
+        steps as f64 / secs
+    );
+}
+
+fn simulate(module: Module, t0: DateTime<Utc>, events: u64) {
+    let profiles = (events / 10).max(1);
+    let mut engine = Engine::new(MemoryStore::new(), module, t0);
+    let kinds = [
+        "login",
+        "checkout_abandoned",
+        "feature_used",
+        "order_completed",
+        "login",
+        "setup_completed",
+        "account_created",
+        "login",
+    ];
+    let start = Instant::now();
+    for p in 0..profiles {
+        let id = format!("user-{p}");
+        let traits = props(&[
+            ("email", Value::str(&format!("{id}@example.com"))),
+            (
+                "plan",
+                Value::str(if p % 3 == 0 { "pro" } else { "starter" }),
+            ),
+            ("created_at", Value::Time(t0)),
+        ]);
+        if engine.identify(&id, traits, t0).is_err() {
+            return;
+        }
+    }
+    let spacing = Duration::milliseconds(((30 * 86_400_000) / events.max(1)) as i64);
+    let mut now = t0;
+    for i in 0..events {
+        let p = i.wrapping_mul(2_654_435_761) % profiles;
+        let kind = kinds[(i % kinds.len() as u64) as usize];
+        let id = format!("user-{p}");
+        let props: BTreeMap<String, Value> = match kind {
+            "checkout_abandoned" => props(&[
+                ("product_name", Value::str("Lamp")),
+                ("price", Value::Float(40.0)),
+                ("cart_total", Value::Float((i % 100) as f64)),
+            ]),
+            "feature_used" => props(&[
+                ("feature", Value::str("reports")),
+                ("first_time", Value::Bool(i % 7 == 0)),
+            ]),
+            "order_completed" => {
+                props(&[("order_id", Value::str("o")), ("total", Value::Float(40.0))])
+            }
+            "account_created" => props(&[
+                ("plan_type", Value::str("starter")),
+                ("company_size", Value::Int(5)),
+            ]),
+            _ => Props::new(),
+        };
+        now += spacing;
+        if engine.track(&id, kind, props, now).is_err() {
+            return;
+        }
+    }
+    let _ = engine.advance_to(now + Duration::days(10));
+    let secs = start.elapsed().as_secs_f64();
+    let sent = engine.sent().count();
+    println!(
+        "engine: {events} events over {profiles} profiles in {secs:.3} s = {:.0} events/s; {} vm steps = {:.0} steps/s; {sent} messages",
+        events as f64 / secs,
+        engine.steps,
+        engine.steps as f64 / secs
+    );
+}
+
+fn main() {
+    let t0 = DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default();
+    let Some(module) = examples() else {
+        eprintln!("the examples do not compile");
+        return;
+    };
+    let events = std::env::var("NUDGE_BENCH_EVENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000u64);
+    vm_steps(&module, t0);
+    simulate(module, t0, events);
+}
