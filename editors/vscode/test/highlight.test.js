@@ -138,3 +138,30 @@ test("every example tokenizes without an invalid token", async () => {
     });
   }
 });
+
+test("the extension manifest and the language configuration fit together", () => {
+  const root = path.join(__dirname, "..");
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+  const [language] = manifest.contributes.languages;
+  assert.equal(language.id, "flow");
+  assert.deepEqual(language.extensions, [".flow"]);
+  const [grammar] = manifest.contributes.grammars;
+  assert.equal(grammar.language, "flow");
+  assert.equal(grammar.scopeName, "source.flow");
+  const tm = JSON.parse(fs.readFileSync(path.join(root, grammar.path), "utf8"));
+  assert.equal(tm.scopeName, grammar.scopeName);
+  assert.ok(fs.existsSync(path.join(root, manifest.main)));
+
+  const config = JSON.parse(fs.readFileSync(path.join(root, language.configuration), "utf8"));
+  assert.equal(config.comments.lineComment, "//");
+  assert.deepEqual(config.brackets, [["{", "}"], ["[", "]"], ["(", ")"]]);
+  const pairs = config.autoClosingPairs.map((p) => p.open + p.close);
+  for (const pair of ["{}", "[]", "()", '""']) {
+    assert.ok(pairs.includes(pair), `auto-closing ${pair}`);
+  }
+  assert.ok(config.folding.markers.start && config.folding.markers.end);
+  // The doc-comment rule continues `///` lines and nothing else.
+  const rule = new RegExp(config.onEnterRules[0].beforeText);
+  assert.ok(rule.test("  /// Plans a customer can be on."));
+  assert.ok(!rule.test("  // a plain comment"));
+});
