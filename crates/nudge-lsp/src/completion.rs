@@ -53,6 +53,11 @@ fn contextual(index: &Index, t: &[Tok<'_>]) -> Option<Vec<CompletionItem>> {
             }
         }
         "did" | "does" => Some(events(index)),
+        "send" => Some(channels()),
+        "entry" => Some(words(&["once", "restart"])),
+        "wait" => Some(words(&["for", "until"])),
+        "is" => Some(words(&["none", "not"])),
+        "once" => Some(words(&["per"])),
         "until" if prev(2) == Some("escalate") => Some(events(index)),
         "for" => {
             let p = prev(2).unwrap_or("");
@@ -102,6 +107,7 @@ fn contextual(index: &Index, t: &[Tok<'_>]) -> Option<Vec<CompletionItem>> {
             let ty = path_type(index, t, n - 1)?;
             Some(enum_members(index, &ty))
         }
+        ":" if prev(3) == Some("template") => Some(channels()),
         ":" => field_value(index, t),
         c if CHANNELS.contains(&c) => {
             let p = prev(2).unwrap_or("");
@@ -212,6 +218,12 @@ fn keywords() -> Vec<CompletionItem> {
     KEYWORDS
         .iter()
         .chain(CHANNELS)
+        .map(|k| item(k, CompletionItemKind::KEYWORD, None))
+        .collect()
+}
+
+fn words(list: &[&str]) -> Vec<CompletionItem> {
+    list.iter()
         .map(|k| item(k, CompletionItemKind::KEYWORD, None))
         .collect()
 }
@@ -563,6 +575,15 @@ template yo: push { title: "x" }
             labels("policy { quiet hours 21:00 to 08:00 for push, |"),
             ["email", "push", "sms", "in_app", "webhook"]
         );
+    }
+
+    #[test]
+    fn the_words_that_may_follow() {
+        assert_eq!(labels("workflow w { on left send |")[0], "email");
+        assert_eq!(labels("template t: |")[0], "email");
+        assert_eq!(labels("workflow w { on left entry |"), ["once", "restart"]);
+        assert_eq!(labels("workflow w { on left wait |"), ["for", "until"]);
+        assert_eq!(labels("segment s = profile.email is |"), ["none", "not"]);
     }
 
     #[test]
