@@ -293,6 +293,10 @@ fn initialize_announces_the_features() {
     assert_eq!(caps["definitionProvider"], true);
     assert_eq!(caps["documentSymbolProvider"], true);
     assert_eq!(caps["documentFormattingProvider"], true);
+    assert_eq!(
+        caps["codeActionProvider"]["codeActionKinds"],
+        json!(["quickfix"])
+    );
     assert!(caps["completionProvider"]["triggerCharacters"]
         .as_array()
         .unwrap()
@@ -678,6 +682,58 @@ fn formatting_returns_the_canonical_text_as_one_edit() {
         .as_str()
         .unwrap()
         .contains("syntax errors"));
+    assert!(server.shutdown());
+}
+
+#[test]
+fn code_actions_apply_the_suggestion_of_a_diagnostic() {
+    let mut server = Server::start();
+    let text = "segment paid = profile.plan == \"Pro\"\nsegment quiet = in pai\n";
+    server.open("upgrade.flow", text);
+    let uri = server.uri("upgrade.flow");
+    let diagnostics = server.diagnostics_for(&uri);
+    assert_eq!(diagnostics.len(), 2, "{diagnostics:#?}");
+    let ask = |server: &mut Server, word: &str| {
+        let start = utf16_position(text, text.find(word).unwrap());
+        server.request(
+            "textDocument/codeAction",
+            json!({
+                "textDocument": { "uri": uri },
+                "range": {
+                    "start": { "line": start.0, "character": start.1 },
+                    "end": { "line": start.0, "character": start.1 },
+                },
+                "context": { "diagnostics": [] },
+            }),
+        )
+    };
+    let actions = ask(&mut server, "pai\n");
+    let actions = actions.as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{actions:#?}");
+    let action = &actions[0];
+    assert_eq!(action["title"], "replace with `paid`");
+    assert_eq!(action["kind"], "quickfix");
+    let edit = &action["edit"]["documentChanges"][0];
+    assert_eq!(edit["textDocument"]["uri"], uri);
+    let (line, character) = utf16_position(text, text.find("pai\n").unwrap());
+    assert_eq!(
+        edit["edits"][0],
+        json!({
+            "range": {
+                "start": { "line": line, "character": character },
+                "end": { "line": line, "character": character + 3 },
+            },
+            "newText": "paid",
+        })
+    );
+    // A quoted enum member loses its quotes.
+    let actions = ask(&mut server, "\"Pro\"");
+    assert_eq!(
+        actions[0]["edit"]["documentChanges"][0]["edits"][0]["newText"],
+        "pro"
+    );
+    // Nothing to fix elsewhere.
+    assert_eq!(ask(&mut server, "segment quiet"), json!([]));
     assert!(server.shutdown());
 }
 

@@ -8,6 +8,7 @@
 pub mod analysis;
 pub mod completion;
 pub mod convert;
+pub mod fixes;
 pub mod format;
 pub mod index;
 pub mod keywords;

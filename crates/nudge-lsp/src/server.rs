@@ -11,7 +11,8 @@ use lsp_types::notification::{
     DidSaveTextDocument, Notification as _, PublishDiagnostics, ShowMessage,
 };
 use lsp_types::request::{
-    Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest, Request as _,
+    CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
+    Request as _,
 };
 use lsp_types::{
     CompletionOptions, CompletionParams, CompletionResponse, DocumentFormattingParams,
@@ -24,7 +25,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::analysis::{self, Analysis, Buffers};
-use crate::{completion, convert, format, navigate, symbols};
+use crate::{completion, convert, fixes, format, navigate, symbols};
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -49,6 +50,12 @@ pub fn run(connection: &Connection) -> Result<()> {
         }),
         document_formatting_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(lsp_types::CodeActionProviderCapability::Options(
+            lsp_types::CodeActionOptions {
+                code_action_kinds: Some(vec![lsp_types::CodeActionKind::QUICKFIX]),
+                ..lsp_types::CodeActionOptions::default()
+            },
+        )),
         ..ServerCapabilities::default()
     };
     let result = serde_json::json!({
@@ -239,6 +246,7 @@ impl Server<'_> {
             Completion::METHOD => params(request).map(|p| self.completion(p)),
             DocumentSymbolRequest::METHOD => params(request).map(|p| self.symbols(p)),
             Formatting::METHOD => params(request).and_then(|p| self.format(p)),
+            CodeActionRequest::METHOD => params(request).map(|p| self.code_actions(p)),
             method => Err((
                 ErrorCode::MethodNotFound,
                 format!("`{method}` is not supported"),
@@ -320,6 +328,57 @@ impl Server<'_> {
             })
             .unwrap_or_default();
         serde_json::to_value(CompletionResponse::Array(items)).unwrap_or(Value::Null)
+    }
+
+    /// Quick fixes for the diagnostics in the range asked about.
+    fn code_actions(&self, p: lsp_types::CodeActionParams) -> Value {
+        let uri = &p.text_document.uri;
+        let analysis = self.analyze(uri);
+        let Some(file) = analysis.file_index(uri) else {
+            return serde_json::json!([]);
+        };
+        let source = &analysis.files[file].source;
+        let from = convert::offset(source, p.range.start);
+        let to = convert::offset(source, p.range.end);
+        let uri_of = |f: &nudge_syntax::SourceFile| {
+            analysis
+                .files
+                .iter()
+                .find(|x| x.source.name() == f.name())
+                .map(|x| x.uri.clone())
+        };
+        let actions: Vec<lsp_types::CodeAction> = analysis.diagnostics[file]
+            .iter()
+            .filter_map(|d| {
+                let fix = fixes::fix(source, d)?;
+                let marked = d.primary_span()?;
+                if (marked.end as usize) < from || (marked.start as usize) > to {
+                    return None;
+                }
+                let edit = lsp_types::TextDocumentEdit {
+                    text_document: lsp_types::OptionalVersionedTextDocumentIdentifier {
+                        uri: uri.clone(),
+                        version: None,
+                    },
+                    edits: vec![OneOf::Left(TextEdit {
+                        range: convert::range(source, fix.span),
+                        new_text: fix.text,
+                    })],
+                };
+                Some(lsp_types::CodeAction {
+                    title: fix.title,
+                    kind: Some(lsp_types::CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![convert::diagnostic(source, d, &uri_of)]),
+                    edit: Some(lsp_types::WorkspaceEdit {
+                        document_changes: Some(lsp_types::DocumentChanges::Edits(vec![edit])),
+                        ..lsp_types::WorkspaceEdit::default()
+                    }),
+                    is_preferred: Some(true),
+                    ..lsp_types::CodeAction::default()
+                })
+            })
+            .collect();
+        serde_json::to_value(actions).unwrap_or(Value::Null)
     }
 
     fn symbols(&self, p: DocumentSymbolParams) -> Value {
