@@ -1150,6 +1150,12 @@ mod tests {
     fn reserved_words() {
         assert!(is_reserved("within"));
         assert!(is_reserved("email"));
+        assert!(is_reserved("inactive"));
+        assert!(is_reserved("in_app"));
+        assert!(is_reserved("in"));
+        assert!(!is_reserved("index"));
+        assert!(!is_reserved("inside"));
+        assert!(!is_reserved("order"));
         assert!(!is_reserved("within_days"));
         assert!(!is_reserved("plan"));
     }
