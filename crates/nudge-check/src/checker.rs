@@ -120,6 +120,9 @@ pub(crate) struct Checker<'a> {
     pub used_events: Vec<bool>,
     pub used_segments: Vec<bool>,
     pub used_templates: Vec<bool>,
+    /// Template files read and parsed so far, by path: many templates
+    /// share one file.
+    pub template_files: HashMap<std::path::PathBuf, crate::template::TemplateFile>,
     next_tag: u32,
 }
 
@@ -150,6 +153,7 @@ pub(crate) fn run(
         used_events: Vec::new(),
         used_segments: Vec::new(),
         used_templates: Vec::new(),
+        template_files: HashMap::new(),
         next_tag: 1,
     };
     c.collect_enums();

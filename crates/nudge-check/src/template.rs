@@ -12,6 +12,47 @@ use crate::ir::{self, FieldValue, Loc, MessageField, TemplateDef, TemplateId};
 use crate::suggest;
 use crate::types::Type;
 
+/// A template file, read and parsed once.
+#[derive(Clone, Debug)]
+pub(crate) enum TemplateFile {
+    /// Its text and the variables it uses (dotted, sorted).
+    Parsed(String, Vec<String>),
+    /// It could not be read: why.
+    Unreadable(String),
+    /// It does not parse: what and where.
+    Syntax(String),
+}
+
+fn read_template(loader: &dyn crate::TemplateLoader, path: &Path, rel: &str) -> TemplateFile {
+    let text = match loader.load(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return TemplateFile::Unreadable("it does not exist".to_owned())
+        }
+        Err(e) => return TemplateFile::Unreadable(e.to_string()),
+    };
+    let env = minijinja::Environment::new();
+    match env.template_from_named_str(rel, &text) {
+        Ok(template) => {
+            let mut variables: Vec<String> =
+                template.undeclared_variables(true).into_iter().collect();
+            variables.sort();
+            TemplateFile::Parsed(text.clone(), variables)
+        }
+        Err(e) => {
+            let line = e
+                .line()
+                .map(|l| format!(" at line {l}"))
+                .unwrap_or_default();
+            let detail = e
+                .detail()
+                .map(str::to_owned)
+                .unwrap_or_else(|| e.kind().to_string());
+            TemplateFile::Syntax(format!("{detail}{line} of `{rel}`"))
+        }
+    }
+}
+
 /// The fields a channel's messages have.
 pub(crate) fn channel_fields(channel: Channel) -> &'static [&'static str] {
     match channel {
@@ -254,14 +295,17 @@ impl Checker<'_> {
         let flow_name = self.source(cx.file).name().to_owned();
         let base = Path::new(&flow_name).parent().unwrap_or(Path::new(""));
         let full = base.join(&rel);
-        let text = match self.loader.load(&full) {
-            Ok(text) => text,
-            Err(e) => {
-                let reason = if e.kind() == std::io::ErrorKind::NotFound {
-                    "it does not exist".to_owned()
-                } else {
-                    e.to_string()
-                };
+        let file = match self.template_files.get(&full) {
+            Some(f) => f.clone(),
+            None => {
+                let f = read_template(self.loader, &full, &rel);
+                self.template_files.insert(full.clone(), f.clone());
+                f
+            }
+        };
+        let (text, variables) = match file {
+            TemplateFile::Parsed(text, variables) => (text, variables),
+            TemplateFile::Unreadable(reason) => {
                 let d = Diagnostic::error(
                     codes::TEMPLATE_FILE,
                     format!("cannot read template file `{rel}`"),
@@ -274,28 +318,14 @@ impl Checker<'_> {
                 self.emit(cx.file, d);
                 return empty;
             }
-        };
-        let env = minijinja::Environment::new();
-        let template = match env.template_from_named_str(&rel, &text) {
-            Ok(t) => t,
-            Err(e) => {
-                let line = e
-                    .line()
-                    .map(|l| format!(" at line {l}"))
-                    .unwrap_or_default();
-                let detail = e
-                    .detail()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| e.kind().to_string());
+            TemplateFile::Syntax(what) => {
                 let d = Diagnostic::error(codes::TEMPLATE_SYNTAX, format!("template file `{rel}` does not parse"))
-                    .with_primary(lit.span, format!("{detail}{line} of `{rel}`"))
+                    .with_primary(lit.span, what)
                     .with_help("fix the template: `{{ value }}` prints, `{% if … %}…{% endif %}` decides, `{% for x in … %}…{% endfor %}` repeats");
                 self.emit(cx.file, d);
                 return empty;
             }
         };
-        let mut variables: Vec<String> = template.undeclared_variables(true).into_iter().collect();
-        variables.sort();
         for var in &variables {
             if let Err((message, help)) = self.template_variable(cx, var) {
                 let d = Diagnostic::error(
