@@ -116,7 +116,7 @@ fn run_vim(body: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.txt");
     let script = format!(
-        "set nocompatible\n\
+        "set nocompatible noswapfile\n\
          set runtimepath^={}\n\
          filetype plugin indent on\n\
          syntax on\n\
@@ -130,7 +130,9 @@ fn run_vim(body: &str) -> Vec<String> {
     let script_path = dir.path().join("probe.vim");
     std::fs::write(&script_path, script).unwrap();
     let status = Command::new("vim")
-        .args(["-Nu", "NONE", "-i", "NONE", "-es", "-S"])
+        // `-n`: no swap files, so Vims running side by side on the same
+        // example do not see each other's.
+        .args(["-Nu", "NONE", "-i", "NONE", "-n", "-es", "-S"])
         .arg(&script_path)
         .status()
         .unwrap();
