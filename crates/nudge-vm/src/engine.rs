@@ -339,34 +339,49 @@ impl<S: Store> Engine<S> {
         match self.store.profile(id) {
             Some(p) => p,
             None => {
-                let p = ProfileRecord {
+                let mut p = ProfileRecord {
                     id: id.to_owned(),
-                    attributes: Props::new(),
+                    attributes: Arc::new(Props::new()),
                     created_at: now,
                     last_activity: None,
                     next_seq: 1,
+                    quiet_checks: Vec::new(),
                 };
+                self.arm_quiet_checks(&mut p, now);
                 self.store.put_profile(p.clone());
-                self.schedule_inactivity(id, now);
                 p
             }
         }
     }
 
-    fn schedule_inactivity(&mut self, profile: &str, since: DateTime<Utc>) {
+    /// Schedules a quiet check for every `inactive for` workflow that has
+    /// none pending for this profile. A check that finds activity re-arms
+    /// itself from the last activity, so there is one timer per profile and
+    /// workflow, not one per event.
+    fn arm_quiet_checks(&mut self, p: &mut ProfileRecord, since: DateTime<Utc>) {
         let module = self.module.clone();
         for w in &module.workflows {
-            for t in &w.triggers {
-                if let Trigger::Inactive(d) = t {
-                    self.store.schedule(
-                        since + Duration::seconds(module.duration(*d)),
-                        Timer::Inactivity {
-                            profile: profile.to_owned(),
-                            workflow: w.name.clone(),
-                            since,
-                        },
-                    );
-                }
+            if p.quiet_checks.contains(&w.name) {
+                continue;
+            }
+            let shortest = w
+                .triggers
+                .iter()
+                .filter_map(|t| match t {
+                    Trigger::Inactive(d) => Some(module.duration(*d)),
+                    Trigger::Event(_) => None,
+                })
+                .min();
+            if let Some(d) = shortest {
+                self.store.schedule(
+                    since + Duration::seconds(d),
+                    Timer::Inactivity {
+                        profile: p.id.clone(),
+                        workflow: w.name.clone(),
+                        since,
+                    },
+                );
+                p.quiet_checks.push(w.name.clone());
             }
         }
     }
@@ -381,9 +396,9 @@ impl<S: Store> Engine<S> {
                 continue;
             }
             if v.is_none() {
-                p.attributes.remove(&k);
+                Arc::make_mut(&mut p.attributes).remove(&k);
             } else {
-                p.attributes.insert(k, v);
+                Arc::make_mut(&mut p.attributes).insert(k, v);
             }
         }
         self.store.put_profile(p);
@@ -402,7 +417,6 @@ impl<S: Store> Engine<S> {
     pub fn track(&mut self, id: &str, name: &str, props: Props, now: DateTime<Utc>) -> Result<()> {
         self.advance_to(now)?;
         let mut p = self.ensure_profile(id, now);
-        let quiet_since = p.last_activity.unwrap_or(p.created_at);
         let event = Event {
             name: Arc::from(name),
             at: now,
@@ -411,12 +425,11 @@ impl<S: Store> Engine<S> {
         };
         p.next_seq += 1;
         p.last_activity = Some(now);
+        // A quiet spell starts now; workflows whose check already fired
+        // (or that are new) get one.
+        self.arm_quiet_checks(&mut p, now);
         self.store.put_profile(p.clone());
         self.store.append_event(id, event.clone());
-        if quiet_since != now {
-            // A new quiet spell starts now (one check per spell).
-            self.schedule_inactivity(id, now);
-        }
 
         // Running journeys (each in its own module version).
         for wf in self.store.journey_workflows(id) {
@@ -810,12 +823,7 @@ impl<S: Store> Engine<S> {
         if capped_channel {
             if let Some(cap) = &module.policy.cap {
                 let from = now - Duration::seconds(cap.per);
-                let recent = self
-                    .store
-                    .capped_sends(profile)
-                    .into_iter()
-                    .filter(|t| *t > from && *t <= now)
-                    .count();
+                let recent = self.store.capped_sends_after(profile, from);
                 if recent >= cap.count as usize {
                     self.log.push(Record::Capped {
                         at: now,
@@ -915,13 +923,18 @@ impl<S: Store> Engine<S> {
                 workflow,
                 since,
             } => {
-                let Some(p) = self.store.profile(&profile) else {
+                let Some(mut p) = self.store.profile(&profile) else {
                     return Ok(());
                 };
+                p.quiet_checks.retain(|w| *w != workflow);
                 let last = p.last_activity.unwrap_or(p.created_at);
                 if last != since {
+                    // Active since: check again from the last activity.
+                    self.arm_quiet_checks(&mut p, last);
+                    self.store.put_profile(p);
                     return Ok(());
                 }
+                self.store.put_profile(p.clone());
                 if let Some(wi) = self.module.workflow_id(&workflow) {
                     let still = self.module.workflows[wi as usize]
                         .triggers

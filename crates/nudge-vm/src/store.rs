@@ -19,14 +19,18 @@ use crate::value::{Event, Props};
 pub struct ProfileRecord {
     /// The id.
     pub id: String,
-    /// Declared attributes that are set.
-    pub attributes: Props,
+    /// Declared attributes that are set (shared: every event reads the
+    /// profile, few change it).
+    pub attributes: Arc<Props>,
     /// When it was first seen.
     pub created_at: DateTime<Utc>,
     /// The last accepted `track` event.
     pub last_activity: Option<DateTime<Utc>>,
     /// The seq the next event gets.
     pub next_seq: u64,
+    /// `inactive for` workflows with a quiet check scheduled for this
+    /// profile (one pending check per workflow, re-armed on activity).
+    pub quiet_checks: Vec<String>,
 }
 
 /// How often and when a profile entered a workflow (across versions).
@@ -129,8 +133,9 @@ pub trait Store {
     /// Deferred messages of a profile's journey.
     fn outbox_of(&self, profile: &str, workflow: &str) -> Vec<u64>;
 
-    /// Times of the profile's sends counted by the cap, oldest first.
-    fn capped_sends(&self, profile: &str) -> Vec<DateTime<Utc>>;
+    /// How many of the profile's sends counted by the cap happened after
+    /// `after`.
+    fn capped_sends_after(&self, profile: &str, after: DateTime<Utc>) -> usize;
     /// Records a send counted by the cap.
     fn record_capped_send(&mut self, profile: &str, at: DateTime<Utc>);
 
@@ -150,6 +155,7 @@ pub struct MemoryStore {
     timers: BTreeMap<(DateTime<Utc>, u64), Timer>,
     timer_counter: u64,
     outbox: BTreeMap<u64, OutboxItem>,
+    outbox_index: HashMap<(String, String), std::collections::BTreeSet<u64>>,
     capped: HashMap<String, Vec<DateTime<Utc>>>,
     modules: HashMap<u64, Arc<Module>>,
 }
@@ -245,23 +251,36 @@ impl Store for MemoryStore {
     }
 
     fn put_outbox(&mut self, item: OutboxItem) {
+        self.outbox_index
+            .entry((item.profile.clone(), item.workflow.clone()))
+            .or_default()
+            .insert(item.send_id);
         self.outbox.insert(item.send_id, item);
     }
 
     fn take_outbox(&mut self, send_id: u64) -> Option<OutboxItem> {
-        self.outbox.remove(&send_id)
+        let item = self.outbox.remove(&send_id)?;
+        let key = (item.profile.clone(), item.workflow.clone());
+        if let Some(ids) = self.outbox_index.get_mut(&key) {
+            ids.remove(&send_id);
+            if ids.is_empty() {
+                self.outbox_index.remove(&key);
+            }
+        }
+        Some(item)
     }
 
     fn outbox_of(&self, profile: &str, workflow: &str) -> Vec<u64> {
-        self.outbox
-            .values()
-            .filter(|o| o.profile == profile && o.workflow == workflow)
-            .map(|o| o.send_id)
-            .collect()
+        self.outbox_index
+            .get(&(profile.to_owned(), workflow.to_owned()))
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default()
     }
 
-    fn capped_sends(&self, profile: &str) -> Vec<DateTime<Utc>> {
-        self.capped.get(profile).cloned().unwrap_or_default()
+    fn capped_sends_after(&self, profile: &str, after: DateTime<Utc>) -> usize {
+        self.capped.get(profile).map_or(0, |times| {
+            times.iter().rev().take_while(|t| **t > after).count()
+        })
     }
 
     fn record_capped_send(&mut self, profile: &str, at: DateTime<Utc>) {
