@@ -160,6 +160,9 @@ pub(crate) fn syntax_error(
     if let Some(d) = unclosed(&ctx) {
         return d;
     }
+    if let Some(d) = semicolon(&ctx) {
+        return d;
+    }
     let help = help_for(&ctx, &positives);
 
     group(&mut expected);
@@ -195,6 +198,13 @@ pub(crate) fn syntax_error(
             .with_primary(found_span, "nothing is open here")
             .with_help("remove this `}`, or look for a missing `{` above")
             .in_file(source);
+    }
+    if before == Some("expect") {
+        expected.clear();
+        punctuation.clear();
+        expected.insert(
+            "a message such as `1 email`, or a journey such as `\"u1\" entered onboarding`",
+        );
     }
     let list = join_or(&ordered(&expected, &punctuation));
     let message = if list.is_empty() {
@@ -662,6 +672,98 @@ fn filter_with_and(ctx: &Context<'_>) -> Option<Diagnostic> {
     )
 }
 
+/// `;` after a statement or a field.
+fn semicolon(ctx: &Context<'_>) -> Option<Diagnostic> {
+    if !ctx.rest().starts_with(';') {
+        return None;
+    }
+    Some(
+        ctx.error(
+            codes::parse::UNEXPECTED,
+            "unexpected `;`".to_owned(),
+            Span::new(ctx.pos, ctx.pos + 1),
+            "nothing needs a `;`",
+        )
+        .with_help("remove the `;`: statements, clauses and fields end by themselves"),
+    )
+}
+
+/// Words from other tools, and what this language says instead.
+fn synonym(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "trigger" | "when" | "start" | "trigger_on" => {
+            "a workflow's trigger is written `on event_name`"
+        }
+        "delay" | "sleep" | "pause" => {
+            "pause with `wait 1h`, `wait until 09:00` or `wait for event within 1d`"
+        }
+        "elif" | "elsif" | "elseif" => "write `else if`",
+        "return" | "stop" | "end" | "break" => "`exit` ends the journey",
+        "filter" | "condition" | "only" => "filter who enters with `audience` and a condition",
+        "unless" => "write `if not …`",
+        "ab" | "experiment" | "variant" => "an experiment is a `split name { 50%: … }`",
+        "import" | "include" | "use" => {
+            "every `.flow` file of a folder is one project: declarations are shared without imports"
+        }
+        _ => return None,
+    })
+}
+
+/// `1 day`, `2 hours`: a number and a unit word.
+fn spelled_duration(text: &str, pos: usize) -> Option<String> {
+    let rest = &text[pos..];
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    if digits == 0 {
+        return None;
+    }
+    let after = rest[digits..].trim_start_matches(' ');
+    let word: String = after
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    let unit = match word.as_str() {
+        "w" | "week" | "weeks" | "wk" | "wks" => "w",
+        "d" | "day" | "days" => "d",
+        "h" | "hour" | "hours" | "hr" | "hrs" => "h",
+        "m" | "min" | "mins" | "minute" | "minutes" => "m",
+        "s" | "sec" | "secs" | "second" | "seconds" => "s",
+        _ => return None,
+    };
+    Some(format!(
+        "write `{}{unit}`, without a space",
+        &rest[..digits]
+    ))
+}
+
+/// `9am`, `6pm`, `9:30pm`: a time of day in another notation.
+fn twelve_hour(text: &str, pos: usize) -> Option<String> {
+    let rest = &text[pos..];
+    let len = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == ':'))
+        .unwrap_or(rest.len());
+    let token = rest[..len].to_ascii_lowercase();
+    let (clock, pm) = if let Some(c) = token.strip_suffix("pm") {
+        (c, true)
+    } else {
+        (token.strip_suffix("am")?, false)
+    };
+    let (h, m) = clock.split_once(':').unwrap_or((clock, "00"));
+    let h: u32 = h.parse().ok()?;
+    let m: u32 = m.parse().ok()?;
+    if !(1..=12).contains(&h) || m > 59 {
+        return None;
+    }
+    let h = match (h, pm) {
+        (12, false) => 0,
+        (12, true) => 12,
+        (h, true) => h + 12,
+        (h, false) => h,
+    };
+    Some(format!("times of day use 24 hours: write `{h:02}:{m:02}`"))
+}
+
 /// `else` that follows no `if` block.
 fn else_without_if(ctx: &Context<'_>) -> Option<Diagnostic> {
     if ctx.word()? != "else" || !ctx.expected.contains("`send`") {
@@ -690,16 +792,25 @@ fn unclosed(ctx: &Context<'_>) -> Option<Diagnostic> {
     if !(at_end || at_declaration) {
         return None;
     }
-    let opens = open_brackets(&ctx.text[ctx.piece_start..ctx.pos]);
+    let code = &ctx.text[ctx.piece_start..ctx.pos];
+    let opens = open_brackets(code);
     let &(bracket, at) = opens.last()?;
+    // The indentation usually tells which block lost its `}`: the first `{`
+    // ending a line whose block is followed by a line no deeper than it
+    // that is not a `}`.
+    let at = match bracket {
+        '{' => unclosed_by_indent(code).unwrap_or(at),
+        _ => at,
+    };
     let at = ctx.piece_start + at;
     let closer_char = closer.trim_matches('`');
-    let declaration = ctx.text[ctx.piece_start..]
-        .lines()
-        .map(str::trim_start)
-        .find(|l| !l.is_empty() && !l.starts_with("//"))
-        .and_then(|l| l.split(|c: char| !is_word_char(c)).next())
-        .filter(|w| DECLARATIONS.contains(w));
+    let line_start = ctx.text[..at].rfind('\n').map_or(0, |n| n + 1);
+    let opener = ctx.text[line_start..at]
+        .split(|c: char| !is_word_char(c))
+        .find(|w| !w.is_empty())
+        .filter(|w| {
+            DECLARATIONS.contains(w) || matches!(*w, "if" | "else" | "then" | "split" | "escalate")
+        });
     let (span, label) = if at_end {
         let prev = previous_token(ctx.text, ctx.pos).unwrap_or(ctx.found_span);
         (prev, format!("expected `{closer_char}` after this"))
@@ -720,11 +831,48 @@ fn unclosed(ctx: &Context<'_>) -> Option<Diagnostic> {
             Span::new(at, at + 1),
             format!("this `{bracket}` is never closed"),
         );
-    d.help = Some(match (bracket, declaration) {
-        ('{', Some(decl)) => format!("close the `{decl}` with `}}`"),
+    d.help = Some(match (bracket, opener) {
+        ('{', Some(word)) => format!("close the `{word}` block with `}}`"),
         _ => format!("close the `{bracket}` with `{closer_char}`"),
     });
     Some(d)
+}
+
+/// The offset of the first `{` that ends a line and whose block is
+/// followed, at its own indentation or less, by a line that does not close
+/// it.
+fn unclosed_by_indent(code: &str) -> Option<usize> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut offset = 0;
+    let lines: Vec<(usize, &str)> = code
+        .split_inclusive('\n')
+        .map(|l| {
+            let start = offset;
+            offset += l.len();
+            (start, l.trim_end_matches(['\n', '\r']))
+        })
+        .collect();
+    for (i, &(start, line)) in lines.iter().enumerate() {
+        let content = match comment_start(line) {
+            Some(c) => &line[..c],
+            None => line,
+        };
+        let trimmed = content.trim_end();
+        if !trimmed.ends_with('{') || trimmed.trim_start().starts_with("//") {
+            continue;
+        }
+        let own = indent(line);
+        let next = lines[i + 1..]
+            .iter()
+            .map(|(_, l)| *l)
+            .find(|l| !l.trim().is_empty() && indent(l) <= own);
+        if let Some(next) = next {
+            if !next.trim_start().starts_with('}') {
+                return Some(start + trimmed.len() - 1);
+            }
+        }
+    }
+    None
 }
 
 /// Brackets still open at the end of `code` (skipping strings and
@@ -845,9 +993,34 @@ const CHANNELS: [&str; 5] = ["email", "push", "sms", "in_app", "webhook"];
 fn help_for(ctx: &Context<'_>, positives: &[R]) -> Option<String> {
     let rest = ctx.rest();
     let found_text = &ctx.text[ctx.found_span.range()];
+    if ctx.expected.contains("a time of day such as `09:00`") {
+        if let Some(h) = twelve_hour(ctx.text, ctx.pos) {
+            return Some(h);
+        }
+    }
+    if ctx.expected.contains("a duration such as `6h`") {
+        if let Some(h) = spelled_duration(ctx.text, ctx.pos) {
+            return Some(h);
+        }
+    }
     if let Some(word) = ctx.word() {
+        if let Some(h) = synonym(word) {
+            return Some(h.to_owned());
+        }
         if let Some(s) = suggestion(word, ctx.expected) {
             return Some(format!("did you mean `{s}`?"));
+        }
+        if ctx.expected.contains("`workflow`") {
+            let inside = match word {
+                "send" | "wait" | "if" | "split" | "escalate" | "exit" | "on" | "audience"
+                | "goal" | "entry" | "priority" => Some("a `workflow name { … }`"),
+                "given" | "at" | "expect" => Some("a `test \"name\" { … }`"),
+                "cap" | "quiet" => Some("a `policy { … }`"),
+                _ => None,
+            };
+            if let Some(inside) = inside {
+                return Some(format!("`{word}` goes inside {inside}"));
+            }
         }
         let first_on_line = ctx.text[..ctx.pos]
             .rsplit('\n')
@@ -925,8 +1098,11 @@ fn suggestion(word: &str, expected: &BTreeSet<&'static str>) -> Option<String> {
         .filter(|w| w.chars().all(is_word_char))
         .collect();
     for e in expected {
-        if e.starts_with("a channel") {
+        if e.contains("a channel") {
             candidates.extend(CHANNELS);
+        }
+        if e.contains("`message`") {
+            candidates.extend(["message", "messages"]);
         }
         if e.starts_with("a weekday") {
             candidates.extend(WEEKDAYS);
@@ -976,6 +1152,17 @@ fn describe(rule: R) -> Option<&'static str> {
         R::coalesce => "`??`",
         R::EOI => "the end of the file",
         R::object => "`{`",
+        R::message_kind => "`message` or a channel such as `email`",
+        R::message => "a channel such as `email`",
+        R::expect_message => "a message expectation such as `1 email`",
+        R::expect_journey => "a journey expectation such as `\"u1\" entered onboarding`",
+        R::field_decl => "a field such as `name: string`",
+        R::field_init => "a field such as `subject: \"Hi\"`",
+        R::expr | R::filter_expr => "an expression",
+        R::event_match => "an event name",
+        R::type_expr => "a type such as `string`",
+        R::split_arm => "a split arm such as `50%: send email a`",
+        R::escalate_step => "a message such as `email reminder`",
         R::block => "`{`",
         R::k_after => "`after`",
         R::k_ago => "`ago`",
