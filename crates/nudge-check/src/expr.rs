@@ -103,11 +103,32 @@ impl Checker<'_> {
                 }
             }
             A::Binary {
-                op: BinaryOp::Eq | BinaryOp::In,
+                op: op @ (BinaryOp::Eq | BinaryOp::In),
                 lhs,
                 rhs,
                 ..
             } => {
+                // Which members an enum value can still be (for lints).
+                if let Some(key) = self.expr_key(cx, lhs) {
+                    let members: Option<Vec<&str>> = match (&strip_parens(rhs).kind, op) {
+                        (A::Path(p), BinaryOp::Eq) if p.segments.len() == 1 => {
+                            Some(vec![p.segments[0].name.as_str()])
+                        }
+                        (A::List(items), BinaryOp::In) => items
+                            .iter()
+                            .map(|i| match &strip_parens(i).kind {
+                                A::Path(p) if p.segments.len() == 1 => {
+                                    Some(p.segments[0].name.as_str())
+                                }
+                                _ => None,
+                            })
+                            .collect(),
+                        _ => None,
+                    };
+                    if let Some(m) = members {
+                        out.push(format!("={key}={}", m.join(",")));
+                    }
+                }
                 // `x == pro` or `x in [a, b]` holds only for a value.
                 let non_empty_list = matches!(&strip_parens(rhs).kind, A::List(items) if !items.is_empty() && items.iter().all(|i| !is_none_lit(i)));
                 if is_value_lit(rhs) || non_empty_list {
@@ -155,6 +176,25 @@ impl Checker<'_> {
                     out.extend(self.expr_key(cx, lhs));
                 } else if is_none_lit(lhs) {
                     out.extend(self.expr_key(cx, rhs));
+                } else if let (Some(key), A::Path(p)) =
+                    (self.expr_key(cx, lhs), &strip_parens(rhs).kind)
+                {
+                    if p.segments.len() == 1 {
+                        out.push(format!("!{key}={}", p.segments[0].name));
+                    }
+                }
+            }
+            A::Binary {
+                op: BinaryOp::Ne,
+                lhs,
+                rhs,
+                ..
+            } => {
+                if let (Some(key), A::Path(p)) = (self.expr_key(cx, lhs), &strip_parens(rhs).kind) {
+                    if p.segments.len() == 1 {
+                        out.push(format!("={key}={}", p.segments[0].name));
+                        out.push(key);
+                    }
                 }
             }
             A::IsNone {
@@ -541,6 +581,10 @@ impl Checker<'_> {
                     Some((f, ty)) => (K::EventField(vec![(id, f)]), ty),
                     None => return error(span),
                 },
+                EventScope::Many(ids) if ids.is_empty() => {
+                    // The triggers are unknown or missing: already reported.
+                    return error(span);
+                }
                 EventScope::Many(ids) => {
                     let mut found = Vec::new();
                     let mut ty: Option<Type> = None;
@@ -842,6 +886,40 @@ impl Checker<'_> {
         inner.event = EventScope::One(event);
         inner.tag = self.fresh_tag();
         self.condition(&inner, filter, "a `where` filter")
+    }
+
+    /// Resolves an `EVENT [where …]` and returns what its filter narrows:
+    /// keys of `event.` paths are written with `tag` (the scope that sees
+    /// the event after the filter held).
+    pub(crate) fn event_match_facts(
+        &mut self,
+        cx: &Cx,
+        m: &ast::EventMatch,
+        tag: u32,
+    ) -> (Option<ir::EventMatch>, Vec<Key>) {
+        let id = self.event_ref(cx.file, &m.event);
+        let Some(id) = id else {
+            return (None, Vec::new());
+        };
+        self.use_event(id);
+        let mut inner = cx.clone();
+        inner.event = EventScope::One(id);
+        inner.tag = tag;
+        let (filter, facts) = match &m.filter {
+            Some(f) => {
+                let t = self.condition(&inner, f, "a `where` filter");
+                (Some(t), self.facts_true(&inner, f))
+            }
+            None => (None, Vec::new()),
+        };
+        (
+            Some(ir::EventMatch {
+                event: id,
+                filter,
+                span: m.span,
+            }),
+            facts,
+        )
     }
 
     /// Resolves an `EVENT [where …]`.

@@ -108,6 +108,23 @@ impl Checker<'_> {
         let mut allowed: HashMap<Key, Vec<String>> = HashMap::new();
         let mut excluded: HashMap<Key, Vec<String>> = HashMap::new();
         let mut why: Option<String> = None;
+        // What the enclosing conditions already say about enum values.
+        for fact in &cx.facts {
+            if let Some((key, members)) = fact.strip_prefix('=').and_then(|f| f.rsplit_once('=')) {
+                let names: Vec<String> = members.split(',').map(str::to_owned).collect();
+                let set = allowed
+                    .entry(key.to_owned())
+                    .or_insert_with(|| names.clone());
+                set.retain(|n| names.contains(n));
+            } else if let Some((key, member)) =
+                fact.strip_prefix('!').and_then(|f| f.rsplit_once('='))
+            {
+                excluded
+                    .entry(key.to_owned())
+                    .or_default()
+                    .push(member.to_owned());
+            }
+        }
         for part in parts {
             let A::Binary { op, lhs, rhs, .. } = &part.kind else {
                 continue;
@@ -124,6 +141,13 @@ impl Checker<'_> {
                 (Some(k), _) => (k, *op, &**rhs),
                 (None, Some(k)) => (k, flip(*op), &**lhs),
                 _ => continue,
+            };
+            let before: Vec<String> = {
+                let ex = excluded.get(&key).cloned().unwrap_or_default();
+                allowed
+                    .get(&key)
+                    .map(|set| set.iter().filter(|n| !ex.contains(n)).cloned().collect())
+                    .unwrap_or_default()
             };
             let shown = key.split_once('@').map_or(key.clone(), |(a, b)| {
                 format!("{a}{}", &b[b.find('.').unwrap_or(0)..])
@@ -167,9 +191,17 @@ impl Checker<'_> {
             if let Some(set) = allowed.get(&key) {
                 let ex = excluded.get(&key).cloned().unwrap_or_default();
                 if set.iter().all(|n| ex.contains(n)) {
-                    why = Some(format!(
-                        "`{shown}` cannot equal every member these comparisons require"
-                    ));
+                    let ruled_out = member(other).filter(|m| ex.iter().any(|x| x == m));
+                    why = Some(if let Some(m) = ruled_out {
+                        format!("an earlier condition already ruled out `{shown} == {m}`")
+                    } else if before.is_empty() {
+                        format!("`{shown}` cannot equal every member these comparisons require")
+                    } else {
+                        format!(
+                            "`{shown}` can only be {} here",
+                            crate::suggest::one_of(before.iter().map(String::as_str))
+                        )
+                    });
                     break;
                 }
             }

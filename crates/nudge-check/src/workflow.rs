@@ -129,6 +129,14 @@ impl Checker<'_> {
             );
             self.emit(file, d);
         }
+        let trigger_count: usize = decl
+            .clauses
+            .iter()
+            .map(|c| match c {
+                Clause::On { triggers, .. } => triggers.len(),
+                _ => 0,
+            })
+            .sum();
         let scope = if inactive {
             EventScope::None(NoEvent::Inactive)
         } else if trigger_events.len() == 1 {
@@ -156,16 +164,22 @@ impl Checker<'_> {
                     for t in ts {
                         match t {
                             ast::Trigger::Event(m) => {
-                                if let Some(m) = self.event_match(&base, m) {
-                                    if let Some(f) = &m.filter {
-                                        let _ = f;
-                                    }
-                                    triggers.push(ir::Trigger::Event(m));
+                                // With one trigger, what its filter says
+                                // holds for `event` in the whole workflow.
+                                let only = trigger_count == 1;
+                                let tag = if only { base.tag } else { self.fresh_tag() };
+                                let (matched, facts) = self.event_match_facts(&base, m, tag);
+                                if let (Some(f), Some(mm)) = (&m.filter, &matched) {
+                                    let mut fcx = base.clone();
+                                    fcx.event = EventScope::One(mm.event);
+                                    fcx.tag = tag;
+                                    self.lint_condition(&fcx, f);
                                 }
-                                if let ast::Trigger::Event(m) = t {
-                                    if let Some(f) = &m.filter {
-                                        self.lint_condition(&base, f);
-                                    }
+                                if only {
+                                    base = base.with_facts(&facts);
+                                }
+                                if let Some(mm) = matched {
+                                    triggers.push(ir::Trigger::Event(mm));
                                 }
                             }
                             ast::Trigger::Inactive { duration, span } => {
@@ -422,10 +436,21 @@ impl Checker<'_> {
             }
             Stmt::WaitFor(w) => {
                 let cx = self.flow_cx(wf, &flow, &[]);
-                let m = self.event_match(&cx, &w.event);
-                if let Some(f) = &w.event.filter {
-                    self.lint_condition(&cx, f);
+                let tag = self.fresh_tag();
+                let (m, filter_facts) = self.event_match_facts(&cx, &w.event, tag);
+                if let (Some(f), Some(mm)) = (&w.event.filter, &m) {
+                    let mut fcx = cx.clone();
+                    fcx.event = EventScope::One(mm.event);
+                    fcx.tag = tag;
+                    self.lint_condition(&fcx, f);
                 }
+                // In `then`, what the filter said about `event.f` holds for `X.f`.
+                let prefix = format!("event@{tag}.");
+                let received = format!("recv.{}.", w.event.event.name);
+                let then_facts: Vec<Key> = filter_facts
+                    .iter()
+                    .map(|k| k.replace(&prefix, &received))
+                    .collect();
                 self.positive(file, &w.within, "`wait for … within`");
                 if w.else_block.is_none() {
                     let d = Diagnostic::warning(codes::WAIT_FOR_WITHOUT_ELSE, format!("nothing says what happens when `{}` does not come", w.event.event.name))
@@ -433,7 +458,7 @@ impl Checker<'_> {
                         .with_help("add `else { … }` for the timeout, even an empty `else {}` to say that nothing happens");
                     self.emit(file, d);
                 }
-                let mut then_flow = flow.after(0, w.within.seconds);
+                let mut then_flow = flow.after(0, w.within.seconds).with_facts(then_facts);
                 then_flow.waited = true;
                 if let Some(m) = &m {
                     if !then_flow.received.contains(&m.event) {
