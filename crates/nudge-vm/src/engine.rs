@@ -13,8 +13,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use std::collections::HashMap;
+
 use nudge_bytecode::{
-    Channel, Const, EntryRule, EventId, Module, Priority, Trigger, Type, Workflow, WorkflowId,
+    Channel, Const, EntryRule, EventId, EventMatch, Module, Priority, Trigger, Type, Workflow,
+    WorkflowId,
 };
 
 use crate::exec::{Ctx, Vm, VmError};
@@ -247,6 +250,10 @@ pub struct Engine<S: Store> {
     pub log: Vec<Record>,
     /// VM steps run (journey starts and steps), for throughput figures.
     pub steps: u64,
+    /// Current module: event name → (workflow, trigger) pairs it may start.
+    triggers_by_event: HashMap<Arc<str>, Vec<(WorkflowId, EventMatch)>>,
+    /// Current module: `inactive for` workflows and their shortest spell.
+    quiet_workflows: Vec<(String, i64)>,
 }
 
 /// Per-workflow counts, as a simulation summary shows them.
@@ -284,6 +291,8 @@ impl<S: Store> Engine<S> {
             default_zone: Tz::UTC,
             log: Vec::new(),
             steps: 0,
+            triggers_by_event: HashMap::new(),
+            quiet_workflows: Vec::new(),
         };
         engine.deploy(module);
         engine
@@ -296,10 +305,34 @@ impl<S: Store> Engine<S> {
             Ok(bytes) => Module::content_hash(&bytes),
             Err(_) => nudge_bytecode::stable_hash(format!("{module:?}").as_bytes()),
         };
+        let mut triggers_by_event: HashMap<Arc<str>, Vec<(WorkflowId, EventMatch)>> =
+            HashMap::new();
+        let mut quiet_workflows = Vec::new();
+        for (wi, w) in module.workflows.iter().enumerate() {
+            let wi = WorkflowId::try_from(wi).unwrap_or(WorkflowId::MAX);
+            let mut shortest: Option<i64> = None;
+            for t in &w.triggers {
+                match t {
+                    Trigger::Event(m) => triggers_by_event
+                        .entry(Arc::from(module.event_name(m.event)))
+                        .or_default()
+                        .push((wi, *m)),
+                    Trigger::Inactive(d) => {
+                        let d = module.duration(*d);
+                        shortest = Some(shortest.map_or(d, |s| s.min(d)));
+                    }
+                }
+            }
+            if let Some(d) = shortest {
+                quiet_workflows.push((w.name.clone(), d));
+            }
+        }
         let module = Arc::new(module);
         self.store.put_module(hash, module.clone());
         self.module = module;
         self.module_hash = hash;
+        self.triggers_by_event = triggers_by_event;
+        self.quiet_workflows = quiet_workflows;
         hash
     }
 
@@ -359,30 +392,19 @@ impl<S: Store> Engine<S> {
     /// itself from the last activity, so there is one timer per profile and
     /// workflow, not one per event.
     fn arm_quiet_checks(&mut self, p: &mut ProfileRecord, since: DateTime<Utc>) {
-        let module = self.module.clone();
-        for w in &module.workflows {
-            if p.quiet_checks.contains(&w.name) {
+        for (name, d) in &self.quiet_workflows {
+            if p.quiet_checks.contains(name) {
                 continue;
             }
-            let shortest = w
-                .triggers
-                .iter()
-                .filter_map(|t| match t {
-                    Trigger::Inactive(d) => Some(module.duration(*d)),
-                    Trigger::Event(_) => None,
-                })
-                .min();
-            if let Some(d) = shortest {
-                self.store.schedule(
-                    since + Duration::seconds(d),
-                    Timer::Inactivity {
-                        profile: p.id.clone(),
-                        workflow: w.name.clone(),
-                        since,
-                    },
-                );
-                p.quiet_checks.push(w.name.clone());
-            }
+            self.store.schedule(
+                since + Duration::seconds(*d),
+                Timer::Inactivity {
+                    profile: p.id.clone(),
+                    workflow: name.clone(),
+                    since,
+                },
+            );
+            p.quiet_checks.push(name.clone());
         }
     }
 
@@ -444,26 +466,26 @@ impl<S: Store> Engine<S> {
 
         // Triggers (current version).
         let module = self.module.clone();
-        for (wi, w) in module.workflows.iter().enumerate() {
-            let mut hit = false;
-            for t in &w.triggers {
-                if let Trigger::Event(m) = t {
-                    let facts = ProfileFacts {
-                        store: &self.store,
-                        module: &module,
-                        profile: &p,
-                    };
-                    if self
-                        .vm(&module)
-                        .matches(m, &event, &Ctx::new(&facts, now))?
-                    {
-                        hit = true;
-                        break;
-                    }
-                }
+        let Some(candidates) = self.triggers_by_event.get(&event.name).cloned() else {
+            return Ok(());
+        };
+        let mut entered: Option<WorkflowId> = None;
+        for (wi, m) in candidates {
+            // A workflow with several triggers on this event enters once.
+            if entered == Some(wi) {
+                continue;
             }
+            let hit = {
+                let facts = ProfileFacts {
+                    store: &self.store,
+                    module: &module,
+                    profile: &p,
+                };
+                self.vm(&module)
+                    .matches(&m, &event, &Ctx::new(&facts, now))?
+            };
             if hit {
-                let wi = WorkflowId::try_from(wi).unwrap_or(WorkflowId::MAX);
+                entered = Some(wi);
                 self.enter(&p, wi, Some(event.clone()), now)?;
             }
         }
