@@ -730,3 +730,147 @@ fn the_clock_never_goes_backwards() {
         .unwrap_err();
     assert!(err.to_string().contains("before the engine's clock"));
 }
+
+/// `escalate until order_completed { push nudge; after 2h email reminder }`
+/// with quiet hours for push.
+fn night_escalation() -> Module {
+    let mut k = Kit::new();
+    let two_hours = k.dur(2 * 3600);
+    let order = k.on("order_completed");
+    let esc = k.mb.add_escalation(order).unwrap();
+    let push = k.message(Channel::Push, "nudge");
+    let email = k.message(Channel::Email, "reminder");
+    k.workflow(
+        "cart",
+        vec![Trigger::Event(k.on("checkout_abandoned"))],
+        |_, f| {
+            let end = f.label();
+            f.emit(Instr::EscalateBegin(esc));
+            f.patch_escalation_end(esc, end);
+            f.emit(Instr::Send(push));
+            f.emit(Instr::WaitFromEscalation(two_hours));
+            f.emit(Instr::Send(email));
+            f.emit(Instr::EscalateEnd);
+            f.bind(end);
+            f.emit(Instr::Return);
+        },
+    );
+    k.mb.set_policy(Policy {
+        cap: None,
+        quiet_hours: vec![QuietHours {
+            from: 21 * 60,
+            to: 8 * 60,
+            zone: Zone::Local,
+            channels: vec![Channel::Push],
+        }],
+    });
+    k.build()
+}
+
+fn night_shopper(e: &mut Engine<MemoryStore>, now: DateTime<Utc>) {
+    e.identify(
+        "u1",
+        props(&[
+            ("email", Value::str("a@example.com")),
+            ("push_token", Value::str("tok")),
+            ("timezone", Value::str("Europe/Berlin")),
+        ]),
+        now,
+    )
+    .unwrap();
+    e.track("u1", "checkout_abandoned", Props::new(), now)
+        .unwrap();
+}
+
+#[test]
+fn a_deferred_escalation_step_is_cancelled_by_the_next_step() {
+    // 23:00 Berlin: the push waits for 08:00, the email step comes at 01:00.
+    let t0 = t("2026-01-10T22:00:00Z");
+    let mut e = engine(night_escalation(), t0);
+    night_shopper(&mut e, t0);
+    run_all(&mut e);
+    assert_eq!(
+        sent(&e),
+        vec![(t0 + Duration::hours(2), "u1".into(), "reminder".into())]
+    );
+    assert_eq!(count(&e, |r| matches!(r, Record::Deferred { .. })), 1);
+    assert_eq!(count(&e, |r| matches!(r, Record::Dropped { .. })), 1);
+}
+
+#[test]
+fn the_until_event_cancels_a_deferred_step() {
+    let t0 = t("2026-01-10T22:00:00Z");
+    let mut e = engine(night_escalation(), t0);
+    night_shopper(&mut e, t0);
+    e.track(
+        "u1",
+        "order_completed",
+        Props::new(),
+        t0 + Duration::hours(1),
+    )
+    .unwrap();
+    run_all(&mut e);
+    assert!(sent(&e).is_empty());
+    assert_eq!(count(&e, |r| matches!(r, Record::Dropped { .. })), 1);
+    assert_eq!(e.journey("u1", "cart").unwrap().status, Status::Completed);
+}
+
+#[test]
+fn webhook_bodies_render_as_json() {
+    let mut k = Kit::new();
+    let total = k.expr("total", &[Instr::LoadEvent(0), Instr::Return]);
+    let user = k.expr("user", &[Instr::LoadProfileId, Instr::Return]);
+    let (url, body, u, t_, hook) = (
+        k.mb.string("url"),
+        k.mb.string("body"),
+        k.mb.string("user"),
+        k.mb.string("total"),
+        k.mb.string("https://crm.example.com/hooks/nudge"),
+    );
+    let msg =
+        k.mb.add_message(MessageDesc {
+            channel: Channel::Webhook,
+            template: None,
+            overrides: vec![
+                MessageField {
+                    name: url,
+                    value: FieldValue::Text(vec![StringPart::Text(hook)]),
+                },
+                MessageField {
+                    name: body,
+                    value: FieldValue::Object(vec![
+                        MessageField {
+                            name: u,
+                            value: FieldValue::Expr(user),
+                        },
+                        MessageField {
+                            name: t_,
+                            value: FieldValue::Expr(total),
+                        },
+                    ]),
+                },
+            ],
+            address: None,
+        })
+        .unwrap();
+    k.workflow(
+        "crm",
+        vec![Trigger::Event(k.on("order_completed"))],
+        |_, f| {
+            f.emit(Instr::Send(msg));
+            f.emit(Instr::Return);
+        },
+    );
+    let t0 = t("2026-03-01T10:00:00Z");
+    let mut e = engine(k.build(), t0);
+    e.track(
+        "u\"1",
+        "order_completed",
+        props(&[("total", Value::Float(12.5))]),
+        t0,
+    )
+    .unwrap();
+    let (_, _, m) = e.sent().next().unwrap();
+    assert_eq!(m.fields["url"], "https://crm.example.com/hooks/nudge");
+    assert_eq!(m.fields["body"], r#"{"user":"u\"1","total":12.5}"#);
+}
