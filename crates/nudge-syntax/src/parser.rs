@@ -299,6 +299,12 @@ impl Builder<'_> {
             offset += line.len();
         }
         let starts = attach_doc_lines(text, starts);
+        if starts.len() == 1 {
+            // Nothing to cut at: the piece is the whole file, which failed.
+            self.diagnostics
+                .push(expected::syntax_error(self.source, text, 0, &first));
+            return Vec::new();
+        }
         let mut items = Vec::new();
         let mut errors = 0;
         for (i, &start) in starts.iter().enumerate() {
