@@ -12,6 +12,36 @@
 //! assert!(checked.diagnostics.is_empty());
 //! assert!(checked.program.is_some());
 //! ```
+//!
+//! Rules worth knowing (each code has a page in `docs/errors/check/`):
+//!
+//! - **Narrowing.** A `T?` value is a `T` where `x != none` / `x is not none`
+//!   (or `x == literal`, `x in [..]`) is known to hold: in the guarded part of
+//!   an `if`, for the whole workflow after `audience` or after the `where`
+//!   of its only trigger, in a `wait for X where …` then-block (as `X.f`),
+//!   later in an `and` chain, in an escalation step with an `if` guard, and
+//!   through `in SEGMENT` when the segment's condition narrows. `==` and `!=`
+//!   accept optionals (`none` equals nothing else); ordering, interpolation,
+//!   conditions and channel addresses need a narrowed value or `??`.
+//! - **Channel addresses.** email is addressed by an `email`-typed profile
+//!   attribute (the one called `email` if several), sms by a `phone`-typed
+//!   one (`phone` preferred), push by a string attribute named `push_token`;
+//!   in_app and webhook need none. A send where the address may be `none` is
+//!   an error, not a warning: the runtime re-checks the address at send time
+//!   and drops the message with a reason, but sending to users who may have
+//!   no address is almost always a mistake in the flow, and the fix (an
+//!   `audience` line or an `if`) is one line that documents who the message
+//!   is for.
+//! - **Template files** (`file("…")`) are read through a [`TemplateLoader`]
+//!   relative to the `.flow` file's folder and parsed with minijinja; every
+//!   variable they use must exist in the schemas in scope. Files are parsed
+//!   once per path. When rendered, `.html` files are HTML-escaped (minijinja's
+//!   default for the extension).
+//! - **Lints** are warnings with codes. Unused declarations are reported
+//!   only when the project has no errors (a misspelt reference makes its
+//!   target look unused). Missing suppression is reported for marketing
+//!   workflows that send email, push or sms after a wait with neither
+//!   `exit on` nor `goal`.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -366,7 +366,9 @@ impl Checker<'_> {
                     )
                 }
                 EventScope::Many(ids) => {
-                    let first = &self.events[ids[0].index()];
+                    let Some(first) = ids.first().map(|id| &self.events[id.index()]) else {
+                        return Ok(());
+                    };
                     let common: Vec<String> = first
                         .schema
                         .fields

@@ -346,13 +346,19 @@ impl Checker<'_> {
 
     fn block(&mut self, wf: &mut Wf, stmts: &[Stmt], mut flow: Flow) -> (Vec<ir::Stmt>, Flow) {
         let mut out = Vec::new();
-        let mut reported = false;
+        // Inside code that is already unreachable, the outer block reported it.
+        let mut reported = flow.dead;
         for (i, stmt) in stmts.iter().enumerate() {
-            if flow.dead && !reported {
+            if flow.dead && !reported && i > 0 {
                 reported = true;
+                let ends = if matches!(stmts[i - 1], Stmt::Exit { .. }) {
+                    "the journey ends here"
+                } else {
+                    "every path through this ends the journey"
+                };
                 let d = Diagnostic::warning(codes::UNREACHABLE, "this never runs")
                     .with_primary(stmt.span(), "after `exit`")
-                    .with_secondary(stmts[i - 1].span(), "the journey ends here")
+                    .with_secondary(stmts[i - 1].span(), ends)
                     .with_help("remove these statements, or move the `exit` after them");
                 self.emit(wf.base.file, d);
             }
@@ -678,8 +684,7 @@ impl Checker<'_> {
                     self.emit(file, d);
                 }
                 if let Some(ev) = t_event {
-                    if wf.inactive || wf.triggers.iter().any(|t| *t != ev) || wf.triggers.is_empty()
-                    {
+                    if wf.inactive || wf.triggers.iter().any(|t| *t != ev) {
                         let ev_name = self.events[ev.index()].name.clone();
                         let started = if wf.inactive {
                             "`on inactive for`".to_owned()
