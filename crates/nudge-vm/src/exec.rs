@@ -35,6 +35,9 @@ pub enum VmError {
     /// Segments nest too deeply.
     #[error("segments or filters nest more than {MAX_DEPTH} deep")]
     TooDeep,
+    /// A template file failed to render.
+    #[error("template `{0}` failed to render: {1}")]
+    Render(String, String),
     /// The journey's workflow is not in the module.
     #[error("workflow {0} is not in the module")]
     NoWorkflow(WorkflowId),

@@ -55,7 +55,56 @@ fn json_value(v: &Value, out: &mut String) {
     }
 }
 
+fn jinja(v: &Value) -> minijinja::Value {
+    match v {
+        Value::None => minijinja::Value::from(()),
+        Value::Bool(b) => minijinja::Value::from(*b),
+        Value::Int(i) => minijinja::Value::from(*i),
+        Value::Float(x) => minijinja::Value::from(*x),
+        Value::Str(s) => minijinja::Value::from(s.clone()),
+        Value::List(items) => items.iter().map(jinja).collect(),
+        other => minijinja::Value::from(other.to_string()),
+    }
+}
+
+fn jinja_map(props: &crate::value::Props) -> minijinja::Value {
+    let map: BTreeMap<String, minijinja::Value> =
+        props.iter().map(|(k, v)| (k.clone(), jinja(v))).collect();
+    minijinja::Value::from(map)
+}
+
 impl Vm<'_> {
+    /// Renders a template file frozen in the module with `profile`,
+    /// `event` and the events received by `wait for` in scope. `.html`
+    /// files are escaped (minijinja picks escaping by file name).
+    fn render_file(&self, path: &str, source: &str, ctx: &Ctx<'_>) -> Result<String, VmError> {
+        let mut root: BTreeMap<String, minijinja::Value> = BTreeMap::new();
+        let mut profile: BTreeMap<String, minijinja::Value> = self
+            .module
+            .schemas
+            .profile
+            .iter()
+            .map(|f| (f.name.clone(), jinja(&ctx.facts.attribute(&f.name))))
+            .collect();
+        profile.insert(
+            "id".to_owned(),
+            minijinja::Value::from(ctx.facts.profile_id()),
+        );
+        root.insert("profile".to_owned(), minijinja::Value::from(profile));
+        if let Some((e, _)) = ctx.event {
+            root.insert("event".to_owned(), jinja_map(&e.props));
+        }
+        if let Some(j) = ctx.journey {
+            for (_, e) in &j.received {
+                root.insert(e.name.to_string(), jinja_map(&e.props));
+            }
+        }
+        let env = minijinja::Environment::new();
+        env.template_from_named_str(path, source)
+            .and_then(|t| t.render(minijinja::Value::from(root)))
+            .map_err(|e| VmError::Render(path.to_owned(), e.to_string()))
+    }
+
     fn text(&self, parts: &[StringPart], ctx: &Ctx<'_>) -> Result<String, VmError> {
         let mut out = String::new();
         for p in parts {
@@ -101,9 +150,9 @@ impl Vm<'_> {
             let text = match &f.value {
                 FieldValue::Text(parts) => self.text(parts, ctx)?,
                 FieldValue::Expr(e) => self.eval(*e, ctx)?.to_string(),
-                // Template files are frozen into the module; the template
-                // engine that renders them lives with the channels.
-                FieldValue::File { source, .. } => self.module.string(*source).to_owned(),
+                FieldValue::File { path, source } => {
+                    self.render_file(self.module.string(*path), self.module.string(*source), ctx)?
+                }
                 FieldValue::Object(inner) => {
                     let mut s = String::new();
                     self.object_json(inner, ctx, &mut s)?;

@@ -150,6 +150,10 @@ fn a_shopper_who_does_not_buy_hears_by_email_then_push() {
     assert_eq!(push.fields["body"], "Lamp is waiting");
     let email = e.sent().next().unwrap().2;
     assert_eq!(email.fields["subject"], "You left Lamp in your cart");
+    assert_eq!(
+        email.fields["html"].trim(),
+        "<p>You left <strong>Lamp</strong> in your cart.</p>\n<p>Your cart total is 40.0.</p>"
+    );
 }
 
 #[test]
@@ -324,4 +328,22 @@ fn an_active_customer_is_left_alone() {
     }
     e.advance_to(t0 + Duration::days(8)).unwrap();
     assert!(messages(&e, "u2", t0).is_empty());
+}
+
+#[test]
+fn html_template_files_escape_what_they_interpolate() {
+    let t0 = t("2026-03-01T10:00:00Z");
+    let mut e = Engine::new(MemoryStore::new(), examples(), t0);
+    customer(&mut e, "u4", &[], t0);
+    e.track("u4", "checkout_abandoned", cart("<script>", 40.0), t0)
+        .unwrap();
+    run_days(&mut e, t0);
+    let email = e.sent().next().unwrap().2;
+    assert!(
+        email.fields["html"].contains("<strong>&lt;script&gt;</strong>"),
+        "{}",
+        email.fields["html"]
+    );
+    // Plain-text fields are not HTML.
+    assert_eq!(email.fields["subject"], "You left <script> in your cart");
 }
