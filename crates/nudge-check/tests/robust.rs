@@ -29,7 +29,7 @@ fn every_corpus_file_checks_without_panicking() {
                     format!("{dir}/{}", path.file_name().unwrap().to_string_lossy()),
                     text,
                 ));
-                let checked = check_project(&[src.clone()], &common::RootLoader);
+                let checked = check_project(std::slice::from_ref(&src), &common::RootLoader);
                 assert_eq!(checked.program.is_some(), !checked.has_errors());
                 all.push(src);
             }
