@@ -138,6 +138,9 @@ pub(crate) fn syntax_error(
     if let Some(d) = bad_duration(source, text, abs, &expected) {
         return d;
     }
+    if let Some(d) = non_ascii_name(source, text, abs) {
+        return d;
+    }
     let ctx = Context {
         source,
         text,
@@ -185,6 +188,9 @@ pub(crate) fn syntax_error(
         "a whole number",
         "an expression",
     ];
+    if expected.contains("a field name") {
+        expected.remove("a name");
+    }
     if literals.iter().any(|l| expected.contains(l)) {
         expected.remove("a number");
     }
@@ -580,6 +586,35 @@ fn bad_duration(
         ),
         _ => None,
     }
+}
+
+/// `café`: a letter outside ASCII inside a name.
+fn non_ascii_name(source: &Arc<SourceFile>, text: &str, pos: usize) -> Option<Diagnostic> {
+    let c = text[pos..].chars().next()?;
+    let before = text[..pos].chars().next_back()?;
+    if !(c.is_alphabetic() && !c.is_ascii() && (before.is_ascii_alphanumeric() || before == '_')) {
+        return None;
+    }
+    let start = text[..pos]
+        .rfind(|c: char| !is_word_char(c))
+        .map_or(0, |n| n + 1);
+    let end = text[pos..]
+        .find(|c: char| !is_word_char(c))
+        .map_or(text.len(), |n| pos + n);
+    Some(
+        Diagnostic::error(
+            codes::parse::UNEXPECTED,
+            format!("`{}` is not a valid name", &text[start..end]),
+        )
+        .with_primary(
+            Span::new(pos, pos + c.len_utf8()),
+            format!("`{c}` is not an ASCII letter"),
+        )
+        .with_help(
+            "names are made of ASCII letters, digits and `_`; other letters may appear in strings",
+        )
+        .in_file(source),
+    )
 }
 
 /// Help for a duration unit that does not exist.
@@ -1063,6 +1098,12 @@ fn help_for(ctx: &Context<'_>, positives: &[R]) -> Option<String> {
         if positives.contains(&R::duration) {
             return Some("durations are a number and a unit: `30m`, `6h`, `1d12h`, `2w`".into());
         }
+    }
+    if rest.starts_with(|c: char| c.is_alphabetic() && !c.is_ascii()) {
+        return Some(
+            "names are made of ASCII letters, digits and `_`; other letters may appear in strings"
+                .into(),
+        );
     }
     if rest.starts_with('{') && ctx.expected.contains("`until`") {
         return Some("name the event that stops it: `escalate until order_completed { … }`".into());
