@@ -28,6 +28,7 @@
 
 pub mod builder;
 pub mod compile;
+pub mod context;
 pub mod disasm;
 pub mod encode;
 pub mod hash;

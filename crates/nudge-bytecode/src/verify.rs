@@ -265,13 +265,17 @@ pub fn verify(m: &Module) -> Result<(), VerifyError> {
     })?;
 
     // Descriptor pcs belong to the function that uses them.
+    let contexts = crate::context::event_contexts(m);
     let mut owner: Vec<Option<usize>> =
         vec![None; m.wait_fors.len() + m.splits.len() + m.escalations.len()];
     for (fi, f) in m.functions.iter().enumerate() {
-        verify_function(m, f, fi, &mut owner).map_err(|(pc, problem)| VerifyError::Code {
-            function: f.name.clone(),
-            pc,
-            problem,
+        let context = contexts.get(fi).copied().flatten();
+        verify_function(m, f, fi, context, &mut owner).map_err(|(pc, problem)| {
+            VerifyError::Code {
+                function: f.name.clone(),
+                pc,
+                problem,
+            }
         })?;
     }
     verify_segments_acyclic(m)?;
@@ -282,6 +286,7 @@ fn verify_function(
     m: &Module,
     f: &Function,
     fi: usize,
+    context: Option<EventId>,
     owner: &mut [Option<usize>],
 ) -> Result<(), (u32, Problem)> {
     let len = f.code.len();
@@ -346,7 +351,11 @@ fn verify_function(
                     vec![next]
                 }
                 Instr::LoadEvent(field) => {
-                    if field as usize >= max_event_fields {
+                    // Exact when the function's event is known; a function
+                    // no table refers to is checked against every event.
+                    if let Some(e) = context.and_then(|e| m.schemas.events.get(e as usize)) {
+                        check("event field", &e.fields, field as usize)?;
+                    } else if field as usize >= max_event_fields {
                         return Err(Problem::BadIndex {
                             table: "event field",
                             index: field as usize,

@@ -288,3 +288,31 @@ fn rejects_a_span_table_of_the_wrong_length() {
         "invalid module: in `f` at pc 0: span table has 1 entries for 2 instructions"
     );
 }
+
+#[test]
+fn event_fields_are_checked_against_the_event_in_scope() {
+    let mut mb = body(&[Instr::Return]);
+    mb.event_schema(
+        "big",
+        &[
+            ("a", Type::Int),
+            ("b", Type::Int),
+            ("c", Type::Int),
+            ("d", Type::Int),
+        ],
+    )
+    .unwrap();
+    let mut f = FunctionBuilder::new("filter", FunctionKind::Expr);
+    f.emit(Instr::LoadEvent(3));
+    f.emit(Instr::Return);
+    let filter = mb.add_function(f).unwrap();
+    // Field 3 exists in `big` but the filter looks at `e`, which has one field.
+    mb.module_mut().workflows[0].triggers = vec![Trigger::Event(EventMatch {
+        event: 0,
+        filter: Some(filter),
+    })];
+    assert_eq!(
+        verify(&mb.build()).unwrap_err().to_string(),
+        "invalid module: in `filter` at pc 0: event field index 3 is out of range (the table has 1)"
+    );
+}
