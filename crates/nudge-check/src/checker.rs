@@ -809,11 +809,18 @@ impl<'a> Checker<'a> {
         }
         let help = suggest::did_you_mean(&name.name, def.members.iter().map(String::as_str))
             .unwrap_or_else(|| {
-                format!(
-                    "`{}` has {}",
-                    def.name,
-                    suggest::one_of(def.members.iter().map(String::as_str))
-                )
+                let members = suggest::all_of(def.members.iter().map(String::as_str));
+                match self
+                    .enums
+                    .iter()
+                    .find(|e| e.members.iter().any(|m| *m == name.name))
+                {
+                    Some(other) => format!(
+                        "`{}` is a member of `{}`, not of `{}`; `{}` has {members}",
+                        name.name, other.name, def.name, def.name
+                    ),
+                    None => format!("`{}` has {members}", def.name),
+                }
             });
         let d = Diagnostic::error(
             codes::UNKNOWN_ENUM_MEMBER,
@@ -857,8 +864,8 @@ impl<'a> Checker<'a> {
         for e in &self.enums {
             if e.members.iter().any(|m| m == name) {
                 return format!(
-                    "`{name}` is a member of `{}`; it can stand only where a `{}` is expected, as in `profile.plan == {name}`",
-                    e.name, e.name
+                    "`{name}` is a member of `{}`; it can stand only where a `{}` is expected, for example compared with a `{}` field",
+                    e.name, e.name, e.name
                 );
             }
         }
