@@ -810,11 +810,7 @@ impl<'a> Checker<'a> {
         let help = suggest::did_you_mean(&name.name, def.members.iter().map(String::as_str))
             .unwrap_or_else(|| {
                 let members = suggest::all_of(def.members.iter().map(String::as_str));
-                match self
-                    .enums
-                    .iter()
-                    .find(|e| e.members.iter().any(|m| *m == name.name))
-                {
+                match self.enums.iter().find(|e| e.members.contains(&name.name)) {
                     Some(other) => format!(
                         "`{}` is a member of `{}`, not of `{}`; `{}` has {members}",
                         name.name, other.name, def.name, def.name
