@@ -100,6 +100,12 @@ impl Checker<'_> {
                     out.extend(self.expr_key(cx, lhs));
                 } else if is_none_lit(lhs) {
                     out.extend(self.expr_key(cx, rhs));
+                } else if let (Some(key), A::Path(p)) =
+                    (self.expr_key(cx, lhs), &strip_parens(rhs).kind)
+                {
+                    if p.segments.len() == 1 {
+                        out.push(format!("!{key}={}", p.segments[0].name));
+                    }
                 }
             }
             A::Binary {
