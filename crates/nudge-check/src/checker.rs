@@ -461,6 +461,21 @@ impl<'a> Checker<'a> {
                     span: p.keyword,
                 });
                 self.profile = self.schema(file, &p.fields, true);
+                // `local` times are read in `profile.timezone`.
+                if let Some(f) = self.profile.fields.iter().find(|f| f.name == "timezone") {
+                    let ty = f.ty.strip_optional();
+                    if *ty != Type::Timezone && !ty.is_error() {
+                        let what = self.type_name(&f.ty);
+                        let span = f.loc.span;
+                        let d = Diagnostic::error(
+                            codes::TYPE_MISMATCH,
+                            format!("`profile.timezone` must be a `timezone`, not a `{what}`"),
+                        )
+                        .with_primary(span, "read by every `local` time")
+                        .with_help("declare it `timezone: timezone = \"UTC\"` (an IANA zone name, checked), or rename the field");
+                        self.emit(file, d);
+                    }
+                }
             }
             None => {
                 self.profile.fields.push(FieldDef {
