@@ -3,10 +3,12 @@
 use chrono::{DateTime, Utc};
 use nudge_bytecode::{EscalationId, EventId, MessageId, Pc, SplitId, WaitForId, WorkflowId};
 
+use serde::{Deserialize, Serialize};
+
 use crate::value::Event;
 
 /// Where a journey stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
     /// Blocked on a timer, an event, or between steps.
     Active,
@@ -17,7 +19,7 @@ pub enum Status {
 }
 
 /// Why a journey ended early.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExitReason {
     /// `exit on EVENT` matched.
     ExitOn(String),
@@ -30,7 +32,7 @@ pub enum ExitReason {
 }
 
 /// What a journey is blocked on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Wait {
     /// A timer (`wait`, `wait until`, an escalation step).
     Timer {
@@ -47,7 +49,7 @@ pub enum Wait {
 }
 
 /// An escalation in progress.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActiveEscalation {
     /// The descriptor.
     pub escalation: EscalationId,
@@ -56,7 +58,7 @@ pub struct ActiveEscalation {
 }
 
 /// One profile's run through one workflow version.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Journey {
     /// The workflow in its module.
     pub workflow: WorkflowId,

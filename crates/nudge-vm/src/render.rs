@@ -8,7 +8,7 @@ use crate::exec::{Ctx, Vm, VmError};
 use crate::value::Value;
 
 /// A message ready for a channel.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rendered {
     /// The channel.
     pub channel: Channel,

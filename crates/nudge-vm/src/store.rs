@@ -9,13 +9,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use nudge_bytecode::Module;
+use serde::{Deserialize, Serialize};
 
 use crate::journey::Journey;
 use crate::render::Rendered;
 use crate::value::{Event, Props};
 
 /// What is known about a profile, besides its history.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProfileRecord {
     /// The id.
     pub id: String,
@@ -34,7 +35,7 @@ pub struct ProfileRecord {
 }
 
 /// How often and when a profile entered a workflow (across versions).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryLog {
     /// Entries so far (the next run number).
     pub count: u32,
@@ -43,7 +44,7 @@ pub struct EntryLog {
 }
 
 /// A scheduled wake-up.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Timer {
     /// Resume a journey (`seq` must still match).
     Journey {
@@ -74,7 +75,7 @@ pub enum Timer {
 }
 
 /// A message waiting for the end of quiet hours.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutboxItem {
     /// The deterministic send id.
     pub send_id: u64,

@@ -6,12 +6,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// A value on the VM's stack, in a profile or in an event.
 ///
 /// Enum members are their member name (`Str`): the checker has already made
 /// sure only members are compared with members.
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 pub enum Value {
     /// `none`
     #[default]
@@ -122,7 +123,7 @@ impl fmt::Display for Value {
 pub type Props = BTreeMap<String, Value>;
 
 /// One accepted `track` event.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// The event's name.
     pub name: Arc<str>,

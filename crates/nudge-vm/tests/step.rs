@@ -845,3 +845,59 @@ fn a_runaway_loop_runs_out_of_fuel() {
     let err = Vm::new(&m).start(wf, 0, 0, None, now, &facts).unwrap_err();
     assert_eq!(err, nudge_vm::VmError::OutOfFuel);
 }
+
+#[test]
+fn journey_state_round_trips_through_postcard() {
+    let mut k = Kit::new();
+    let feature = k.ev("feature_used");
+    let day = k.dur(86_400);
+    let w =
+        k.mb.add_wait_for(
+            EventMatch {
+                event: feature,
+                filter: None,
+            },
+            day,
+        )
+        .unwrap();
+    let split = k.mb.add_split("s", &[5000, 5000]).unwrap();
+    let wf = k.workflow(
+        "w",
+        vec![Trigger::Event(k.on("checkout_abandoned"))],
+        |_, f| {
+            let (a, b, end, then_l, else_l) =
+                (f.label(), f.label(), f.label(), f.label(), f.label());
+            f.emit(Instr::Split(split));
+            f.patch_split_arm(split, 0, a);
+            f.patch_split_arm(split, 1, b);
+            f.patch_split_end(split, end);
+            f.bind(a);
+            f.bind(b);
+            f.bind(end);
+            f.emit(Instr::WaitFor(w));
+            f.patch_wait_for(w, then_l, else_l);
+            f.bind(then_l);
+            f.bind(else_l);
+            f.emit(Instr::Return);
+        },
+    );
+    let m = k.build();
+    let now = t("2026-03-01T10:00:00Z");
+    let mut facts = TestFacts::new("u1", now);
+    let trig = facts.add(
+        "checkout_abandoned",
+        now,
+        props(&[
+            ("product_name", Value::str("Desk")),
+            ("cart_total", Value::Float(30.5)),
+            ("tags", Value::List(vec![Value::Int(1), Value::None].into())),
+        ]),
+    );
+    let (j, _) = Vm::new(&m)
+        .start(wf, 42, 3, Some(trig), now, &facts)
+        .unwrap();
+    assert!(j.wait.is_some());
+    let bytes = postcard::to_allocvec(&j).unwrap();
+    let back: nudge_vm::Journey = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(back, j);
+}
