@@ -324,9 +324,13 @@ impl<'m> Vm<'m> {
             Window::Within(d) => Some(ctx.now - secs(m.duration(d))),
             _ => None,
         };
-        let after_seq = match q.window {
-            Window::SinceEntry => Some(ctx.journey.map_or(u64::MAX, |j| j.entry_seq)),
-            _ => None,
+        // Since entry: after the trigger in history order; a journey with
+        // no trigger event (`inactive for`) counts from its entry instant.
+        let (after_seq, after_time) = match (q.window, ctx.journey) {
+            (Window::SinceEntry, Some(j)) if j.trigger.is_some() => (Some(j.entry_seq), after_time),
+            (Window::SinceEntry, Some(j)) => (None, Some(j.entered_at)),
+            (Window::SinceEntry, None) => (Some(u64::MAX), after_time),
+            _ => (None, after_time),
         };
         let mut count: u64 = 0;
         let mut err = None;

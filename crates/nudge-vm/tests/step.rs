@@ -901,3 +901,54 @@ fn journey_state_round_trips_through_postcard() {
     let back: nudge_vm::Journey = postcard::from_bytes(&bytes).unwrap();
     assert_eq!(back, j);
 }
+
+#[test]
+fn since_entry_without_a_trigger_counts_from_the_entry_instant() {
+    let mut k = Kit::new();
+    let q =
+        k.mb.add_query(Query {
+            event: k.on("login"),
+            count: None,
+            window: Window::SinceEntry,
+        })
+        .unwrap();
+    let five = k.dur(5 * 86_400);
+    let hour = k.dur(3600);
+    let a = k.message(Channel::Email, "came_back");
+    let wf = k.workflow("w", vec![Trigger::Inactive(five)], |_, f| {
+        let skip = f.label();
+        f.emit(Instr::Wait(hour));
+        f.emit(Instr::Did(q));
+        f.emit_jump(Instr::JumpIfFalse, skip);
+        f.emit(Instr::Send(a));
+        f.bind(skip);
+        f.emit(Instr::Return);
+    });
+    let m = k.build();
+    let vm = Vm::new(&m);
+    let start = t("2026-03-01T00:00:00Z");
+    let mut facts = TestFacts::new("u1", start);
+    facts.add("login", start, Props::new());
+    let entry = start + Duration::days(5);
+    let (j, _) = vm.start(wf, 0, 0, None, entry, &facts).unwrap();
+    // The login before entry does not count.
+    let (_, fx) = vm
+        .step(
+            j.clone(),
+            Input::Timer { seq: 1 },
+            entry + Duration::hours(1),
+            &facts,
+        )
+        .unwrap();
+    assert_eq!(sends(&fx), Vec::<u16>::new());
+    facts.add("login", entry + Duration::minutes(30), Props::new());
+    let (_, fx) = vm
+        .step(
+            j,
+            Input::Timer { seq: 1 },
+            entry + Duration::hours(1),
+            &facts,
+        )
+        .unwrap();
+    assert_eq!(sends(&fx), vec![a]);
+}
