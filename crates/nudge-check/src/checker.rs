@@ -227,10 +227,8 @@ impl<'a> Checker<'a> {
         for label in &mut d.labels {
             // Spans of clauses and statements run up to the next token; a
             // label marks only the words.
-            let range = label.span.range();
-            if range.end <= text.len() && range.start < range.end {
-                let trimmed = text[range.clone()].trim_end();
-                label.span.end = label.span.start + trimmed.len() as u32;
+            if let Some(words) = text.get(label.span.range()) {
+                label.span.end = label.span.start + words.trim_end().len() as u32;
             }
             label.message = label.message.take().map(|m| articles(&m));
         }

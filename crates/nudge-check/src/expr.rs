@@ -248,7 +248,12 @@ impl Checker<'_> {
     }
 
     pub(crate) fn not_narrowed(&mut self, cx: &Cx, span: Span, ty: &Type) {
-        let text = self.source(cx.file).text()[span.range()].to_owned();
+        let text = self
+            .source(cx.file)
+            .text()
+            .get(span.range())
+            .unwrap_or("this")
+            .to_owned();
         let d = Diagnostic::error(codes::OPTIONAL_NOT_NARROWED, format!("`{text}` may be `none` here"))
             .with_primary(span, format!("a `{}`", self.type_name(ty)))
             .with_help(format!(
@@ -337,7 +342,12 @@ impl Checker<'_> {
     }
 
     pub(crate) fn never_none(&mut self, cx: &Cx, t: &ir::Expr) {
-        let text = self.source(cx.file).text()[t.span.range()].to_owned();
+        let text = self
+            .source(cx.file)
+            .text()
+            .get(t.span.range())
+            .unwrap_or("this")
+            .to_owned();
         let d = Diagnostic::error(codes::NOT_OPTIONAL, format!("`{text}` is never `none`"))
             .with_primary(
                 t.span,
@@ -477,7 +487,12 @@ impl Checker<'_> {
     }
 
     pub(crate) fn needless_default(&mut self, cx: &Cx, t: &ir::Expr, span: Span) {
-        let text = self.source(cx.file).text()[t.span.range()].to_owned();
+        let text = self
+            .source(cx.file)
+            .text()
+            .get(t.span.range())
+            .unwrap_or("this")
+            .to_owned();
         let d = Diagnostic::warning(
             codes::NEEDLESS_DEFAULT,
             format!("`{text}` is never `none`, so `??` does nothing"),
