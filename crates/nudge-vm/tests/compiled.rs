@@ -364,3 +364,122 @@ workflow w {
         vec![(0, "body=one".into()), (90, "body=after".into())]
     );
 }
+
+#[test]
+fn policies_goals_and_entry_rules_from_source() {
+    let t0 = t("2026-03-02T20:30:00Z");
+    let mut e = engine(
+        r#"
+policy {
+  cap 1 per 1d for email
+  quiet hours 21:00 to 08:00 local for sms
+}
+
+workflow promo {
+  on signup
+  audience profile.phone != none
+  entry once per 2d
+  exit on buy where event.total > 100.0
+  goal bought = buy within 1d
+  send email { subject: "promo", text: "hello" }
+  send sms "late"
+  wait 1h
+  send email { subject: "second", text: "capped" }
+}
+"#,
+        t0,
+    );
+    person(&mut e, "a", &[("phone", Value::str("+15550001"))], t0);
+    let signup = || {
+        props(&[
+            ("plan_type", Value::str("starter")),
+            ("size", Value::Int(1)),
+        ])
+    };
+    e.track("a", "signup", signup(), t0).unwrap();
+    // A second trigger a day later is too soon; a small purchase is a goal but no exit.
+    e.track(
+        "a",
+        "buy",
+        props(&[("total", Value::Float(5.0))]),
+        t0 + Duration::minutes(10),
+    )
+    .unwrap();
+    e.track("a", "signup", signup(), t0 + Duration::days(1))
+        .unwrap();
+    e.advance_to(t0 + Duration::days(1) + Duration::hours(1))
+        .unwrap();
+    let sent: Vec<(i64, String)> = got(&e, "a", t0);
+    // 20:30 UTC is before the quiet window: the email and the sms go at
+    // once; the second email is capped.
+    assert_eq!(
+        sent,
+        vec![
+            (0, "subject=promo text=hello".into()),
+            (0, "text=late".into())
+        ]
+    );
+    let stats = e.stats();
+    assert_eq!(stats["promo"].entered, 1);
+    assert_eq!(stats["promo"].suppressed, 1);
+    assert_eq!(stats["promo"].capped, 1);
+    assert_eq!(stats["promo"].goals, 1);
+    assert_eq!(stats["promo"].completed, 1);
+    // Two days after the first entry it may enter again; at 21:30 the sms waits.
+    let later = t0 + Duration::days(2) + Duration::hours(1);
+    e.track("a", "signup", signup(), later).unwrap();
+    e.advance_to(later + Duration::days(1)).unwrap();
+    let stats = e.stats();
+    assert_eq!(stats["promo"].entered, 2);
+    assert_eq!(stats["promo"].deferred, 1);
+    let sms_at: Vec<DateTime<Utc>> = e
+        .sent()
+        .filter(|(_, _, m)| m.channel == nudge_bytecode::Channel::Sms)
+        .map(|(at, ..)| *at)
+        .collect();
+    assert_eq!(sms_at.len(), 2);
+    let eight = t("2026-03-05T08:00:00Z");
+    assert!(
+        sms_at[1] >= eight && sms_at[1] < eight + Duration::minutes(15),
+        "{sms_at:?}"
+    );
+}
+
+#[test]
+fn webhook_from_source_and_time_expressions() {
+    let t0 = t("2026-03-02T10:00:00Z");
+    let mut e = engine(
+        r#"
+workflow crm {
+  on buy where event.total >= 10.0
+  if not inactive for 1d and profile.tags is not none {
+    send webhook {
+      url: "https://crm.example.com/hooks/nudge"
+      body: { user: profile.id, plan: profile.plan, total: event.total, tags: profile.tags }
+    }
+  }
+}
+"#,
+        t0,
+    );
+    person(
+        &mut e,
+        "a",
+        &[("tags", Value::List(vec![Value::str("vip")].into()))],
+        t0,
+    );
+    person(&mut e, "b", &[], t0);
+    e.track("a", "buy", props(&[("total", Value::Float(12.5))]), t0)
+        .unwrap();
+    e.track("b", "buy", props(&[("total", Value::Float(12.5))]), t0)
+        .unwrap();
+    assert_eq!(
+        got(&e, "a", t0),
+        vec![(
+            0,
+            r#"body={"user":"a","plan":"starter","total":12.5,"tags":["vip"]} url=https://crm.example.com/hooks/nudge"#
+                .into()
+        )]
+    );
+    assert!(got(&e, "b", t0).is_empty());
+}
