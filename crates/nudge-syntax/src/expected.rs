@@ -251,7 +251,7 @@ fn ordered(expected: &BTreeSet<&'static str>, punctuation: &BTreeSet<String>) ->
 /// the previous token when the unexpected one is on a later line (or is the
 /// end of the file), where the missing piece belongs.
 fn label_for(text: &str, pos: usize, found_span: Span, list: &str, found: &str) -> (Span, String) {
-    let short = !list.contains(", ") || list.len() <= 56;
+    let short = !list.contains(", or ") || list.len() <= 56;
     if let Some(prev) = previous_token(text, pos) {
         let boundary = matches!(&text[prev.range()], "{" | "}" | ",");
         if (text[prev.end as usize..pos].contains('\n') && !boundary) || pos >= text.len() {
@@ -1115,12 +1115,20 @@ fn help_for(ctx: &Context<'_>, positives: &[R]) -> Option<String> {
         let before = ctx.previous_word();
         if before == Some("then") || before == Some("else") {
             return Some(format!(
-                "wrap the statements in braces: `{} {{ {}… }}`",
+                "wrap the statements in braces: `{} {{ {} … }}`",
                 before.unwrap_or("then"),
                 ctx.word().unwrap_or("")
             ));
         }
         return Some("wrap the statements in braces: `if … { … }`".into());
+    }
+    if let Some(word) = ctx.word() {
+        if ctx.expected.iter().any(|e| e.starts_with("a channel")) && !CHANNELS.contains(&word) {
+            return Some("the channels are `email`, `push`, `sms`, `in_app` and `webhook`; reach other services with `webhook`".into());
+        }
+        if ctx.expected.contains("a duration such as `6h`") && !is_reserved(word) {
+            return Some("durations are a number and a unit: `30m`, `6h`, `1d12h`, `2w`".into());
+        }
     }
     if ctx.previous_word() == Some("expect") {
         return Some("expect messages (`expect 1 email welcome to \"u1\"`, `expect no message`) or a journey (`expect \"u1\" entered onboarding`)".into());
