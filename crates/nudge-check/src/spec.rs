@@ -25,6 +25,17 @@ impl Checker<'_> {
 
     fn test(&mut self, file: FileId, test: &ast::TestDecl) {
         let mut absolute = false;
+        // History (`given … did … at -2d`) may come before the first `at`
+        // in the text; its offsets count from that `at` all the same.
+        let has_absolute_at = test.steps.iter().any(|s| {
+            matches!(
+                s,
+                TestStep::At {
+                    at: TimeRef::Absolute(_),
+                    ..
+                }
+            )
+        });
         let mut offsets_in_expect: Vec<Span> = Vec::new();
         for step in &test.steps {
             match step {
@@ -38,7 +49,9 @@ impl Checker<'_> {
                     at,
                     ..
                 } => {
-                    self.test_time(file, at, &mut absolute, true);
+                    if !has_absolute_at {
+                        self.test_time(file, at, &mut absolute, true);
+                    }
                     self.test_event(file, event, properties.as_ref());
                 }
                 TestStep::At { at, action, .. } => {

@@ -208,6 +208,10 @@ impl Checker<'_> {
             Value::Expr(e) => {
                 if is_body_object {
                     let t = self.expr(cx, e, None);
+                    let d = Diagnostic::error(codes::TYPE_MISMATCH, "a webhook `body` is an object")
+                        .with_primary(t.span, "not an object")
+                        .with_help("write the JSON to send as an object of values and paths: `body: { user: profile.id, total: event.total }`");
+                    self.emit(cx.file, d);
                     return FieldValue::Expr(t);
                 }
                 if let ast::ExprKind::Literal(ast::Literal::String(s)) = &e.kind {
