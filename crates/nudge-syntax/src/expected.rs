@@ -163,6 +163,9 @@ pub(crate) fn syntax_error(
     if let Some(d) = unclosed(&ctx) {
         return d;
     }
+    if let Some(d) = object_not_closed(&ctx) {
+        return d;
+    }
     if let Some(d) = semicolon(&ctx) {
         return d;
     }
@@ -910,6 +913,64 @@ fn unclosed_by_indent(code: &str) -> Option<usize> {
     None
 }
 
+/// `send email w {` with its `}` missing, so that the next statement's
+/// keyword is read as a field name and a `:` is expected after it.
+fn object_not_closed(ctx: &Context<'_>) -> Option<Diagnostic> {
+    if !ctx.punctuation.contains("`:`") {
+        return None;
+    }
+    let prev = previous_token(ctx.text, ctx.pos)?;
+    let word = &ctx.text[prev.range()];
+    let line_start = ctx.text[..prev.start as usize]
+        .rfind('\n')
+        .map_or(0, |n| n + 1);
+    let first_on_line = ctx.text[line_start..prev.start as usize].trim().is_empty();
+    let keyword = matches!(
+        word,
+        "send"
+            | "wait"
+            | "if"
+            | "split"
+            | "escalate"
+            | "exit"
+            | "after"
+            | "expect"
+            | "at"
+            | "given"
+            | "cap"
+            | "quiet"
+    ) || DECLARATIONS.contains(&word);
+    if !(keyword && first_on_line) {
+        return None;
+    }
+    let code = &ctx.text[ctx.piece_start..prev.start as usize];
+    let open = unclosed_by_indent(code)
+        .or_else(|| open_brackets(code).last().map(|&(_, at)| at))
+        .map(|at| ctx.piece_start + at)?;
+    // In a schema any word may name a field (`at: time`): only a reserved
+    // word is surely a statement there.
+    let open_line = ctx.text[..open].rfind('\n').map_or(0, |n| n + 1);
+    let in_schema = ctx.text[open_line..open]
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| matches!(w, "event" | "profile"));
+    if in_schema && !is_reserved(word) {
+        return None;
+    }
+    Some(
+        ctx.error(
+            codes::parse::UNEXPECTED,
+            format!("expected `}}`, found `{word}`"),
+            prev,
+            &format!("expected `}}` before this `{word}`"),
+        )
+        .with_secondary(Span::new(open, open + 1), "this `{` is never closed")
+        .with_help(format!(
+            "close the fields with `}}`; `{word}` cannot name a field here"
+        )),
+    )
+}
+
 /// Brackets still open at the end of `code` (skipping strings and
 /// comments), with their offsets.
 fn open_brackets(code: &str) -> Vec<(char, usize)> {
@@ -1054,6 +1115,11 @@ fn help_for(ctx: &Context<'_>, positives: &[R]) -> Option<String> {
                 _ => None,
             };
             if let Some(inside) = inside {
+                if ctx.previous_word().is_none() && ctx.text[..ctx.pos].trim_end().ends_with('}') {
+                    return Some(format!(
+                        "`{word}` goes inside {inside}: a `}}` above may close it too early"
+                    ));
+                }
                 return Some(format!("`{word}` goes inside {inside}"));
             }
         }
