@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use nudge_syntax::ast::Item;
 use nudge_syntax::{parse, render_plain, Parsed, SourceFile};
 
 /// Parses `path`, named by its place in the repository so snapshots do not
@@ -86,6 +87,54 @@ fn invalid_cases() {
     assert!(count >= 45, "only {count} invalid cases");
 }
 
+/// The name of an enum variant from its `Debug` form.
+fn variant(value: &impl std::fmt::Debug) -> String {
+    format!("{value:?}")
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// One line per declaration: its keyword, first line, lines, doc, and the
+/// kinds of its parts.
+fn outline(parsed: &Parsed, item: &Item) -> String {
+    let source = &parsed.source;
+    let span = item.span();
+    let first = source.text()[span.range()].lines().next().unwrap_or("");
+    let from = source.line_col(span.start as usize).line;
+    let last = span.start as usize + source.text()[span.range()].trim_end().len();
+    let to = source.line_col(last).line;
+    let mut line = format!("{} | {first} | lines {from}-{to}", item.keyword());
+    if let Some(doc) = item.doc() {
+        line.push_str(&format!(" | doc {:?}", doc.text));
+    }
+    let parts: Vec<String> = match item {
+        Item::Workflow(w) => w
+            .clauses
+            .iter()
+            .map(variant)
+            .chain(w.body.iter().map(variant))
+            .collect(),
+        Item::Test(t) => t.steps.iter().map(variant).collect(),
+        Item::Policy(p) => p.rules.iter().map(variant).collect(),
+        Item::Enum(e) => e.members.iter().map(|m| m.name.name.clone()).collect(),
+        Item::Event(e) => e.fields.iter().map(|f| f.name.name.clone()).collect(),
+        Item::Profile(p) => p.fields.iter().map(|f| f.name.name.clone()).collect(),
+        Item::Template(t) => t
+            .fields
+            .fields
+            .iter()
+            .map(|f| f.name.name.clone())
+            .collect(),
+        Item::Segment(s) => vec![variant(&s.condition.kind)],
+    };
+    if !parts.is_empty() {
+        line.push_str(&format!(" | {}", parts.join(" ")));
+    }
+    line
+}
+
 #[test]
 fn valid_cases() {
     let mut count = 0;
@@ -102,14 +151,7 @@ fn valid_cases() {
             .file
             .items
             .iter()
-            .map(|item| {
-                let span = item.span();
-                let first_line = parsed.source.text()[span.range()]
-                    .lines()
-                    .next()
-                    .unwrap_or("");
-                format!("{} | {first_line}", item.keyword())
-            })
+            .map(|item| outline(&parsed, item))
             .collect();
         insta::assert_snapshot!(summary.join("\n"));
     });
