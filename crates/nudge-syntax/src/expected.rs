@@ -1449,6 +1449,107 @@ mod tests {
     use super::*;
 
     #[test]
+    fn found_takes_whole_literals() {
+        assert_eq!(found_at("08:00 local", 0), ("`08:00`".to_owned(), 5));
+        assert_eq!(found_at("2026-02-30T00:00:00Z \"u1\"", 0).1, 20);
+        assert_eq!(found_at("+30m \"u1\"", 0), ("`+30m`".to_owned(), 4));
+        assert_eq!(found_at("50: send", 0), ("`50`".to_owned(), 2));
+        assert_eq!(found_at("33.5%: send", 0), ("`33.5%`".to_owned(), 5));
+        assert_eq!(found_at("&& b", 0), ("`&&`".to_owned(), 2));
+        assert_eq!(found_at("\"text\" x", 0), ("a string".to_owned(), 6));
+        assert_eq!(found_at("", 0).0, "the end of the file");
+    }
+
+    #[test]
+    fn lists_read_as_prose() {
+        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert_eq!(join_or(&s(&["`a`"])), "`a`");
+        assert_eq!(join_or(&s(&["`a`", "`b`"])), "`a` or `b`");
+        assert_eq!(join_or(&s(&["`a`", "`b`", "`c`"])), "`a`, `b`, or `c`");
+        assert_eq!(join_or(&s(&["x or y", "`b`"])), "x or y, or `b`");
+    }
+
+    #[test]
+    fn twelve_hour_times() {
+        let help = |t: &str| twelve_hour(t, 0);
+        assert_eq!(
+            help("9pm").as_deref(),
+            Some("times of day use 24 hours: write `21:00`")
+        );
+        assert_eq!(
+            help("12am").as_deref(),
+            Some("times of day use 24 hours: write `00:00`")
+        );
+        assert_eq!(
+            help("12:30pm").as_deref(),
+            Some("times of day use 24 hours: write `12:30`")
+        );
+        assert_eq!(
+            help("7:05am").as_deref(),
+            Some("times of day use 24 hours: write `07:05`")
+        );
+        assert_eq!(help("13pm"), None);
+        assert_eq!(help("soon"), None);
+    }
+
+    #[test]
+    fn spelled_durations() {
+        assert_eq!(
+            spelled_duration("1 day", 0).as_deref(),
+            Some("write `1d`, without a space")
+        );
+        assert_eq!(
+            spelled_duration("30 minutes", 0).as_deref(),
+            Some("write `30m`, without a space")
+        );
+        assert_eq!(
+            spelled_duration("2 w", 0).as_deref(),
+            Some("write `2w`, without a space")
+        );
+        assert_eq!(spelled_duration("3 apples", 0), None);
+        assert_eq!(spelled_duration("soon", 0), None);
+    }
+
+    #[test]
+    fn indentation_finds_the_open_block() {
+        let code = "workflow w {\n  if x {\n    send email a\n  wait 1d\n}\n";
+        assert_eq!(unclosed_by_indent(code), code.find("x {").map(|n| n + 2));
+        let closed = "workflow w {\n  if x {\n    send email a\n  }\n}\n";
+        assert_eq!(unclosed_by_indent(closed), None);
+    }
+
+    #[test]
+    fn open_brackets_skip_strings_and_comments() {
+        let code = "a { \"{\" // {\n ( [ ] ";
+        assert_eq!(open_brackets(code), vec![('{', 2), ('(', 14)]);
+    }
+
+    #[test]
+    fn previous_token_skips_comments() {
+        let text = "  wait 1d // later\n  \n}";
+        let span = previous_token(text, text.len() - 1).map(|s| &text[s.range()]);
+        assert_eq!(span, Some("1d"));
+        let text = "subject: \"Hi there\"\n}";
+        let span = previous_token(text, text.len() - 1).map(|s| &text[s.range()]);
+        assert_eq!(span, Some("\"Hi there\""));
+    }
+
+    #[test]
+    fn suggestions_are_close_keywords() {
+        let expected: BTreeSet<&'static str> =
+            ["`given`", "`at`", "`expect`"].into_iter().collect();
+        assert_eq!(suggestion("gven", &expected).as_deref(), Some("given"));
+        assert_eq!(suggestion("expcet", &expected).as_deref(), Some("expect"));
+        assert_eq!(suggestion("journey", &expected), None);
+        let channels: BTreeSet<&'static str> =
+            ["a channel (`email`, `push`, `sms`, `in_app` or `webhook`)"]
+                .into_iter()
+                .collect();
+        assert_eq!(suggestion("emial", &channels).as_deref(), Some("email"));
+        assert_eq!(suggestion("slack", &channels), None);
+    }
+
+    #[test]
     fn reserved_words() {
         assert!(is_reserved("within"));
         assert!(is_reserved("email"));
