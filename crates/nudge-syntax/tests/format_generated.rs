@@ -871,8 +871,11 @@ impl Gen {
 fn check(seed: u64, comment_rate: usize) {
     let mut g = Gen::new(seed, comment_rate);
     g.file();
-    let text = g.out;
-    let before = parse(Arc::new(SourceFile::new("generated.flow", text.as_str())));
+    check_text(seed, &g.out);
+}
+
+fn check_text(seed: u64, text: &str) {
+    let before = parse(Arc::new(SourceFile::new("generated.flow", text)));
     assert!(
         before.is_ok(),
         "seed {seed}: the generator wrote an invalid file:\n{}\n--- text ---\n{text}",
@@ -925,6 +928,37 @@ fn generated_programs_with_comments() {
 fn generated_programs_full_of_comments() {
     for seed in 5000..5200 {
         check(seed, 40);
+    }
+}
+
+#[test]
+fn generated_programs_with_crlf_and_a_byte_order_mark() {
+    for seed in 7000..7100 {
+        let mut g = Gen::new(seed, 8);
+        g.file();
+        // The generator writes no raw line break inside a string, so every
+        // `\n` is a line ending.
+        let text = format!("\u{feff}{}", g.out.replace('\n', "\r\n"));
+        check_text(seed, &text);
+        let parsed = parse(Arc::new(SourceFile::new("crlf.flow", text.as_str())));
+        let out = format_file(&parsed);
+        if !out.is_empty() {
+            assert!(
+                out.starts_with('\u{feff}'),
+                "seed {seed}: byte order mark lost"
+            );
+        }
+        // A file without a line break has no line ending to keep.
+        let expected_crlf = if text.contains('\n') {
+            out.matches('\n').count()
+        } else {
+            0
+        };
+        assert_eq!(
+            expected_crlf,
+            out.matches("\r\n").count(),
+            "seed {seed}: mixed line endings\n{out}"
+        );
     }
 }
 
