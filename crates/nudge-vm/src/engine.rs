@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::collections::HashMap;
 
@@ -20,7 +20,7 @@ use nudge_bytecode::{
     WorkflowId,
 };
 
-use crate::exec::{Ctx, Vm, VmError};
+use crate::exec::{minus, plus, Ctx, Vm, VmError};
 use crate::facts::Facts;
 use crate::journey::{Effect, ExitReason, Input, Journey, Status};
 use crate::render::Rendered;
@@ -397,7 +397,7 @@ impl<S: Store> Engine<S> {
                 continue;
             }
             self.store.schedule(
-                since + Duration::seconds(*d),
+                plus(since, *d),
                 Timer::Inactivity {
                     profile: p.id.clone(),
                     workflow: name.clone(),
@@ -531,7 +531,7 @@ impl<S: Store> Engine<S> {
             EntryRule::Once if log.count > 0 => return suppress(self, Suppression::Once),
             EntryRule::OncePer(d) => {
                 if let Some(last) = log.last {
-                    if now < last + Duration::seconds(module.duration(d)) {
+                    if now < plus(last, module.duration(d)) {
                         return suppress(self, Suppression::OncePer);
                     }
                 }
@@ -844,7 +844,7 @@ impl<S: Store> Engine<S> {
     ) {
         if capped_channel {
             if let Some(cap) = &module.policy.cap {
-                let from = now - Duration::seconds(cap.per);
+                let from = minus(now, cap.per);
                 let recent = self.store.capped_sends_after(profile, from);
                 if recent >= cap.count as usize {
                     self.log.push(Record::Capped {

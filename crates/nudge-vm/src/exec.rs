@@ -101,8 +101,21 @@ fn pop(stack: &mut Vec<Value>) -> Result<Value> {
     stack.pop().ok_or(VmError::Invalid("stack underflow"))
 }
 
-fn secs(s: i64) -> Duration {
-    Duration::seconds(s)
+/// `t + seconds`, saturating at the ends of time (a hand-made module may
+/// hold any duration; the VM must not panic on it).
+pub fn plus(t: DateTime<Utc>, seconds: i64) -> DateTime<Utc> {
+    Duration::try_seconds(seconds)
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(if seconds < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+}
+
+/// `t - seconds`, saturating.
+pub fn minus(t: DateTime<Utc>, seconds: i64) -> DateTime<Utc> {
+    plus(t, seconds.checked_neg().unwrap_or(i64::MAX))
 }
 
 /// The deterministic id of a send.
@@ -263,7 +276,7 @@ impl<'m> Vm<'m> {
                 let a = pop(stack)?;
                 stack.push(Value::Bool(a.is_none()));
             }
-            Instr::Ago(d) => stack.push(Value::Time(ctx.now - secs(m.duration(d)))),
+            Instr::Ago(d) => stack.push(Value::Time(minus(ctx.now, m.duration(d)))),
             Instr::Jump(t) => return Ok(Flow::Jump(t)),
             Instr::JumpIfFalse(t) => {
                 if !pop(stack)?.truthy() {
@@ -293,7 +306,7 @@ impl<'m> Vm<'m> {
                 stack.push(Value::Bool(self.did(&q, ctx)?));
             }
             Instr::InactiveFor(d) => {
-                let quiet_since = ctx.now - secs(m.duration(d));
+                let quiet_since = minus(ctx.now, m.duration(d));
                 stack.push(Value::Bool(ctx.facts.last_activity() <= quiet_since));
             }
             Instr::InSegment(s) => {
@@ -321,7 +334,7 @@ impl<'m> Vm<'m> {
             .name
             .as_str();
         let after_time = match q.window {
-            Window::Within(d) => Some(ctx.now - secs(m.duration(d))),
+            Window::Within(d) => Some(minus(ctx.now, m.duration(d))),
             _ => None,
         };
         // Since entry: after the trigger in history order; a journey with
@@ -497,7 +510,7 @@ impl<'m> Vm<'m> {
                     for (i, g) in wf.goals.iter().enumerate() {
                         let i = u16::try_from(i).unwrap_or(u16::MAX);
                         let in_time =
-                            event.at <= journey.entered_at + secs(self.module.duration(g.within));
+                            event.at <= plus(journey.entered_at, self.module.duration(g.within));
                         if !journey.goals.contains(&i)
                             && event.seq > journey.entry_seq
                             && in_time
@@ -672,7 +685,7 @@ impl<'m> Vm<'m> {
                     journey.pc += 1;
                 }
                 Instr::Wait(d) => {
-                    let at = now + secs(m.duration(d));
+                    let at = plus(now, m.duration(d));
                     Self::schedule(&mut journey, at, effects);
                     return Ok(journey);
                 }
@@ -700,7 +713,7 @@ impl<'m> Vm<'m> {
                         .wait_fors
                         .get(w as usize)
                         .ok_or(VmError::Invalid("wait for"))?;
-                    let deadline = now + secs(m.duration(d.within));
+                    let deadline = plus(now, m.duration(d.within));
                     journey.seq = journey.seq.wrapping_add(1);
                     journey.wait = Some(Wait::Event {
                         wait_for: w,
@@ -737,7 +750,7 @@ impl<'m> Vm<'m> {
                 }
                 Instr::WaitFromEscalation(d) => {
                     let started = journey.escalation.map_or(now, |e| e.started);
-                    let at = started + secs(m.duration(d));
+                    let at = plus(started, m.duration(d));
                     if at <= now {
                         journey.pc += 1;
                     } else {

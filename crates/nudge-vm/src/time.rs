@@ -23,10 +23,14 @@ pub fn resolve_local(tz: Tz, date: NaiveDate, minutes: u16) -> DateTime<Utc> {
         LocalResult::None => {
             // In a gap: read the wall time with the offset in force before
             // the gap, which lands the same distance past the gap's end.
-            let before = local.and_utc() - chrono::Duration::days(1);
-            let offset = tz.offset_from_utc_datetime(&before.naive_utc());
+            let day = chrono::Duration::days(1);
+            let before = local.checked_sub_signed(day).unwrap_or(local);
+            let offset = tz.offset_from_utc_datetime(&before);
             let secs = chrono::Offset::fix(&offset).local_minus_utc();
-            (local - chrono::Duration::seconds(i64::from(secs))).and_utc()
+            local
+                .checked_sub_signed(chrono::Duration::seconds(i64::from(secs)))
+                .unwrap_or(local)
+                .and_utc()
         }
     }
 }
@@ -125,7 +129,10 @@ pub fn quiet_hours_release(
     };
     let end = resolve_local(tz, end_date, to);
     let spread = i64::try_from(spread_key % QUIET_SPREAD_SECONDS).unwrap_or(0);
-    Some(end + chrono::Duration::seconds(spread))
+    Some(
+        end.checked_add_signed(chrono::Duration::seconds(spread))
+            .unwrap_or(end),
+    )
 }
 
 trait HourMinute {

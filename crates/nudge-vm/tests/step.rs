@@ -952,3 +952,26 @@ fn since_entry_without_a_trigger_counts_from_the_entry_instant() {
         .unwrap();
     assert_eq!(sends(&fx), vec![a]);
 }
+
+#[test]
+fn absurd_durations_saturate_instead_of_panicking() {
+    let mut k = Kit::new();
+    let forever = k.dur(i64::MAX);
+    let past = k.dur(i64::MIN);
+    let wf = k.workflow("w", vec![Trigger::Event(k.on("login"))], |_, f| {
+        f.emit(Instr::Ago(past));
+        f.emit(Instr::Pop);
+        f.emit(Instr::InactiveFor(forever));
+        f.emit(Instr::Pop);
+        f.emit(Instr::Wait(forever));
+        f.emit(Instr::Return);
+    });
+    let m = k.build();
+    let now = t("2026-03-01T10:00:00Z");
+    let facts = TestFacts::new("u1", now);
+    let (_, fx) = Vm::new(&m).start(wf, 0, 0, None, now, &facts).unwrap();
+    assert_eq!(
+        timer(&fx),
+        Some((chrono::DateTime::<chrono::Utc>::MAX_UTC, 1))
+    );
+}
