@@ -169,6 +169,9 @@ pub(crate) fn syntax_error(
     if let Some(d) = semicolon(&ctx) {
         return d;
     }
+    if let Some(d) = ago_first(&ctx) {
+        return d;
+    }
     let help = help_for(&ctx, &positives);
 
     group(&mut expected);
@@ -707,6 +710,24 @@ fn filter_with_and(ctx: &Context<'_>) -> Option<Diagnostic> {
         .with_help(format!(
             "wrap the whole filter in parentheses: `where ({whole})`"
         )),
+    )
+}
+
+/// `ago 3d` for `3d ago`.
+fn ago_first(ctx: &Context<'_>) -> Option<Diagnostic> {
+    let ago = previous_token(ctx.text, ctx.pos)?;
+    if &ctx.text[ago.range()] != "ago" || !ctx.rest().starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let duration = &ctx.text[ctx.found_span.range()];
+    Some(
+        ctx.error(
+            codes::parse::UNEXPECTED,
+            format!("`ago` comes after its duration, found `ago {duration}`"),
+            ago.to(ctx.found_span),
+            "the duration must come first",
+        )
+        .with_help(format!("write `{duration} ago`")),
     )
 }
 
