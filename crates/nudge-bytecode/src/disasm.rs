@@ -448,3 +448,18 @@ pub fn disassemble(m: &Module, sources: &[ListingSource<'_>]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::format_duration;
+
+    #[test]
+    fn durations_read_like_the_language() {
+        assert_eq!(format_duration(0), "0s");
+        assert_eq!(format_duration(90), "1m30s");
+        assert_eq!(format_duration(36 * 3600), "1d12h");
+        assert_eq!(format_duration(14 * 86_400), "2w");
+        assert_eq!(format_duration(-3600), "-1h");
+        assert!(format_duration(i64::MIN).starts_with('-'));
+    }
+}
