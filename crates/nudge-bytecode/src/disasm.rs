@@ -21,13 +21,12 @@ pub fn format_duration(seconds: i64) -> String {
         return "0s".to_owned();
     }
     let mut out = String::new();
-    let mut rest = seconds;
-    if rest < 0 {
+    if seconds < 0 {
         out.push('-');
-        rest = -rest;
     }
+    let mut rest = seconds.unsigned_abs();
     for (unit, size) in [
-        ("w", 604_800),
+        ("w", 604_800u64),
         ("d", 86_400),
         ("h", 3_600),
         ("m", 60),
