@@ -386,3 +386,29 @@ fn disassembly_without_sources_shows_byte_ranges() {
     let listing = disassemble(&m, &[]);
     assert!(listing.contains("; shop.flow@"), "{listing}");
 }
+
+#[test]
+fn mangled_bodies_never_panic_the_loader_or_the_verifier() {
+    let bytes = sample().to_bytes().unwrap();
+    // Header: magic, version, compiler version, source hash, body length, checksum.
+    let body_at = 4 + 2 + 2 + "0.1.0-test".len() + 8 + 4 + 8;
+    let mut decoded = 0;
+    for i in body_at..bytes.len() {
+        for mask in [0x01u8, 0x80, 0xff] {
+            let mut m = bytes.clone();
+            m[i] ^= mask;
+            // Re-seal the checksum so the body reaches the decoder.
+            let sum = stable_hash(&m[body_at..]).to_le_bytes();
+            m[body_at - 8..body_at].copy_from_slice(&sum);
+            if let Ok(module) = Module::from_bytes(&m) {
+                decoded += 1;
+                let _ = verify(&module);
+                let _ = disassemble(&module, &[]);
+            }
+        }
+    }
+    assert!(
+        decoded > 0,
+        "some mutations still decode, and were verified"
+    );
+}
