@@ -874,3 +874,31 @@ fn webhook_bodies_render_as_json() {
     assert_eq!(m.fields["url"], "https://crm.example.com/hooks/nudge");
     assert_eq!(m.fields["body"], r#"{"user":"u\"1","total":12.5}"#);
 }
+
+#[test]
+fn an_event_that_ends_a_journey_may_start_a_new_one() {
+    let mut k = Kit::new();
+    let day = k.dur(86_400);
+    let msg = k.message(Channel::Email, "later");
+    let wf = k.workflow("w", vec![Trigger::Event(k.on("login"))], |_, f| {
+        f.emit(Instr::Wait(day));
+        f.emit(Instr::Send(msg));
+        f.emit(Instr::Return);
+    });
+    let login = k.on("login");
+    k.set(wf, |w| w.exit_on = vec![login]);
+    let t0 = t("2026-03-01T10:00:00Z");
+    let mut e = engine(k.build(), t0);
+    with_email(&mut e, "u1", t0);
+    e.track("u1", "login", Props::new(), t0).unwrap();
+    e.track("u1", "login", Props::new(), t0 + Duration::hours(5))
+        .unwrap();
+    run_all(&mut e);
+    // The first journey exits on the second login, which starts run 1.
+    assert_eq!(
+        sent(&e),
+        vec![(t0 + Duration::hours(29), "u1".into(), "later".into())]
+    );
+    assert_eq!(e.journey("u1", "w").unwrap().run, 1);
+    assert_eq!(count(&e, |r| matches!(r, Record::Suppressed { .. })), 0);
+}
