@@ -222,6 +222,9 @@ struct Printer<'a> {
     last_was_comment: bool,
     /// Measuring: everything on one line, no comments.
     flat: bool,
+    /// The source offset just after the last token written, where the
+    /// search for the next keyword starts.
+    cursor: usize,
 }
 
 impl<'a> Printer<'a> {
@@ -237,6 +240,7 @@ impl<'a> Printer<'a> {
             at_block_start: true,
             last_was_comment: false,
             flat,
+            cursor: 0,
         }
     }
 
@@ -295,6 +299,89 @@ impl<'a> Printer<'a> {
     fn tok(&mut self, pos: u32, s: &str) {
         self.flush_before(pos);
         self.write(s);
+        let start = pos as usize;
+        let word = s.trim();
+        self.cursor = if self.src.get(start..).is_some_and(|r| r.starts_with(word)) {
+            start + word.len()
+        } else {
+            start
+        };
+    }
+
+    /// Writes the token the source has at `span`, in canonical form.
+    fn tok_span(&mut self, span: Span, s: &str) {
+        self.flush_before(span.start);
+        self.write(s);
+        self.cursor = span.end as usize;
+    }
+
+    /// Writes keywords and punctuation that have no position in the tree:
+    /// each word is looked for in the source right after the last token, so
+    /// the comments written before it stay before it.
+    fn kw(&mut self, s: &str) {
+        if self.flat {
+            self.write(s);
+            return;
+        }
+        let mut rest = s;
+        while !rest.is_empty() {
+            let word_start = rest.len() - rest.trim_start().len();
+            if word_start > 0 {
+                self.write(&rest[..word_start]);
+                rest = &rest[word_start..];
+                continue;
+            }
+            let end = rest.find(' ').unwrap_or(rest.len());
+            let word = &rest[..end];
+            if let Some(at) = self.find_word(word) {
+                self.flush_before(u32::try_from(at).unwrap_or(u32::MAX));
+                self.cursor = at + word.len();
+            }
+            self.write(word);
+            rest = &rest[end..];
+        }
+    }
+
+    /// One member or field per line needs no commas, but a doc comment
+    /// written before a comma documents nothing; without the comma it would
+    /// document the next member. Such a comma is kept.
+    fn separator_comma(&mut self) {
+        if self.flat {
+            return;
+        }
+        let Some(at) = self.find_word(",") else {
+            return;
+        };
+        let doc_before = self.comments[self.next.min(self.comments.len())..]
+            .iter()
+            .take_while(|c| (c.span.start as usize) < at)
+            .any(|c| c.doc);
+        if doc_before {
+            self.kw(",");
+        }
+    }
+
+    /// Where `word` is in the source after the cursor, whitespace and
+    /// comments skipped; `None` if something else comes first.
+    fn find_word(&self, word: &str) -> Option<usize> {
+        let bytes = self.src.as_bytes();
+        let mut i = self.cursor;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                    i = self.src[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                }
+                b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+                _ => break,
+            }
+        }
+        let rest = self.src.get(i..)?;
+        let is_word = word.starts_with(|c: char| c.is_ascii_alphabetic());
+        let boundary = rest[word.len().min(rest.len())..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        (rest.starts_with(word) && (!is_word || boundary)).then_some(i)
     }
 
     fn sp(&mut self) {
@@ -329,7 +416,7 @@ impl<'a> Printer<'a> {
     fn open(&mut self, pos: Option<u32>) {
         match pos {
             Some(pos) => self.tok(pos, "{"),
-            None => self.write("{"),
+            None => self.kw("{"),
         }
         self.indent += 1;
         self.newline();
@@ -366,6 +453,9 @@ impl<'a> Printer<'a> {
         self.pending = 1;
         self.structural = true;
         self.write("}");
+        if self.src.as_bytes().get(pos as usize) == Some(&b'}') {
+            self.cursor = pos as usize + 1;
+        }
     }
 
     fn flush_before(&mut self, pos: u32) {
@@ -534,12 +624,12 @@ impl<'a> Printer<'a> {
                 self.tok(d.span.start, "template");
                 self.sp();
                 self.ident(&d.name);
-                self.write(":");
+                self.kw(":");
                 self.sp();
                 self.channel(&d.channel);
                 if let Some(event) = &d.event {
                     self.sp();
-                    self.write("for");
+                    self.kw("for");
                     self.sp();
                     self.ident(event);
                 }
@@ -551,7 +641,7 @@ impl<'a> Printer<'a> {
                 self.tok(d.keyword.start, "policy");
                 self.sp();
                 if d.rules.is_empty() && !self.has_comments(d.span) {
-                    self.write("{}");
+                    self.kw("{}");
                     return;
                 }
                 self.open_after(d.keyword.end);
@@ -567,7 +657,7 @@ impl<'a> Printer<'a> {
                 self.string(&d.name);
                 self.sp();
                 if d.steps.is_empty() && !self.has_comments(d.span) {
-                    self.write("{}");
+                    self.kw("{}");
                     return;
                 }
                 self.open_after(d.name.span.end);
@@ -587,21 +677,22 @@ impl<'a> Printer<'a> {
         self.ident(&d.name);
         self.sp();
         if d.members.is_empty() && !self.has_comments(d.span) {
-            self.write("{}");
+            self.kw("{}");
         } else if inline {
-            self.write("{ ");
+            self.kw("{ ");
             for (i, m) in d.members.iter().enumerate() {
                 if i > 0 {
-                    self.write(", ");
+                    self.kw(", ");
                 }
                 self.ident(&m.name);
             }
-            self.write(" }");
+            self.kw(" }");
         } else {
             self.open_after(d.name.span.end);
             for m in &d.members {
                 self.line(m.name.span.start);
                 self.ident(&m.name);
+                self.separator_comma();
             }
             self.close(d.span.end.saturating_sub(1));
         }
@@ -610,25 +701,26 @@ impl<'a> Printer<'a> {
     /// Schema fields; the `{` is the first token after `from`.
     fn fields(&mut self, fields: &[FieldDecl], span: Span, from: u32) {
         if fields.is_empty() && !self.has_comments(span) {
-            self.write("{}");
+            self.kw("{}");
             return;
         }
         self.open_after(from);
         for f in fields {
             self.line(f.span.start);
             self.field_decl(f);
+            self.separator_comma();
         }
         self.close(span.end.saturating_sub(1));
     }
 
     fn field_decl(&mut self, f: &FieldDecl) {
         self.ident(&f.name);
-        self.write(":");
+        self.kw(":");
         self.sp();
         self.type_expr(&f.ty);
         if let Some(default) = &f.default {
             self.sp();
-            self.write("=");
+            self.kw("=");
             self.sp();
             self.expr(default);
         }
@@ -640,11 +732,11 @@ impl<'a> Printer<'a> {
             TypeExprKind::List(inner) => {
                 self.tok(t.span.start, "[");
                 self.type_expr(inner);
-                self.write("]");
+                self.kw("]");
             }
             TypeExprKind::Optional(inner) => {
                 self.type_expr(inner);
-                self.write("?");
+                self.kw("?");
             }
         }
     }
@@ -654,7 +746,7 @@ impl<'a> Printer<'a> {
         self.sp();
         self.ident(&d.name);
         self.sp();
-        self.write("=");
+        self.kw("=");
         self.sp();
         let broken = !self.flat && (!inline || self.author_broke(d.condition.span));
         self.condition(&d.condition, broken);
@@ -684,16 +776,16 @@ impl<'a> Printer<'a> {
 
     fn object(&mut self, o: &Object, inline: bool) {
         if o.fields.is_empty() && !self.has_comments(o.span) {
-            self.tok(o.span.start, "{}");
+            self.tok_span(o.span, "{}");
         } else if inline {
             self.tok(o.span.start, "{ ");
             for (i, f) in o.fields.iter().enumerate() {
                 if i > 0 {
-                    self.write(", ");
+                    self.kw(", ");
                 }
                 self.field_init(f, true);
             }
-            self.write(" }");
+            self.kw(" }");
         } else {
             self.open(Some(o.span.start));
             for f in &o.fields {
@@ -707,14 +799,14 @@ impl<'a> Printer<'a> {
 
     fn field_init(&mut self, f: &FieldInit, inline: bool) {
         self.ident(&f.name);
-        self.write(":");
+        self.kw(":");
         self.sp();
         match &f.value {
             Value::Expr(e) => self.expr(e),
             Value::File(s) => {
-                self.write("file(");
+                self.kw("file(");
                 self.string(s);
-                self.write(")");
+                self.kw(")");
             }
             Value::Object(o) => self.object(o, inline),
         }
@@ -728,7 +820,7 @@ impl<'a> Printer<'a> {
         self.ident(&d.name);
         self.sp();
         if d.clauses.is_empty() && d.body.is_empty() && !self.has_comments(d.span) {
-            self.write("{}");
+            self.kw("{}");
             return;
         }
         self.open_after(d.name.span.end);
@@ -746,14 +838,14 @@ impl<'a> Printer<'a> {
                 self.tok(span.start, "on");
                 for (i, t) in triggers.iter().enumerate() {
                     if i > 0 {
-                        self.write(",");
+                        self.kw(",");
                     }
                     self.sp();
                     match t {
                         Trigger::Event(m) => self.event_match(m),
                         Trigger::Inactive { duration, span } => {
                             self.tok(span.start, "inactive");
-                            self.write(" for ");
+                            self.kw(" for ");
                             self.duration(duration);
                         }
                     }
@@ -771,10 +863,10 @@ impl<'a> Printer<'a> {
             }
             Clause::ExitOn { events, span } => {
                 self.tok(span.start, "exit");
-                self.write(" on");
+                self.kw(" on");
                 for (i, m) in events.iter().enumerate() {
                     if i > 0 {
-                        self.write(",");
+                        self.kw(",");
                     }
                     self.sp();
                     self.event_match(m);
@@ -783,21 +875,21 @@ impl<'a> Printer<'a> {
             Clause::Entry { rule, span } => {
                 self.tok(span.start, "entry");
                 match rule {
-                    EntryRule::Once => self.write(" once"),
+                    EntryRule::Once => self.kw(" once"),
                     EntryRule::OncePer(d) => {
-                        self.write(" once per ");
+                        self.kw(" once per ");
                         self.duration(d);
                     }
-                    EntryRule::Restart => self.write(" restart"),
+                    EntryRule::Restart => self.kw(" restart"),
                 }
             }
             Clause::Goal(g) => {
                 self.tok(g.span.start, "goal");
                 self.sp();
                 self.ident(&g.name);
-                self.write(" = ");
+                self.kw(" = ");
                 self.event_match(&g.event);
-                self.write(" within ");
+                self.kw(" within ");
                 self.duration(&g.within);
             }
             Clause::Priority {
@@ -822,7 +914,7 @@ impl<'a> Printer<'a> {
         self.ident(&m.event);
         if let Some(filter) = &m.filter {
             self.sp();
-            self.write("where");
+            self.kw("where");
             self.sp();
             self.expr(filter);
         }
@@ -849,7 +941,7 @@ impl<'a> Printer<'a> {
             }
             Stmt::WaitUntil(w) => {
                 self.tok(w.span.start, "wait");
-                self.write(" until ");
+                self.kw(" until ");
                 self.time_of_day(&w.time);
                 if let Some(zone) = &w.zone {
                     self.sp();
@@ -857,11 +949,11 @@ impl<'a> Printer<'a> {
                 }
                 match &w.day {
                     Some(DaySpec::Day { number, span }) => {
-                        self.write(" on ");
-                        self.tok(span.start, &format!("day {number}"));
+                        self.kw(" on ");
+                        self.tok_span(*span, &format!("day {number}"));
                     }
                     Some(DaySpec::Weekday { weekday, span }) => {
-                        self.write(" on ");
+                        self.kw(" on ");
                         self.tok(span.start, weekday_name(*weekday));
                     }
                     None => {}
@@ -869,9 +961,9 @@ impl<'a> Printer<'a> {
             }
             Stmt::WaitFor(w) => {
                 self.tok(w.span.start, "wait");
-                self.write(" for ");
+                self.kw(" for ");
                 self.event_match(&w.event);
-                self.write(" within ");
+                self.kw(" within ");
                 self.duration(&w.within);
                 self.indent += 1;
                 if let Some(b) = &w.then_block {
@@ -889,7 +981,7 @@ impl<'a> Printer<'a> {
                     if n == 0 {
                         self.tok(i.span.start, "if");
                     } else {
-                        self.write(" else if");
+                        self.kw(" else if");
                     }
                     let c = &branch.condition;
                     let inline = self.try_inline(c.span, |p| {
@@ -904,7 +996,7 @@ impl<'a> Printer<'a> {
                     self.block(&branch.block, false);
                 }
                 if let Some(b) = &i.else_block {
-                    self.write(" else ");
+                    self.kw(" else ");
                     self.block(b, false);
                 }
             }
@@ -914,7 +1006,7 @@ impl<'a> Printer<'a> {
                 self.ident(&split.name);
                 self.sp();
                 if split.arms.is_empty() && !self.has_comments(split.span) {
-                    self.write("{}");
+                    self.kw("{}");
                     return;
                 }
                 self.open_after(split.name.span.end);
@@ -927,11 +1019,11 @@ impl<'a> Printer<'a> {
             }
             Stmt::Escalate(e) => {
                 self.tok(e.span.start, "escalate");
-                self.write(" until ");
+                self.kw(" until ");
                 self.event_match(&e.until);
                 self.sp();
                 if e.steps.is_empty() && !self.has_comments(e.span) {
-                    self.write("{}");
+                    self.kw("{}");
                     return;
                 }
                 self.open_after(e.until.span.end);
@@ -978,7 +1070,7 @@ impl<'a> Printer<'a> {
             p.write(" ");
             p.block(b, true);
         });
-        self.write(keyword);
+        self.kw(keyword);
         self.sp();
         self.block(b, inline);
     }
@@ -987,11 +1079,11 @@ impl<'a> Printer<'a> {
     /// statement, else one statement per line.
     fn block(&mut self, b: &Block, inline: bool) {
         if b.stmts.is_empty() && !self.has_comments(b.span) {
-            self.tok(b.span.start, "{}");
+            self.tok_span(b.span, "{}");
         } else if inline && b.stmts.len() == 1 {
             self.tok(b.span.start, "{ ");
             self.stmt(&b.stmts[0]);
-            self.write(" }");
+            self.kw(" }");
         } else {
             self.open(Some(b.span.start));
             self.stmts(&b.stmts);
@@ -1000,11 +1092,11 @@ impl<'a> Printer<'a> {
     }
 
     fn split_arm(&mut self, arm: &SplitArm, inline: bool) {
-        self.tok(
-            arm.percent.span.start,
+        self.tok_span(
+            arm.percent.span,
             &literal::format_percent(arm.percent.basis_points),
         );
-        self.write(":");
+        self.kw(":");
         self.sp();
         if arm.braced {
             self.block(&arm.body, inline);
@@ -1025,7 +1117,7 @@ impl<'a> Printer<'a> {
         self.message(&step.message, inline);
         if let Some(guard) = &step.guard {
             self.sp();
-            self.write("if");
+            self.kw("if");
             self.sp();
             self.expr(guard);
         }
@@ -1035,7 +1127,7 @@ impl<'a> Printer<'a> {
         match zone {
             Zone::Local(span) => self.tok(span.start, "local"),
             Zone::Named(s) => {
-                self.write("in");
+                self.kw("in");
                 self.sp();
                 self.string(s);
             }
@@ -1054,8 +1146,8 @@ impl<'a> Printer<'a> {
             } => {
                 self.tok(span.start, "cap");
                 self.sp();
-                self.tok(count.span.start, &count.value.to_string());
-                self.write(" per ");
+                self.tok_span(count.span, &count.value.to_string());
+                self.kw(" per ");
                 self.duration(per);
                 self.channel_list(channels);
             }
@@ -1067,9 +1159,9 @@ impl<'a> Printer<'a> {
                 span,
             } => {
                 self.tok(span.start, "quiet");
-                self.write(" hours ");
+                self.kw(" hours ");
                 self.time_of_day(from);
-                self.write(" to ");
+                self.kw(" to ");
                 self.time_of_day(to);
                 if let Some(zone) = zone {
                     self.sp();
@@ -1082,7 +1174,7 @@ impl<'a> Printer<'a> {
 
     fn channel_list(&mut self, channels: &[ChannelRef]) {
         for (i, c) in channels.iter().enumerate() {
-            self.write(if i == 0 { " for" } else { "," });
+            self.kw(if i == 0 { " for" } else { "," });
             self.sp();
             self.channel(c);
         }
@@ -1098,7 +1190,7 @@ impl<'a> Printer<'a> {
                 span,
             } => {
                 self.tok(span.start, "given");
-                self.write(" profile ");
+                self.kw(" profile ");
                 self.string(id);
                 self.sp();
                 self.object(attributes, inline);
@@ -1113,13 +1205,13 @@ impl<'a> Printer<'a> {
                 self.tok(span.start, "given");
                 self.sp();
                 self.string(id);
-                self.write(" did ");
+                self.kw(" did ");
                 self.ident(event);
                 if let Some(o) = properties {
                     self.sp();
                     self.object(o, inline);
                 }
-                self.write(" at ");
+                self.kw(" at ");
                 self.time_ref(at);
             }
             TestStep::At {
@@ -1136,7 +1228,7 @@ impl<'a> Printer<'a> {
                 self.sp();
                 match action {
                     TestAction::Does { event, properties } => {
-                        self.write("does");
+                        self.kw("does");
                         self.sp();
                         self.ident(event);
                         if let Some(o) = properties {
@@ -1145,7 +1237,7 @@ impl<'a> Printer<'a> {
                         }
                     }
                     TestAction::Identify { traits } => {
-                        self.write("identify");
+                        self.kw("identify");
                         self.sp();
                         self.object(traits, inline);
                     }
@@ -1171,8 +1263,8 @@ impl<'a> Printer<'a> {
             } => {
                 match count {
                     ExpectCount::AtLeastOne => {}
-                    ExpectCount::None => self.write("no "),
-                    ExpectCount::Exactly(n) => self.write(&format!("{n} ")),
+                    ExpectCount::None => self.kw("no "),
+                    ExpectCount::Exactly(n) => self.kw(&format!("{n} ")),
                 }
                 match channel {
                     Some(c) => {
@@ -1182,34 +1274,34 @@ impl<'a> Printer<'a> {
                             self.ident(t);
                         }
                     }
-                    None => self.write(match count {
+                    None => self.kw(match count {
                         ExpectCount::Exactly(n) if *n != 1 => "messages",
                         _ => "message",
                     }),
                 }
                 if let Some(to) = to {
-                    self.write(" to ");
+                    self.kw(" to ");
                     self.string(to);
                 }
                 match time {
                     Some(ExpectTime::At(t)) => {
-                        self.write(" at ");
+                        self.kw(" at ");
                         self.time_ref(t);
                     }
                     Some(ExpectTime::Between(a, b)) => {
-                        self.write(" between ");
+                        self.kw(" between ");
                         self.time_ref(a);
-                        self.write(" and ");
+                        self.kw(" and ");
                         self.time_ref(b);
                     }
                     Some(ExpectTime::Within(d)) => {
-                        self.write(" within ");
+                        self.kw(" within ");
                         self.duration(d);
                     }
                     None => {}
                 }
                 for (field, text) in with {
-                    self.write(" with ");
+                    self.kw(" with ");
                     self.ident(field);
                     self.sp();
                     self.string(text);
@@ -1217,7 +1309,7 @@ impl<'a> Printer<'a> {
             }
             ExpectKind::Journey { id, state, target } => {
                 self.string(id);
-                self.write(match state {
+                self.kw(match state {
                     JourneyState::Entered => " entered ",
                     JourneyState::NotEntered => " did not enter ",
                     JourneyState::Exited => " exited ",
@@ -1245,7 +1337,7 @@ impl<'a> Printer<'a> {
                 };
                 let sign = if seconds < 0 { "-" } else { "+" };
                 let text = format!("{sign}{}", duration_text(body, seconds.abs()));
-                self.tok(span.start, &text);
+                self.tok_span(*span, &text);
             }
         }
     }
@@ -1264,16 +1356,16 @@ impl<'a> Printer<'a> {
                 self.tok(e.span.start, "[");
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
-                        self.write(", ");
+                        self.kw(", ");
                     }
                     self.expr(item);
                 }
-                self.write("]");
+                self.kw("]");
             }
             ExprKind::Paren(inner) => {
                 self.tok(e.span.start, "(");
                 self.expr(inner);
-                self.write(")");
+                self.kw(")");
             }
             ExprKind::Not(inner) => {
                 self.tok(e.span.start, "not");
@@ -1294,7 +1386,7 @@ impl<'a> Printer<'a> {
             }
             ExprKind::IsNone { operand, negated } => {
                 self.expr(operand);
-                self.write(if *negated { " is not none" } else { " is none" });
+                self.kw(if *negated { " is not none" } else { " is none" });
             }
             ExprKind::Did(did) => {
                 self.tok(e.span.start, "did");
@@ -1304,25 +1396,25 @@ impl<'a> Printer<'a> {
                     self.sp();
                     self.tok(count.span.start, "times");
                     self.sp();
-                    self.write(count.op.as_str());
+                    self.kw(count.op.as_str());
                     self.sp();
-                    self.tok(count.count.span.start, &count.count.value.to_string());
+                    self.tok_span(count.count.span, &count.count.value.to_string());
                 }
                 match &did.window {
                     Some(DidWindow::Within(d)) => {
-                        self.write(" within ");
+                        self.kw(" within ");
                         self.duration(d);
                     }
                     Some(DidWindow::SinceEntry(span)) => {
                         self.sp();
-                        self.tok(span.start, "since entry");
+                        self.tok_span(*span, "since entry");
                     }
                     None => {}
                 }
             }
             ExprKind::Inactive(d) => {
                 self.tok(e.span.start, "inactive");
-                self.write(" for ");
+                self.kw(" for ");
                 self.duration(d);
             }
             ExprKind::InSegment(id) => {
@@ -1332,22 +1424,23 @@ impl<'a> Printer<'a> {
             }
             ExprKind::Ago(d) => {
                 self.duration(d);
-                self.write(" ago");
+                self.kw(" ago");
             }
         }
     }
 
     fn path(&mut self, path: &Path, span: Span) {
-        let pos = path.segments.first().map_or(span.start, |s| s.span.start);
-        self.tok(pos, &path.dotted());
+        let first = path.segments.first().map_or(span, |s| s.span);
+        let last = path.segments.last().map_or(span, |s| s.span);
+        self.tok_span(first.to(last), &path.dotted());
     }
 
     fn literal(&mut self, l: &Literal, span: Span) {
         match l {
             Literal::None => self.tok(span.start, "none"),
             Literal::Bool(b) => self.tok(span.start, if *b { "true" } else { "false" }),
-            Literal::Int(n) => self.tok(span.start, &n.to_string()),
-            Literal::Float(f) => self.tok(span.start, &float_text(*f)),
+            Literal::Int(n) => self.tok_span(span, &n.to_string()),
+            Literal::Float(f) => self.tok_span(span, &float_text(*f)),
             Literal::String(s) => self.string(s),
             Literal::Duration(d) => self.duration(d),
             Literal::TimeOfDay(t) => self.time_of_day(t),
@@ -1357,11 +1450,11 @@ impl<'a> Printer<'a> {
 
     fn duration(&mut self, d: &DurationLit) {
         let written = self.src.get(d.span.range()).unwrap_or("");
-        self.tok(d.span.start, &duration_text(written, d.seconds));
+        self.tok_span(d.span, &duration_text(written, d.seconds));
     }
 
     fn time_of_day(&mut self, t: &TimeOfDayLit) {
-        self.tok(t.span.start, &literal::format_time_of_day(t.minutes));
+        self.tok_span(t.span, &literal::format_time_of_day(t.minutes));
     }
 
     fn timestamp(&mut self, t: &TimestampLit) {
@@ -1371,7 +1464,7 @@ impl<'a> Printer<'a> {
         if !(0..=9999).contains(&v.year()) {
             // Only an offset can move a four-digit year out of range; keep
             // the instant as written.
-            self.tok(t.span.start, written);
+            self.tok_span(t.span, written);
             return;
         }
         let written_digits = written.split_once('.').map_or(0, |(_, rest)| {
@@ -1391,7 +1484,7 @@ impl<'a> Printer<'a> {
             text.push_str(&format!(".{scaled:0digits$}"));
         }
         text.push('Z');
-        self.tok(t.span.start, &text);
+        self.tok_span(t.span, &text);
     }
 
     fn string(&mut self, s: &StringLit) {
@@ -1413,7 +1506,7 @@ impl<'a> Printer<'a> {
             }
         }
         text.push('"');
-        self.tok(s.span.start, &text);
+        self.tok_span(s.span, &text);
     }
 }
 

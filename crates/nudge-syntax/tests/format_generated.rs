@@ -97,10 +97,11 @@ impl Gen {
         if self.rng.chance(self.comment_rate) {
             self.comments += 1;
             let n = self.comments;
-            match self.rng.below(4) {
+            match self.rng.below(5) {
                 0 => self.out.push_str(&format!(" // c{n}\n")),
-                1 => self.out.push_str(&format!("\n// c{n}\n")),
-                2 => self.out.push_str(&format!("\n\n  // c{n} ///\n\n")),
+                1 => self.out.push_str(&format!(" /// t{n}\n")),
+                2 => self.out.push_str(&format!("\n// c{n}\n")),
+                3 => self.out.push_str(&format!("\n\n  // c{n} ///\n\n")),
                 _ => self.out.push_str(&format!("   //// c{n}  \n  ")),
             }
         } else {
@@ -912,21 +913,21 @@ fn check_text(seed: u64, text: &str) {
 
 #[test]
 fn generated_programs_without_comments() {
-    for seed in 0..200 {
+    for seed in 0..300 {
         check(seed, 0);
     }
 }
 
 #[test]
 fn generated_programs_with_comments() {
-    for seed in 1000..1400 {
+    for seed in 1000..1600 {
         check(seed, 8);
     }
 }
 
 #[test]
 fn generated_programs_full_of_comments() {
-    for seed in 5000..5200 {
+    for seed in 5000..5300 {
         check(seed, 40);
     }
 }
