@@ -142,6 +142,26 @@ fn stdin_to_stdout() {
 }
 
 #[test]
+fn stdin_check_prints_a_diff() {
+    let dir = folder(&[]);
+    let run = nudge(dir.path(), &["fmt", "--check", "-"], Some(MESSY));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("--- <stdin>\n+++ <stdin>\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("+enum Plan { starter, pro }\n"),
+        "{}",
+        run.stdout
+    );
+    let run = nudge(dir.path(), &["fmt", "--check", "-"], Some(TIDY));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+#[test]
 fn stdin_with_parse_errors() {
     let dir = folder(&[]);
     let run = nudge(dir.path(), &["fmt", "-"], Some(BROKEN));

@@ -159,6 +159,20 @@ fn a_comment_inside_a_line_continues_it() {
 }
 
 #[test]
+fn comments_stay_on_their_side_of_keywords() {
+    assert_eq!(
+        fmt("workflow w { on a wait for x // before within\n within 2d }"),
+        "workflow w {\n  on a\n  wait for x // before within\n    within 2d\n}\n"
+    );
+    // A doc comment before a comma documents nothing; the comma stays so it
+    // does not start documenting `b`.
+    assert_eq!(
+        fmt("enum E { a /// stray\n , b }"),
+        "enum E {\n  a\n    /// stray\n    ,\n  b\n}\n"
+    );
+}
+
+#[test]
 fn empty_and_comment_only_files() {
     assert_eq!(fmt(""), "");
     assert_eq!(fmt("\n\n  \n"), "");
