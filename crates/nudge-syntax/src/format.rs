@@ -16,16 +16,22 @@
 //! - an `and`/`or` chain in a segment, `audience` or `if` breaks before each
 //!   operator (one operand per line, indented once) when it does not fit, holds
 //!   a comment, or was written over several lines;
-//! - literals are written canonically: durations `1d12h`, times `09:00`,
-//!   percentages `12.5%`, timestamps in UTC (`…Z`) with the written precision,
-//!   strings with canonical escapes and `{{`/`}}` for braces;
+//! - literals are written canonically: durations in the author's units
+//!   without zero parts (`48h`, `1d12h`), times `09:00`, percentages `12.5%`,
+//!   timestamps in UTC (`…Z`) with the written precision, strings with
+//!   canonical escapes and `{{`/`}}` for braces;
 //! - parentheses are kept as written.
 //!
 //! Comments: an own-line comment stays on its own line before whatever
 //! followed it; a comment after code stays at the end of that line (a doc
 //! comment always gets its own line). Comments are never merged, reordered
-//! or dropped. A leading byte order mark and CRLF
-//! line endings are kept.
+//! or dropped, and stay on the same side of every token: tokens the tree
+//! gives no position (keywords, punctuation) are looked up in the source.
+//! A leading byte order mark and CRLF line endings are kept.
+//!
+//! The tree is printed, not the text, so formatting is sound only if the
+//! printed text parses back to the same tree: `nudge fmt` checks that with
+//! [`same_tree`] and [`comment_texts`] before it writes a file.
 
 use std::sync::Arc;
 
@@ -98,16 +104,34 @@ fn strip_spans(debug: &str) -> String {
     while let Some(i) = rest.find("Span {") {
         out.push_str(&rest[..i]);
         out.push_str("Span");
-        let after = &rest[i..];
-        match after.find('}') {
-            Some(end) => rest = &after[end + 1..],
+        let after = &rest[i + "Span {".len()..];
+        match span_fields_len(after) {
+            Some(len) => rest = &after[len..],
             None => {
-                rest = "";
+                out.push_str(" {");
+                rest = after;
             }
         }
     }
     out.push_str(rest);
     out
+}
+
+/// The length of `start: N, end: N }` (any whitespace, optional trailing
+/// comma) at the start of `text`.
+fn span_fields_len(text: &str) -> Option<usize> {
+    let mut rest = text;
+    for field in ["start:", "end:"] {
+        rest = rest.trim_start().strip_prefix(field)?.trim_start();
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            return None;
+        }
+        rest = &rest[digits..];
+        rest = rest.strip_prefix(',').unwrap_or(rest);
+    }
+    rest = rest.trim_start().strip_prefix('}')?;
+    Some(text.len() - rest.len())
 }
 
 fn first_line_ending_is_crlf(text: &str) -> bool {
@@ -1536,6 +1560,28 @@ mod tests {
             strip_spans("Ident { name: \"a\", span: Span { start: 1, end: 2 } }"),
             "Ident { name: \"a\", span: Span }"
         );
+        assert_eq!(
+            strip_spans("span: Span {\n    start: 1,\n    end: 22,\n},\n"),
+            "span: Span,\n"
+        );
+        // Text that only looks like a span is kept.
+        assert_eq!(
+            strip_spans("Text(\"Span {a}\"), Text(\"Span {b}\")"),
+            "Text(\"Span {a}\"), Text(\"Span {b}\")"
+        );
+    }
+
+    #[test]
+    fn same_tree_ignores_positions_only() {
+        let tree = |text: &str| parse(Arc::new(SourceFile::new("t.flow", text))).file;
+        let a = tree("segment s = profile.n == 1");
+        assert!(same_tree(
+            &a,
+            &tree("\n\nsegment   s =\n profile.n==1 // c")
+        ));
+        assert!(!same_tree(&a, &tree("segment s = profile.n == 2")));
+        assert!(!same_tree(&a, &tree("segment s = (profile.n == 1)")));
+        assert!(!same_tree(&a, &tree("segment t = profile.n == 1")));
     }
 
     #[test]
