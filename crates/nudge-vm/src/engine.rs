@@ -253,7 +253,7 @@ pub struct Engine<S: Store> {
     /// Current module: event name → (workflow, trigger) pairs it may start.
     triggers_by_event: HashMap<Arc<str>, Vec<(WorkflowId, EventMatch)>>,
     /// Current module: `inactive for` workflows and their shortest spell.
-    quiet_workflows: Vec<(String, i64)>,
+    quiet_workflows: Vec<(Arc<str>, i64)>,
 }
 
 /// Per-workflow counts, as a simulation summary shows them.
@@ -324,7 +324,7 @@ impl<S: Store> Engine<S> {
                 }
             }
             if let Some(d) = shortest {
-                quiet_workflows.push((w.name.clone(), d));
+                quiet_workflows.push((Arc::from(w.name.as_str()), d));
             }
         }
         let module = Arc::new(module);
@@ -400,7 +400,7 @@ impl<S: Store> Engine<S> {
                 plus(since, *d),
                 Timer::Inactivity {
                     profile: p.id.clone(),
-                    workflow: name.clone(),
+                    workflow: name.to_string(),
                     since,
                 },
             );
@@ -948,7 +948,7 @@ impl<S: Store> Engine<S> {
                 let Some(mut p) = self.store.profile(&profile) else {
                     return Ok(());
                 };
-                p.quiet_checks.retain(|w| *w != workflow);
+                p.quiet_checks.retain(|w| **w != *workflow);
                 let last = p.last_activity.unwrap_or(p.created_at);
                 if last != since {
                     // Active since: check again from the last activity.

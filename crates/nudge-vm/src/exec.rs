@@ -235,7 +235,7 @@ impl<'m> Vm<'m> {
                 let got = ctx
                     .journey
                     .and_then(|j| j.received.iter().rev().find(|(id, _)| *id == e))
-                    .map(|(id, ev)| (ev, *id));
+                    .map(|(id, ev)| (&**ev, *id));
                 stack.push(self.event_field(got, f));
             }
             Instr::Pop => {
@@ -427,10 +427,7 @@ impl<'m> Vm<'m> {
     /// The context of a journey's body: its trigger as `event`, the journey
     /// for `X.field` and `since entry`.
     pub fn trigger_ctx<'a>(&self, journey: &'a Journey, ctx: Ctx<'a>) -> Ctx<'a> {
-        let event = journey
-            .trigger
-            .as_ref()
-            .and_then(|e| self.module.schemas.event_id(&e.name).map(|id| (e, id)));
+        let event = journey.trigger.as_deref().zip(journey.trigger_event);
         ctx.with_event(event).with_journey(Some(journey))
     }
 
@@ -457,7 +454,10 @@ impl<'m> Vm<'m> {
             status: Status::Active,
             entered_at: now,
             entry_seq: trigger.as_ref().map_or(0, |e| e.seq),
-            trigger,
+            trigger_event: trigger
+                .as_ref()
+                .and_then(|e| self.module.schemas.event_id(&e.name)),
+            trigger: trigger.map(Arc::new),
             received: Vec::new(),
             wait: None,
             escalation: None,
@@ -566,7 +566,9 @@ impl<'m> Vm<'m> {
                     };
                     if hit {
                         journey.received.retain(|(id, _)| *id != w.event.event);
-                        journey.received.push((w.event.event, event.clone()));
+                        journey
+                            .received
+                            .push((w.event.event, Arc::new(event.clone())));
                         journey.wait = None;
                         journey.seq = journey.seq.wrapping_add(1);
                         journey.pc = w.then_pc;

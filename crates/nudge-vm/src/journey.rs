@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use nudge_bytecode::{EscalationId, EventId, MessageId, Pc, SplitId, WaitForId, WorkflowId};
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::value::Event;
@@ -76,10 +78,12 @@ pub struct Journey {
     pub entered_at: DateTime<Utc>,
     /// The history position of the trigger (`since entry` excludes it).
     pub entry_seq: u64,
-    /// The trigger event (none for `inactive for`).
-    pub trigger: Option<Event>,
+    /// The trigger event (none for `inactive for`), shared with history.
+    pub trigger: Option<Arc<Event>>,
+    /// The trigger's index in the module's events.
+    pub trigger_event: Option<EventId>,
     /// Events received by `wait for`, latest per event.
-    pub received: Vec<(EventId, Event)>,
+    pub received: Vec<(EventId, Arc<Event>)>,
     /// What it is blocked on.
     pub wait: Option<Wait>,
     /// The escalation it is in.

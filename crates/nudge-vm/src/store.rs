@@ -31,7 +31,7 @@ pub struct ProfileRecord {
     pub next_seq: u64,
     /// `inactive for` workflows with a quiet check scheduled for this
     /// profile (one pending check per workflow, re-armed on activity).
-    pub quiet_checks: Vec<String>,
+    pub quiet_checks: Vec<Arc<str>>,
 }
 
 /// How often and when a profile entered a workflow (across versions).
