@@ -4,7 +4,8 @@
 //! pure step function alone) and simulated events per second (the engine
 //! with the in-memory store: history, journeys, timers, policies,
 //! rendering). `NUDGE_BENCH_EVENTS` sets the trace length (default
-//! 1 000 000 events over a tenth as many profiles).
+//! 1 000 000 events over a tenth as many profiles; a few thousand when run
+//! by `cargo test --benches`).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -109,7 +110,11 @@ fn vm_steps(module: &Module, t0: DateTime<Utc>) {
         props: Props::new(),
     };
     let vm = Vm::new(module);
-    let rounds = 200_000u64;
+    let rounds = if std::env::args().any(|a| a == "--bench") {
+        200_000u64
+    } else {
+        1_000
+    };
     let mut steps = 0u64;
     let start = Instant::now();
     for _ in 0..rounds {
@@ -221,10 +226,13 @@ fn main() {
         eprintln!("the examples do not compile");
         return;
     };
+    // `cargo bench` passes `--bench`; under `cargo test --benches` this is a
+    // quick smoke run.
+    let benching = std::env::args().any(|a| a == "--bench");
     let events = std::env::var("NUDGE_BENCH_EVENTS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000u64);
+        .unwrap_or(if benching { 1_000_000u64 } else { 2_000 });
     vm_steps(&module, t0);
     simulate(module, t0, events);
 }
