@@ -1,6 +1,6 @@
 //! The instruction set.
 //!
-//! A small stack machine. Expression code pushes and pops [`crate::Value`]s;
+//! A small stack machine. Expression code pushes and pops values;
 //! workflow code runs statements with an empty stack, so a journey that stops
 //! at a blocking instruction (`wait`, `wait for`, …) never has to save one.
 //! Every operand is an index into a side table of the [`crate::Module`] (or a

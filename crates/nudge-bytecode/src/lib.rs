@@ -22,7 +22,7 @@
 //! - A module is `b"NUDG"`, a format version, the compiler version, the
 //!   source hash, then a checksummed postcard body (see [`encode`]). Newer
 //!   formats, truncation and corruption each give their own [`LoadError`].
-//! - [`compile`] turns the checker's typed program into a verified module.
+//! - [`compile()`] turns the checker's typed program into a verified module.
 //! - [`hash`] is the one stable hash used for content hashes, send ids,
 //!   split buckets and quiet-hour spreads.
 

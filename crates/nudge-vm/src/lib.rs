@@ -14,6 +14,13 @@
 //! - Time rules (DST gaps, repeated hours, `on day N`, quiet hours) are in
 //!   [`time`]; split buckets in [`split`]. Both use the stable hash of
 //!   `nudge_bytecode::hash`, never std's randomised one.
+//! - Per event, each running journey sees it in one step (its `exit on`
+//!   first, then goals, then `escalate until` and `wait for`); triggers come
+//!   after every journey has seen it, so an event that ends a journey may
+//!   start the next one.
+//! - `inactive for` keeps one pending quiet check per profile and workflow;
+//!   a check that finds activity re-arms from the last activity, so timers
+//!   grow with profiles, not with events.
 //! - [`Engine`] is the event-handling core over a [`Store`] trait: exits,
 //!   waiting journeys, triggers, entry rules, goals, the frequency cap and
 //!   quiet hours, module versions by content hash, and a virtual-clock
