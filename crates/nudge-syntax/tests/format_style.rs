@@ -173,6 +173,34 @@ fn comments_stay_on_their_side_of_keywords() {
 }
 
 #[test]
+fn test_offsets_keep_their_value() {
+    use nudge_syntax::ast::{Item, TestStep, TimeRef};
+    let parsed = nudge_syntax::parse(Arc::new(SourceFile::new(
+        "t.flow",
+        "test \"t\" { at +1d30m \"u1\" does login\n at -2h \"u1\" does login }",
+    )));
+    let Item::Test(test) = &parsed.file.items[0] else {
+        panic!("not a test")
+    };
+    let offsets: Vec<i64> = test
+        .steps
+        .iter()
+        .map(|step| match step {
+            TestStep::At {
+                at: TimeRef::Offset { seconds, .. },
+                ..
+            } => *seconds,
+            other => panic!("unexpected step {other:?}"),
+        })
+        .collect();
+    assert_eq!(offsets, vec![86_400 + 1_800, -7_200]);
+    assert_eq!(
+        fmt("test \"t\" { at +1d30m \"u1\" does login\n at -2h \"u1\" does login }"),
+        "test \"t\" {\n  at +1d30m \"u1\" does login\n  at -2h \"u1\" does login\n}\n"
+    );
+}
+
+#[test]
 fn empty_and_comment_only_files() {
     assert_eq!(fmt(""), "");
     assert_eq!(fmt("\n\n  \n"), "");
