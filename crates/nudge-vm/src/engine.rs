@@ -761,8 +761,8 @@ impl<S: Store> Engine<S> {
         } = out;
         let channel = message.channel;
         // The address is checked when the message is sent.
-        if let Some(field) = address {
-            let missing = p.attributes.get(&field).is_none_or(Value::is_none);
+        if let Some(field) = &address {
+            let missing = p.attributes.get(field).is_none_or(Value::is_none);
             if missing {
                 self.log.push(Record::Dropped {
                     at: now,
@@ -805,6 +805,7 @@ impl<S: Store> Engine<S> {
                         run: journey.run,
                         escalation,
                         capped_channel,
+                        address,
                         message,
                         due: until,
                     });
@@ -929,6 +930,25 @@ impl<S: Store> Engine<S> {
             Timer::Outbox { send_id } => {
                 if let Some(item) = self.store.take_outbox(send_id) {
                     let module = self.module.clone();
+                    if let Some(field) = &item.address {
+                        let gone = self
+                            .store
+                            .profile(&item.profile)
+                            .is_none_or(|p| p.attributes.get(field).is_none_or(Value::is_none));
+                        if gone {
+                            self.log.push(Record::Dropped {
+                                at,
+                                profile: item.profile.clone(),
+                                workflow: item.workflow.clone(),
+                                send_id,
+                                reason: format!(
+                                    "no `{field}` to send {} to",
+                                    item.message.channel.as_str()
+                                ),
+                            });
+                            return Ok(());
+                        }
+                    }
                     self.deliver(
                         &item.profile,
                         &module,

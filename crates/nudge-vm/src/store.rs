@@ -89,6 +89,8 @@ pub struct OutboxItem {
     pub escalation: bool,
     /// Counted by the cap.
     pub capped_channel: bool,
+    /// The profile attribute holding the address, re-checked on release.
+    pub address: Option<String>,
     /// The content, rendered when the step ran.
     pub message: Rendered,
     /// When it is released.

@@ -902,3 +902,29 @@ fn an_event_that_ends_a_journey_may_start_a_new_one() {
     assert_eq!(e.journey("u1", "w").unwrap().run, 1);
     assert_eq!(count(&e, |r| matches!(r, Record::Suppressed { .. })), 0);
 }
+
+#[test]
+fn a_deferred_message_rechecks_the_address_when_released() {
+    let t0 = t("2026-01-10T22:00:00Z");
+    let mut e = engine(push_module(false), t0);
+    berlin_user(&mut e, "u1", t0);
+    e.track("u1", "ping", Props::new(), t0).unwrap();
+    // The push token goes away during the night.
+    e.identify(
+        "u1",
+        props(&[("push_token", Value::None)]),
+        t0 + Duration::hours(1),
+    )
+    .unwrap();
+    run_all(&mut e);
+    assert!(sent(&e).is_empty());
+    let reasons: Vec<String> = e
+        .log
+        .iter()
+        .filter_map(|r| match r {
+            Record::Dropped { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, vec!["no `push_token` to send push to".to_owned()]);
+}
