@@ -192,6 +192,17 @@ fn a_broken_file_is_reported_and_left_untouched() {
 }
 
 #[test]
+fn a_file_that_is_not_utf8_is_reported_and_left_untouched() {
+    let dir = folder(&[]);
+    let bytes = b"event login {}\n\xff\xfe\n";
+    std::fs::write(dir.path().join("latin.flow"), bytes).unwrap();
+    let run = nudge(dir.path(), &["fmt"], None);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("is not UTF-8"), "{}", run.stderr);
+    assert_eq!(std::fs::read(dir.path().join("latin.flow")).unwrap(), bytes);
+}
+
+#[test]
 fn missing_paths_exit_2() {
     let dir = folder(&[("a.flow", TIDY)]);
     let run = nudge(dir.path(), &["fmt", "nope.flow"], None);
