@@ -16,8 +16,7 @@ use chrono_tz::Tz;
 use std::collections::HashMap;
 
 use nudge_bytecode::{
-    Channel, Const, EntryRule, EventId, EventMatch, Module, Priority, Trigger, Type, Workflow,
-    WorkflowId,
+    Channel, Const, EntryRule, EventMatch, Module, Priority, Trigger, Type, Workflow, WorkflowId,
 };
 
 use crate::exec::{minus, plus, Ctx, Vm, VmError};
@@ -832,7 +831,10 @@ impl<S: Store> Engine<S> {
         );
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one send: who, what, where from and when"
+    )]
     fn deliver(
         &mut self,
         profile: &str,
@@ -1033,6 +1035,3 @@ impl<S: Store> Engine<S> {
         })
     }
 }
-
-/// Unused in memory, named so event ids read clearly in signatures.
-pub type EventIndex = EventId;

@@ -432,7 +432,6 @@ impl<'m> Vm<'m> {
     }
 
     /// Starts a journey: runs the body from the top until it blocks or ends.
-    #[allow(clippy::too_many_arguments)]
     pub fn start(
         &self,
         workflow: WorkflowId,

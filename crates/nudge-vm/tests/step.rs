@@ -730,7 +730,7 @@ fn exit_on_goals_and_exit_statement() {
     let order = k.ev("order_completed");
     k.set(wf, |w| {
         w.exit_on = vec![EventMatch {
-            event: k_order(order),
+            event: order,
             filter: None,
         }];
         w.goals = vec![Goal {
@@ -827,10 +827,6 @@ fn exit_on_goals_and_exit_statement() {
             reason: ExitReason::ExitOn("order_completed".into())
         }]
     );
-}
-
-fn k_order(id: EventId) -> EventId {
-    id
 }
 
 #[test]
