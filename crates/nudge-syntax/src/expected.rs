@@ -172,6 +172,9 @@ pub(crate) fn syntax_error(
     if let Some(d) = ago_first(&ctx) {
         return d;
     }
+    if let Some(d) = fraction_for_count(&ctx) {
+        return d;
+    }
     let help = help_for(&ctx, &positives);
 
     group(&mut expected);
@@ -196,6 +199,13 @@ pub(crate) fn syntax_error(
     ];
     if expected.contains("a field name") {
         expected.remove("a name");
+    }
+    // Right after a word, letters and digits would only continue it.
+    if text[..abs].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+        expected.remove("a number");
+        if expected.len() > 1 {
+            expected.remove("a name");
+        }
     }
     if literals.iter().any(|l| expected.contains(l)) {
         expected.remove("a number");
@@ -713,6 +723,35 @@ fn filter_with_and(ctx: &Context<'_>) -> Option<Diagnostic> {
     )
 }
 
+/// `cap 2.5 per 1d`: a fraction where a whole number belongs.
+fn fraction_for_count(ctx: &Context<'_>) -> Option<Diagnostic> {
+    let rest = ctx.rest();
+    let before = ctx.text[..ctx.pos].chars().next_back()?;
+    if !(rest.starts_with('.') && before.is_ascii_digit())
+        || !rest[1..].starts_with(|c: char| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let start = ctx.text[..ctx.pos]
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |n| n + 1);
+    let end = ctx.pos
+        + 1
+        + rest[1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len() - 1);
+    let number = &ctx.text[start..end];
+    Some(
+        ctx.error(
+            codes::parse::UNEXPECTED,
+            format!("expected a whole number, found `{number}`"),
+            Span::new(start, end),
+            "a whole number is needed here",
+        )
+        .with_help("counts are whole numbers, such as `2`"),
+    )
+}
+
 /// `ago 3d` for `3d ago`.
 fn ago_first(ctx: &Context<'_>) -> Option<Diagnostic> {
     let ago = previous_token(ctx.text, ctx.pos)?;
@@ -1184,6 +1223,19 @@ fn help_for(ctx: &Context<'_>, positives: &[R]) -> Option<String> {
         }
         if positives.contains(&R::duration) {
             return Some("durations are a number and a unit: `30m`, `6h`, `1d12h`, `2w`".into());
+        }
+    }
+    if rest.starts_with('<') && ctx.expects("`?`") {
+        return Some("a list type is written in brackets: `[string]`".into());
+    }
+    if ["+", "*", "/"].iter().any(|op| rest.starts_with(op)) && ctx.expects_operator() {
+        return Some("expressions have no arithmetic; to build text, interpolate in one string, such as `\"Hi {profile.first_name}\"`".into());
+    }
+    if ctx.expected.contains("a string") && ctx.expected.len() == 1 {
+        let line_start = ctx.text[..ctx.pos].rfind('\n').map_or(0, |n| n + 1);
+        let line = ctx.text[line_start..ctx.pos].trim_start();
+        if line.starts_with("at ") {
+            return Some("name the customer in quotes: `at +1h \"u1\" does login`".into());
         }
     }
     if rest.starts_with(|c: char| c.is_alphabetic() && !c.is_ascii()) {
