@@ -773,25 +773,25 @@ impl<'a> Printer<'a> {
         self.kw("=");
         self.sp();
         let broken = !self.flat && (!inline || self.author_broke(d.condition.span));
-        self.condition(&d.condition, broken);
+        self.condition(&d.condition, broken, 1);
     }
 
     /// An expression that may break before each `and`/`or` of its top-level
     /// chain.
-    fn condition(&mut self, e: &Expr, broken: bool) {
+    fn condition(&mut self, e: &Expr, broken: bool, levels: usize) {
         let Some((op, first, rest)) = chain(e).filter(|_| broken) else {
             self.expr(e);
             return;
         };
         self.expr(first);
-        self.indent += 1;
+        self.indent += levels;
         for (op_span, operand) in rest {
             self.next_line(op_span.start);
             self.tok(op_span.start, op.as_str());
             self.sp();
             self.expr(operand);
         }
-        self.indent -= 1;
+        self.indent -= levels;
     }
 
     fn channel(&mut self, c: &ChannelRef) {
@@ -883,7 +883,7 @@ impl<'a> Printer<'a> {
                 self.tok(span.start, "audience");
                 self.sp();
                 let broken = !self.flat && (!inline || self.author_broke(condition.span));
-                self.condition(condition, broken);
+                self.condition(condition, broken, 1);
             }
             Clause::ExitOn { events, span } => {
                 self.tok(span.start, "exit");
@@ -1015,7 +1015,8 @@ impl<'a> Printer<'a> {
                     });
                     self.sp();
                     let broken = !inline || self.author_broke(c.span);
-                    self.condition(c, broken && !self.flat);
+                    // Indented twice, so the condition does not line up with the block.
+                    self.condition(c, broken && !self.flat, 2);
                     self.sp();
                     self.block(&branch.block, false);
                 }

@@ -98,6 +98,15 @@ fn chains_break_before_each_operator() {
 }
 
 #[test]
+fn if_conditions_continue_twice_indented() {
+    let src = "workflow w { on a if profile.age > 10\n and profile.age < 20 { exit } }";
+    assert_eq!(
+        fmt(src),
+        "workflow w {\n  on a\n  if profile.age > 10\n      and profile.age < 20 {\n    exit\n  }\n}\n"
+    );
+}
+
+#[test]
 fn wait_for_branches_on_their_own_lines() {
     let src = "workflow w { on a wait for b within 2d then { send email x } else { wait 1d send email y } }";
     assert_eq!(
