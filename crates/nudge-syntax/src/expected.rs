@@ -727,9 +727,10 @@ fn filter_with_and(ctx: &Context<'_>) -> Option<Diagnostic> {
 fn fraction_for_count(ctx: &Context<'_>) -> Option<Diagnostic> {
     let rest = ctx.rest();
     let before = ctx.text[..ctx.pos].chars().next_back()?;
-    if !(rest.starts_with('.') && before.is_ascii_digit())
-        || !rest[1..].starts_with(|c: char| c.is_ascii_digit())
-    {
+    let fraction = rest.starts_with('.')
+        && before.is_ascii_digit()
+        && rest[1..].starts_with(|c: char| c.is_ascii_digit());
+    if !fraction {
         return None;
     }
     let start = ctx.text[..ctx.pos]
