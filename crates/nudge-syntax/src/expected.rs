@@ -1,5 +1,26 @@
 //! Turns pest errors into diagnostics in the user's words: "expected a
 //! duration such as `6h`, found `soon`", never a rule name.
+//!
+//! How a message is built:
+//!
+//! 1. Where: pest's own error names the rules it tried at the farthest rule
+//!    position; a second parse of the failing piece with pest's token
+//!    tracking on also knows the literal tokens (`:`, `}`, `within`) and can
+//!    reach farther. The farther of the two wins, unless it lies inside the
+//!    token pest points at (`3mo`, `50:`).
+//! 2. Special cases, each with its own message and help: strings and escapes,
+//!    clauses after statements, bad durations, operators from other
+//!    languages, `where` filters joined with `and`, `else` without `if`,
+//!    unclosed brackets (located by indentation), objects left open before
+//!    the next statement, `;`, `ago` before its duration, fractions for
+//!    counts, non-ASCII names.
+//! 3. Otherwise "expected …, found …", with the rules described in words,
+//!    long alternatives grouped ("a statement such as `send` or `wait`"), and
+//!    help where a fix is likely: a keyword a typo away, a missing `within`
+//!    or `per`, `1 day` for `1d`, `9pm` for `21:00`, a reserved word as a
+//!    name, braces for a block. When the unexpected token starts a later
+//!    line, the label sits on the last token before it, where the missing
+//!    piece belongs.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
