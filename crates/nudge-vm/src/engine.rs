@@ -251,6 +251,8 @@ pub struct Engine<S: Store> {
     pub steps: u64,
     /// Current module: event name → (workflow, trigger) pairs it may start.
     triggers_by_event: HashMap<Arc<str>, Vec<(WorkflowId, EventMatch)>>,
+    /// Current module: its template files, compiled.
+    templates: Arc<crate::render::TemplateCache>,
     /// Current module: `inactive for` workflows and their shortest spell.
     quiet_workflows: Vec<(Arc<str>, i64)>,
 }
@@ -291,6 +293,7 @@ impl<S: Store> Engine<S> {
             log: Vec::new(),
             steps: 0,
             triggers_by_event: HashMap::new(),
+            templates: Arc::new(crate::render::TemplateCache::default()),
             quiet_workflows: Vec::new(),
         };
         engine.deploy(module);
@@ -326,6 +329,7 @@ impl<S: Store> Engine<S> {
                 quiet_workflows.push((Arc::from(w.name.as_str()), d));
             }
         }
+        self.templates = Arc::new(crate::render::TemplateCache::new(&module));
         let module = Arc::new(module);
         self.store.put_module(hash, module.clone());
         self.module = module;
@@ -364,6 +368,7 @@ impl<S: Store> Engine<S> {
         Vm {
             module,
             default_zone: self.default_zone,
+            templates: None,
         }
     }
 
@@ -665,7 +670,12 @@ impl<S: Store> Engine<S> {
         effects: Vec<Effect>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let vm = self.vm(module);
+        // Template files of the current version are compiled once.
+        let templates = std::ptr::eq(module, &*self.module).then(|| self.templates.clone());
+        let vm = Vm {
+            templates: templates.as_deref(),
+            ..self.vm(module)
+        };
         for effect in effects {
             match effect {
                 Effect::Send {

@@ -52,6 +52,8 @@ pub struct Vm<'m> {
     pub module: &'m Module,
     /// The zone `local` means when a profile has no valid `timezone`.
     pub default_zone: Tz,
+    /// Compiled template files of this module (else compiled per send).
+    pub templates: Option<&'m crate::render::TemplateCache>,
 }
 
 /// What an expression sees.
@@ -135,6 +137,7 @@ impl<'m> Vm<'m> {
         Vm {
             module,
             default_zone: Tz::UTC,
+            templates: None,
         }
     }
 

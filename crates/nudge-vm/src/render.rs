@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use nudge_bytecode::{Channel, FieldValue, MessageField, MessageId, StringPart};
+use nudge_bytecode::{Channel, FieldValue, MessageField, MessageId, Module, StringId, StringPart};
 
 use crate::exec::{Ctx, Vm, VmError};
 use crate::value::Value;
@@ -55,6 +55,46 @@ fn json_value(v: &Value, out: &mut String) {
     }
 }
 
+/// A module's template files, compiled once.
+#[derive(Debug, Default)]
+pub struct TemplateCache {
+    env: minijinja::Environment<'static>,
+}
+
+impl TemplateCache {
+    /// The cache key: unique per file content, ending in the file's name
+    /// (minijinja picks HTML escaping by the name's extension).
+    fn key(source: StringId, path: &str) -> String {
+        format!("{source}/{path}")
+    }
+
+    /// Compiles every template file the module's templates and messages
+    /// name. A file that does not compile is left out and reports its error
+    /// when rendered.
+    pub fn new(module: &Module) -> Self {
+        fn add(env: &mut minijinja::Environment<'static>, m: &Module, fields: &[MessageField]) {
+            for f in fields {
+                match &f.value {
+                    FieldValue::File { path, source } => {
+                        let key = TemplateCache::key(*source, m.string(*path));
+                        let _ = env.add_template_owned(key, m.string(*source).to_owned());
+                    }
+                    FieldValue::Object(inner) => add(env, m, inner),
+                    FieldValue::Text(_) | FieldValue::Expr(_) => {}
+                }
+            }
+        }
+        let mut env = minijinja::Environment::new();
+        for t in &module.templates {
+            add(&mut env, module, &t.fields);
+        }
+        for msg in &module.messages {
+            add(&mut env, module, &msg.overrides);
+        }
+        TemplateCache { env }
+    }
+}
+
 fn jinja(v: &Value) -> minijinja::Value {
     match v {
         Value::None => minijinja::Value::from(()),
@@ -77,7 +117,12 @@ impl Vm<'_> {
     /// Renders a template file frozen in the module with `profile`,
     /// `event` and the events received by `wait for` in scope. `.html`
     /// files are escaped (minijinja picks escaping by file name).
-    fn render_file(&self, path: &str, source: &str, ctx: &Ctx<'_>) -> Result<String, VmError> {
+    fn render_file(
+        &self,
+        path: StringId,
+        source: StringId,
+        ctx: &Ctx<'_>,
+    ) -> Result<String, VmError> {
         let mut root: BTreeMap<String, minijinja::Value> = BTreeMap::new();
         let mut profile: BTreeMap<String, minijinja::Value> = self
             .module
@@ -99,10 +144,19 @@ impl Vm<'_> {
                 root.insert(e.name.to_string(), jinja_map(&e.props));
             }
         }
+        let root = minijinja::Value::from(root);
+        let name = self.module.string(path);
+        let fail = |e: minijinja::Error| VmError::Render(name.to_owned(), e.to_string());
+        if let Some(t) = self
+            .templates
+            .and_then(|c| c.env.get_template(&TemplateCache::key(source, name)).ok())
+        {
+            return t.render(root).map_err(fail);
+        }
         let env = minijinja::Environment::new();
-        env.template_from_named_str(path, source)
-            .and_then(|t| t.render(minijinja::Value::from(root)))
-            .map_err(|e| VmError::Render(path.to_owned(), e.to_string()))
+        env.template_from_named_str(name, self.module.string(source))
+            .and_then(|t| t.render(root))
+            .map_err(fail)
     }
 
     fn text(&self, parts: &[StringPart], ctx: &Ctx<'_>) -> Result<String, VmError> {
@@ -150,9 +204,7 @@ impl Vm<'_> {
             let text = match &f.value {
                 FieldValue::Text(parts) => self.text(parts, ctx)?,
                 FieldValue::Expr(e) => self.eval(*e, ctx)?.to_string(),
-                FieldValue::File { path, source } => {
-                    self.render_file(self.module.string(*path), self.module.string(*source), ctx)?
-                }
+                FieldValue::File { path, source } => self.render_file(*path, *source, ctx)?,
                 FieldValue::Object(inner) => {
                     let mut s = String::new();
                     self.object_json(inner, ctx, &mut s)?;
