@@ -55,10 +55,10 @@ struct Attempts {
 /// Re-parses `piece` with pest's token tracking on: literal tokens (`}`,
 /// `:`, `within`, …) are not rules, so the plain error does not name them
 /// and stops short of the farthest point reached.
-fn attempts(piece: &str) -> Option<Attempts> {
+fn attempts(rule: R, piece: &str) -> Option<Attempts> {
     let _guard = DETAIL.lock();
     pest::set_error_detail(true);
-    let result = FlowParser::parse(R::file, piece);
+    let result = FlowParser::parse(rule, piece);
     pest::set_error_detail(false);
     let error = result.err()?;
     let attempts = error.parse_attempts()?;
@@ -101,6 +101,17 @@ pub(crate) fn syntax_error(
     offset: usize,
     error: &Error<R>,
 ) -> Diagnostic {
+    syntax_error_in(R::file, source, piece, offset, error)
+}
+
+/// A diagnostic for a pest error in `piece` parsed as `rule`.
+pub(crate) fn syntax_error_in(
+    rule: R,
+    source: &Arc<SourceFile>,
+    piece: &str,
+    offset: usize,
+    error: &Error<R>,
+) -> Diagnostic {
     let pest_pos = match error.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
@@ -114,7 +125,7 @@ pub(crate) fn syntax_error(
     // Where the error is: pest's own position names rules; the detailed
     // re-parse may have got farther on a literal token such as `:`.
     let pest_token_end = pest_pos + found_at(piece, pest_pos).1;
-    let detail = attempts(piece);
+    let detail = attempts(rule, piece);
     let mut expected: BTreeSet<&'static str> = BTreeSet::new();
     let mut punctuation: BTreeSet<String> = BTreeSet::new();
     let pos = match &detail {

@@ -103,7 +103,13 @@ pub fn parse_expr(source: Arc<SourceFile>) -> Result<Expr, Vec<Diagnostic>> {
                 _ => Err(builder.diagnostics),
             }
         }
-        Err(e) => Err(vec![expected::syntax_error(&source, source.text(), 0, &e)]),
+        Err(e) => Err(vec![expected::syntax_error_in(
+            R::expr_only,
+            &source,
+            source.text(),
+            0,
+            &e,
+        )]),
     }
 }
 

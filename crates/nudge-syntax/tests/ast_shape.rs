@@ -367,3 +367,20 @@ fn spans_survive_recovery() {
     assert_eq!(&text[seg.name.span.range()], "paid");
     assert_eq!(&text[seg.condition.span.range()], "profile.plan == pro");
 }
+
+#[test]
+fn expression_errors_name_what_was_expected() {
+    let message = |text: &str| {
+        let err = parse_expr(Arc::new(SourceFile::new("e.flow", text))).unwrap_err();
+        err[0].message.clone()
+    };
+    assert_eq!(message("a && b"), "expected `and`, found `&&`");
+    assert_eq!(
+        message("a =="),
+        "expected an expression, found the end of the file"
+    );
+    assert_eq!(
+        message("did login within soon"),
+        "expected a duration such as `6h`, found `soon`"
+    );
+}
