@@ -28,6 +28,11 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Run the language server on stdin and stdout (started by editors).
     Lsp,
+    /// Replay an event trace through a project and show the messages.
+    ///
+    /// Exit codes: 0 done, 1 the flows have errors or trace lines were
+    /// rejected (0 with --allow-bad-lines), 2 usage, IO or internal error.
+    Simulate(crate::simulate::SimulateArgs),
 }
 
 /// Output formats for diagnostics.

@@ -9,6 +9,7 @@ mod cli;
 mod fmt;
 mod lsp;
 mod report;
+mod simulate;
 
 /// Stack of the thread that does the work. Bracket nesting is capped by the
 /// parser, but very long expressions still recurse; a roomy stack keeps
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
             cli::Command::Check(args) => check::run(&args),
             cli::Command::Fmt(args) => fmt::run(&args),
             cli::Command::Lsp => lsp::run(),
+            cli::Command::Simulate(args) => simulate::run(&args),
         });
     let code = match worker {
         Ok(handle) => handle.join().unwrap_or_else(|_| {

@@ -1,0 +1,682 @@
+//! `nudge simulate`: replay an event trace through a project on a virtual
+//! clock and show every message that would go out.
+//!
+//! The trace is Segment-style JSON lines, validated by
+//! [`nudge_vm::ingest`] (the rules the server's ingestion uses). Lines are
+//! applied in file order, their `timestamp` taken as the receive time; a
+//! line earlier than the one before is rejected (the engine's clock only
+//! moves forward). A rejected line is reported on stderr with its number and
+//! the field at fault, and skipped whole. After the last line, timers run
+//! until `--until`, or, by default, until none is left.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use clap::{Args, ValueEnum};
+use nudge_bytecode::Module;
+use nudge_syntax::{project, Severity};
+use nudge_vm::ingest::{self, IngestError, Input, Note};
+use nudge_vm::{Engine, MemoryStore, Props, Record, Rendered, WorkflowStats};
+
+use crate::check::{EXIT_ERRORS, EXIT_FAILURE, EXIT_OK};
+
+/// `nudge simulate`
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// The project: a folder (or `.flow` files).
+    pub project: Vec<PathBuf>,
+    /// The trace: Segment-style JSON lines (`track` and `identify` calls
+    /// with RFC 3339 `timestamp`s, in time order).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub events: PathBuf,
+    /// Initial profiles: JSON lines `{"userId": …, "traits": {…}}`, set
+    /// before the first event.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub profiles: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SimFormat,
+    /// Run timers up to this RFC 3339 time; lines after it are not applied.
+    /// Default: after the last line, until no timer is left.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub until: Option<String>,
+    /// Exit 0 even when some lines were rejected.
+    #[arg(long)]
+    pub allow_bad_lines: bool,
+}
+
+/// Output formats of `nudge simulate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SimFormat {
+    /// An aligned message log, then a summary per workflow.
+    Table,
+    /// One JSON object per line: messages, then summaries.
+    Jsonl,
+}
+
+/// Traces at least this large get a progress bar (when stderr is a terminal).
+const PROGRESS_BYTES: u64 = 4 << 20;
+
+/// The widest content summary in the table.
+const CONTENT_WIDTH: usize = 60;
+
+/// Runs `nudge simulate`; returns the exit code.
+pub fn run(args: &SimulateArgs) -> u8 {
+    match simulate(args) {
+        Ok(code) => code,
+        Err(Failure::Flows) => EXIT_ERRORS,
+        Err(Failure::Other(message)) => {
+            eprintln!("error: {message}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+enum Failure {
+    /// The flows have errors (already reported).
+    Flows,
+    /// Usage, IO or internal error.
+    Other(String),
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Other(format!("cannot write the output: {e}"))
+    }
+}
+
+/// Loads, checks and compiles the project.
+fn load_module(paths: &[PathBuf]) -> Result<Module, Failure> {
+    let (projects, load_errors) = project::load(paths);
+    if !load_errors.fatal.is_empty() {
+        eprint!("{}", nudge_syntax::render_plain(&load_errors.fatal, 80));
+        return Err(Failure::Other("cannot load the project".into()));
+    }
+    if !load_errors.in_files.is_empty() {
+        eprint!("{}", nudge_syntax::render_plain(&load_errors.in_files, 80));
+        return Err(Failure::Flows);
+    }
+    let [project] = projects.as_slice() else {
+        return Err(Failure::Other(format!(
+            "expected one project, found {}; name one folder",
+            projects.len()
+        )));
+    };
+    let checked = nudge_check::check_project(&project.files, &nudge_check::FsLoader);
+    let errors: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        eprint!("{}", nudge_syntax::render_plain(&errors, 80));
+        eprintln!(
+            "error: the flows have {} error{}; nothing was simulated",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        );
+        return Err(Failure::Flows);
+    }
+    let Some(program) = checked.program else {
+        return Err(Failure::Flows);
+    };
+    nudge_bytecode::compile(&program, env!("CARGO_PKG_VERSION"))
+        .map_err(|e| Failure::Other(format!("cannot compile the project: {e}")))
+}
+
+/// Reports rejected lines and notes on stderr, and counts them.
+struct Reporter {
+    bar: Option<indicatif::ProgressBar>,
+    rejected: u64,
+    noted: HashSet<(Option<String>, String)>,
+}
+
+impl Reporter {
+    fn say(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{text}")),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn reject(&mut self, file: &str, line: usize, e: &IngestError) {
+        self.rejected += 1;
+        let text = match &e.field {
+            Some(field) => {
+                format!(
+                    "error: {file}:{line}: `{field}`: {} (line skipped)",
+                    e.message
+                )
+            }
+            None => format!("error: {file}:{line}: {} (line skipped)", e.message),
+        };
+        self.say(&text);
+    }
+
+    /// An ignored property or trait, once per event and field.
+    fn note(&mut self, file: &str, line: usize, note: Note) {
+        let text = match &note.event {
+            Some(event) => format!(
+                "note: {file}:{line}: `{}` is not declared for `{event}` and is ignored (said once)",
+                note.field
+            ),
+            None => format!(
+                "note: {file}:{line}: `{}` is not declared in the profile and is ignored (said once)",
+                note.field
+            ),
+        };
+        if self.noted.insert((note.event, note.field)) {
+            self.say(&text);
+        }
+    }
+}
+
+fn display_name(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn open(path: &Path) -> Result<(std::io::BufReader<std::fs::File>, u64), Failure> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Failure::Other(format!("cannot read `{}`: {e}", path.display())))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok((std::io::BufReader::with_capacity(1 << 16, file), size))
+}
+
+/// Reads JSON lines, calling `each` with (line number, text); blank lines
+/// are skipped. Returns the bytes read per line through `progress`.
+fn for_each_line(
+    path: &Path,
+    mut reader: impl std::io::BufRead,
+    mut each: impl FnMut(usize, &str) -> Result<bool, Failure>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<(), Failure> {
+    let mut buf = String::new();
+    let mut number = 0usize;
+    loop {
+        buf.clear();
+        let n = reader.read_line(&mut buf).map_err(|e| {
+            Failure::Other(format!(
+                "cannot read `{}` after line {number}: {e}",
+                path.display()
+            ))
+        })?;
+        if n == 0 {
+            return Ok(());
+        }
+        number += 1;
+        if let Some(bar) = progress {
+            bar.inc(n as u64);
+        }
+        let text = buf.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if !each(number, text)? {
+            return Ok(());
+        }
+    }
+}
+
+/// An initial profile.
+struct Initial {
+    user_id: String,
+    traits: Props,
+    at: Option<DateTime<Utc>>,
+}
+
+fn read_profiles(
+    path: &Path,
+    module: &Module,
+    rep: &mut Reporter,
+) -> Result<Vec<Initial>, Failure> {
+    let (reader, _) = open(path)?;
+    let name = display_name(path);
+    let mut out = Vec::new();
+    for_each_line(
+        path,
+        reader,
+        |number, text| {
+            match ingest::parse_profile(text, &module.schemas) {
+                Ok((
+                    Input::Identify {
+                        user_id,
+                        traits,
+                        at,
+                    },
+                    notes,
+                )) => {
+                    for n in notes {
+                        rep.note(&name, number, n);
+                    }
+                    out.push(Initial {
+                        user_id,
+                        traits,
+                        at,
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => rep.reject(&name, number, &e),
+            }
+            Ok(true)
+        },
+        None,
+    )?;
+    Ok(out)
+}
+
+fn engine_error(e: nudge_vm::EngineError) -> Failure {
+    Failure::Other(format!("the simulation stopped: {e}"))
+}
+
+/// Creates the engine at the trace's start and sets the initial profiles.
+fn start(
+    module: &Module,
+    profiles: &mut Vec<Initial>,
+    first: DateTime<Utc>,
+) -> Result<Engine<MemoryStore>, Failure> {
+    profiles.sort_by_key(|p| p.at.unwrap_or(first));
+    let t0 = profiles
+        .first()
+        .and_then(|p| p.at)
+        .map_or(first, |t| t.min(first));
+    let mut engine = Engine::new(MemoryStore::new(), module.clone(), t0);
+    for p in profiles.drain(..) {
+        let at = p.at.unwrap_or(first).min(first).max(engine.now());
+        engine
+            .identify(&p.user_id, p.traits, at)
+            .map_err(engine_error)?;
+    }
+    Ok(engine)
+}
+
+/// Everything a run produced.
+struct Outcome {
+    engine: Option<Engine<MemoryStore>>,
+    applied: u64,
+    skipped_after_until: u64,
+}
+
+fn simulate(args: &SimulateArgs) -> Result<u8, Failure> {
+    let until = match &args.until {
+        None => None,
+        Some(s) => Some(ingest::parse_time(s).ok_or_else(|| {
+            Failure::Other(format!(
+                "--until `{s}` is not an RFC 3339 time (like `2026-03-01T10:00:00Z`)"
+            ))
+        })?),
+    };
+    let paths = if args.project.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.project.clone()
+    };
+    let module = load_module(&paths)?;
+    // Open the trace before the work starts, so a typo fails fast.
+    let (reader, size) = open(&args.events)?;
+    let mut rep = Reporter {
+        bar: None,
+        rejected: 0,
+        noted: HashSet::new(),
+    };
+    let mut profiles = match &args.profiles {
+        Some(path) => read_profiles(path, &module, &mut rep)?,
+        None => Vec::new(),
+    };
+    if size >= PROGRESS_BYTES && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(size);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        rep.bar = Some(bar);
+    }
+    let outcome = replay(args, &module, reader, &mut profiles, until, &mut rep)?;
+    if let Some(bar) = rep.bar.take() {
+        bar.finish_and_clear();
+    }
+    let Outcome {
+        engine,
+        applied,
+        skipped_after_until,
+    } = outcome;
+    let engine = match engine {
+        Some(mut engine) => {
+            match until {
+                Some(t) => engine
+                    .advance_to(t.max(engine.now()))
+                    .map_err(engine_error)?,
+                None => while engine.fire_next().map_err(engine_error)?.is_some() {},
+            }
+            Some(engine)
+        }
+        None => None,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match args.format {
+        SimFormat::Table => write_table(&mut out, &module, engine.as_ref()),
+        SimFormat::Jsonl => write_jsonl(&mut out, &module, engine.as_ref()),
+    }
+    .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(e.into()),
+    }
+    if skipped_after_until > 0 {
+        eprintln!(
+            "note: {skipped_after_until} line{} after --until not applied",
+            plural(skipped_after_until)
+        );
+    }
+    if rep.rejected > 0 {
+        eprintln!(
+            "{}: {} line{} rejected, {applied} applied",
+            if args.allow_bad_lines {
+                "warning"
+            } else {
+                "error"
+            },
+            rep.rejected,
+            plural(rep.rejected)
+        );
+        if !args.allow_bad_lines {
+            eprintln!("  help: fix the lines, or pass --allow-bad-lines to exit 0 all the same");
+            return Ok(EXIT_ERRORS);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn replay(
+    args: &SimulateArgs,
+    module: &Module,
+    reader: impl std::io::BufRead,
+    profiles: &mut Vec<Initial>,
+    until: Option<DateTime<Utc>>,
+    rep: &mut Reporter,
+) -> Result<Outcome, Failure> {
+    let name = display_name(&args.events);
+    let mut engine: Option<Engine<MemoryStore>> = None;
+    let mut last: Option<DateTime<Utc>> = None;
+    let mut applied = 0u64;
+    let mut skipped_after_until = 0u64;
+    let bar = rep.bar.clone();
+    for_each_line(
+        &args.events,
+        reader,
+        |number, text| {
+            let (input, notes) = match ingest::parse_call(text, &module.schemas) {
+                Ok(ok) => ok,
+                Err(e) => {
+                    rep.reject(&name, number, &e);
+                    return Ok(true);
+                }
+            };
+            let at = input.at().unwrap_or_default();
+            if let Some(prev) = last.filter(|prev| at < *prev) {
+                rep.reject(
+                    &name,
+                    number,
+                    &IngestError {
+                        field: Some("timestamp".into()),
+                        message: format!(
+                            "`{}` is earlier than the line before (`{}`); the trace must be in time order",
+                            stamp(at),
+                            stamp(prev)
+                        ),
+                    },
+                );
+                return Ok(true);
+            }
+            if until.is_some_and(|u| at > u) {
+                skipped_after_until += 1;
+                return Ok(true);
+            }
+            for n in notes {
+                rep.note(&name, number, n);
+            }
+            let engine = match &mut engine {
+                Some(e) => e,
+                None => engine.insert(start(module, profiles, at)?),
+            };
+            last = Some(at);
+            applied += 1;
+            let done = match input {
+                Input::Track {
+                    user_id,
+                    event,
+                    props,
+                    ..
+                } => engine.track(&user_id, &event, props, at),
+                Input::Identify {
+                    user_id, traits, ..
+                } => engine.identify(&user_id, traits, at),
+            };
+            done.map_err(engine_error)?;
+            Ok(true)
+        },
+        bar.as_ref(),
+    )?;
+    // No line applied: initial profiles still start their quiet spells.
+    if engine.is_none() && !profiles.is_empty() {
+        let first = profiles.iter().filter_map(|p| p.at).min();
+        if let Some(first) = first.or(until) {
+            engine = Some(start(module, profiles, first)?);
+        }
+    }
+    Ok(Outcome {
+        engine,
+        applied,
+        skipped_after_until,
+    })
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// A one-line summary of a message's content.
+pub fn summary(message: &Rendered) -> String {
+    let f = |k: &str| message.fields.get(k).map(String::as_str);
+    let text = match (f("subject"), f("title"), f("body"), f("text")) {
+        (Some(subject), ..) => subject.to_owned(),
+        (None, Some(title), Some(body), _) => format!("{title}: {body}"),
+        (None, Some(title), None, _) => title.to_owned(),
+        (None, None, Some(body), _) => body.to_owned(),
+        (None, None, None, Some(text)) => text.to_owned(),
+        _ => message
+            .fields
+            .iter()
+            .next()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .unwrap_or_default(),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn shorten(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The sent messages, in order.
+fn messages(
+    engine: Option<&Engine<MemoryStore>>,
+) -> impl Iterator<Item = (&DateTime<Utc>, &str, &str, &Rendered)> {
+    engine.into_iter().flat_map(|e| {
+        e.log.iter().filter_map(|r| match r {
+            Record::Sent {
+                at,
+                profile,
+                workflow,
+                message,
+                ..
+            } => Some((at, profile.as_str(), workflow.as_str(), message)),
+            _ => None,
+        })
+    })
+}
+
+/// Counts for every workflow of the module (and any older version).
+fn stats(module: &Module, engine: Option<&Engine<MemoryStore>>) -> BTreeMap<String, WorkflowStats> {
+    let mut all: BTreeMap<String, WorkflowStats> = module
+        .workflows
+        .iter()
+        .map(|w| (w.name.clone(), WorkflowStats::default()))
+        .collect();
+    if let Some(engine) = engine {
+        all.extend(engine.stats());
+    }
+    all
+}
+
+fn channels(s: &WorkflowStats) -> String {
+    if s.sent.is_empty() {
+        return "-".into();
+    }
+    s.sent
+        .iter()
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn write_rows(out: &mut dyn std::io::Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                let pad = widths[i] - cell.chars().count() + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn write_table(
+    out: &mut dyn std::io::Write,
+    module: &Module,
+    engine: Option<&Engine<MemoryStore>>,
+) -> std::io::Result<()> {
+    let mut rows = vec![vec![
+        "TIME".to_owned(),
+        "PROFILE".to_owned(),
+        "WORKFLOW".to_owned(),
+        "CHANNEL".to_owned(),
+        "TEMPLATE".to_owned(),
+        "CONTENT".to_owned(),
+    ]];
+    for (at, profile, workflow, message) in messages(engine) {
+        rows.push(vec![
+            stamp(*at),
+            profile.to_owned(),
+            workflow.to_owned(),
+            message.channel.as_str().to_owned(),
+            message.template.clone().unwrap_or_else(|| "-".into()),
+            shorten(&summary(message), CONTENT_WIDTH),
+        ]);
+    }
+    let count = rows.len() - 1;
+    if count > 0 {
+        write_rows(out, &rows)?;
+        writeln!(out)?;
+    }
+    writeln!(out, "{count} message{}", plural(count as u64))?;
+    writeln!(out)?;
+    let mut rows = vec![[
+        "WORKFLOW",
+        "ENTERED",
+        "SUPPRESSED",
+        "EXITED",
+        "COMPLETED",
+        "GOALS",
+        "CAPPED",
+        "DEFERRED",
+        "DROPPED",
+        "MESSAGES",
+    ]
+    .map(str::to_owned)
+    .to_vec()];
+    for (name, s) in stats(module, engine) {
+        rows.push(vec![
+            name,
+            s.entered.to_string(),
+            s.suppressed.to_string(),
+            s.exited.to_string(),
+            s.completed.to_string(),
+            s.goals.to_string(),
+            s.capped.to_string(),
+            s.deferred.to_string(),
+            s.dropped.to_string(),
+            channels(&s),
+        ]);
+    }
+    write_rows(out, &rows)
+}
+
+fn write_jsonl(
+    out: &mut dyn std::io::Write,
+    module: &Module,
+    engine: Option<&Engine<MemoryStore>>,
+) -> std::io::Result<()> {
+    for (at, profile, workflow, message) in messages(engine) {
+        let line = serde_json::json!({
+            "kind": "message",
+            "time": stamp(*at),
+            "profile": profile,
+            "workflow": workflow,
+            "channel": message.channel.as_str(),
+            "template": message.template,
+            "content": message.fields,
+        });
+        writeln!(out, "{line}")?;
+    }
+    for (name, s) in stats(module, engine) {
+        let line = serde_json::json!({
+            "kind": "summary",
+            "workflow": name,
+            "entered": s.entered,
+            "suppressed": s.suppressed,
+            "exited": s.exited,
+            "completed": s.completed,
+            "goals": s.goals,
+            "capped": s.capped,
+            "deferred": s.deferred,
+            "dropped": s.dropped,
+            "messages": s.sent,
+        });
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
