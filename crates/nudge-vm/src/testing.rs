@@ -1,0 +1,941 @@
+//! The runner of `test` blocks: each test on a fresh [`Engine`] with a
+//! [`MemoryStore`], on a virtual clock.
+//!
+//! Semantics (documented for users in `docs/language.md`, "Running tests"):
+//!
+//! - **Time.** Offsets (`+30m`, `-2d`) count from the test's first absolute
+//!   `at` step (or, without one, its first absolute `given … at`). The clock
+//!   starts at the earliest `at` step (or that origin); `given` history lies
+//!   before it and is stored, not replayed: it triggers nothing, but counts
+//!   for `did …` and as the profile's last activity.
+//! - **Profiles.** `given profile` attributes are set before the first step;
+//!   attributes left out read as their schema default.
+//! - **Steps** run in time order (steps at the same time in source order);
+//!   then the clock runs until no timer is left.
+//! - **Horizon.** The clock never runs past the last step plus [`HORIZON`]
+//!   (366 days). If timers are still pending there, the test fails with
+//!   `nudge::test::horizon_reached`, since an expectation of "no message"
+//!   could not be trusted.
+//! - **Expectations** are checked after the run, against everything that
+//!   went out. A message expectation filters the messages by recipient,
+//!   channel, template, time and `with` fields, then compares the count:
+//!   `expect no …` wants none, `expect N …` exactly N, `expect …` at least
+//!   one. `within D` means no later than D after the origin; `between` is
+//!   inclusive at both ends.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use nudge_bytecode::{format_duration, Module, Trigger};
+use nudge_syntax::ast::{
+    self, ExpectCount, ExpectKind, ExpectTime, ExprKind, JourneyState, Literal, Object, TestAction,
+    TestDecl, TestStep, TimeRef,
+};
+use nudge_syntax::{Diagnostic, Parsed, SourceFile, Span};
+
+use crate::engine::{Engine, Record, Suppression};
+use crate::journey::ExitReason;
+use crate::render::Rendered;
+use crate::store::{MemoryStore, ProfileRecord, Store, Timer};
+use crate::value::{Event, Props, Value};
+
+/// An `expect` that does not hold.
+pub const EXPECTATION_FAILED: &str = "nudge::test::expectation_failed";
+/// Timers were still pending at the horizon.
+pub const HORIZON_REACHED: &str = "nudge::test::horizon_reached";
+/// The engine stopped with an error while running the test.
+pub const RUN_FAILED: &str = "nudge::test::run_failed";
+/// Every code of the test runner.
+pub const ALL: &[&str] = &[EXPECTATION_FAILED, HORIZON_REACHED, RUN_FAILED];
+
+/// How far past the last step the clock may run: 366 days.
+pub const HORIZON: Duration = Duration::days(366);
+
+/// Where offsets count from when a test has no absolute time at all.
+pub const DEFAULT_ORIGIN: &str = "2026-01-01T00:00:00Z";
+
+/// Timers fired per test at most (a guard against runaway schedules).
+const MAX_TIMERS: u64 = 1_000_000;
+
+/// The outcome of one `test` block.
+#[derive(Clone, Debug)]
+pub struct TestOutcome {
+    /// The test's name.
+    pub name: String,
+    /// The file it is in.
+    pub source: Arc<SourceFile>,
+    /// The `test` declaration.
+    pub span: Span,
+    /// Failed expectations and run problems; empty when the test passed.
+    pub failures: Vec<Diagnostic>,
+    /// The virtual time the test covered, from its first step to its last
+    /// event or timer.
+    pub simulated: Duration,
+    /// Messages that went out.
+    pub messages: usize,
+}
+
+impl TestOutcome {
+    /// Whether every expectation held.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Runs every `test` block of the parsed files, in file and source order.
+pub fn run_tests(parsed: &[Parsed], module: &Module) -> Vec<TestOutcome> {
+    let mut out = Vec::new();
+    for p in parsed {
+        for item in &p.file.items {
+            if let ast::Item::Test(test) = item {
+                out.push(run_test(&p.source, test, module));
+            }
+        }
+    }
+    out
+}
+
+/// A message that went out, as tests see it.
+#[derive(Clone, Debug)]
+struct Sent {
+    at: DateTime<Utc>,
+    profile: String,
+    workflow: String,
+    message: Rendered,
+}
+
+struct Clock {
+    origin: DateTime<Utc>,
+}
+
+impl Clock {
+    fn resolve(&self, t: &TimeRef) -> DateTime<Utc> {
+        match t {
+            TimeRef::Absolute(ts) => ts.value,
+            TimeRef::Offset { seconds, .. } => self.origin + Duration::seconds(*seconds),
+        }
+    }
+
+    /// `+1d1h (2026-03-02 11:00Z)`
+    fn show(&self, t: DateTime<Utc>) -> String {
+        let off = (t - self.origin).num_seconds();
+        let sign = if off < 0 { "" } else { "+" };
+        let abs = if t.timestamp() % 60 == 0 {
+            t.format("%Y-%m-%d %H:%MZ").to_string()
+        } else {
+            t.to_rfc3339_opts(SecondsFormat::Secs, true)
+        };
+        format!("{sign}{} ({abs})", format_duration(off))
+    }
+}
+
+fn origin_of(test: &TestDecl) -> DateTime<Utc> {
+    let first_at = test.steps.iter().find_map(|s| match s {
+        TestStep::At {
+            at: TimeRef::Absolute(t),
+            ..
+        } => Some(t.value),
+        _ => None,
+    });
+    let first_given = || {
+        test.steps.iter().find_map(|s| match s {
+            TestStep::GivenEvent {
+                at: TimeRef::Absolute(t),
+                ..
+            } => Some(t.value),
+            _ => None,
+        })
+    };
+    first_at
+        .or_else(first_given)
+        .or_else(|| {
+            DateTime::parse_from_rfc3339(DEFAULT_ORIGIN)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        })
+        .unwrap_or_default()
+}
+
+/// The value of a test literal (`plan: pro` is the member name).
+fn value_of(v: &ast::Value) -> Value {
+    match v {
+        ast::Value::Expr(e) => expr_value(e),
+        ast::Value::File(_) | ast::Value::Object(_) => Value::None,
+    }
+}
+
+fn expr_value(e: &ast::Expr) -> Value {
+    match &e.kind {
+        ExprKind::Literal(l) => match l {
+            Literal::None => Value::None,
+            Literal::Bool(b) => Value::Bool(*b),
+            Literal::Int(i) => Value::Int(*i),
+            Literal::Float(x) => Value::Float(*x),
+            Literal::String(s) => Value::str(&s.as_plain().unwrap_or_default()),
+            Literal::Duration(d) => Value::Duration(d.seconds),
+            Literal::TimeOfDay(t) => Value::TimeOfDay(t.minutes),
+            Literal::Timestamp(t) => Value::Time(t.value),
+        },
+        ExprKind::Path(p) => Value::str(&p.dotted()),
+        ExprKind::List(items) => Value::List(items.iter().map(expr_value).collect()),
+        ExprKind::Paren(inner) => expr_value(inner),
+        _ => Value::None,
+    }
+}
+
+fn props_of(obj: Option<&Object>) -> Props {
+    obj.map(|o| {
+        o.fields
+            .iter()
+            .map(|f| (f.name.name.clone(), value_of(&f.value)))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn plain(s: &ast::StringLit) -> String {
+    s.as_plain().unwrap_or_default()
+}
+
+/// An event from before the test: when, which, its properties.
+type Past<'a> = (DateTime<Utc>, &'a str, Props);
+
+/// A step to play, in time order.
+enum Play<'a> {
+    Track(&'a str, &'a str, Props),
+    Identify(&'a str, Props),
+}
+
+/// Runs one `test` block.
+pub fn run_test(source: &Arc<SourceFile>, test: &TestDecl, module: &Module) -> TestOutcome {
+    let clock = Clock {
+        origin: origin_of(test),
+    };
+    let mut failures = Vec::new();
+    let Run {
+        sent,
+        log,
+        end,
+        start,
+        pending,
+    } = match simulate(test, module, &clock) {
+        Ok(r) => r,
+        Err(failed) => {
+            let (d, start) = *failed;
+            failures.push(d.in_file(source));
+            Run {
+                sent: Vec::new(),
+                log: Vec::new(),
+                end: start,
+                start,
+                pending: None,
+            }
+        }
+    };
+    let journeys = journeys_of(&log);
+    if let Some(at) = pending {
+        failures.push(
+            Diagnostic::error(
+                HORIZON_REACHED,
+                format!(
+                    "timers were still pending {} after the last step",
+                    format_duration(HORIZON.num_seconds())
+                ),
+            )
+            .with_primary(test.name.span, "this test never settles")
+            .with_help(format!(
+                "the next timer was due at {}; a test runs until no timer is left, but never \
+                 past the last step plus {}: shorten the waits this test reaches",
+                clock.show(at),
+                format_duration(HORIZON.num_seconds())
+            ))
+            .in_file(source),
+        );
+    }
+    for step in &test.steps {
+        if let TestStep::Expect(e) = step {
+            let e = ast::Expectation {
+                kind: e.kind.clone(),
+                span: trimmed(source, e.span),
+            };
+            if let Some(d) = check_expectation(&e, &sent, &log, &journeys, &clock) {
+                failures.push(d.in_file(source));
+            }
+        }
+    }
+    TestOutcome {
+        name: plain(&test.name),
+        source: source.clone(),
+        span: test.span,
+        failures,
+        simulated: end - start,
+        messages: sent.len(),
+    }
+}
+
+/// `span` without the blank space and comments after it.
+fn trimmed(source: &SourceFile, span: Span) -> Span {
+    let text = source.text();
+    let (start, end) = (span.start as usize, span.end as usize);
+    let Some(piece) = text.get(start..end) else {
+        return span;
+    };
+    let mut keep = piece.len();
+    // Drop whole trailing lines that are blank or comments.
+    loop {
+        let body = piece[..keep].trim_end();
+        let last_line_start = body.rfind('\n').map_or(0, |i| i + 1);
+        let last = body[last_line_start..].trim_start();
+        keep = body.len();
+        if last_line_start > 0 && (last.starts_with("//") || last.is_empty()) {
+            keep = last_line_start;
+            continue;
+        }
+        break;
+    }
+    Span::new(start, start + keep)
+}
+
+/// What a test run produced.
+struct Run {
+    sent: Vec<Sent>,
+    log: Vec<Record>,
+    /// The time of the last thing that happened.
+    end: DateTime<Utc>,
+    start: DateTime<Utc>,
+    /// The next timer, if some were left at the horizon.
+    pending: Option<DateTime<Utc>>,
+}
+
+/// Plays the test on a fresh engine.
+fn simulate(
+    test: &TestDecl,
+    module: &Module,
+    clock: &Clock,
+) -> Result<Run, Box<(Diagnostic, DateTime<Utc>)>> {
+    // Profiles, history and steps.
+    let mut profiles: BTreeMap<&str, Props> = BTreeMap::new();
+    let mut history: BTreeMap<&str, Vec<Past<'_>>> = BTreeMap::new();
+    let mut plays: Vec<(DateTime<Utc>, Span, Play<'_>)> = Vec::new();
+    for step in &test.steps {
+        match step {
+            TestStep::GivenProfile { id, attributes, .. } => {
+                let id = id.as_plain_ref();
+                profiles
+                    .entry(id)
+                    .or_default()
+                    .extend(props_of(Some(attributes)));
+            }
+            TestStep::GivenEvent {
+                id,
+                event,
+                properties,
+                at,
+                ..
+            } => history.entry(id.as_plain_ref()).or_default().push((
+                clock.resolve(at),
+                event.name.as_str(),
+                props_of(properties.as_ref()),
+            )),
+            TestStep::At {
+                at,
+                id,
+                action,
+                span,
+            } => {
+                let id = id.as_plain_ref();
+                let play = match action {
+                    TestAction::Does { event, properties } => {
+                        Play::Track(id, event.name.as_str(), props_of(properties.as_ref()))
+                    }
+                    TestAction::Identify { traits } => Play::Identify(id, props_of(Some(traits))),
+                };
+                plays.push((clock.resolve(at), *span, play));
+            }
+            TestStep::Expect(_) => {}
+        }
+    }
+    plays.sort_by_key(|(at, _, _)| *at);
+    let start = plays
+        .first()
+        .map_or(clock.origin, |(at, _, _)| (*at).min(clock.origin));
+    let last = plays.last().map_or(start, |(at, _, _)| *at).max(start);
+
+    // History goes straight into the store: it is the past, not replayed.
+    let mut store = MemoryStore::new();
+    let quiet: Vec<(String, i64)> = module
+        .workflows
+        .iter()
+        .filter_map(|w| {
+            w.triggers
+                .iter()
+                .filter_map(|t| match t {
+                    Trigger::Inactive(d) => Some(module.duration(*d)),
+                    Trigger::Event(_) => None,
+                })
+                .min()
+                .map(|d| (w.name.clone(), d))
+        })
+        .collect();
+    for (id, events) in &mut history {
+        events.sort_by_key(|(at, _, _)| *at);
+        let first = events.first().map_or(start, |e| e.0).min(start);
+        let last_activity = events.last().map(|e| e.0);
+        let mut record = ProfileRecord {
+            id: (*id).to_owned(),
+            attributes: Arc::new(profiles.remove(id).unwrap_or_default()),
+            created_at: first,
+            last_activity,
+            next_seq: 1,
+            quiet_checks: Vec::new(),
+        };
+        for (at, name, props) in events.drain(..) {
+            store.append_event(
+                id,
+                Event {
+                    name: Arc::from(name),
+                    at,
+                    seq: record.next_seq,
+                    props,
+                },
+            );
+            record.next_seq += 1;
+        }
+        let since = last_activity.unwrap_or(first);
+        for (workflow, d) in &quiet {
+            store.schedule(
+                since + Duration::seconds(*d),
+                Timer::Inactivity {
+                    profile: (*id).to_owned(),
+                    workflow: workflow.clone(),
+                    since,
+                },
+            );
+            record.quiet_checks.push(Arc::from(workflow.as_str()));
+        }
+        store.put_profile(record);
+    }
+
+    let mut engine = Engine::new(store, module.clone(), start);
+    let fail = |e: crate::engine::EngineError, span: Span| {
+        Box::new((
+            Diagnostic::error(RUN_FAILED, "the test could not run to its end")
+                .with_primary(span, "the engine stopped here")
+                .with_help(format!("the engine reported: {e}")),
+            start,
+        ))
+    };
+    for (id, attrs) in profiles {
+        engine
+            .identify(id, attrs, start)
+            .map_err(|e| fail(e, test.name.span))?;
+    }
+    for (at, span, play) in plays {
+        let r = match play {
+            Play::Track(id, name, props) => engine.track(id, name, props, at),
+            Play::Identify(id, props) => engine.identify(id, props, at),
+        };
+        r.map_err(|e| fail(e, span))?;
+    }
+    let horizon = last + HORIZON;
+    let mut fired = 0u64;
+    while let Some(at) = engine.store().next_timer() {
+        if at > horizon || fired >= MAX_TIMERS {
+            break;
+        }
+        engine
+            .advance_to(at.max(engine.now()))
+            .map_err(|e| fail(e, test.name.span))?;
+        fired += 1;
+    }
+    let pending = engine.store().next_timer();
+    let sent: Vec<Sent> = engine
+        .log
+        .iter()
+        .filter_map(|r| match r {
+            Record::Sent {
+                at,
+                profile,
+                workflow,
+                message,
+                ..
+            } => Some(Sent {
+                at: *at,
+                profile: profile.clone(),
+                workflow: workflow.clone(),
+                message: message.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let end = engine
+        .log
+        .iter()
+        .map(record_time)
+        .max()
+        .unwrap_or(last)
+        .max(last);
+    Ok(Run {
+        sent,
+        log: std::mem::take(&mut engine.log),
+        end,
+        start,
+        pending,
+    })
+}
+
+fn record_time(r: &Record) -> DateTime<Utc> {
+    match r {
+        Record::Entered { at, .. }
+        | Record::Suppressed { at, .. }
+        | Record::Sent { at, .. }
+        | Record::Deferred { at, .. }
+        | Record::Capped { at, .. }
+        | Record::Dropped { at, .. }
+        | Record::GoalReached { at, .. }
+        | Record::Exited { at, .. }
+        | Record::Completed { at, .. } => *at,
+    }
+}
+
+/// What happened per (profile, workflow).
+#[derive(Default)]
+struct Journeys {
+    entered: Vec<(String, String)>,
+    exited: Vec<(String, String)>,
+    completed: Vec<(String, String)>,
+    goals: Vec<(String, String)>,
+}
+
+impl Journeys {
+    /// Entered and neither exited nor completed since the last entry.
+    fn active(&self, log: &[Record], profile: &str, workflow: &str) -> bool {
+        let mut active = false;
+        for r in log {
+            match r {
+                Record::Entered {
+                    profile: p,
+                    workflow: w,
+                    ..
+                } if p == profile && w == workflow => active = true,
+                Record::Exited {
+                    profile: p,
+                    workflow: w,
+                    ..
+                }
+                | Record::Completed {
+                    profile: p,
+                    workflow: w,
+                    ..
+                } if p == profile && w == workflow => active = false,
+                _ => {}
+            }
+        }
+        active
+    }
+}
+
+fn journeys_of(log: &[Record]) -> Journeys {
+    let mut j = Journeys::default();
+    let key = |p: &str, w: &str| (p.to_owned(), w.to_owned());
+    for r in log {
+        match r {
+            Record::Entered {
+                profile, workflow, ..
+            } => j.entered.push(key(profile, workflow)),
+            Record::Exited {
+                profile, workflow, ..
+            } => j.exited.push(key(profile, workflow)),
+            Record::Completed {
+                profile, workflow, ..
+            } => j.completed.push(key(profile, workflow)),
+            Record::GoalReached { profile, goal, .. } => j.goals.push(key(profile, goal)),
+            _ => {}
+        }
+    }
+    j
+}
+
+trait PlainRef {
+    fn as_plain_ref(&self) -> &str;
+}
+
+impl PlainRef for ast::StringLit {
+    /// The text of a string without interpolation (test ids always are).
+    fn as_plain_ref(&self) -> &str {
+        match self.parts.as_slice() {
+            [ast::StringPart::Text(t)] => t.as_str(),
+            _ => "",
+        }
+    }
+}
+
+/// The fields shown for a message, most telling first.
+const KEY_FIELDS: [&str; 6] = ["subject", "title", "body", "text", "url", "html"];
+
+fn key_content(m: &Rendered) -> String {
+    for k in KEY_FIELDS {
+        if let Some(v) = m.fields.get(k) {
+            let mut v: String = v.split_whitespace().collect::<Vec<_>>().join(" ");
+            if v.chars().count() > 60 {
+                v = v.chars().take(57).collect::<String>() + "...";
+            }
+            return format!("{k} {v:?}");
+        }
+    }
+    String::new()
+}
+
+fn describe(s: &Sent, clock: &Clock, with_profile: bool) -> String {
+    let mut line = format!("{}  ", clock.show(s.at));
+    if with_profile {
+        let _ = write!(line, "to `{}`  ", s.profile);
+    }
+    let _ = write!(line, "{}  {}", s.workflow, s.message.channel.as_str());
+    if let Some(t) = &s.message.template {
+        let _ = write!(line, " {t}");
+    }
+    let content = key_content(&s.message);
+    if !content.is_empty() {
+        let _ = write!(line, "\n    {content}");
+    }
+    line
+}
+
+/// Lines about messages that did not go out (capped, dropped).
+fn held_back(log: &[Record], to: Option<&str>, clock: &Clock) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in log {
+        match r {
+            Record::Capped {
+                at,
+                profile,
+                workflow,
+                ..
+            } if to.is_none_or(|t| t == profile) => out.push(format!(
+                "{}  {workflow}: held back by the frequency cap",
+                clock.show(*at)
+            )),
+            Record::Dropped {
+                at,
+                profile,
+                workflow,
+                reason,
+                ..
+            } if to.is_none_or(|t| t == profile) => out.push(format!(
+                "{}  {workflow}: dropped, {reason}",
+                clock.show(*at)
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn messages_help(sent: &[Sent], log: &[Record], to: Option<&str>, clock: &Clock) -> String {
+    let list: Vec<String> = sent
+        .iter()
+        .filter(|s| to.is_none_or(|t| t == s.profile))
+        .map(|s| describe(s, clock, to.is_none()))
+        .collect();
+    let whom = to.map_or_else(String::new, |t| format!(" to `{t}`"));
+    let mut help = if list.is_empty() {
+        format!("no message went out{whom}")
+    } else {
+        let mut h = format!(
+            "{} message{} went out{whom}:",
+            list.len(),
+            if list.len() == 1 { "" } else { "s" }
+        );
+        for l in &list {
+            let _ = write!(h, "\n  {l}");
+        }
+        h
+    };
+    let held = held_back(log, to, clock);
+    if !held.is_empty() {
+        help.push_str("\nnot sent:");
+        for l in held {
+            let _ = write!(help, "\n  {l}");
+        }
+    }
+    help
+}
+
+fn journey_help(log: &[Record], profile: &str, clock: &Clock) -> String {
+    let mut lines = Vec::new();
+    for r in log {
+        let line = match r {
+            Record::Entered {
+                at,
+                profile: p,
+                workflow,
+                ..
+            } if p == profile => format!("{}  entered {workflow}", clock.show(*at)),
+            Record::Suppressed {
+                at,
+                profile: p,
+                workflow,
+                reason,
+            } if p == profile => format!(
+                "{}  did not enter {workflow}: {}",
+                clock.show(*at),
+                match reason {
+                    Suppression::Active => "already in it",
+                    Suppression::Once => "`entry once` and it already ran",
+                    Suppression::OncePer => "the previous entry is too recent",
+                    Suppression::Audience => "not in the audience",
+                    Suppression::Incomplete => "required attributes are missing",
+                }
+            ),
+            Record::Exited {
+                at,
+                profile: p,
+                workflow,
+                reason,
+            } if p == profile => format!(
+                "{}  exited {workflow}{}",
+                clock.show(*at),
+                match reason {
+                    ExitReason::ExitOn(e) => format!(" on `{e}`"),
+                    ExitReason::Statement => " at an `exit`".to_owned(),
+                    ExitReason::Restarted => ", restarted by a new trigger".to_owned(),
+                    ExitReason::Cancelled => ", cancelled".to_owned(),
+                }
+            ),
+            Record::Completed {
+                at,
+                profile: p,
+                workflow,
+            } if p == profile => format!("{}  completed {workflow}", clock.show(*at)),
+            Record::GoalReached {
+                at,
+                profile: p,
+                workflow,
+                goal,
+            } if p == profile => format!("{}  reached goal {goal} of {workflow}", clock.show(*at)),
+            _ => continue,
+        };
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        format!("`{profile}` entered no workflow")
+    } else {
+        let mut h = format!("what `{profile}` did:");
+        for l in lines {
+            let _ = write!(h, "\n  {l}");
+        }
+        h
+    }
+}
+
+/// `email cart_reminder to "u2" at +1h`, for messages.
+fn what(channel: Option<&ast::ChannelRef>, template: Option<&ast::Ident>, plural: bool) -> String {
+    match (channel, template) {
+        (Some(c), Some(t)) => format!("`{} {}`", c.channel.as_str(), t.name),
+        (Some(c), None) => format!("`{}`", c.channel.as_str()),
+        (None, Some(t)) => format!("`{}`", t.name),
+        (None, None) => {
+            if plural {
+                "messages".to_owned()
+            } else {
+                "message".to_owned()
+            }
+        }
+    }
+}
+
+fn check_expectation(
+    e: &ast::Expectation,
+    sent: &[Sent],
+    log: &[Record],
+    journeys: &Journeys,
+    clock: &Clock,
+) -> Option<Diagnostic> {
+    match &e.kind {
+        ExpectKind::Messages {
+            count,
+            channel,
+            template,
+            to,
+            time,
+            with,
+        } => {
+            let to = to.as_ref().map(|t| t.as_plain_ref());
+            let window = time.as_ref().map(|t| match t {
+                ExpectTime::At(t) => {
+                    let at = clock.resolve(t);
+                    (at, at, format!(" at {}", clock.show(at)))
+                }
+                ExpectTime::Between(a, b) => {
+                    let (a, b) = (clock.resolve(a), clock.resolve(b));
+                    (
+                        a,
+                        b,
+                        format!(" between {} and {}", clock.show(a), clock.show(b)),
+                    )
+                }
+                ExpectTime::Within(d) => {
+                    let b = clock.origin + Duration::seconds(d.seconds);
+                    (
+                        DateTime::<Utc>::MIN_UTC,
+                        b,
+                        format!(
+                            " within {} (by {})",
+                            format_duration(d.seconds),
+                            clock.show(b)
+                        ),
+                    )
+                }
+            });
+            let with: Vec<(String, String)> = with
+                .iter()
+                .map(|(f, s)| (f.name.clone(), plain(s)))
+                .collect();
+            let matching: Vec<&Sent> = sent
+                .iter()
+                .filter(|s| to.is_none_or(|t| t == s.profile))
+                .filter(|s| {
+                    channel.is_none_or(|c| c.channel.as_str() == s.message.channel.as_str())
+                })
+                .filter(|s| {
+                    template
+                        .as_ref()
+                        .is_none_or(|t| s.message.template.as_deref() == Some(t.name.as_str()))
+                })
+                .filter(|s| {
+                    window
+                        .as_ref()
+                        .is_none_or(|(a, b, _)| *a <= s.at && s.at <= *b)
+                })
+                .filter(|s| {
+                    with.iter()
+                        .all(|(f, v)| s.message.fields.get(f).is_some_and(|x| x == v))
+                })
+                .collect();
+            let n = matching.len();
+            let ok = match count {
+                ExpectCount::AtLeastOne => n >= 1,
+                ExpectCount::None => n == 0,
+                ExpectCount::Exactly(k) => i64::try_from(n).is_ok_and(|n| n == *k),
+            };
+            if ok {
+                return None;
+            }
+            let mut scope = String::new();
+            if let Some(t) = to {
+                let _ = write!(scope, " to `{t}`");
+            }
+            if let Some((_, _, w)) = &window {
+                scope.push_str(w);
+            }
+            for (f, v) in &with {
+                let _ = write!(scope, " with {f} {v:?}");
+            }
+            let message = match count {
+                ExpectCount::AtLeastOne => {
+                    format!(
+                        "expected {}{scope}, none went out",
+                        what(channel.as_ref(), template.as_ref(), false)
+                    )
+                }
+                ExpectCount::None => format!(
+                    "expected no {}{scope}, {n} went out",
+                    what(channel.as_ref(), template.as_ref(), false)
+                ),
+                ExpectCount::Exactly(k) => format!(
+                    "expected {k} {}{scope}, {n} went out",
+                    what(channel.as_ref(), template.as_ref(), *k != 1)
+                ),
+            };
+            let label = match count {
+                ExpectCount::AtLeastOne => "no message matches".to_owned(),
+                _ => format!("{n} matching"),
+            };
+            let mut help = messages_help(sent, log, to, clock);
+            if !with.is_empty() && !matching.is_empty() {
+                // Nothing to add: the count is off with the content right.
+            } else if !with.is_empty() {
+                let near: Vec<&Sent> = sent
+                    .iter()
+                    .filter(|s| to.is_none_or(|t| t == s.profile))
+                    .filter(|s| {
+                        channel.is_none_or(|c| c.channel.as_str() == s.message.channel.as_str())
+                    })
+                    .collect();
+                for s in near {
+                    for (f, v) in &with {
+                        match s.message.fields.get(f) {
+                            Some(x) if x != v => {
+                                let _ = write!(
+                                    help,
+                                    "\nthe {} at {} has {f} {x:?}, not {v:?}",
+                                    s.message.channel.as_str(),
+                                    clock.show(s.at)
+                                );
+                            }
+                            None => {
+                                let _ = write!(
+                                    help,
+                                    "\nthe {} at {} has no field `{f}`",
+                                    s.message.channel.as_str(),
+                                    clock.show(s.at)
+                                );
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            Some(
+                Diagnostic::error(EXPECTATION_FAILED, message)
+                    .with_primary(e.span, label)
+                    .with_help(help),
+            )
+        }
+        ExpectKind::Journey { id, state, target } => {
+            let profile = id.as_plain_ref();
+            let key = (profile.to_owned(), target.name.clone());
+            let has = |v: &Vec<(String, String)>| v.contains(&key);
+            let (ok, message) = match state {
+                JourneyState::Entered => (
+                    has(&journeys.entered),
+                    format!("`{profile}` never entered `{}`", target.name),
+                ),
+                JourneyState::NotEntered => (
+                    !has(&journeys.entered),
+                    format!("`{profile}` entered `{}`", target.name),
+                ),
+                JourneyState::Exited => (
+                    has(&journeys.exited),
+                    format!("`{profile}` never exited `{}`", target.name),
+                ),
+                JourneyState::Completed => (
+                    has(&journeys.completed),
+                    format!("`{profile}` never completed `{}`", target.name),
+                ),
+                JourneyState::Active => (
+                    journeys.active(log, profile, &target.name),
+                    format!("`{profile}` is not in `{}` at the end", target.name),
+                ),
+                JourneyState::ReachedGoal => (
+                    has(&journeys.goals),
+                    format!("`{profile}` never reached goal `{}`", target.name),
+                ),
+            };
+            if ok {
+                return None;
+            }
+            let mut help = journey_help(log, profile, clock);
+            help.push('\n');
+            help.push_str(&messages_help(sent, log, Some(profile), clock));
+            Some(
+                Diagnostic::error(EXPECTATION_FAILED, message)
+                    .with_primary(e.span, "this expectation does not hold")
+                    .with_help(help),
+            )
+        }
+    }
+}
