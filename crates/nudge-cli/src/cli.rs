@@ -33,6 +33,20 @@ pub enum Command {
     /// Exit codes: 0 done, 1 the flows have errors or trace lines were
     /// rejected (0 with --allow-bad-lines), 2 usage, IO or internal error.
     Simulate(crate::simulate::SimulateArgs),
+    /// Run the `test` blocks of projects on a virtual clock.
+    ///
+    /// Exit codes: 0 every test passed, 1 a test failed or the flows have
+    /// errors, 2 usage or IO error.
+    Test(crate::test_cmd::TestArgs),
+    /// Check a project and write its bytecode module.
+    ///
+    /// Exit codes: 0 written, 1 the flows have errors, 2 usage or IO error.
+    Compile(crate::compile::CompileArgs),
+    /// Print the listing of a module written by `nudge compile`.
+    ///
+    /// Exit codes: 0 listed, 2 unreadable, corrupted, truncated or newer
+    /// module.
+    Disasm(crate::compile::DisasmArgs),
 }
 
 /// Output formats for diagnostics.

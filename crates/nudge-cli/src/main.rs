@@ -6,10 +6,12 @@ use clap::Parser as _;
 
 mod check;
 mod cli;
+mod compile;
 mod fmt;
 mod lsp;
 mod report;
 mod simulate;
+mod test_cmd;
 
 /// Stack of the thread that does the work. Bracket nesting is capped by the
 /// parser, but very long expressions still recurse; a roomy stack keeps
@@ -27,6 +29,9 @@ fn main() -> ExitCode {
             cli::Command::Fmt(args) => fmt::run(&args),
             cli::Command::Lsp => lsp::run(),
             cli::Command::Simulate(args) => simulate::run(&args),
+            cli::Command::Test(args) => test_cmd::run(&args),
+            cli::Command::Compile(args) => compile::run_compile(&args),
+            cli::Command::Disasm(args) => compile::run_disasm(&args),
         });
     let code = match worker {
         Ok(handle) => handle.join().unwrap_or_else(|_| {
