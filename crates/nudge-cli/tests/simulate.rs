@@ -1,5 +1,8 @@
 //! `nudge simulate` through the real binary, on temporary projects and traces.
 
+// Helpers fail the test that calls them, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
