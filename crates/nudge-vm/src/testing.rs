@@ -21,7 +21,9 @@
 //!   channel, template, time and `with` fields, then compares the count:
 //!   `expect no …` wants none, `expect N …` exactly N, `expect …` at least
 //!   one. `within D` means no later than D after the origin; `between` is
-//!   inclusive at both ends.
+//!   inclusive at both ends. A journey expectation looks at the whole run,
+//!   except `is in`, which asks whether the journey was still running right
+//!   after the last `at` step (after the run every journey has settled).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -52,6 +54,10 @@ pub const ALL: &[&str] = &[EXPECTATION_FAILED, HORIZON_REACHED, RUN_FAILED];
 
 /// How far past the last step the clock may run: 366 days.
 pub const HORIZON: Duration = Duration::days(366);
+
+fn horizon_days() -> String {
+    format!("{} days", HORIZON.num_days())
+}
 
 /// Where offsets count from when a test has no absolute time at all.
 pub const DEFAULT_ORIGIN: &str = "2026-01-01T00:00:00Z";
@@ -108,6 +114,8 @@ struct Sent {
 
 struct Clock {
     origin: DateTime<Utc>,
+    /// The time of the last `at` step (`is in` is judged then).
+    last_step: DateTime<Utc>,
 }
 
 impl Clock {
@@ -210,9 +218,20 @@ enum Play<'a> {
 
 /// Runs one `test` block.
 pub fn run_test(source: &Arc<SourceFile>, test: &TestDecl, module: &Module) -> TestOutcome {
-    let clock = Clock {
-        origin: origin_of(test),
+    let origin = origin_of(test);
+    let mut clock = Clock {
+        origin,
+        last_step: origin,
     };
+    clock.last_step = test
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            TestStep::At { at, .. } => Some(clock.resolve(at)),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(origin);
     let mut failures = Vec::new();
     let Run {
         sent,
@@ -241,7 +260,7 @@ pub fn run_test(source: &Arc<SourceFile>, test: &TestDecl, module: &Module) -> T
                 HORIZON_REACHED,
                 format!(
                     "timers were still pending {} after the last step",
-                    format_duration(HORIZON.num_seconds())
+                    horizon_days()
                 ),
             )
             .with_primary(test.name.span, "this test never settles")
@@ -249,7 +268,7 @@ pub fn run_test(source: &Arc<SourceFile>, test: &TestDecl, module: &Module) -> T
                 "the next timer was due at {}; a test runs until no timer is left, but never \
                  past the last step plus {}: shorten the waits this test reaches",
                 clock.show(at),
-                format_duration(HORIZON.num_seconds())
+                horizon_days()
             ))
             .in_file(source),
         );
@@ -510,10 +529,11 @@ struct Journeys {
 }
 
 impl Journeys {
-    /// Entered and neither exited nor completed since the last entry.
-    fn active(&self, log: &[Record], profile: &str, workflow: &str) -> bool {
+    /// Entered and neither exited nor completed since the last entry, as
+    /// of `at`.
+    fn active(&self, log: &[Record], profile: &str, workflow: &str, at: DateTime<Utc>) -> bool {
         let mut active = false;
-        for r in log {
+        for r in log.iter().take_while(|r| record_time(r) <= at) {
             match r {
                 Record::Entered {
                     profile: p,
@@ -731,19 +751,14 @@ fn journey_help(log: &[Record], profile: &str, clock: &Clock) -> String {
     }
 }
 
-/// `email cart_reminder to "u2" at +1h`, for messages.
+/// "`email cart_reminder` messages", "message".
 fn what(channel: Option<&ast::ChannelRef>, template: Option<&ast::Ident>, plural: bool) -> String {
+    let noun = if plural { "messages" } else { "message" };
     match (channel, template) {
-        (Some(c), Some(t)) => format!("`{} {}`", c.channel.as_str(), t.name),
-        (Some(c), None) => format!("`{}`", c.channel.as_str()),
-        (None, Some(t)) => format!("`{}`", t.name),
-        (None, None) => {
-            if plural {
-                "messages".to_owned()
-            } else {
-                "message".to_owned()
-            }
-        }
+        (Some(c), Some(t)) => format!("`{} {}` {noun}", c.channel.as_str(), t.name),
+        (Some(c), None) => format!("`{}` {noun}", c.channel.as_str()),
+        (None, Some(t)) => format!("`{}` {noun}", t.name),
+        (None, None) => noun.to_owned(),
     }
 }
 
@@ -837,7 +852,7 @@ fn check_expectation(
             let message = match count {
                 ExpectCount::AtLeastOne => {
                     format!(
-                        "expected {}{scope}, none went out",
+                        "expected at least one {}{scope}, none went out",
                         what(channel.as_ref(), template.as_ref(), false)
                     )
                 }
@@ -917,8 +932,12 @@ fn check_expectation(
                     format!("`{profile}` never completed `{}`", target.name),
                 ),
                 JourneyState::Active => (
-                    journeys.active(log, profile, &target.name),
-                    format!("`{profile}` is not in `{}` at the end", target.name),
+                    journeys.active(log, profile, &target.name, clock.last_step),
+                    format!(
+                        "`{profile}` is not in `{}` after the last step ({})",
+                        target.name,
+                        clock.show(clock.last_step)
+                    ),
                 ),
                 JourneyState::ReachedGoal => (
                     has(&journeys.goals),
