@@ -338,6 +338,7 @@ impl Checker<'_> {
                 self.positive(cx.file, d, "`ago`");
                 typed(K::Ago(d.seconds), Type::Time, span)
             }
+            A::Error => error(span),
         }
     }
 

@@ -591,7 +591,7 @@ impl Walker<'_> {
     fn expr(&mut self, e: &Expr, ctx: Option<&str>) {
         match &e.kind {
             ExprKind::Literal(Literal::String(s)) => self.string(s, ctx),
-            ExprKind::Literal(_) | ExprKind::Inactive(_) | ExprKind::Ago(_) => {}
+            ExprKind::Literal(_) | ExprKind::Inactive(_) | ExprKind::Ago(_) | ExprKind::Error => {}
             ExprKind::Path(p) => self.path(p, ctx),
             ExprKind::List(items) => {
                 for i in items {

@@ -951,6 +951,9 @@ pub enum ExprKind {
     InSegment(Ident),
     /// `D ago`: an instant.
     Ago(DurationLit),
+    /// A part the parser refused and already reported (an expression past
+    /// the size limit); later stages accept it silently.
+    Error,
 }
 
 /// Binary operators.

@@ -1451,6 +1451,8 @@ impl<'a> Printer<'a> {
                 self.duration(d);
                 self.kw(" ago");
             }
+            // Files with parse errors are never formatted.
+            ExprKind::Error => {}
         }
     }
 

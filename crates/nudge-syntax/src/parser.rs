@@ -69,6 +69,7 @@ pub fn parse(source: Arc<SourceFile>) -> Parsed {
         source: &source,
         docs: &docs,
         diagnostics: Vec::new(),
+        expr_items: 0,
     };
     let items = match FlowParser::parse(R::file, text) {
         Ok(pairs) => builder.file(pairs, 0),
@@ -91,6 +92,7 @@ pub fn parse_expr(source: Arc<SourceFile>) -> Result<Expr, Vec<Diagnostic>> {
         source: &source,
         docs: &docs,
         diagnostics: Vec::new(),
+        expr_items: 0,
     };
     match FlowParser::parse(R::expr_only, source.text()) {
         Ok(mut pairs) => {
@@ -270,7 +272,16 @@ struct Builder<'s> {
     source: &'s Arc<SourceFile>,
     docs: &'s DocIndex,
     diagnostics: Vec<Diagnostic>,
+    /// Operands and operators of the expressions being built, outermost
+    /// included: bounds how deep the tree of one expression can get.
+    expr_items: usize,
 }
+
+/// Operands and operators one expression may hold, nested ones included.
+/// An expression tree is as deep as its operators are many, and every pass
+/// over it (building, checking, formatting, dropping) recurses; real
+/// conditions hold a few dozen.
+pub const MAX_EXPRESSION_ITEMS: usize = 2_000;
 
 impl Builder<'_> {
     fn error(
@@ -1132,6 +1143,34 @@ impl Builder<'_> {
 
     fn expr(&mut self, pair: Pair<'_, R>, o: usize) -> Expr {
         let span = self.span(&pair, o);
+        let items = pair.clone().into_inner().count();
+        if self.expr_items + items > MAX_EXPRESSION_ITEMS {
+            if self.expr_items == 0
+                || !self
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.code == codes::parse::TOO_DEEP)
+            {
+                self.error(
+                    codes::parse::TOO_DEEP,
+                    "this expression is too long",
+                    Span::new(span.start as usize, span.start as usize + 1),
+                    format!("more than {MAX_EXPRESSION_ITEMS} operands and operators from here"),
+                    Some("split the condition into segments and combine them with `in`".into()),
+                );
+            }
+            return Expr {
+                kind: ExprKind::Error,
+                span,
+            };
+        }
+        self.expr_items += items;
+        let expr = self.build_expr(pair, o, span);
+        self.expr_items -= items;
+        expr
+    }
+
+    fn build_expr(&mut self, pair: Pair<'_, R>, o: usize, span: Span) -> Expr {
         // The operator closures all need the builder (for diagnostics); the
         // Pratt parser calls them one at a time, so a `RefCell` is enough.
         let cell = std::cell::RefCell::new(self);

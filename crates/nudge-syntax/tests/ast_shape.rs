@@ -68,6 +68,7 @@ fn sexpr(e: &Expr) -> String {
         ExprKind::Inactive(d) => format!("(inactive {}s)", d.seconds),
         ExprKind::InSegment(i) => format!("(in-segment {})", i.name),
         ExprKind::Ago(d) => format!("(ago {}s)", d.seconds),
+        ExprKind::Error => "(error)".to_owned(),
     }
 }
 

@@ -1,0 +1,53 @@
+//! Inputs built to exhaust the stack are refused with a diagnostic.
+
+use std::sync::Arc;
+
+use nudge_syntax::ast::{ExprKind, Item};
+use nudge_syntax::{codes, parse, SourceFile};
+
+fn parse_text(text: String) -> nudge_syntax::Parsed {
+    parse(Arc::new(SourceFile::new("limits.flow", text)))
+}
+
+#[test]
+fn a_very_long_chain_of_operators_is_refused() {
+    // Left-associative and right-associative chains both nest one level
+    // per operator.
+    for op in [" or ", " ?? ", " and "] {
+        let text = format!("segment s = {}\n", vec!["a"; 50_000].join(op));
+        let parsed = parse_text(text);
+        assert_eq!(
+            parsed.diagnostics.len(),
+            1,
+            "{op}: {:?}",
+            parsed.diagnostics
+        );
+        let d = &parsed.diagnostics[0];
+        assert_eq!(d.code, codes::parse::TOO_DEEP);
+        assert_eq!(d.message, "this expression is too long");
+        let Some(Item::Segment(s)) = parsed.file.items.first() else {
+            panic!("the segment is kept");
+        };
+        assert!(matches!(s.condition.kind, ExprKind::Error));
+    }
+}
+
+#[test]
+fn nested_groups_share_one_budget() {
+    // 100 levels of brackets (under the nesting limit), each with 30
+    // operators: the whole expression is over the limit.
+    let level = vec!["a"; 30].join(" or ");
+    let mut text = "x".to_owned();
+    for _ in 0..100 {
+        text = format!("({level} or {text})");
+    }
+    let parsed = parse_text(format!("segment s = {text}\n"));
+    assert_eq!(parsed.diagnostics.len(), 1, "{:?}", parsed.diagnostics);
+    assert_eq!(parsed.diagnostics[0].code, codes::parse::TOO_DEEP);
+}
+
+#[test]
+fn long_real_conditions_are_fine() {
+    let text = format!("segment s = {}\n", vec!["profile.a == 1"; 300].join(" or "));
+    assert!(parse_text(text).is_ok());
+}
