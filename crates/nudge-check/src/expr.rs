@@ -363,6 +363,13 @@ impl Checker<'_> {
         if d.seconds > 0 {
             return true;
         }
+        // An invalid literal (`1h1d`) also decodes to zero; the parser has
+        // reported it already.
+        let src = self.parsed[file.index()].source.clone();
+        let written = src.text().get(d.span.range()).unwrap_or_default();
+        if nudge_syntax::literal::parse_duration(written).is_err() {
+            return false;
+        }
         let diag = Diagnostic::error(
             codes::NON_POSITIVE_DURATION,
             format!("{what} needs a duration above zero"),
