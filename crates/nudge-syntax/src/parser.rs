@@ -292,6 +292,13 @@ impl Builder<'_> {
         label: impl Into<String>,
         help: Option<String>,
     ) {
+        // A rule's span runs up to the next token when its optional tail is
+        // absent; the label marks only the words.
+        let written = self.source.text().get(span.range()).unwrap_or_default();
+        let span = Span::new(
+            span.start as usize,
+            span.start as usize + written.trim_end().len(),
+        );
         let mut d = Diagnostic::error(code, message)
             .with_primary(span, label)
             .in_file(self.source);
