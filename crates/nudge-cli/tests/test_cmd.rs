@@ -183,3 +183,66 @@ fn a_split_is_near_fifty_fifty_over_ten_thousand_profiles() {
     // probability.
     assert!((4_700..=5_300).contains(&a), "{a} of 10 000 in arm A");
 }
+
+/// The first ```flow block after `heading`.
+fn block_after<'a>(page: &'a str, heading: &str) -> Option<&'a str> {
+    let rest = &page[page.find(heading)?..];
+    let start = rest.find("```flow\n")? + "```flow\n".len();
+    let end = rest[start..].find("```")?;
+    Some(&rest[start..start + end])
+}
+
+/// Checks, compiles and runs the tests of one file.
+fn run_text(name: &str, text: &str) -> Vec<nudge_vm::testing::TestOutcome> {
+    let checked = check_project(&[Arc::new(SourceFile::new(name, text))], &FsLoader);
+    assert!(
+        checked.diagnostics.is_empty(),
+        "{name}:\n{}",
+        nudge_syntax::render_plain(&checked.diagnostics, 80)
+    );
+    let module = compile(checked.program.as_ref().unwrap(), "test").unwrap();
+    run_tests(&checked.parsed, &module)
+}
+
+#[test]
+fn every_test_code_has_a_page_whose_examples_behave() {
+    let dir = root().join("docs/errors/test");
+    for code in nudge_vm::testing::ALL {
+        let name = code.strip_prefix("nudge::test::").unwrap();
+        let path = dir.join(format!("{name}.md"));
+        let page = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("{code} has no page at {}", path.display()));
+        assert!(page.starts_with(&format!("# {code}\n")), "{name}.md: title");
+        let example = block_after(&page, "## Example").unwrap();
+        let fix = block_after(&page, "## Fix").unwrap();
+        let fixed = run_text("fix.flow", fix);
+        assert!(
+            !fixed.is_empty() && fixed.iter().all(|o| o.passed()),
+            "{name}.md: the Fix does not pass"
+        );
+        // An engine error cannot be provoked by a flow that checks (that
+        // is what the page says); the others must show their code.
+        if *code != nudge_vm::testing::RUN_FAILED {
+            let failed = run_text("example.flow", example);
+            assert!(
+                failed
+                    .iter()
+                    .flat_map(|o| &o.failures)
+                    .any(|d| d.code == *code),
+                "{name}.md: the Example does not produce {code}"
+            );
+        }
+    }
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let code = format!(
+            "nudge::test::{}",
+            path.file_stem().unwrap().to_str().unwrap()
+        );
+        assert!(
+            nudge_vm::testing::ALL.contains(&code.as_str()),
+            "{} documents no code",
+            path.display()
+        );
+    }
+}
