@@ -96,17 +96,7 @@ impl Checker<'_> {
                 rhs,
                 ..
             } => {
-                if is_none_lit(rhs) {
-                    out.extend(self.expr_key(cx, lhs));
-                } else if is_none_lit(lhs) {
-                    out.extend(self.expr_key(cx, rhs));
-                } else if let (Some(key), A::Path(p)) =
-                    (self.expr_key(cx, lhs), &strip_parens(rhs).kind)
-                {
-                    if p.segments.len() == 1 {
-                        out.push(format!("!{key}={}", p.segments[0].name));
-                    }
-                }
+                out.extend(self.unequal_facts(cx, lhs, rhs));
             }
             A::Binary {
                 op: op @ (BinaryOp::Eq | BinaryOp::In),
@@ -157,6 +147,22 @@ impl Checker<'_> {
         out
     }
 
+    /// What `lhs != rhs` holding tells: the path is not `none` (when one
+    /// side is `none`), or the path is not that enum member.
+    fn unequal_facts(&self, cx: &Cx, lhs: &ast::Expr, rhs: &ast::Expr) -> Vec<String> {
+        let mut out = Vec::new();
+        if is_none_lit(rhs) {
+            out.extend(self.expr_key(cx, lhs));
+        } else if is_none_lit(lhs) {
+            out.extend(self.expr_key(cx, rhs));
+        } else if let (Some(key), A::Path(p)) = (self.expr_key(cx, lhs), &strip_parens(rhs).kind) {
+            if p.segments.len() == 1 {
+                out.push(format!("!{key}={}", p.segments[0].name));
+            }
+        }
+        out
+    }
+
     /// Paths known not to be `none` when `e` does not hold.
     pub(crate) fn facts_false(&self, cx: &Cx, e: &ast::Expr) -> Vec<Key> {
         let mut out = Vec::new();
@@ -178,17 +184,7 @@ impl Checker<'_> {
                 rhs,
                 ..
             } => {
-                if is_none_lit(rhs) {
-                    out.extend(self.expr_key(cx, lhs));
-                } else if is_none_lit(lhs) {
-                    out.extend(self.expr_key(cx, rhs));
-                } else if let (Some(key), A::Path(p)) =
-                    (self.expr_key(cx, lhs), &strip_parens(rhs).kind)
-                {
-                    if p.segments.len() == 1 {
-                        out.push(format!("!{key}={}", p.segments[0].name));
-                    }
-                }
+                out.extend(self.unequal_facts(cx, lhs, rhs));
             }
             A::Binary {
                 op: BinaryOp::Ne,
