@@ -11,6 +11,11 @@ mod fmt;
 mod lsp;
 mod report;
 mod simulate;
+
+/// The engine allocates per event; mimalloc runs `nudge simulate` markedly
+/// faster than the system allocator (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod test_cmd;
 
 /// Stack of the thread that does the work. Bracket nesting is capped by the

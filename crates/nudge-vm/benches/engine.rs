@@ -5,19 +5,25 @@
 //! with the in-memory store: history, journeys, timers, policies,
 //! rendering). `NUDGE_BENCH_EVENTS` sets the trace length (default
 //! 1 000 000 events over a tenth as many profiles; a few thousand when run
-//! by `cargo test --benches`).
+//! by `cargo test --benches`). With `NUDGE_BENCH_TRACE_DIR=DIR` it only
+//! writes the same trace as `DIR/events.jsonl` and `DIR/profiles.jsonl`,
+//! to time `nudge simulate` end to end. Runs with the allocator the `nudge`
+//! binary uses (mimalloc).
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use nudge_bytecode::{compile, Module};
 use nudge_check::{check_project, TemplateLoader};
 use nudge_syntax::SourceFile;
 use nudge_vm::{Engine, Event, Facts, Input, MemoryStore, Props, Value, Vm};
+
+/// The allocator the `nudge` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
@@ -149,61 +155,122 @@ fn vm_steps(module: &Module, t0: DateTime<Utc>) {
     );
 }
 
+const KINDS: [&str; 8] = [
+    "login",
+    "checkout_abandoned",
+    "feature_used",
+    "order_completed",
+    "login",
+    "setup_completed",
+    "account_created",
+    "login",
+];
+
+/// Event `i` of the generated trace: (profile number, name, properties).
+fn trace_event(i: u64, profiles: u64) -> (u64, &'static str, Props) {
+    let p = i.wrapping_mul(2_654_435_761) % profiles;
+    let kind = KINDS[(i % KINDS.len() as u64) as usize];
+    let props = match kind {
+        "checkout_abandoned" => props(&[
+            ("product_name", Value::str("Lamp")),
+            ("price", Value::Float(40.0)),
+            ("cart_total", Value::Float((i % 100) as f64)),
+        ]),
+        "feature_used" => props(&[
+            ("feature", Value::str("reports")),
+            ("first_time", Value::Bool(i % 7 == 0)),
+        ]),
+        "order_completed" => props(&[("order_id", Value::str("o")), ("total", Value::Float(40.0))]),
+        "account_created" => props(&[
+            ("plan_type", Value::str("starter")),
+            ("company_size", Value::Int(5)),
+        ]),
+        _ => Props::new(),
+    };
+    (p, kind, props)
+}
+
+/// Profile `p`'s traits.
+fn traits(p: u64, t0: DateTime<Utc>) -> Props {
+    props(&[
+        ("email", Value::str(&format!("user-{p}@example.com"))),
+        (
+            "plan",
+            Value::str(if p % 3 == 0 { "pro" } else { "starter" }),
+        ),
+        ("created_at", Value::Time(t0)),
+    ])
+}
+
+fn spacing(events: u64) -> Duration {
+    Duration::milliseconds(((30 * 86_400_000) / events.max(1)) as i64)
+}
+
+fn json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::None => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::Int(i) => (*i).into(),
+        Value::Float(x) => (*x).into(),
+        Value::Time(t) => t.to_rfc3339_opts(SecondsFormat::Secs, true).into(),
+        other => other.to_string().into(),
+    }
+}
+
+fn json_map(p: &Props) -> serde_json::Value {
+    p.iter()
+        .map(|(k, v)| (k.clone(), json(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Writes the trace the engine benchmark replays as `events.jsonl` and
+/// `profiles.jsonl` in `dir`, for timing `nudge simulate` end to end.
+fn write_trace(dir: &Path, t0: DateTime<Utc>, events: u64) -> std::io::Result<()> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(dir)?;
+    let profiles = (events / 10).max(1);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("profiles.jsonl"))?);
+    for p in 0..profiles {
+        let line =
+            serde_json::json!({"userId": format!("user-{p}"), "traits": json_map(&traits(p, t0))});
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("events.jsonl"))?);
+    let step = spacing(events);
+    let mut now = t0;
+    for i in 0..events {
+        let (p, kind, props) = trace_event(i, profiles);
+        now += step;
+        let line = serde_json::json!({
+            "type": "track",
+            "userId": format!("user-{p}"),
+            "event": kind,
+            "properties": json_map(&props),
+            "timestamp": now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()
+}
+
 fn simulate(module: Module, t0: DateTime<Utc>, events: u64) {
     let profiles = (events / 10).max(1);
+    let ids: Vec<String> = (0..profiles).map(|p| format!("user-{p}")).collect();
     let mut engine = Engine::new(MemoryStore::new(), module, t0);
-    let kinds = [
-        "login",
-        "checkout_abandoned",
-        "feature_used",
-        "order_completed",
-        "login",
-        "setup_completed",
-        "account_created",
-        "login",
-    ];
     let start = Instant::now();
-    for p in 0..profiles {
-        let id = format!("user-{p}");
-        let traits = props(&[
-            ("email", Value::str(&format!("{id}@example.com"))),
-            (
-                "plan",
-                Value::str(if p % 3 == 0 { "pro" } else { "starter" }),
-            ),
-            ("created_at", Value::Time(t0)),
-        ]);
-        if engine.identify(&id, traits, t0).is_err() {
+    for (p, id) in ids.iter().enumerate() {
+        if engine.identify(id, traits(p as u64, t0), t0).is_err() {
             return;
         }
     }
-    let spacing = Duration::milliseconds(((30 * 86_400_000) / events.max(1)) as i64);
+    let step = spacing(events);
     let mut now = t0;
     for i in 0..events {
-        let p = i.wrapping_mul(2_654_435_761) % profiles;
-        let kind = kinds[(i % kinds.len() as u64) as usize];
-        let id = format!("user-{p}");
-        let props: BTreeMap<String, Value> = match kind {
-            "checkout_abandoned" => props(&[
-                ("product_name", Value::str("Lamp")),
-                ("price", Value::Float(40.0)),
-                ("cart_total", Value::Float((i % 100) as f64)),
-            ]),
-            "feature_used" => props(&[
-                ("feature", Value::str("reports")),
-                ("first_time", Value::Bool(i % 7 == 0)),
-            ]),
-            "order_completed" => {
-                props(&[("order_id", Value::str("o")), ("total", Value::Float(40.0))])
-            }
-            "account_created" => props(&[
-                ("plan_type", Value::str("starter")),
-                ("company_size", Value::Int(5)),
-            ]),
-            _ => Props::new(),
-        };
-        now += spacing;
-        if engine.track(&id, kind, props, now).is_err() {
+        let (p, kind, props) = trace_event(i, profiles);
+        now += step;
+        if engine.track(&ids[p as usize], kind, props, now).is_err() {
             return;
         }
     }
@@ -216,6 +283,8 @@ fn simulate(module: Module, t0: DateTime<Utc>, events: u64) {
         engine.steps,
         engine.steps as f64 / secs
     );
+    // Freeing 100 000 profiles' state is not part of the run.
+    std::mem::forget(engine);
 }
 
 fn main() {
@@ -233,6 +302,14 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(if benching { 1_000_000u64 } else { 2_000 });
+    if let Some(dir) = std::env::var_os("NUDGE_BENCH_TRACE_DIR") {
+        let dir = PathBuf::from(dir);
+        match write_trace(&dir, t0, events) {
+            Ok(()) => println!("trace: {events} events in {}", dir.display()),
+            Err(e) => eprintln!("cannot write the trace: {e}"),
+        }
+        return;
+    }
     vm_steps(&module, t0);
     simulate(module, t0, events);
 }

@@ -250,7 +250,7 @@ pub struct Engine<S: Store> {
     /// VM steps run (journey starts and steps), for throughput figures.
     pub steps: u64,
     /// Current module: event name → (workflow, trigger) pairs it may start.
-    triggers_by_event: HashMap<Arc<str>, Vec<(WorkflowId, EventMatch)>>,
+    triggers_by_event: HashMap<Arc<str>, Arc<[(WorkflowId, EventMatch)]>>,
     /// Current module: its template files, compiled.
     templates: Arc<crate::render::TemplateCache>,
     /// Current module: `inactive for` workflows and their shortest spell.
@@ -307,15 +307,14 @@ impl<S: Store> Engine<S> {
             Ok(bytes) => Module::content_hash(&bytes),
             Err(_) => nudge_bytecode::stable_hash(format!("{module:?}").as_bytes()),
         };
-        let mut triggers_by_event: HashMap<Arc<str>, Vec<(WorkflowId, EventMatch)>> =
-            HashMap::new();
+        let mut by_event: HashMap<Arc<str>, Vec<(WorkflowId, EventMatch)>> = HashMap::new();
         let mut quiet_workflows = Vec::new();
         for (wi, w) in module.workflows.iter().enumerate() {
             let wi = WorkflowId::try_from(wi).unwrap_or(WorkflowId::MAX);
             let mut shortest: Option<i64> = None;
             for t in &w.triggers {
                 match t {
-                    Trigger::Event(m) => triggers_by_event
+                    Trigger::Event(m) => by_event
                         .entry(Arc::from(module.event_name(m.event)))
                         .or_default()
                         .push((wi, *m)),
@@ -329,6 +328,10 @@ impl<S: Store> Engine<S> {
                 quiet_workflows.push((Arc::from(w.name.as_str()), d));
             }
         }
+        let triggers_by_event = by_event
+            .into_iter()
+            .map(|(name, list)| (name, Arc::from(list)))
+            .collect();
         self.templates = Arc::new(crate::render::TemplateCache::new(&module));
         let module = Arc::new(module);
         self.store.put_module(hash, module.clone());
@@ -457,24 +460,19 @@ impl<S: Store> Engine<S> {
         self.store.put_profile(p.clone());
         self.store.append_event(id, event.clone());
 
-        // Running journeys (each in its own module version).
-        for wf in self.store.journey_workflows(id) {
-            let Some(journey) = self.store.journey(id, &wf) else {
-                continue;
-            };
-            if !journey.is_active() {
-                continue;
-            }
+        // Running journeys (each in its own module version). A step only
+        // touches its own journey, so they can be read up front.
+        for (wf, journey) in self.store.active_journeys(id) {
             self.step_journey(&p, &wf, journey, Input::Event(&event), now)?;
         }
 
         // Triggers (current version).
         let module = self.module.clone();
-        let Some(candidates) = self.triggers_by_event.get(&event.name).cloned() else {
+        let Some(candidates) = self.triggers_by_event.get(&*event.name).cloned() else {
             return Ok(());
         };
         let mut entered: Option<WorkflowId> = None;
-        for (wi, m) in candidates {
+        for &(wi, m) in candidates.iter() {
             // A workflow with several triggers on this event enters once.
             if entered == Some(wi) {
                 continue;

@@ -4,7 +4,8 @@
 //! `nudge test` use [`MemoryStore`]. Everything the engine keeps goes
 //! through this trait, so both run the same logic.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -146,21 +147,107 @@ pub trait Store {
     fn put_module(&mut self, hash: u64, module: Arc<Module>);
     /// A module by content hash.
     fn module(&self, hash: u64) -> Option<Arc<Module>>;
+
+    /// The profile's active journeys, in workflow name order (a store may
+    /// answer this without copying the ended ones).
+    fn active_journeys(&self, profile: &str) -> Vec<(String, Journey)> {
+        self.journey_workflows(profile)
+            .into_iter()
+            .filter_map(|w| {
+                let j = self.journey(profile, &w).filter(Journey::is_active)?;
+                Some((w, j))
+            })
+            .collect()
+    }
+}
+
+/// A fast, deterministic hasher for the in-memory store's keys (FxHash:
+/// std's SipHash guards against hostile keys, which a simulation on the
+/// user's own trace does not need, and costs a fifth of the run).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FxHasher(u64);
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
+/// Everything the store keeps about one profile, in one place: one lookup
+/// per call instead of one per map.
+#[derive(Debug, Default)]
+struct Slot {
+    profile: Option<ProfileRecord>,
+    history: Vec<Event>,
+    /// By workflow name, sorted.
+    journeys: Vec<(String, Journey)>,
+    entries: Vec<(String, EntryLog)>,
+    capped: Vec<DateTime<Utc>>,
+    /// Deferred messages: (workflow, send id), sorted.
+    outbox: Vec<(String, u64)>,
 }
 
 /// Everything in memory: the simulator's and the test runner's store.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    profiles: HashMap<String, ProfileRecord>,
-    history: HashMap<String, Vec<Event>>,
-    journeys: HashMap<String, BTreeMap<String, Journey>>,
-    entries: HashMap<(String, String), EntryLog>,
-    timers: BTreeMap<(DateTime<Utc>, u64), Timer>,
+    index: HashMap<Box<str>, u32, FxBuild>,
+    slots: Vec<Slot>,
+    /// Pending timers as (time, scheduling order, slab index): small
+    /// entries keep the heap cheap to reorder.
+    timers: BinaryHeap<Reverse<(DateTime<Utc>, u64, u32)>>,
+    timer_slab: Vec<Option<Timer>>,
+    free_slots: Vec<u32>,
     timer_counter: u64,
-    outbox: BTreeMap<u64, OutboxItem>,
-    outbox_index: HashMap<(String, String), std::collections::BTreeSet<u64>>,
-    capped: HashMap<String, Vec<DateTime<Utc>>>,
+    outbox: HashMap<u64, OutboxItem, FxBuild>,
     modules: HashMap<u64, Arc<Module>>,
+}
+
+fn find<'a, T>(list: &'a [(String, T)], key: &str) -> Result<usize, usize> {
+    list.binary_search_by(|(k, _)| k.as_str().cmp(key))
+}
+
+fn upsert<T>(list: &mut Vec<(String, T)>, key: &str, value: T) {
+    match find(list, key) {
+        Ok(i) => list[i].1 = value,
+        Err(i) => list.insert(i, (key.to_owned(), value)),
+    }
 }
 
 impl MemoryStore {
@@ -176,29 +263,45 @@ impl MemoryStore {
 
     /// How many journeys (active or ended) are stored.
     pub fn journey_count(&self) -> usize {
-        self.journeys.values().map(BTreeMap::len).sum()
+        self.slots.iter().map(|s| s.journeys.len()).sum()
+    }
+
+    fn slot(&self, profile: &str) -> Option<&Slot> {
+        let i = *self.index.get(profile)?;
+        self.slots.get(i as usize)
+    }
+
+    fn slot_mut(&mut self, profile: &str) -> &mut Slot {
+        let i = match self.index.get(profile) {
+            Some(i) => *i as usize,
+            None => {
+                let i = self.slots.len();
+                self.index.insert(profile.into(), i as u32);
+                self.slots.push(Slot::default());
+                i
+            }
+        };
+        &mut self.slots[i]
     }
 }
 
 impl Store for MemoryStore {
     fn profile(&self, id: &str) -> Option<ProfileRecord> {
-        self.profiles.get(id).cloned()
+        self.slot(id)?.profile.clone()
     }
 
     fn put_profile(&mut self, profile: ProfileRecord) {
-        self.profiles.insert(profile.id.clone(), profile);
+        let slot = self.slot_mut(&profile.id);
+        slot.profile = Some(profile);
     }
 
     fn append_event(&mut self, profile: &str, event: Event) {
-        self.history
-            .entry(profile.to_owned())
-            .or_default()
-            .push(event);
+        self.slot_mut(profile).history.push(event);
     }
 
     fn history(&self, profile: &str, name: &str, visit: &mut dyn FnMut(&Event) -> bool) {
-        if let Some(events) = self.history.get(profile) {
-            for e in events.iter().rev() {
+        if let Some(slot) = self.slot(profile) {
+            for e in slot.history.iter().rev() {
                 if &*e.name == name && !visit(e) {
                     return;
                 }
@@ -207,87 +310,117 @@ impl Store for MemoryStore {
     }
 
     fn journey(&self, profile: &str, workflow: &str) -> Option<Journey> {
-        self.journeys.get(profile)?.get(workflow).cloned()
+        let slot = self.slot(profile)?;
+        let i = find(&slot.journeys, workflow).ok()?;
+        Some(slot.journeys[i].1.clone())
     }
 
     fn journey_workflows(&self, profile: &str) -> Vec<String> {
-        self.journeys
-            .get(profile)
-            .map(|m| m.keys().cloned().collect())
+        self.slot(profile)
+            .map(|s| s.journeys.iter().map(|(w, _)| w.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn active_journeys(&self, profile: &str) -> Vec<(String, Journey)> {
+        self.slot(profile)
+            .map(|s| {
+                s.journeys
+                    .iter()
+                    .filter(|(_, j)| j.is_active())
+                    .map(|(w, j)| (w.clone(), j.clone()))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     fn put_journey(&mut self, profile: &str, workflow: &str, journey: Journey) {
-        self.journeys
-            .entry(profile.to_owned())
-            .or_default()
-            .insert(workflow.to_owned(), journey);
+        upsert(&mut self.slot_mut(profile).journeys, workflow, journey);
     }
 
     fn entry_log(&self, profile: &str, workflow: &str) -> EntryLog {
-        self.entries
-            .get(&(profile.to_owned(), workflow.to_owned()))
-            .copied()
+        self.slot(profile)
+            .and_then(|s| find(&s.entries, workflow).ok().map(|i| s.entries[i].1))
             .unwrap_or_default()
     }
 
     fn put_entry_log(&mut self, profile: &str, workflow: &str, log: EntryLog) {
-        self.entries
-            .insert((profile.to_owned(), workflow.to_owned()), log);
+        upsert(&mut self.slot_mut(profile).entries, workflow, log);
     }
 
     fn schedule(&mut self, at: DateTime<Utc>, timer: Timer) {
         self.timer_counter += 1;
-        self.timers.insert((at, self.timer_counter), timer);
+        let index = match self.free_slots.pop() {
+            Some(i) => {
+                self.timer_slab[i as usize] = Some(timer);
+                i
+            }
+            None => {
+                self.timer_slab.push(Some(timer));
+                u32::try_from(self.timer_slab.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.timers.push(Reverse((at, self.timer_counter, index)));
     }
 
     fn next_timer(&self) -> Option<DateTime<Utc>> {
-        self.timers.keys().next().map(|(at, _)| *at)
+        self.timers.peek().map(|p| p.0 .0)
     }
 
     fn pop_due(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Timer)> {
-        let key = *self.timers.keys().next()?;
-        if key.0 > now {
-            return None;
+        loop {
+            let Reverse((at, _, index)) = *self.timers.peek()?;
+            if at > now {
+                return None;
+            }
+            self.timers.pop();
+            let timer = self
+                .timer_slab
+                .get_mut(index as usize)
+                .and_then(Option::take);
+            self.free_slots.push(index);
+            if let Some(timer) = timer {
+                return Some((at, timer));
+            }
         }
-        self.timers.remove(&key).map(|t| (key.0, t))
     }
 
     fn put_outbox(&mut self, item: OutboxItem) {
-        self.outbox_index
-            .entry((item.profile.clone(), item.workflow.clone()))
-            .or_default()
-            .insert(item.send_id);
+        let slot = self.slot_mut(&item.profile);
+        let key = (item.workflow.clone(), item.send_id);
+        if let Err(i) = slot.outbox.binary_search(&key) {
+            slot.outbox.insert(i, key);
+        }
         self.outbox.insert(item.send_id, item);
     }
 
     fn take_outbox(&mut self, send_id: u64) -> Option<OutboxItem> {
         let item = self.outbox.remove(&send_id)?;
-        let key = (item.profile.clone(), item.workflow.clone());
-        if let Some(ids) = self.outbox_index.get_mut(&key) {
-            ids.remove(&send_id);
-            if ids.is_empty() {
-                self.outbox_index.remove(&key);
-            }
-        }
+        let slot = self.slot_mut(&item.profile);
+        slot.outbox
+            .retain(|(w, id)| !(*id == send_id && *w == item.workflow));
         Some(item)
     }
 
     fn outbox_of(&self, profile: &str, workflow: &str) -> Vec<u64> {
-        self.outbox_index
-            .get(&(profile.to_owned(), workflow.to_owned()))
-            .map(|ids| ids.iter().copied().collect())
+        self.slot(profile)
+            .map(|s| {
+                s.outbox
+                    .iter()
+                    .filter(|(w, _)| w == workflow)
+                    .map(|(_, id)| *id)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     fn capped_sends_after(&self, profile: &str, after: DateTime<Utc>) -> usize {
-        self.capped.get(profile).map_or(0, |times| {
-            times.iter().rev().take_while(|t| **t > after).count()
+        self.slot(profile).map_or(0, |s| {
+            s.capped.iter().rev().take_while(|t| **t > after).count()
         })
     }
 
     fn record_capped_send(&mut self, profile: &str, at: DateTime<Utc>) {
-        self.capped.entry(profile.to_owned()).or_default().push(at);
+        self.slot_mut(profile).capped.push(at);
     }
 
     fn put_module(&mut self, hash: u64, module: Arc<Module>) {
