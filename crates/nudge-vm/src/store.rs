@@ -239,7 +239,7 @@ pub struct MemoryStore {
     modules: HashMap<u64, Arc<Module>>,
 }
 
-fn find<'a, T>(list: &'a [(String, T)], key: &str) -> Result<usize, usize> {
+fn find<T>(list: &[(String, T)], key: &str) -> Result<usize, usize> {
     list.binary_search_by(|(k, _)| k.as_str().cmp(key))
 }
 
