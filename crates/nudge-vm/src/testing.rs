@@ -435,8 +435,9 @@ fn simulate(
         }
         let since = last_activity.unwrap_or(first);
         for (workflow, d) in &quiet {
+            // A spell that ended before the test fires as it starts.
             store.schedule(
-                since + Duration::seconds(*d),
+                (since + Duration::seconds(*d)).max(start),
                 Timer::Inactivity {
                     profile: (*id).to_owned(),
                     workflow: workflow.clone(),
@@ -956,5 +957,120 @@ fn check_expectation(
                     .with_help(help),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &str = "profile {\n  email: email?\n  plan: string = \"free\"\n}\n\nevent signed_up {}\nevent login {}\n\n";
+
+    /// Runs the tests of `flows` (after SCHEMA); panics if it does not check.
+    fn run(flows: &str) -> Vec<TestOutcome> {
+        let text = format!("{SCHEMA}{flows}");
+        let src = Arc::new(SourceFile::new("t.flow", text));
+        let checked = nudge_check::check_project(&[src], &nudge_check::FsLoader);
+        let program = checked
+            .program
+            .unwrap_or_else(|| panic!("{}", nudge_syntax::render_plain(&checked.diagnostics, 80)));
+        let module = nudge_bytecode::compile(&program, "test").unwrap();
+        run_tests(&checked.parsed, &module)
+    }
+
+    fn codes(o: &TestOutcome) -> Vec<&'static str> {
+        o.failures.iter().map(|d| d.code).collect()
+    }
+
+    const DRIP: &str = "workflow drip {\n  on signed_up\n  send in_app { title: \"one\", body: \"b\" }\n  wait 1d\n  send in_app { title: \"two\", body: \"b\" }\n}\n\n";
+
+    #[test]
+    fn counts_filter_first_then_compare() {
+        let out = run(&format!(
+            "{DRIP}test \"t\" {{\n  at 2026-03-01T10:00:00Z \"u1\" does signed_up\n  expect 2 messages\n  expect 1 in_app at +1d\n  expect in_app\n  expect no in_app between +1h and +23h\n  expect no message to \"u2\"\n}}\n"
+        ));
+        assert!(out[0].passed(), "{:?}", out[0].failures);
+        assert_eq!(out[0].messages, 2);
+        assert_eq!(out[0].simulated, Duration::days(1));
+
+        let out = run(&format!(
+            "{DRIP}test \"t\" {{\n  at 2026-03-01T10:00:00Z \"u1\" does signed_up\n  expect 1 message\n  expect no in_app at +1d\n  expect in_app at +2d\n}}\n"
+        ));
+        assert_eq!(codes(&out[0]), [EXPECTATION_FAILED; 3]);
+        // Each failure points at its own `expect` line, and no further.
+        let src = &out[0].source;
+        let texts: Vec<&str> = out[0]
+            .failures
+            .iter()
+            .map(|d| &src.text()[d.labels[0].span.start as usize..d.labels[0].span.end as usize])
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "expect 1 message",
+                "expect no in_app at +1d",
+                "expect in_app at +2d"
+            ]
+        );
+        let help = out[0].failures[0].help.as_deref().unwrap();
+        assert!(help.contains("2 messages went out:"), "{help}");
+        assert!(
+            help.contains("+1d (2026-03-02 10:00Z)  to `u1`  drip  in_app"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn with_compares_the_whole_field() {
+        let out = run(&format!(
+            "{DRIP}test \"t\" {{\n  at 2026-03-01T10:00:00Z \"u1\" does signed_up\n  expect in_app with title \"on\"\n  expect 1 in_app with title \"two\"\n}}\n"
+        ));
+        assert_eq!(codes(&out[0]), [EXPECTATION_FAILED]);
+        let help = out[0].failures[0].help.as_deref().unwrap();
+        assert!(help.contains("has title \"one\", not \"on\""), "{help}");
+    }
+
+    #[test]
+    fn history_is_the_past_not_a_trigger() {
+        let out = run(&format!(
+            "{DRIP}workflow back {{\n  on login\n  if did login within 30d {{\n    send in_app {{ title: \"again\", body: \"b\" }}\n  }}\n}}\n\ntest \"t\" {{\n  given \"u1\" did signed_up at -2d\n  given \"u1\" did login at -1d\n  at 2026-03-01T10:00:00Z \"u1\" does login\n  expect \"u1\" did not enter drip\n  expect 1 in_app with title \"again\"\n}}\n"
+        ));
+        assert!(out[0].passed(), "{:?}", out[0].failures);
+    }
+
+    #[test]
+    fn a_quiet_spell_before_the_test_fires_as_it_starts() {
+        let out = run(
+            "workflow quiet {\n  on inactive for 5d\n  send in_app { title: \"miss you\", body: \"b\" }\n}\n\ntest \"t\" {\n  given \"u1\" did login at -10d\n  at 2026-03-01T10:00:00Z \"u2\" does login\n  expect 1 in_app to \"u1\" at +0s\n  expect 1 in_app to \"u2\" at +5d\n}\n",
+        );
+        assert!(out[0].passed(), "{:?}", out[0].failures);
+    }
+
+    #[test]
+    fn is_in_is_judged_after_the_last_step() {
+        let out = run(&format!(
+            "{DRIP}test \"t\" {{\n  at 2026-03-01T10:00:00Z \"u1\" does signed_up\n  at +2h \"u1\" does login\n  expect \"u1\" is in drip\n  expect \"u1\" completed drip\n}}\n\ntest \"late\" {{\n  at 2026-03-01T10:00:00Z \"u1\" does signed_up\n  at +2d \"u1\" does login\n  expect \"u1\" is in drip\n}}\n"
+        ));
+        assert!(out[0].passed(), "{:?}", out[0].failures);
+        assert_eq!(codes(&out[1]), [EXPECTATION_FAILED]);
+    }
+
+    #[test]
+    fn the_horizon_stops_a_test_that_never_settles() {
+        let out = run(
+            "workflow far {\n  on signed_up\n  wait 400d\n  send in_app { title: \"late\", body: \"b\" }\n}\n\ntest \"t\" {\n  at 2026-03-01T10:00:00Z \"u1\" does signed_up\n  expect no message\n}\n",
+        );
+        assert_eq!(codes(&out[0]), [HORIZON_REACHED]);
+        let help = out[0].failures[0].help.as_deref().unwrap();
+        assert!(help.contains("+57w1d (2027-04-05 10:00Z)"), "{help}");
+    }
+
+    #[test]
+    fn runs_are_deterministic() {
+        let flows = format!(
+            "{DRIP}test \"t\" {{\n  at 2026-03-01T10:00:00Z \"u1\" does signed_up\n  expect 3 messages\n}}\n"
+        );
+        let render = |o: &[TestOutcome]| nudge_syntax::render_plain(&o[0].failures, 80);
+        assert_eq!(render(&run(&flows)), render(&run(&flows)));
     }
 }
