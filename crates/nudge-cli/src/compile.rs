@@ -51,9 +51,10 @@ pub fn run_compile(args: &CompileArgs) -> u8 {
         return EXIT_FAILURE;
     };
     let checked = nudge_check::check_project(&project.files, &nudge_check::FsLoader);
+    // Files that could not be decoded were found all the same.
+    let files = project.files.len() + load_errors.in_files.len();
     let mut diagnostics = load_errors.in_files;
     diagnostics.extend(checked.diagnostics.iter().cloned());
-    let files = project.files.len() + diagnostics.iter().filter(|d| d.labels.is_empty()).count();
     if !diagnostics.is_empty() {
         let _ = report_stderr(&diagnostics, files);
     }
