@@ -122,6 +122,7 @@ fn vm_steps(module: &Module, t0: DateTime<Utc>) {
         1_000
     };
     let mut steps = 0u64;
+    let cpu0 = cpu_seconds();
     let start = Instant::now();
     for _ in 0..rounds {
         // Start (blocks on `wait 1h`), an unrelated event, then the timers
@@ -149,9 +150,10 @@ fn vm_steps(module: &Module, t0: DateTime<Utc>) {
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
     println!(
-        "vm: {steps} steps in {secs:.3} s = {:.0} steps/s",
-        steps as f64 / secs
+        "vm: {steps} steps in {secs:.3} s: steps {}",
+        rates(steps, secs, cpu)
     );
 }
 
@@ -255,10 +257,37 @@ fn write_trace(dir: &Path, t0: DateTime<Utc>, events: u64) -> std::io::Result<()
     out.flush()
 }
 
+/// CPU seconds this process has used (user + system), from
+/// `/proc/self/stat`; on a shared machine the wall clock also counts the
+/// time other processes held the core. `None` off Linux.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at 3.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Linux reports clock ticks of 1/100 s (USER_HZ) on every architecture.
+    Some((utime + stime) / 100.0)
+}
+
+/// "… = N per s (wall), M per CPU-s".
+fn rates(n: u64, wall: f64, cpu: Option<f64>) -> String {
+    match cpu {
+        Some(cpu) if cpu > 0.0 => format!(
+            "{:.0}/s wall, {:.0}/s of CPU ({cpu:.2} CPU-s)",
+            n as f64 / wall,
+            n as f64 / cpu
+        ),
+        _ => format!("{:.0}/s wall", n as f64 / wall),
+    }
+}
+
 fn simulate(module: Module, t0: DateTime<Utc>, events: u64) {
     let profiles = (events / 10).max(1);
     let ids: Vec<String> = (0..profiles).map(|p| format!("user-{p}")).collect();
     let mut engine = Engine::new(MemoryStore::new(), module, t0);
+    let cpu0 = cpu_seconds();
     let start = Instant::now();
     for (p, id) in ids.iter().enumerate() {
         if engine.identify(id, traits(p as u64, t0), t0).is_err() {
@@ -276,12 +305,12 @@ fn simulate(module: Module, t0: DateTime<Utc>, events: u64) {
     }
     let _ = engine.advance_to(now + Duration::days(10));
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
     let sent = engine.sent().count();
     println!(
-        "engine: {events} events over {profiles} profiles in {secs:.3} s = {:.0} events/s; {} vm steps = {:.0} steps/s; {sent} messages",
-        events as f64 / secs,
+        "engine: {events} events over {profiles} profiles in {secs:.3} s: events {}; {} vm steps; {sent} messages",
+        rates(events, secs, cpu),
         engine.steps,
-        engine.steps as f64 / secs
     );
     // Freeing 100 000 profiles' state is not part of the run.
     std::mem::forget(engine);

@@ -214,6 +214,7 @@ type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 /// per call instead of one per map.
 #[derive(Debug, Default)]
 struct Slot {
+    key: Box<str>,
     profile: Option<ProfileRecord>,
     history: Vec<Event>,
     /// By workflow name, sorted.
@@ -229,6 +230,9 @@ struct Slot {
 pub struct MemoryStore {
     index: HashMap<Box<str>, u32, FxBuild>,
     slots: Vec<Slot>,
+    /// The slot of the last profile asked about: the engine asks about the
+    /// same profile many times in a row, and a hit skips the hash table.
+    last: std::cell::Cell<u32>,
     /// Pending timers as (time, scheduling order, slab index): small
     /// entries keep the heap cheap to reorder.
     timers: BinaryHeap<Reverse<(DateTime<Utc>, u64, u32)>>,
@@ -266,18 +270,32 @@ impl MemoryStore {
         self.slots.iter().map(|s| s.journeys.len()).sum()
     }
 
-    fn slot(&self, profile: &str) -> Option<&Slot> {
+    fn slot_index(&self, profile: &str) -> Option<usize> {
+        let last = self.last.get() as usize;
+        if self.slots.get(last).is_some_and(|s| &*s.key == profile) {
+            return Some(last);
+        }
         let i = *self.index.get(profile)?;
-        self.slots.get(i as usize)
+        self.last.set(i);
+        Some(i as usize)
+    }
+
+    fn slot(&self, profile: &str) -> Option<&Slot> {
+        self.slots.get(self.slot_index(profile)?)
     }
 
     fn slot_mut(&mut self, profile: &str) -> &mut Slot {
-        let i = match self.index.get(profile) {
-            Some(i) => *i as usize,
+        let i = match self.slot_index(profile) {
+            Some(i) => i,
             None => {
                 let i = self.slots.len();
-                self.index.insert(profile.into(), i as u32);
-                self.slots.push(Slot::default());
+                let n = u32::try_from(i).unwrap_or(u32::MAX);
+                self.index.insert(profile.into(), n);
+                self.slots.push(Slot {
+                    key: profile.into(),
+                    ..Slot::default()
+                });
+                self.last.set(n);
                 i
             }
         };
