@@ -978,8 +978,35 @@ impl<S: Store> Engine<S> {
                 let Some(mut p) = self.store.profile(&profile) else {
                     return Ok(());
                 };
-                p.quiet_checks.retain(|w| **w != *workflow);
                 let last = p.last_activity.unwrap_or(p.created_at);
+                if last != since {
+                    // Active since. The common case: this workflow still
+                    // has a quiet spell and every such workflow has its
+                    // check, so the profile's checks stay as they are and
+                    // only this one is re-armed (what the general path
+                    // below does too, without the copies).
+                    let spell = self
+                        .quiet_workflows
+                        .iter()
+                        .find(|(name, _)| **name == *workflow)
+                        .map(|(_, d)| *d);
+                    let all_armed = self
+                        .quiet_workflows
+                        .iter()
+                        .all(|(name, _)| p.quiet_checks.contains(name));
+                    if let (Some(d), true) = (spell, all_armed) {
+                        self.store.schedule(
+                            plus(last, d),
+                            Timer::Inactivity {
+                                profile,
+                                workflow,
+                                since: last,
+                            },
+                        );
+                        return Ok(());
+                    }
+                }
+                p.quiet_checks.retain(|w| **w != *workflow);
                 if last != since {
                     // Active since: check again from the last activity.
                     self.arm_quiet_checks(&mut p, last);

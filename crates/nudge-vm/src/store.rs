@@ -5,7 +5,7 @@
 //! through this trait, so both run the same logic.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -225,6 +225,14 @@ struct Slot {
     outbox: Vec<(String, u64)>,
 }
 
+/// A pending timer's place: (time, scheduling order, slab index).
+type TimerKey = (DateTime<Utc>, u64, u32);
+
+/// The bucket (UTC day) of a time.
+fn day(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(86_400)
+}
+
 /// Everything in memory: the simulator's and the test runner's store.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -234,8 +242,16 @@ pub struct MemoryStore {
     /// same profile many times in a row, and a hit skips the hash table.
     last: std::cell::Cell<u32>,
     /// Pending timers as (time, scheduling order, slab index): small
-    /// entries keep the heap cheap to reorder.
-    timers: BinaryHeap<Reverse<(DateTime<Utc>, u64, u32)>>,
+    /// entries keep the heap cheap to reorder. The heap holds the timers
+    /// of the days before `horizon`; later ones wait in one bucket per day
+    /// and enter the heap when it runs dry, so the heap stays small (most
+    /// timers, such as quiet checks, are days away). Every timer in the
+    /// heap is earlier than every timer in a bucket, and the buckets are
+    /// empty whenever the heap is.
+    timers: BinaryHeap<Reverse<TimerKey>>,
+    later: BTreeMap<i64, Vec<TimerKey>>,
+    later_len: usize,
+    horizon: i64,
     timer_slab: Vec<Option<Timer>>,
     free_slots: Vec<u32>,
     timer_counter: u64,
@@ -262,7 +278,7 @@ impl MemoryStore {
 
     /// How many timers are pending.
     pub fn pending_timers(&self) -> usize {
-        self.timers.len()
+        self.timers.len() + self.later_len
     }
 
     /// How many journeys (active or ended) are stored.
@@ -377,7 +393,18 @@ impl Store for MemoryStore {
                 u32::try_from(self.timer_slab.len() - 1).unwrap_or(u32::MAX)
             }
         };
-        self.timers.push(Reverse((at, self.timer_counter, index)));
+        let key = (at, self.timer_counter, index);
+        let d = day(at);
+        if self.timers.is_empty() {
+            // The buckets are empty too.
+            self.horizon = d + 1;
+            self.timers.push(Reverse(key));
+        } else if d < self.horizon {
+            self.timers.push(Reverse(key));
+        } else {
+            self.later.entry(d).or_default().push(key);
+            self.later_len += 1;
+        }
     }
 
     fn next_timer(&self) -> Option<DateTime<Utc>> {
@@ -391,6 +418,13 @@ impl Store for MemoryStore {
                 return None;
             }
             self.timers.pop();
+            if self.timers.is_empty() {
+                if let Some((d, keys)) = self.later.pop_first() {
+                    self.horizon = d + 1;
+                    self.later_len -= keys.len();
+                    self.timers.extend(keys.into_iter().map(Reverse));
+                }
+            }
             let timer = self
                 .timer_slab
                 .get_mut(index as usize)
@@ -447,5 +481,92 @@ impl Store for MemoryStore {
 
     fn module(&self, hash: u64) -> Option<Arc<Module>> {
         self.modules.get(&hash).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn outbox(send_id: u64) -> Timer {
+        Timer::Outbox { send_id }
+    }
+
+    #[test]
+    fn timers_fire_in_time_then_scheduling_order_across_days() {
+        let mut s = MemoryStore::new();
+        s.schedule(at("2026-03-01T10:00:00Z"), outbox(1));
+        // Days away: waits in a bucket.
+        s.schedule(at("2026-03-09T10:00:00Z"), outbox(2));
+        s.schedule(at("2026-03-05T10:00:00Z"), outbox(3));
+        s.schedule(at("2026-03-05T10:00:00Z"), outbox(4));
+        // Earlier than everything else, scheduled last.
+        s.schedule(at("2026-02-20T10:00:00Z"), outbox(5));
+        assert_eq!(s.pending_timers(), 5);
+        assert_eq!(s.next_timer(), Some(at("2026-02-20T10:00:00Z")));
+        assert_eq!(s.pop_due(at("2026-02-19T00:00:00Z")), None);
+        let mut order = Vec::new();
+        while let Some((t, timer)) = s.pop_due(at("2026-03-05T10:00:00Z")) {
+            order.push((t, timer));
+            if order.len() == 2 {
+                // Scheduled while others wait: still in order.
+                s.schedule(at("2026-03-03T00:00:00Z"), outbox(6));
+                s.schedule(at("2026-03-20T00:00:00Z"), outbox(7));
+            }
+        }
+        let ids: Vec<_> = order
+            .iter()
+            .map(|(_, t)| match t {
+                Timer::Outbox { send_id } => *send_id,
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(ids, vec![5, 1, 6, 3, 4]);
+        assert_eq!(s.next_timer(), Some(at("2026-03-09T10:00:00Z")));
+        assert_eq!(s.pending_timers(), 2);
+        assert!(s.pop_due(at("2026-03-30T00:00:00Z")).is_some());
+        assert_eq!(s.next_timer(), Some(at("2026-03-20T00:00:00Z")));
+        assert!(s.pop_due(at("2026-03-30T00:00:00Z")).is_some());
+        assert_eq!(s.pending_timers(), 0);
+        assert_eq!(s.next_timer(), None);
+    }
+
+    #[test]
+    fn slots_keep_profiles_apart() {
+        let mut s = MemoryStore::new();
+        let e = |name: &str| Event {
+            name: name.into(),
+            at: at("2026-03-01T10:00:00Z"),
+            seq: 1,
+            props: Props::new(),
+        };
+        s.append_event("a", e("x"));
+        s.append_event("b", e("y"));
+        s.append_event("a", e("y"));
+        let mut seen = Vec::new();
+        s.history("a", "y", &mut |ev| {
+            seen.push(ev.name.to_string());
+            true
+        });
+        s.history("b", "x", &mut |ev| {
+            seen.push(ev.name.to_string());
+            true
+        });
+        assert_eq!(seen, vec!["y"]);
+        s.put_entry_log(
+            "a",
+            "w",
+            EntryLog {
+                count: 2,
+                last: None,
+            },
+        );
+        assert_eq!(s.entry_log("a", "w").count, 2);
+        assert_eq!(s.entry_log("b", "w").count, 0);
+        assert_eq!(s.entry_log("a", "v").count, 0);
     }
 }
