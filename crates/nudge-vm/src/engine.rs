@@ -251,6 +251,9 @@ pub struct Engine<S: Store> {
     pub steps: u64,
     /// Current module: event name → (workflow, trigger) pairs it may start.
     triggers_by_event: HashMap<Arc<str>, Arc<[(WorkflowId, EventMatch)]>>,
+    /// Current module: declared event names, shared by every event of
+    /// that name in history (one allocation per name, not per event).
+    event_names: std::collections::HashSet<Arc<str>>,
     /// Current module: its template files, compiled.
     templates: Arc<crate::render::TemplateCache>,
     /// Current module: `inactive for` workflows and their shortest spell.
@@ -293,6 +296,7 @@ impl<S: Store> Engine<S> {
             log: Vec::new(),
             steps: 0,
             triggers_by_event: HashMap::new(),
+            event_names: Default::default(),
             templates: Arc::new(crate::render::TemplateCache::default()),
             quiet_workflows: Vec::new(),
         };
@@ -338,6 +342,13 @@ impl<S: Store> Engine<S> {
         self.module = module;
         self.module_hash = hash;
         self.triggers_by_event = triggers_by_event;
+        self.event_names = self
+            .module
+            .schemas
+            .events
+            .iter()
+            .map(|e| Arc::from(e.name.as_str()))
+            .collect();
         self.quiet_workflows = quiet_workflows;
         hash
     }
@@ -446,8 +457,13 @@ impl<S: Store> Engine<S> {
     pub fn track(&mut self, id: &str, name: &str, props: Props, now: DateTime<Utc>) -> Result<()> {
         self.advance_to(now)?;
         let mut p = self.ensure_profile(id, now);
+        let name = self
+            .event_names
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(name));
         let event = Event {
-            name: Arc::from(name),
+            name,
             at: now,
             seq: p.next_seq,
             props,

@@ -399,7 +399,44 @@ fn timestamp(
     })
 }
 
+/// The fields of a call that matter, read without building the rest
+/// (Segment lines carry large `context` and `integrations` objects).
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "userId", default, borrow)]
+    user_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    event: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    timestamp: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    properties: Option<Json>,
+    #[serde(default)]
+    traits: Option<Json>,
+}
+
+/// The call as a map of the fields that matter. A line the quick reading
+/// does not take (not JSON, a field of the wrong type, a repeated field) is
+/// read again in full, for the exact message.
 fn object(line: &str) -> Result<serde_json::Map<String, Json>, IngestError> {
+    if let Ok(e) = serde_json::from_str::<Envelope<'_>>(line) {
+        let mut map = serde_json::Map::new();
+        let mut put = |key: &str, value: Option<Json>| {
+            if let Some(v) = value {
+                map.insert(key.to_owned(), v);
+            }
+        };
+        let text = |s: Option<std::borrow::Cow<'_, str>>| s.map(|s| Json::String(s.into_owned()));
+        put("type", text(e.kind));
+        put("userId", text(e.user_id));
+        put("event", text(e.event));
+        put("timestamp", text(e.timestamp));
+        put("properties", e.properties);
+        put("traits", e.traits);
+        return Ok(map);
+    }
     match serde_json::from_str::<Json>(line) {
         Ok(Json::Object(m)) => Ok(m),
         Ok(other) => Err(IngestError::new(
@@ -598,6 +635,26 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("userId"));
         let e = err(r#"{"type":"track","userId":"u","event":"x","timestamp":"yesterday"}"#);
         assert_eq!(e.field.as_deref(), Some("timestamp"));
+    }
+
+    #[test]
+    fn envelope_fields_of_the_wrong_type_are_named() {
+        let e = err(&format!(r#"{{"type":"track","userId":7,"event":"x",{T}}}"#));
+        assert_eq!(e.field.as_deref(), Some("userId"));
+        assert_eq!(e.message, "expected a string, found an integer");
+        let e = err(&format!(
+            r#"{{"type":"track","userId":"u","event":"order","properties":[1],{T}}}"#
+        ));
+        assert_eq!(e.field.as_deref(), Some("properties"));
+        assert_eq!(e.message, "expected an object, found a list");
+        let e = err(r#"{"type":"track","userId":"u","event":"x","timestamp":null}"#);
+        assert_eq!(e.message, "missing `timestamp`");
+        // Extra envelope fields (Segment's `context`, `messageId`) are ignored.
+        let line = format!(
+            r#"{{"type":"track","userId":"u\u0041","event":"ping","context":{{"ip":"1.2.3.4","library":{{"name":"x"}}}},"messageId":"m",{T}}}"#
+        );
+        let (input, _) = parse_call(&line, &schemas()).unwrap();
+        assert_eq!(input.user_id(), "uA");
     }
 
     #[test]
