@@ -652,7 +652,7 @@ impl<'p> Compiler<'p> {
                     per,
                     channels,
                 } => {
-                    policy.cap = Some(Cap {
+                    policy.caps.push(Cap {
                         count: u32::try_from(*count)
                             .map_err(|_| CompileError::TooLarge("a cap"))?,
                         per: *per,

@@ -396,7 +396,7 @@ pub fn disassemble(m: &Module, sources: &[ListingSource<'_>]) -> String {
             list_fields(&l, &mut out, 2, &msg.overrides);
         }
     }
-    if let Some(cap) = &m.policy.cap {
+    for cap in &m.policy.caps {
         let chans: Vec<&str> = cap.channels.iter().map(|c| c.as_str()).collect();
         let _ = write!(
             out,

@@ -446,8 +446,27 @@ pub struct Cap {
     pub count: u32,
     /// The sliding window in seconds.
     pub per: i64,
-    /// Channels counted.
+    /// Channels counted (empty: [`Cap::DEFAULT_CHANNELS`]).
     pub channels: Vec<Channel>,
+}
+
+impl Cap {
+    /// What a cap without `for` counts: the channels that interrupt people.
+    pub const DEFAULT_CHANNELS: [Channel; 3] = [Channel::Email, Channel::Push, Channel::Sms];
+
+    /// The channels this cap counts.
+    pub fn channels(&self) -> &[Channel] {
+        if self.channels.is_empty() {
+            &Self::DEFAULT_CHANNELS
+        } else {
+            &self.channels
+        }
+    }
+
+    /// Whether sends on `channel` count towards this cap.
+    pub fn covers(&self, channel: Channel) -> bool {
+        self.channels().contains(&channel)
+    }
 }
 
 /// `quiet hours FROM to TO [zone] [for channels]`
@@ -466,8 +485,9 @@ pub struct QuietHours {
 /// Policies across all workflows.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
-    /// The frequency cap.
-    pub cap: Option<Cap>,
+    /// Frequency caps; a send must fit under every cap that counts its
+    /// channel.
+    pub caps: Vec<Cap>,
     /// Quiet hours.
     pub quiet_hours: Vec<QuietHours>,
 }

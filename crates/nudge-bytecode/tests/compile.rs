@@ -64,7 +64,7 @@ fn examples_compile_verify_and_round_trip() {
     ] {
         assert!(module.workflow_id(name).is_some(), "{name} compiled");
     }
-    assert!(module.policy.cap.is_some());
+    assert_eq!(module.policy.caps.len(), 1);
 }
 
 #[test]

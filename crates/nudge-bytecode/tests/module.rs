@@ -254,11 +254,18 @@ pub fn sample() -> Module {
     })
     .unwrap();
     mb.set_policy(Policy {
-        cap: Some(Cap {
-            count: 2,
-            per: 48 * 3600,
-            channels: vec![],
-        }),
+        caps: vec![
+            Cap {
+                count: 2,
+                per: 48 * 3600,
+                channels: vec![],
+            },
+            Cap {
+                count: 1,
+                per: 24 * 3600,
+                channels: vec![Channel::Sms],
+            },
+        ],
         quiet_hours: vec![QuietHours {
             from: 21 * 60,
             to: 8 * 60,

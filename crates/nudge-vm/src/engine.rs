@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use std::collections::HashMap;
 
 use nudge_bytecode::{
-    Channel, Const, EntryRule, EventMatch, Module, Priority, Trigger, Type, Workflow, WorkflowId,
+    Const, EntryRule, EventMatch, Module, Priority, Trigger, Type, Workflow, WorkflowId,
 };
 
 use crate::exec::{minus, plus, Ctx, Vm, VmError};
@@ -234,9 +234,6 @@ struct Outgoing {
     address: Option<String>,
     message: Rendered,
 }
-
-/// Channels the cap counts when a cap names none.
-const DEFAULT_CAPPED: [Channel; 3] = [Channel::Email, Channel::Push, Channel::Sms];
 
 /// The event-handling core.
 pub struct Engine<S: Store> {
@@ -798,14 +795,7 @@ impl<S: Store> Engine<S> {
             }
         }
         let transactional = w.priority == Priority::Transactional;
-        let capped_channel = !transactional
-            && module.policy.cap.as_ref().is_some_and(|c| {
-                if c.channels.is_empty() {
-                    DEFAULT_CAPPED.contains(&channel)
-                } else {
-                    c.channels.contains(&channel)
-                }
-            });
+        let capped_channel = !transactional && module.policy.caps.iter().any(|c| c.covers(channel));
         if !transactional {
             let vm = self.vm(module);
             for q in &module.policy.quiet_hours {
@@ -870,20 +860,24 @@ impl<S: Store> Engine<S> {
         now: DateTime<Utc>,
     ) {
         if capped_channel {
-            if let Some(cap) = &module.policy.cap {
-                let from = minus(now, cap.per);
-                let recent = self.store.capped_sends_after(profile, from);
-                if recent >= cap.count as usize {
-                    self.log.push(Record::Capped {
-                        at: now,
-                        profile: profile.to_owned(),
-                        workflow: workflow.to_owned(),
-                        send_id,
-                    });
-                    return;
-                }
-                self.store.record_capped_send(profile, now);
+            let channel = message.channel;
+            let over = module.policy.caps.iter().any(|cap| {
+                cap.covers(channel)
+                    && self
+                        .store
+                        .capped_sends_after(profile, minus(now, cap.per), cap.channels())
+                        >= cap.count as usize
+            });
+            if over {
+                self.log.push(Record::Capped {
+                    at: now,
+                    profile: profile.to_owned(),
+                    workflow: workflow.to_owned(),
+                    send_id,
+                });
+                return;
             }
+            self.store.record_capped_send(profile, now, channel);
         }
         self.log.push(Record::Sent {
             at: now,

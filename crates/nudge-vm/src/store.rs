@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use nudge_bytecode::Module;
+use nudge_bytecode::{Channel, Module};
 use serde::{Deserialize, Serialize};
 
 use crate::journey::Journey;
@@ -137,11 +137,16 @@ pub trait Store {
     /// Deferred messages of a profile's journey.
     fn outbox_of(&self, profile: &str, workflow: &str) -> Vec<u64>;
 
-    /// How many of the profile's sends counted by the cap happened after
-    /// `after`.
-    fn capped_sends_after(&self, profile: &str, after: DateTime<Utc>) -> usize;
-    /// Records a send counted by the cap.
-    fn record_capped_send(&mut self, profile: &str, at: DateTime<Utc>);
+    /// How many of the profile's sends on `channels` that a cap counts
+    /// happened after `after`.
+    fn capped_sends_after(
+        &self,
+        profile: &str,
+        after: DateTime<Utc>,
+        channels: &[Channel],
+    ) -> usize;
+    /// Records a send that a cap counts.
+    fn record_capped_send(&mut self, profile: &str, at: DateTime<Utc>, channel: Channel);
 
     /// Stores a module by content hash.
     fn put_module(&mut self, hash: u64, module: Arc<Module>);
@@ -279,7 +284,7 @@ struct Slot {
     /// By workflow name, sorted.
     journeys: Vec<(String, Journey)>,
     entries: Vec<(String, EntryLog)>,
-    capped: Vec<DateTime<Utc>>,
+    capped: Vec<(DateTime<Utc>, Channel)>,
     /// Deferred messages: (workflow, send id), sorted.
     outbox: Vec<(String, u64)>,
 }
@@ -528,14 +533,24 @@ impl Store for MemoryStore {
             .unwrap_or_default()
     }
 
-    fn capped_sends_after(&self, profile: &str, after: DateTime<Utc>) -> usize {
+    fn capped_sends_after(
+        &self,
+        profile: &str,
+        after: DateTime<Utc>,
+        channels: &[Channel],
+    ) -> usize {
         self.slot(profile).map_or(0, |s| {
-            s.capped.iter().rev().take_while(|t| **t > after).count()
+            s.capped
+                .iter()
+                .rev()
+                .take_while(|(t, _)| *t > after)
+                .filter(|(_, c)| channels.contains(c))
+                .count()
         })
     }
 
-    fn record_capped_send(&mut self, profile: &str, at: DateTime<Utc>) {
-        self.slot_mut(profile).capped.push(at);
+    fn record_capped_send(&mut self, profile: &str, at: DateTime<Utc>, channel: Channel) {
+        self.slot_mut(profile).capped.push((at, channel));
     }
 
     fn put_module(&mut self, hash: u64, module: Arc<Module>) {

@@ -318,11 +318,11 @@ fn three_workflows(transactional_third: bool) -> Module {
         }
     }
     k.mb.set_policy(Policy {
-        cap: Some(Cap {
+        caps: vec![Cap {
             count: 2,
             per: 48 * 3600,
             channels: vec![],
-        }),
+        }],
         quiet_hours: vec![],
     });
     k.build()
@@ -382,7 +382,7 @@ fn push_module(transactional: bool) -> Module {
         k.set(wf, |w| w.priority = Priority::Transactional);
     }
     k.mb.set_policy(Policy {
-        cap: None,
+        caps: Vec::new(),
         quiet_hours: vec![QuietHours {
             from: 21 * 60,
             to: 8 * 60,
@@ -756,7 +756,7 @@ fn night_escalation() -> Module {
         },
     );
     k.mb.set_policy(Policy {
-        cap: None,
+        caps: Vec::new(),
         quiet_hours: vec![QuietHours {
             from: 21 * 60,
             to: 8 * 60,
