@@ -383,8 +383,11 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    fn ensure_profile(&mut self, id: &str, now: DateTime<Utc>) -> ProfileRecord {
-        match self.store.profile(id) {
+    /// Takes a profile out of the store (creating it when new); the
+    /// caller puts it back with `put_profile`. Nothing in between reads the
+    /// profile from the store: the steps get it by reference.
+    fn take_profile(&mut self, id: &str, now: DateTime<Utc>) -> ProfileRecord {
+        match self.store.take_profile(id) {
             Some(p) => p,
             None => {
                 let mut p = ProfileRecord {
@@ -396,7 +399,6 @@ impl<S: Store> Engine<S> {
                     quiet_checks: Vec::new(),
                 };
                 self.arm_quiet_checks(&mut p, now);
-                self.store.put_profile(p.clone());
                 p
             }
         }
@@ -427,7 +429,7 @@ impl<S: Store> Engine<S> {
     /// clears one. Not activity, triggers nothing.
     pub fn identify(&mut self, id: &str, traits: Props, now: DateTime<Utc>) -> Result<()> {
         self.advance_to(now)?;
-        let mut p = self.ensure_profile(id, now);
+        let mut p = self.take_profile(id, now);
         for (k, v) in traits {
             if self.module.schemas.profile_field(&k).is_none() {
                 continue;
@@ -453,7 +455,7 @@ impl<S: Store> Engine<S> {
     /// Applies a `track` event at `now` (after firing the timers due by then).
     pub fn track(&mut self, id: &str, name: &str, props: Props, now: DateTime<Utc>) -> Result<()> {
         self.advance_to(now)?;
-        let mut p = self.ensure_profile(id, now);
+        let mut p = self.take_profile(id, now);
         let name = self
             .event_names
             .get(name)
@@ -470,13 +472,20 @@ impl<S: Store> Engine<S> {
         // A quiet spell starts now; workflows whose check already fired
         // (or that are new) get one.
         self.arm_quiet_checks(&mut p, now);
-        self.store.put_profile(p.clone());
+        // The profile's slot exists from here on (as when the profile was
+        // put first); the record itself goes back once the steps are done.
         self.store.append_event(id, event.clone());
+        let result = self.track_steps(&p, &event, now);
+        self.store.put_profile(p);
+        result
+    }
 
+    /// The steps of a `track` event: running journeys, then triggers.
+    fn track_steps(&mut self, p: &ProfileRecord, event: &Event, now: DateTime<Utc>) -> Result<()> {
         // Running journeys (each in its own module version). A step only
         // touches its own journey, so they can be read up front.
-        for (wf, journey) in self.store.active_journeys(id) {
-            self.step_journey(&p, &wf, journey, Input::Event(&event), now)?;
+        for (wf, journey) in self.store.active_journeys(&p.id) {
+            self.step_journey(p, &wf, journey, Input::Event(event), now)?;
         }
 
         // Triggers (current version).
@@ -494,14 +503,14 @@ impl<S: Store> Engine<S> {
                 let facts = ProfileFacts {
                     store: &self.store,
                     module: &module,
-                    profile: &p,
+                    profile: p,
                 };
                 self.vm(&module)
-                    .matches(&m, &event, &Ctx::new(&facts, now))?
+                    .matches(&m, event, &Ctx::new(&facts, now))?
             };
             if hit {
                 entered = Some(wi);
-                self.enter(&p, wi, Some(event.clone()), now)?;
+                self.enter(p, wi, Some(event.clone()), now)?;
             }
         }
         Ok(())
@@ -937,15 +946,19 @@ impl<S: Store> Engine<S> {
                 run,
                 seq,
             } => {
-                let (Some(p), Some(journey)) = (
-                    self.store.profile(&profile),
-                    self.store.journey(&profile, &workflow),
-                ) else {
+                let Some(p) = self.store.take_profile(&profile) else {
                     return Ok(());
                 };
-                if journey.is_active() && journey.run == run && journey.seq == seq {
-                    self.step_journey(&p, &workflow, journey, Input::Timer { seq }, at)?;
-                }
+                let result = match self.store.journey(&profile, &workflow) {
+                    Some(journey)
+                        if journey.is_active() && journey.run == run && journey.seq == seq =>
+                    {
+                        self.step_journey(&p, &workflow, journey, Input::Timer { seq }, at)
+                    }
+                    _ => Ok(()),
+                };
+                self.store.put_profile(p);
+                result?;
             }
             Timer::Outbox { send_id } => {
                 if let Some(item) = self.store.take_outbox(send_id) {
@@ -985,7 +998,7 @@ impl<S: Store> Engine<S> {
                 workflow,
                 since,
             } => {
-                let Some(mut p) = self.store.profile(&profile) else {
+                let Some(mut p) = self.store.take_profile(&profile) else {
                     return Ok(());
                 };
                 let last = p.last_activity.unwrap_or(p.created_at);
@@ -1005,6 +1018,7 @@ impl<S: Store> Engine<S> {
                         .iter()
                         .all(|(name, _)| p.quiet_checks.contains(name));
                     if let (Some(d), true) = (spell, all_armed) {
+                        self.store.put_profile(p);
                         self.store.schedule(
                             plus(last, d),
                             Timer::Inactivity {
@@ -1023,16 +1037,18 @@ impl<S: Store> Engine<S> {
                     self.store.put_profile(p);
                     return Ok(());
                 }
-                self.store.put_profile(p.clone());
+                let mut result = Ok(());
                 if let Some(wi) = self.module.workflow_id(&workflow) {
                     let still = self.module.workflows[wi as usize]
                         .triggers
                         .iter()
                         .any(|t| matches!(t, Trigger::Inactive(_)));
                     if still {
-                        self.enter(&p, wi, None, at)?;
+                        result = self.enter(&p, wi, None, at);
                     }
                 }
+                self.store.put_profile(p);
+                result?;
             }
         }
         Ok(())

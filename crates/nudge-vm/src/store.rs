@@ -6,6 +6,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::hash::Hasher as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -104,6 +105,13 @@ pub trait Store {
     fn profile(&self, id: &str) -> Option<ProfileRecord>;
     /// Creates or replaces a profile.
     fn put_profile(&mut self, profile: ProfileRecord);
+
+    /// Takes a profile out to change it; the caller puts it back with
+    /// `put_profile` before anything else asks for it. A store that cannot
+    /// lend its record returns a copy (the default).
+    fn take_profile(&mut self, id: &str) -> Option<ProfileRecord> {
+        self.profile(id)
+    }
     /// Appends an event to a profile's history.
     fn append_event(&mut self, profile: &str, event: Event);
     /// The profile's events called `name`, newest first, until `visit`
@@ -289,6 +297,77 @@ struct Slot {
     outbox: Vec<(String, u64)>,
 }
 
+/// The profile index: open addressing over slot numbers. An entry holds
+/// 32 bits of the key's hash (which also give its home position) and the
+/// slot number plus one (0 is an empty entry); a candidate is confirmed by
+/// the key kept in its slot, which the caller reads next anyway. One
+/// cache miss in the table instead of two (control bytes, then a bucket
+/// holding a copy of the key).
+#[derive(Debug, Default)]
+struct SlotIndex {
+    table: Vec<u64>,
+    len: usize,
+}
+
+/// 32 well-mixed bits of a key (FxHash, then the splitmix64 finaliser).
+fn key_tag(bytes: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(bytes);
+    let mut z = h.finish() ^ bytes.len() as u64;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) >> 32
+}
+
+impl SlotIndex {
+    fn find(&self, slots: &[Slot], bytes: &[u8]) -> Option<u32> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let mask = self.table.len() - 1;
+        let tag = key_tag(bytes);
+        let mut pos = tag as usize & mask;
+        loop {
+            let e = self.table[pos];
+            if e == 0 {
+                return None;
+            }
+            if e >> 32 == tag {
+                let slot = (e & 0xffff_ffff) as u32 - 1;
+                if slots
+                    .get(slot as usize)
+                    .is_some_and(|s| s.key.as_bytes() == bytes)
+                {
+                    return Some(slot);
+                }
+            }
+            pos = (pos + 1) & mask;
+        }
+    }
+
+    /// Adds a key known to be absent.
+    fn insert(&mut self, bytes: &[u8], slot: u32) {
+        if (self.len + 1) * 2 > self.table.len() {
+            let old = std::mem::take(&mut self.table);
+            self.table = vec![0; (old.len() * 2).max(16)];
+            for e in old.into_iter().filter(|&e| e != 0) {
+                self.place(e);
+            }
+        }
+        self.place((key_tag(bytes) << 32) | (u64::from(slot) + 1));
+        self.len += 1;
+    }
+
+    fn place(&mut self, entry: u64) {
+        let mask = self.table.len() - 1;
+        let mut pos = (entry >> 32) as usize & mask;
+        while self.table[pos] != 0 {
+            pos = (pos + 1) & mask;
+        }
+        self.table[pos] = entry;
+    }
+}
+
 /// A pending timer's place: (time, scheduling order, slab index).
 type TimerKey = (DateTime<Utc>, u64, u32);
 
@@ -300,7 +379,7 @@ fn day(at: DateTime<Utc>) -> i64 {
 /// Everything in memory: the simulator's and the test runner's store.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    index: HashMap<Key, u32, FxBuild>,
+    index: SlotIndex,
     slots: Vec<Slot>,
     /// The slot of the last profile asked about: the engine asks about the
     /// same profile many times in a row, and a hit skips the hash table.
@@ -313,6 +392,11 @@ pub struct MemoryStore {
     /// heap is earlier than every timer in a bucket, and the buckets are
     /// empty whenever the heap is.
     timers: BinaryHeap<Reverse<TimerKey>>,
+    /// A day's bucket once it is due, sorted latest first (popped from the
+    /// end): sorting a bucket once is cheaper than pushing every timer
+    /// through the heap. The next timer is the earlier of this list's last
+    /// and the heap's top; together they are "the heap" above.
+    current: Vec<TimerKey>,
     later: BTreeMap<i64, Vec<TimerKey>>,
     later_len: usize,
     horizon: i64,
@@ -335,6 +419,15 @@ fn upsert<T>(list: &mut Vec<(String, T)>, key: &str, value: T) {
 }
 
 impl MemoryStore {
+    /// The earliest pending timer's key (from the heap or the due bucket).
+    fn next_key(&self) -> Option<TimerKey> {
+        match (self.timers.peek(), self.current.last()) {
+            (Some(Reverse(h)), Some(c)) => Some(*h.min(c)),
+            (Some(Reverse(h)), None) => Some(*h),
+            (None, c) => c.copied(),
+        }
+    }
+
     /// An empty store.
     pub fn new() -> Self {
         MemoryStore::default()
@@ -342,7 +435,7 @@ impl MemoryStore {
 
     /// How many timers are pending.
     pub fn pending_timers(&self) -> usize {
-        self.timers.len() + self.later_len
+        self.timers.len() + self.current.len() + self.later_len
     }
 
     /// How many journeys (active or ended) are stored.
@@ -359,7 +452,7 @@ impl MemoryStore {
         {
             return Some(last);
         }
-        let i = *self.index.get(profile.as_bytes())?;
+        let i = self.index.find(&self.slots, profile.as_bytes())?;
         self.last.set(i);
         Some(i as usize)
     }
@@ -374,11 +467,11 @@ impl MemoryStore {
             None => {
                 let i = self.slots.len();
                 let n = u32::try_from(i).unwrap_or(u32::MAX);
-                self.index.insert(Key::new(profile), n);
                 self.slots.push(Slot {
                     key: Key::new(profile),
                     ..Slot::default()
                 });
+                self.index.insert(profile.as_bytes(), n);
                 self.last.set(n);
                 i
             }
@@ -395,6 +488,11 @@ impl Store for MemoryStore {
     fn put_profile(&mut self, profile: ProfileRecord) {
         let slot = self.slot_mut(&profile.id);
         slot.profile = Some(profile);
+    }
+
+    fn take_profile(&mut self, id: &str) -> Option<ProfileRecord> {
+        let i = self.slot_index(id)?;
+        self.slots.get_mut(i)?.profile.take()
     }
 
     fn append_event(&mut self, profile: &str, event: Event) {
@@ -463,7 +561,7 @@ impl Store for MemoryStore {
         };
         let key = (at, self.timer_counter, index);
         let d = day(at);
-        if self.timers.is_empty() {
+        if self.timers.is_empty() && self.current.is_empty() {
             // The buckets are empty too.
             self.horizon = d + 1;
             self.timers.push(Reverse(key));
@@ -476,21 +574,30 @@ impl Store for MemoryStore {
     }
 
     fn next_timer(&self) -> Option<DateTime<Utc>> {
-        self.timers.peek().map(|p| p.0 .0)
+        self.next_key().map(|k| k.0)
     }
 
     fn pop_due(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Timer)> {
         loop {
-            let Reverse((at, _, index)) = *self.timers.peek()?;
+            let (at, _, index) = self.next_key()?;
             if at > now {
                 return None;
             }
-            self.timers.pop();
-            if self.timers.is_empty() {
-                if let Some((d, keys)) = self.later.pop_first() {
+            let from_heap = self
+                .timers
+                .peek()
+                .is_some_and(|top| self.current.last().is_none_or(|c| top.0 < *c));
+            if from_heap {
+                self.timers.pop();
+            } else {
+                self.current.pop();
+            }
+            if self.timers.is_empty() && self.current.is_empty() {
+                if let Some((d, mut keys)) = self.later.pop_first() {
                     self.horizon = d + 1;
                     self.later_len -= keys.len();
-                    self.timers.extend(keys.into_iter().map(Reverse));
+                    keys.sort_unstable_by(|a, b| b.cmp(a));
+                    self.current = keys;
                 }
             }
             let timer = self
@@ -656,5 +763,27 @@ mod tests {
         assert_eq!(s.entry_log("a", "w").count, 2);
         assert_eq!(s.entry_log("b", "w").count, 0);
         assert_eq!(s.entry_log("a", "v").count, 0);
+    }
+
+    #[test]
+    fn the_index_finds_every_profile_as_it_grows() {
+        let mut s = MemoryStore::new();
+        let id = |i: u32| format!("user-{i}-{}", "x".repeat((i % 30) as usize));
+        for i in 0..5000 {
+            s.put_entry_log(
+                &id(i),
+                "w",
+                EntryLog {
+                    count: i,
+                    last: None,
+                },
+            );
+        }
+        for i in (0..5000).rev() {
+            assert_eq!(s.entry_log(&id(i), "w").count, i);
+        }
+        assert_eq!(s.entry_log("user-5000-", "w").count, 0);
+        assert!(s.take_profile("user-1-x").is_none());
+        assert_eq!(s.slots.len(), 5000);
     }
 }
