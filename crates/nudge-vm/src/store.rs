@@ -400,7 +400,11 @@ pub struct MemoryStore {
     later: BTreeMap<i64, Vec<TimerKey>>,
     later_len: usize,
     horizon: i64,
-    timer_slab: Vec<Option<Timer>>,
+    /// Pending timers, each with its profile's slot number when it was
+    /// known at scheduling time (`u32::MAX` when not): a due timer makes
+    /// that slot the remembered one, so the engine's lookup of the timer's
+    /// profile skips the index.
+    timer_slab: Vec<Option<(Timer, u32)>>,
     free_slots: Vec<u32>,
     timer_counter: u64,
     outbox: HashMap<u64, OutboxItem, FxBuild>,
@@ -549,13 +553,31 @@ impl Store for MemoryStore {
 
     fn schedule(&mut self, at: DateTime<Utc>, timer: Timer) {
         self.timer_counter += 1;
+        // Only the remembered slot is asked (the engine schedules a
+        // profile's timers while it handles that profile): a hint must not
+        // cost an index lookup.
+        let hint = match &timer {
+            Timer::Journey { profile, .. } | Timer::Inactivity { profile, .. } => {
+                let last = self.last.get();
+                if self
+                    .slots
+                    .get(last as usize)
+                    .is_some_and(|s| s.key.as_bytes() == profile.as_bytes())
+                {
+                    last
+                } else {
+                    u32::MAX
+                }
+            }
+            Timer::Outbox { .. } => u32::MAX,
+        };
         let index = match self.free_slots.pop() {
             Some(i) => {
-                self.timer_slab[i as usize] = Some(timer);
+                self.timer_slab[i as usize] = Some((timer, hint));
                 i
             }
             None => {
-                self.timer_slab.push(Some(timer));
+                self.timer_slab.push(Some((timer, hint)));
                 u32::try_from(self.timer_slab.len() - 1).unwrap_or(u32::MAX)
             }
         };
@@ -605,7 +627,10 @@ impl Store for MemoryStore {
                 .get_mut(index as usize)
                 .and_then(Option::take);
             self.free_slots.push(index);
-            if let Some(timer) = timer {
+            if let Some((timer, hint)) = timer {
+                if (hint as usize) < self.slots.len() {
+                    self.last.set(hint);
+                }
                 return Some((at, timer));
             }
         }
