@@ -433,14 +433,14 @@ fn the_simulator_matches_the_engine_driven_directly() {
         let plan = if i % 2 == 0 { "pro" } else { "starter" };
         let mut traits = json!({"plan": plan});
         let mut props = Props::new();
-        props.insert("plan".into(), Value::str(plan));
+        props.insert("plan", Value::str(plan));
         if i % 4 != 3 {
             traits["email"] = json!(format!("{u}@example.com"));
-            props.insert("email".into(), Value::str(&format!("{u}@example.com")));
+            props.insert("email", Value::str(&format!("{u}@example.com")));
         }
         if i % 3 == 0 {
             traits["push_token"] = json!("tok");
-            props.insert("push_token".into(), Value::str("tok"));
+            props.insert("push_token", Value::str("tok"));
         }
         profile_lines.push(profile_line(u, traits));
         initial.push(((*u).to_owned(), props));
@@ -458,8 +458,8 @@ fn the_simulator_matches_the_engine_driven_directly() {
                 let product = products[(i % 4) as usize];
                 let total = (i % 60) as f64;
                 let mut p = Props::new();
-                p.insert("product".into(), Value::str(product));
-                p.insert("total".into(), Value::Float(total));
+                p.insert("product", Value::str(product));
+                p.insert("total", Value::Float(total));
                 (
                     "cart_abandoned",
                     json!({"product": product, "total": total}),
@@ -468,7 +468,7 @@ fn the_simulator_matches_the_engine_driven_directly() {
             }
             1 => {
                 let mut p = Props::new();
-                p.insert("total".into(), Value::Float(10.0));
+                p.insert("total", Value::Float(10.0));
                 ("order_completed", json!({"total": 10.0}), p)
             }
             2 => ("login", json!({}), Props::new()),

@@ -221,7 +221,7 @@ fn json(v: &Value) -> serde_json::Value {
 
 fn json_map(p: &Props) -> serde_json::Value {
     p.iter()
-        .map(|(k, v)| (k.clone(), json(v)))
+        .map(|(k, v)| (k.to_string(), json(v)))
         .collect::<serde_json::Map<_, _>>()
         .into()
 }

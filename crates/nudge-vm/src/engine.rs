@@ -248,9 +248,10 @@ pub struct Engine<S: Store> {
     pub steps: u64,
     /// Current module: event name → (workflow, trigger) pairs it may start.
     triggers_by_event: HashMap<Arc<str>, Arc<[(WorkflowId, EventMatch)]>>,
-    /// Current module: declared event names, shared by every event of
-    /// that name in history (one allocation per name, not per event).
-    event_names: std::collections::HashSet<Arc<str>>,
+    /// Current module: declared event, property and profile field names,
+    /// shared by every event and profile that uses them (one allocation
+    /// per name, not one per event).
+    names: std::collections::HashSet<Arc<str>, crate::store::FxBuild>,
     /// Current module: its template files, compiled.
     templates: Arc<crate::render::TemplateCache>,
     /// Current module: `inactive for` workflows and their shortest spell.
@@ -293,7 +294,7 @@ impl<S: Store> Engine<S> {
             log: Vec::new(),
             steps: 0,
             triggers_by_event: HashMap::new(),
-            event_names: Default::default(),
+            names: Default::default(),
             templates: Arc::new(crate::render::TemplateCache::default()),
             quiet_workflows: Vec::new(),
         };
@@ -339,12 +340,13 @@ impl<S: Store> Engine<S> {
         self.module = module;
         self.module_hash = hash;
         self.triggers_by_event = triggers_by_event;
-        self.event_names = self
-            .module
-            .schemas
+        let schemas = &self.module.schemas;
+        self.names = schemas
             .events
             .iter()
-            .map(|e| Arc::from(e.name.as_str()))
+            .flat_map(|e| std::iter::once(&e.name).chain(e.fields.iter().map(|f| &f.name)))
+            .chain(schemas.profile.iter().map(|f| &f.name))
+            .map(|n| Arc::from(n.as_str()))
             .collect();
         self.quiet_workflows = quiet_workflows;
         hash
@@ -392,7 +394,7 @@ impl<S: Store> Engine<S> {
             None => {
                 let mut p = ProfileRecord {
                     id: id.to_owned(),
-                    attributes: Arc::new(Props::new()),
+                    attributes: Props::new(),
                     created_at: now,
                     last_activity: None,
                     next_seq: 1,
@@ -430,16 +432,24 @@ impl<S: Store> Engine<S> {
     pub fn identify(&mut self, id: &str, traits: Props, now: DateTime<Utc>) -> Result<()> {
         self.advance_to(now)?;
         let mut p = self.take_profile(id, now);
+        let mut attributes = p.attributes.entries().to_vec();
         for (k, v) in traits {
+            let Some(name) = self.names.get(&*k) else {
+                continue;
+            };
             if self.module.schemas.profile_field(&k).is_none() {
                 continue;
             }
-            if v.is_none() {
-                Arc::make_mut(&mut p.attributes).remove(&k);
-            } else {
-                Arc::make_mut(&mut p.attributes).insert(k, v);
+            match attributes.binary_search_by(|(n, _)| n.cmp(&k)) {
+                Ok(i) if v.is_none() => {
+                    attributes.remove(i);
+                }
+                Ok(i) => attributes[i].1 = v,
+                Err(_) if v.is_none() => {}
+                Err(i) => attributes.insert(i, (name.clone(), v)),
             }
         }
+        p.attributes = attributes.into_iter().collect();
         self.store.put_profile(p);
         Ok(())
     }
@@ -457,10 +467,12 @@ impl<S: Store> Engine<S> {
         self.advance_to(now)?;
         let mut p = self.take_profile(id, now);
         let name = self
-            .event_names
+            .names
             .get(name)
             .cloned()
             .unwrap_or_else(|| Arc::from(name));
+        let mut props = props;
+        props.share_names(|k| self.names.get(k).cloned());
         let event = Event {
             name,
             at: now,

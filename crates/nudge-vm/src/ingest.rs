@@ -321,7 +321,7 @@ fn fields(
             ))
         }
     };
-    let mut props = Props::new();
+    let mut props: Vec<(&str, Value)> = Vec::with_capacity(map.len());
     for (name, v) in map {
         let path = format!("{field_path}.{name}");
         match schema.iter().find(|f| f.name == *name) {
@@ -340,10 +340,11 @@ fn fields(
                     ));
                 }
                 let value = convert(&f.ty, v, schemas).map_err(|m| IngestError::new(path, m))?;
-                props.insert(name.clone(), value);
+                props.push((&f.name, value));
             }
         }
     }
+    let props: Props = props.into_iter().collect();
     if !partial {
         for f in schema {
             let required = !matches!(f.ty, Type::Optional(_)) && f.default.is_none();
@@ -595,9 +596,9 @@ mod tests {
             panic!("not a track")
         };
         assert!(declared);
-        assert_eq!(props["total"], Value::Float(3.0));
-        assert_eq!(props["count"], Value::Int(2));
-        assert_eq!(props["plan"], Value::str("pro"));
+        assert_eq!(props.get("total"), Some(&Value::Float(3.0)));
+        assert_eq!(props.get("count"), Some(&Value::Int(2)));
+        assert_eq!(props.get("plan"), Some(&Value::str("pro")));
         assert!(!props.contains_key("note"));
         assert_eq!(at, parse_time("2026-03-01T09:00:00Z").unwrap());
         assert_eq!(notes.len(), 1);
@@ -678,8 +679,8 @@ mod tests {
         let Input::Identify { traits, .. } = input else {
             panic!("not identify")
         };
-        assert_eq!(traits["email"], Value::None);
-        assert_eq!(traits["plan"], Value::str("starter"));
+        assert_eq!(traits.get("email"), Some(&Value::None));
+        assert_eq!(traits.get("plan"), Some(&Value::str("starter")));
         assert_eq!(notes[0].field, "traits.nick");
         let e = err(&format!(
             r#"{{"type":"identify","userId":"u","traits":{{"plan":null}},{T}}}"#

@@ -46,4 +46,4 @@ pub use facts::Facts;
 pub use journey::{ActiveEscalation, Effect, ExitReason, Input, Journey, Status, Wait};
 pub use render::Rendered;
 pub use store::{EntryLog, MemoryStore, OutboxItem, ProfileRecord, Store, Timer};
-pub use value::{Event, Props, Value};
+pub use value::{Event, Prop, Props, Value};

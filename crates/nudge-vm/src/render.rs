@@ -108,8 +108,10 @@ fn jinja(v: &Value) -> minijinja::Value {
 }
 
 fn jinja_map(props: &crate::value::Props) -> minijinja::Value {
-    let map: BTreeMap<String, minijinja::Value> =
-        props.iter().map(|(k, v)| (k.clone(), jinja(v))).collect();
+    let map: BTreeMap<String, minijinja::Value> = props
+        .iter()
+        .map(|(k, v)| (k.to_string(), jinja(v)))
+        .collect();
     minijinja::Value::from(map)
 }
 

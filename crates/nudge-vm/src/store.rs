@@ -22,9 +22,8 @@ use crate::value::{Event, Props};
 pub struct ProfileRecord {
     /// The id.
     pub id: String,
-    /// Declared attributes that are set (shared: every event reads the
-    /// profile, few change it).
-    pub attributes: Arc<Props>,
+    /// Declared attributes that are set.
+    pub attributes: Props,
     /// When it was first seen.
     pub created_at: DateTime<Utc>,
     /// The last accepted `track` event.
@@ -221,7 +220,7 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
-type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+pub(crate) type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
 /// A profile id as a key. Ids of up to 22 bytes are kept inline, so
 /// comparing keys in the map or in a slot reads no other memory (with

@@ -418,7 +418,7 @@ fn simulate(
         let last_activity = events.last().map(|e| e.0);
         let mut record = ProfileRecord {
             id: (*id).to_owned(),
-            attributes: Arc::new(profiles.remove(id).unwrap_or_default()),
+            attributes: profiles.remove(id).unwrap_or_default(),
             created_at: first,
             last_activity,
             next_seq: 1,

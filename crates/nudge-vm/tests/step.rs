@@ -229,15 +229,13 @@ fn expressions() {
     assert_eq!(eval(&m, and, &facts, ev), Value::Bool(false));
     assert_eq!(eval(&m, or, &facts, ev), Value::Bool(true));
 
+    facts.attributes.insert("first_name", Value::str("Ada"));
     facts
         .attributes
-        .insert("first_name".into(), Value::str("Ada"));
+        .insert("email", Value::str("ada@example.com"));
     facts
         .attributes
-        .insert("email".into(), Value::str("ada@example.com"));
-    facts
-        .attributes
-        .insert("tags".into(), Value::List(vec![Value::str("vip")].into()));
+        .insert("tags", Value::List(vec![Value::str("vip")].into()));
     assert_eq!(eval(&m, coalesce, &facts, None), Value::str("Ada"));
     assert_eq!(eval(&m, is_none, &facts, None), Value::Bool(false));
     assert_eq!(eval(&m, in_tags, &facts, None), Value::Bool(true));
@@ -683,7 +681,7 @@ fn wait_until_uses_the_profile_zone_and_entry_day() {
     let mut facts = TestFacts::new("u1", now);
     facts
         .attributes
-        .insert("timezone".into(), Value::str("America/New_York"));
+        .insert("timezone", Value::str("America/New_York"));
     let trig = facts.add("account_created", now, Props::new());
     let (j, fx) = vm.start(wf, 0, 0, Some(trig), now, &facts).unwrap();
     // A time already past continues at once; day 5 09:00 New York (EST) = 14:00Z.
@@ -694,7 +692,7 @@ fn wait_until_uses_the_profile_zone_and_entry_day() {
     let mut facts = TestFacts::new("u2", now);
     facts
         .attributes
-        .insert("timezone".into(), Value::str("Nowhere/Land"));
+        .insert("timezone", Value::str("Nowhere/Land"));
     let trig = facts.add("account_created", now, Props::new());
     let (_, fx) = vm.start(wf, 0, 0, Some(trig), now, &facts).unwrap();
     assert_eq!(timer(&fx), Some((t("2026-03-07T09:00:00Z"), 1)));
