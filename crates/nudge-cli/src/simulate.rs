@@ -528,7 +528,7 @@ fn messages(
                 workflow,
                 message,
                 ..
-            } => Some((at, profile.as_str(), workflow.as_str(), message)),
+            } => Some((at, &**profile, &**workflow, message)),
             _ => None,
         })
     })

@@ -520,8 +520,8 @@ fn the_simulator_matches_the_engine_driven_directly() {
                 ..
             } => Some((
                 at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                profile.clone(),
-                workflow.clone(),
+                profile.to_string(),
+                workflow.to_string(),
                 message.channel.as_str().to_owned(),
                 message.template.clone(),
                 serde_json::to_value(&message.fields).unwrap(),

@@ -50,9 +50,9 @@ pub enum Record {
         /// When.
         at: DateTime<Utc>,
         /// Who.
-        profile: String,
+        profile: Arc<str>,
         /// Which workflow.
-        workflow: String,
+        workflow: Arc<str>,
         /// Run number.
         run: u32,
     },
@@ -61,9 +61,9 @@ pub enum Record {
         /// When.
         at: DateTime<Utc>,
         /// Who.
-        profile: String,
+        profile: Arc<str>,
         /// Which workflow.
-        workflow: String,
+        workflow: Arc<str>,
         /// Why.
         reason: Suppression,
     },
@@ -72,9 +72,9 @@ pub enum Record {
         /// When.
         at: DateTime<Utc>,
         /// Who.
-        profile: String,
+        profile: Arc<str>,
         /// Which workflow.
-        workflow: String,
+        workflow: Arc<str>,
         /// The deterministic id.
         send_id: u64,
         /// The content.
@@ -87,9 +87,9 @@ pub enum Record {
         /// Until when.
         until: DateTime<Utc>,
         /// Who.
-        profile: String,
+        profile: Arc<str>,
         /// Which workflow.
-        workflow: String,
+        workflow: Arc<str>,
         /// The deterministic id.
         send_id: u64,
     },
@@ -98,9 +98,9 @@ pub enum Record {
         /// When.
         at: DateTime<Utc>,
         /// Who.
-        profile: String,
+        profile: Arc<str>,
         /// Which workflow.
-        workflow: String,
+        workflow: Arc<str>,
         /// The deterministic id.
         send_id: u64,
     },
@@ -109,9 +109,9 @@ pub enum Record {
         /// When.
         at: DateTime<Utc>,
         /// Who.
-        profile: String,
+        profile: Arc<str>,
         /// Which workflow.
-        workflow: String,
+        workflow: Arc<str>,
         /// The deterministic id.
         send_id: u64,
         /// Why.
@@ -122,9 +122,9 @@ pub enum Record {
         /// When.
         at: DateTime<Utc>,
         /// Who.
-        profile: String,
+        profile: Arc<str>,
         /// Which workflow.
-        workflow: String,
+        workflow: Arc<str>,
         /// The goal's name.
         goal: String,
     },
@@ -133,9 +133,9 @@ pub enum Record {
         /// When.
         at: DateTime<Utc>,
         /// Who.
-        profile: String,
+        profile: Arc<str>,
         /// Which workflow.
-        workflow: String,
+        workflow: Arc<str>,
         /// Why.
         reason: ExitReason,
     },
@@ -144,9 +144,9 @@ pub enum Record {
         /// When.
         at: DateTime<Utc>,
         /// Who.
-        profile: String,
+        profile: Arc<str>,
         /// Which workflow.
-        workflow: String,
+        workflow: Arc<str>,
     },
 }
 
@@ -195,6 +195,10 @@ fn const_value(c: &Const) -> Value {
 impl<S: Store> Facts for ProfileFacts<'_, S> {
     fn profile_id(&self) -> &str {
         &self.profile.id
+    }
+
+    fn shared_profile_id(&self) -> Arc<str> {
+        self.profile.id.clone()
     }
 
     fn attribute(&self, name: &str) -> Value {
@@ -346,6 +350,7 @@ impl<S: Store> Engine<S> {
             .iter()
             .flat_map(|e| std::iter::once(&e.name).chain(e.fields.iter().map(|f| &f.name)))
             .chain(schemas.profile.iter().map(|f| &f.name))
+            .chain(self.module.workflows.iter().map(|w| &w.name))
             .map(|n| Arc::from(n.as_str()))
             .collect();
         self.quiet_workflows = quiet_workflows;
@@ -377,6 +382,14 @@ impl<S: Store> Engine<S> {
         self.default_zone = zone;
     }
 
+    /// The engine's shared copy of a declared name, or a new one.
+    fn name(&self, name: &str) -> Arc<str> {
+        self.names
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(name))
+    }
+
     fn vm<'m>(&self, module: &'m Module) -> Vm<'m> {
         Vm {
             module,
@@ -393,7 +406,7 @@ impl<S: Store> Engine<S> {
             Some(p) => p,
             None => {
                 let mut p = ProfileRecord {
-                    id: id.to_owned(),
+                    id: Arc::from(id),
                     attributes: Props::new(),
                     created_at: now,
                     last_activity: None,
@@ -419,7 +432,7 @@ impl<S: Store> Engine<S> {
                 plus(since, *d),
                 Timer::Inactivity {
                     profile: p.id.clone(),
-                    workflow: name.to_string(),
+                    workflow: name.clone(),
                     since,
                 },
             );
@@ -540,10 +553,11 @@ impl<S: Store> Engine<S> {
             return Ok(());
         };
         let suppress = |engine: &mut Self, reason| {
+            let workflow = engine.name(&w.name);
             engine.log.push(Record::Suppressed {
                 at: now,
                 profile: p.id.clone(),
-                workflow: w.name.clone(),
+                workflow,
                 reason,
             });
             Ok(())
@@ -602,7 +616,7 @@ impl<S: Store> Engine<S> {
         self.log.push(Record::Entered {
             at: now,
             profile: p.id.clone(),
-            workflow: w.name.clone(),
+            workflow: self.name(&w.name),
             run: log.count,
         });
         let (journey, effects) = {
@@ -633,7 +647,7 @@ impl<S: Store> Engine<S> {
         self.log.push(Record::Exited {
             at: now,
             profile: p.id.clone(),
-            workflow: workflow.to_owned(),
+            workflow: self.name(workflow),
             reason,
         });
     }
@@ -654,7 +668,7 @@ impl<S: Store> Engine<S> {
                 self.log.push(Record::Dropped {
                     at: now,
                     profile: p.id.clone(),
-                    workflow: workflow.to_owned(),
+                    workflow: self.name(workflow),
                     send_id: id,
                     reason: "cancelled before it went out".to_owned(),
                 });
@@ -745,7 +759,7 @@ impl<S: Store> Engine<S> {
                     at,
                     Timer::Journey {
                         profile: p.id.clone(),
-                        workflow: w.name.clone(),
+                        workflow: self.name(&w.name),
                         run: journey.run,
                         seq,
                     },
@@ -761,7 +775,7 @@ impl<S: Store> Engine<S> {
                     self.log.push(Record::GoalReached {
                         at: now,
                         profile: p.id.clone(),
-                        workflow: w.name.clone(),
+                        workflow: self.name(&w.name),
                         goal: name,
                     });
                 }
@@ -770,14 +784,14 @@ impl<S: Store> Engine<S> {
                     self.log.push(Record::Exited {
                         at: now,
                         profile: p.id.clone(),
-                        workflow: w.name.clone(),
+                        workflow: self.name(&w.name),
                         reason,
                     });
                 }
                 Effect::Completed => self.log.push(Record::Completed {
                     at: now,
                     profile: p.id.clone(),
-                    workflow: w.name.clone(),
+                    workflow: self.name(&w.name),
                 }),
             }
         }
@@ -808,7 +822,7 @@ impl<S: Store> Engine<S> {
                 self.log.push(Record::Dropped {
                     at: now,
                     profile: p.id.clone(),
-                    workflow: w.name.clone(),
+                    workflow: self.name(&w.name),
                     send_id,
                     reason: format!("no `{field}` to send {} to", channel.as_str()),
                 });
@@ -835,7 +849,7 @@ impl<S: Store> Engine<S> {
                     self.store.put_outbox(OutboxItem {
                         send_id,
                         profile: p.id.clone(),
-                        workflow: w.name.clone(),
+                        workflow: self.name(&w.name),
                         run: journey.run,
                         escalation,
                         capped_channel,
@@ -848,7 +862,7 @@ impl<S: Store> Engine<S> {
                         at: now,
                         until,
                         profile: p.id.clone(),
-                        workflow: w.name.clone(),
+                        workflow: self.name(&w.name),
                         send_id,
                     });
                     return;
@@ -872,7 +886,7 @@ impl<S: Store> Engine<S> {
     )]
     fn deliver(
         &mut self,
-        profile: &str,
+        profile: &Arc<str>,
         module: &Module,
         workflow: &str,
         send_id: u64,
@@ -892,8 +906,8 @@ impl<S: Store> Engine<S> {
             if over {
                 self.log.push(Record::Capped {
                     at: now,
-                    profile: profile.to_owned(),
-                    workflow: workflow.to_owned(),
+                    profile: profile.clone(),
+                    workflow: self.name(workflow),
                     send_id,
                 });
                 return;
@@ -902,8 +916,8 @@ impl<S: Store> Engine<S> {
         }
         self.log.push(Record::Sent {
             at: now,
-            profile: profile.to_owned(),
-            workflow: workflow.to_owned(),
+            profile: profile.clone(),
+            workflow: self.name(workflow),
             send_id,
             message,
         });
@@ -1103,7 +1117,7 @@ impl<S: Store> Engine<S> {
                 profile,
                 message,
                 ..
-            } => Some((at, profile.as_str(), message)),
+            } => Some((at, &**profile, message)),
             _ => None,
         })
     }

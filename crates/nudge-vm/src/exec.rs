@@ -450,7 +450,7 @@ impl<'m> Vm<'m> {
         let journey = Journey {
             workflow,
             module: module_hash,
-            profile: facts.profile_id().to_owned(),
+            profile: facts.shared_profile_id(),
             run,
             pc: 0,
             status: Status::Active,

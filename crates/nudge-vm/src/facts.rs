@@ -1,5 +1,7 @@
 //! What the VM may read: one profile and its history.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::value::{Event, Value};
@@ -9,6 +11,11 @@ use crate::value::{Event, Value};
 pub trait Facts {
     /// The profile's id.
     fn profile_id(&self) -> &str;
+    /// The id as a shared string, for a journey to keep (a copy unless the
+    /// implementation holds one already).
+    fn shared_profile_id(&self) -> Arc<str> {
+        Arc::from(self.profile_id())
+    }
     /// A declared attribute (none when unset).
     fn attribute(&self, name: &str) -> Value;
     /// The profile's events called `name`, newest first, until `visit`

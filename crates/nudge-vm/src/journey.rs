@@ -67,7 +67,7 @@ pub struct Journey {
     /// The content hash of the module it runs (kept until it ends).
     pub module: u64,
     /// The profile.
-    pub profile: String,
+    pub profile: Arc<str>,
     /// How many times this profile entered this workflow before (0 first).
     pub run: u32,
     /// The next instruction (or the blocking one while waiting).

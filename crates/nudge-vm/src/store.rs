@@ -21,7 +21,7 @@ use crate::value::{Event, Props};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProfileRecord {
     /// The id.
-    pub id: String,
+    pub id: Arc<str>,
     /// Declared attributes that are set.
     pub attributes: Props,
     /// When it was first seen.
@@ -50,9 +50,9 @@ pub enum Timer {
     /// Resume a journey (`seq` must still match).
     Journey {
         /// The profile.
-        profile: String,
+        profile: Arc<str>,
         /// The workflow's name.
-        workflow: String,
+        workflow: Arc<str>,
         /// The journey's run (a restarted journey must not take the old
         /// run's timers).
         run: u32,
@@ -67,9 +67,9 @@ pub enum Timer {
     /// Check whether a profile has stayed quiet since `since`.
     Inactivity {
         /// The profile.
-        profile: String,
+        profile: Arc<str>,
         /// The workflow's name.
-        workflow: String,
+        workflow: Arc<str>,
         /// The activity the quiet spell started after.
         since: DateTime<Utc>,
     },
@@ -81,9 +81,9 @@ pub struct OutboxItem {
     /// The deterministic send id.
     pub send_id: u64,
     /// The profile.
-    pub profile: String,
+    pub profile: Arc<str>,
     /// The workflow's name.
-    pub workflow: String,
+    pub workflow: Arc<str>,
     /// The journey's run.
     pub run: u32,
     /// Sent from an escalation step.
@@ -293,7 +293,7 @@ struct Slot {
     entries: Vec<(String, EntryLog)>,
     capped: Vec<(DateTime<Utc>, Channel)>,
     /// Deferred messages: (workflow, send id), sorted.
-    outbox: Vec<(String, u64)>,
+    outbox: Vec<(Arc<str>, u64)>,
 }
 
 /// The profile index: open addressing over slot numbers. An entry holds
@@ -657,7 +657,7 @@ impl Store for MemoryStore {
             .map(|s| {
                 s.outbox
                     .iter()
-                    .filter(|(w, _)| w == workflow)
+                    .filter(|(w, _)| **w == *workflow)
                     .map(|(_, id)| *id)
                     .collect()
             })

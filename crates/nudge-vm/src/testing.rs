@@ -417,7 +417,7 @@ fn simulate(
         let first = events.first().map_or(start, |e| e.0).min(start);
         let last_activity = events.last().map(|e| e.0);
         let mut record = ProfileRecord {
-            id: (*id).to_owned(),
+            id: Arc::from(*id),
             attributes: profiles.remove(id).unwrap_or_default(),
             created_at: first,
             last_activity,
@@ -442,8 +442,8 @@ fn simulate(
             store.schedule(
                 (since + Duration::seconds(*d)).max(start),
                 Timer::Inactivity {
-                    profile: (*id).to_owned(),
-                    workflow: workflow.clone(),
+                    profile: Arc::from(*id),
+                    workflow: Arc::from(workflow.as_str()),
                     since,
                 },
             );
@@ -497,8 +497,8 @@ fn simulate(
                 ..
             } => Some(Sent {
                 at: *at,
-                profile: profile.clone(),
-                workflow: workflow.clone(),
+                profile: profile.to_string(),
+                workflow: workflow.to_string(),
                 message: message.clone(),
             }),
             _ => None,
@@ -554,7 +554,7 @@ impl Journeys {
                     profile: p,
                     workflow: w,
                     ..
-                } if p == profile && w == workflow => active = true,
+                } if **p == *profile && **w == *workflow => active = true,
                 Record::Exited {
                     profile: p,
                     workflow: w,
@@ -564,7 +564,7 @@ impl Journeys {
                     profile: p,
                     workflow: w,
                     ..
-                } if p == profile && w == workflow => active = false,
+                } if **p == *profile && **w == *workflow => active = false,
                 _ => {}
             }
         }
@@ -649,7 +649,7 @@ fn held_back(log: &[Record], to: Option<&str>, clock: &Clock) -> Vec<String> {
                 profile,
                 workflow,
                 ..
-            } if to.is_none_or(|t| t == profile) => out.push(format!(
+            } if to.is_none_or(|t| *t == **profile) => out.push(format!(
                 "{}  {workflow}: held back by the frequency cap",
                 clock.show(*at)
             )),
@@ -659,7 +659,7 @@ fn held_back(log: &[Record], to: Option<&str>, clock: &Clock) -> Vec<String> {
                 workflow,
                 reason,
                 ..
-            } if to.is_none_or(|t| t == profile) => out.push(format!(
+            } if to.is_none_or(|t| *t == **profile) => out.push(format!(
                 "{}  {workflow}: dropped, {reason}",
                 clock.show(*at)
             )),
@@ -708,13 +708,13 @@ fn journey_help(log: &[Record], profile: &str, clock: &Clock) -> String {
                 profile: p,
                 workflow,
                 ..
-            } if p == profile => format!("{}  entered {workflow}", clock.show(*at)),
+            } if **p == *profile => format!("{}  entered {workflow}", clock.show(*at)),
             Record::Suppressed {
                 at,
                 profile: p,
                 workflow,
                 reason,
-            } if p == profile => format!(
+            } if **p == *profile => format!(
                 "{}  did not enter {workflow}: {}",
                 clock.show(*at),
                 match reason {
@@ -730,7 +730,7 @@ fn journey_help(log: &[Record], profile: &str, clock: &Clock) -> String {
                 profile: p,
                 workflow,
                 reason,
-            } if p == profile => format!(
+            } if **p == *profile => format!(
                 "{}  exited {workflow}{}",
                 clock.show(*at),
                 match reason {
@@ -744,13 +744,15 @@ fn journey_help(log: &[Record], profile: &str, clock: &Clock) -> String {
                 at,
                 profile: p,
                 workflow,
-            } if p == profile => format!("{}  completed {workflow}", clock.show(*at)),
+            } if **p == *profile => format!("{}  completed {workflow}", clock.show(*at)),
             Record::GoalReached {
                 at,
                 profile: p,
                 workflow,
                 goal,
-            } if p == profile => format!("{}  reached goal {goal} of {workflow}", clock.show(*at)),
+            } if **p == *profile => {
+                format!("{}  reached goal {goal} of {workflow}", clock.show(*at))
+            }
             _ => continue,
         };
         lines.push(line);
