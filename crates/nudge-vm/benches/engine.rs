@@ -3,13 +3,15 @@
 //! `cargo bench -p nudge-vm --bench engine` prints VM steps per second (the
 //! pure step function alone) and simulated events per second (the engine
 //! with the in-memory store: history, journeys, timers, policies,
-//! rendering). `NUDGE_BENCH_EVENTS` sets the trace length (default
-//! 1 000 000 events over a tenth as many profiles; a few thousand when run
-//! by `cargo test --benches`). With `NUDGE_BENCH_TRACE_DIR=DIR` it only
+//! rendering; the record log is taken and dropped every few thousand
+//! events, as `nudge simulate` writes it out). `NUDGE_BENCH_EVENTS` sets
+//! the trace length (default 1 000 000 events over a tenth as many
+//! profiles; a few thousand when run by `cargo test --benches`). With `NUDGE_BENCH_TRACE_DIR=DIR` it only
 //! writes the same trace as `DIR/events.jsonl` and `DIR/profiles.jsonl`,
 //! to time `nudge simulate` end to end. Runs with the allocator the `nudge`
 //! binary uses (mimalloc).
 
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use nudge_bytecode::{compile, Module};
 use nudge_check::{check_project, TemplateLoader};
 use nudge_syntax::SourceFile;
-use nudge_vm::{Engine, Event, Facts, Input, MemoryStore, Props, Value, Vm};
+use nudge_vm::{Engine, Event, Facts, Input, MemoryStore, Props, Record, Value, Vm};
 
 /// The allocator the `nudge` binary uses.
 #[global_allocator]
@@ -283,6 +285,19 @@ fn rates(n: u64, wall: f64, cpu: Option<f64>) -> String {
     }
 }
 
+/// How many events go by between two takes of the record log.
+const LOG_BATCH: u64 = 4096;
+
+/// Takes the record log and counts its messages: `nudge simulate` writes
+/// records out as they come, so they do not pile up in memory.
+fn take_sent(engine: &mut Engine<MemoryStore>) -> usize {
+    engine
+        .take_log()
+        .iter()
+        .filter(|r| matches!(r, Record::Sent { .. }))
+        .count()
+}
+
 fn simulate(module: Module, t0: DateTime<Utc>, events: u64) {
     let profiles = (events / 10).max(1);
     let ids: Vec<String> = (0..profiles).map(|p| format!("user-{p}")).collect();
@@ -296,17 +311,26 @@ fn simulate(module: Module, t0: DateTime<Utc>, events: u64) {
     }
     let step = spacing(events);
     let mut now = t0;
+    // Each event brings its own copy of the id, as a parsed line does (an
+    // id read from a table of 100 000 would cost a cache miss of its own).
+    let mut id = String::new();
+    let mut sent = 0;
     for i in 0..events {
         let (p, kind, props) = trace_event(i, profiles);
         now += step;
-        if engine.track(&ids[p as usize], kind, props, now).is_err() {
+        id.clear();
+        let _ = write!(id, "user-{p}");
+        if engine.track(&id, kind, props, now).is_err() {
             return;
+        }
+        if i % LOG_BATCH == 0 {
+            sent += take_sent(&mut engine);
         }
     }
     let _ = engine.advance_to(now + Duration::days(10));
+    sent += take_sent(&mut engine);
     let secs = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
-    let sent = engine.sent().count();
     println!(
         "engine: {events} events over {profiles} profiles in {secs:.3} s: events {}; {} vm steps; {sent} messages",
         rates(events, secs, cpu),

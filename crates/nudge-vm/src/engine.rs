@@ -260,6 +260,14 @@ pub struct Engine<S: Store> {
     templates: Arc<crate::render::TemplateCache>,
     /// Current module: `inactive for` workflows and their shortest spell.
     quiet_workflows: Vec<(Arc<str>, i64)>,
+    /// Every `inactive for` workflow name of every version deployed.
+    quiet_names_seen: Vec<Arc<str>>,
+    /// Whether every name in `quiet_names_seen` is one of
+    /// `quiet_workflows`. Then a profile's quiet checks (all names of
+    /// quiet workflows, none twice) are all armed exactly when there are as
+    /// many as there are quiet workflows, which a store can tell without
+    /// reading the profile record.
+    quiet_names_current: bool,
 }
 
 /// Per-workflow counts, as a simulation summary shows them.
@@ -301,6 +309,8 @@ impl<S: Store> Engine<S> {
             names: Default::default(),
             templates: Arc::new(crate::render::TemplateCache::default()),
             quiet_workflows: Vec::new(),
+            quiet_names_seen: Vec::new(),
+            quiet_names_current: true,
         };
         engine.deploy(module);
         engine
@@ -353,6 +363,15 @@ impl<S: Store> Engine<S> {
             .chain(self.module.workflows.iter().map(|w| &w.name))
             .map(|n| Arc::from(n.as_str()))
             .collect();
+        for (name, _) in &quiet_workflows {
+            if !self.quiet_names_seen.contains(name) {
+                self.quiet_names_seen.push(name.clone());
+            }
+        }
+        self.quiet_names_current = self
+            .quiet_names_seen
+            .iter()
+            .all(|n| quiet_workflows.iter().any(|(q, _)| q == n));
         self.quiet_workflows = quiet_workflows;
         hash
     }
@@ -1024,21 +1043,41 @@ impl<S: Store> Engine<S> {
                 workflow,
                 since,
             } => {
+                // Active since, and every quiet workflow has its check: only
+                // this one is re-armed from the last activity. When the
+                // store keeps the profile's quiet state apart, the record is
+                // not read at all.
+                let spell = || {
+                    self.quiet_workflows
+                        .iter()
+                        .find(|(name, _)| **name == *workflow)
+                        .map(|(_, d)| *d)
+                };
+                if let Some(q) = self.store.popped_quiet_state() {
+                    let all_armed =
+                        self.quiet_names_current && q.pending_checks == self.quiet_workflows.len();
+                    if let (true, true, Some(d)) = (q.last_active != since, all_armed, spell()) {
+                        self.store.schedule(
+                            plus(q.last_active, d),
+                            Timer::Inactivity {
+                                profile,
+                                workflow,
+                                since: q.last_active,
+                            },
+                        );
+                        return Ok(());
+                    }
+                }
                 let Some(mut p) = self.store.take_profile(&profile) else {
                     return Ok(());
                 };
                 let last = p.last_activity.unwrap_or(p.created_at);
                 if last != since {
-                    // Active since. The common case: this workflow still
-                    // has a quiet spell and every such workflow has its
-                    // check, so the profile's checks stay as they are and
-                    // only this one is re-armed (what the general path
-                    // below does too, without the copies).
-                    let spell = self
-                        .quiet_workflows
-                        .iter()
-                        .find(|(name, _)| **name == *workflow)
-                        .map(|(_, d)| *d);
+                    // The same case, read from the record: the profile's
+                    // checks stay as they are and only this one is re-armed
+                    // (what the general path below does too, without the
+                    // copies).
+                    let spell = spell();
                     let all_armed = self
                         .quiet_workflows
                         .iter()
@@ -1082,26 +1121,18 @@ impl<S: Store> Engine<S> {
 
     /// Counts per workflow name, from the log.
     pub fn stats(&self) -> std::collections::BTreeMap<String, WorkflowStats> {
-        let mut out: std::collections::BTreeMap<String, WorkflowStats> = Default::default();
+        let mut out = Default::default();
         for r in &self.log {
-            let (workflow, apply): (&str, fn(&mut WorkflowStats, &Record)) = match r {
-                Record::Entered { workflow, .. } => (workflow, |s, _| s.entered += 1),
-                Record::Suppressed { workflow, .. } => (workflow, |s, _| s.suppressed += 1),
-                Record::Exited { workflow, .. } => (workflow, |s, _| s.exited += 1),
-                Record::Completed { workflow, .. } => (workflow, |s, _| s.completed += 1),
-                Record::GoalReached { workflow, .. } => (workflow, |s, _| s.goals += 1),
-                Record::Capped { workflow, .. } => (workflow, |s, _| s.capped += 1),
-                Record::Deferred { workflow, .. } => (workflow, |s, _| s.deferred += 1),
-                Record::Dropped { workflow, .. } => (workflow, |s, _| s.dropped += 1),
-                Record::Sent { workflow, .. } => (workflow, |s, r| {
-                    if let Record::Sent { message, .. } = r {
-                        *s.sent.entry(message.channel.as_str()).or_default() += 1;
-                    }
-                }),
-            };
-            apply(out.entry(workflow.to_owned()).or_default(), r);
+            WorkflowStats::tally(&mut out, r);
         }
         out
+    }
+
+    /// Takes the records logged so far, leaving the log empty: a caller
+    /// that writes records out as they come (and counts them with
+    /// [`WorkflowStats::tally`]) keeps its memory flat on a long trace.
+    pub fn take_log(&mut self) -> Vec<Record> {
+        std::mem::take(&mut self.log)
     }
 
     /// The journey of a profile in a workflow (latest run).
@@ -1120,5 +1151,30 @@ impl<S: Store> Engine<S> {
             } => Some((at, &**profile, message)),
             _ => None,
         })
+    }
+}
+
+impl WorkflowStats {
+    /// Counts one record into `stats`, by workflow name.
+    pub fn tally(stats: &mut std::collections::BTreeMap<String, WorkflowStats>, r: &Record) {
+        let (workflow, apply): (&str, fn(&mut WorkflowStats, &Record)) = match r {
+            Record::Entered { workflow, .. } => (workflow, |s, _| s.entered += 1),
+            Record::Suppressed { workflow, .. } => (workflow, |s, _| s.suppressed += 1),
+            Record::Exited { workflow, .. } => (workflow, |s, _| s.exited += 1),
+            Record::Completed { workflow, .. } => (workflow, |s, _| s.completed += 1),
+            Record::GoalReached { workflow, .. } => (workflow, |s, _| s.goals += 1),
+            Record::Capped { workflow, .. } => (workflow, |s, _| s.capped += 1),
+            Record::Deferred { workflow, .. } => (workflow, |s, _| s.deferred += 1),
+            Record::Dropped { workflow, .. } => (workflow, |s, _| s.dropped += 1),
+            Record::Sent { workflow, .. } => (workflow, |s, r| {
+                if let Record::Sent { message, .. } = r {
+                    *s.sent.entry(message.channel.as_str()).or_default() += 1;
+                }
+            }),
+        };
+        match stats.get_mut(workflow) {
+            Some(s) => apply(s, r),
+            None => apply(stats.entry(workflow.to_owned()).or_default(), r),
+        }
     }
 }

@@ -44,6 +44,28 @@ pub struct EntryLog {
     pub last: Option<DateTime<Utc>>,
 }
 
+/// What a due quiet check reads of its profile. A store may keep it apart
+/// from the profile record (see [`Store::popped_quiet_state`]), so that a
+/// check that finds the profile active since re-arms without reading the
+/// record: most quiet checks end that way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuietState {
+    /// The last accepted `track` event, or when the profile was created.
+    pub last_active: DateTime<Utc>,
+    /// How many quiet checks are pending (`ProfileRecord::quiet_checks`).
+    pub pending_checks: usize,
+}
+
+impl QuietState {
+    /// The state of a profile record.
+    pub fn of(p: &ProfileRecord) -> QuietState {
+        QuietState {
+            last_active: p.last_activity.unwrap_or(p.created_at),
+            pending_checks: p.quiet_checks.len(),
+        }
+    }
+}
+
 /// A scheduled wake-up.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Timer {
@@ -136,6 +158,13 @@ pub trait Store {
     /// Removes and returns the earliest timer due at or before `now`
     /// (ties in scheduling order).
     fn pop_due(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Timer)>;
+
+    /// The [`QuietState`] of the profile of the timer `pop_due` returned
+    /// last, if the store keeps it apart from the record and the profile
+    /// record is in the store; `None` tells the caller to read the record.
+    fn popped_quiet_state(&self) -> Option<QuietState> {
+        None
+    }
 
     /// Parks a deferred message.
     fn put_outbox(&mut self, item: OutboxItem);
@@ -406,6 +435,17 @@ pub struct MemoryStore {
     timer_slab: Vec<Option<(Timer, u32)>>,
     free_slots: Vec<u32>,
     timer_counter: u64,
+    /// Each slot's [`QuietState`] (none while its record is lent out or
+    /// absent), beside the slots: a dense array that stays in the cache,
+    /// where a slot of 100 000 would not.
+    quiet: Vec<Option<QuietState>>,
+    /// The timer `pop_due` returned last: the address and length of its
+    /// profile id, and its slot. A timer scheduled with that same id (the
+    /// engine moves it from the old timer into the new one) gets that
+    /// slot as its hint without reading any slot. An id at the same
+    /// address with other content cannot occur while the profile lives;
+    /// even then, hints are checked against the slot's key before use.
+    popped: Option<(usize, usize, u32)>,
     outbox: HashMap<u64, OutboxItem, FxBuild>,
     modules: HashMap<u64, Arc<Module>>,
 }
@@ -465,7 +505,12 @@ impl MemoryStore {
     }
 
     fn slot_mut(&mut self, profile: &str) -> &mut Slot {
-        let i = match self.slot_index(profile) {
+        let i = self.slot_index_or_insert(profile);
+        &mut self.slots[i]
+    }
+
+    fn slot_index_or_insert(&mut self, profile: &str) -> usize {
+        match self.slot_index(profile) {
             Some(i) => i,
             None => {
                 let i = self.slots.len();
@@ -474,12 +519,12 @@ impl MemoryStore {
                     key: Key::new(profile),
                     ..Slot::default()
                 });
+                self.quiet.push(None);
                 self.index.insert(profile.as_bytes(), n);
                 self.last.set(n);
                 i
             }
-        };
-        &mut self.slots[i]
+        }
     }
 }
 
@@ -489,13 +534,24 @@ impl Store for MemoryStore {
     }
 
     fn put_profile(&mut self, profile: ProfileRecord) {
-        let slot = self.slot_mut(&profile.id);
-        slot.profile = Some(profile);
+        let i = self.slot_index_or_insert(&profile.id);
+        if let Some(q) = self.quiet.get_mut(i) {
+            *q = Some(QuietState::of(&profile));
+        }
+        self.slots[i].profile = Some(profile);
     }
 
     fn take_profile(&mut self, id: &str) -> Option<ProfileRecord> {
         let i = self.slot_index(id)?;
+        if let Some(q) = self.quiet.get_mut(i) {
+            *q = None;
+        }
         self.slots.get_mut(i)?.profile.take()
+    }
+
+    fn popped_quiet_state(&self) -> Option<QuietState> {
+        let (_, _, slot) = self.popped?;
+        *self.quiet.get(slot as usize)?
     }
 
     fn append_event(&mut self, profile: &str, event: Event) {
@@ -558,7 +614,10 @@ impl Store for MemoryStore {
         let hint = match &timer {
             Timer::Journey { profile, .. } | Timer::Inactivity { profile, .. } => {
                 let last = self.last.get();
-                if self
+                let id = (profile.as_ptr().addr(), profile.len());
+                if let Some((_, _, slot)) = self.popped.filter(|&(a, n, _)| (a, n) == id) {
+                    slot
+                } else if self
                     .slots
                     .get(last as usize)
                     .is_some_and(|s| s.key.as_bytes() == profile.as_bytes())
@@ -627,8 +686,14 @@ impl Store for MemoryStore {
                 .and_then(Option::take);
             self.free_slots.push(index);
             if let Some((timer, hint)) = timer {
+                self.popped = None;
                 if (hint as usize) < self.slots.len() {
                     self.last.set(hint);
+                    if let Timer::Journey { profile, .. } | Timer::Inactivity { profile, .. } =
+                        &timer
+                    {
+                        self.popped = Some((profile.as_ptr().addr(), profile.len(), hint));
+                    }
                 }
                 return Some((at, timer));
             }
