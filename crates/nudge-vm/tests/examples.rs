@@ -12,7 +12,10 @@ use common::{props, t};
 use nudge_bytecode::{compile, Channel, Module};
 use nudge_check::{check_project, TemplateLoader};
 use nudge_syntax::SourceFile;
-use nudge_vm::{Engine, MemoryStore, Props, Record, Value};
+use nudge_vm::{
+    Engine, EntryLog, Event, Journey, MemoryStore, OutboxItem, ProfileRecord, Props, Record, Store,
+    Timer, Value,
+};
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
@@ -28,6 +31,11 @@ impl TemplateLoader for ExamplesLoader {
 }
 
 fn examples() -> Module {
+    examples_edited(|_, text| text)
+}
+
+/// The examples compiled after `edit(file name, text)`.
+fn examples_edited(edit: impl Fn(&str, String) -> String) -> Module {
     let mut names: Vec<String> = std::fs::read_dir(examples_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -37,7 +45,10 @@ fn examples() -> Module {
     let sources: Vec<Arc<SourceFile>> = names
         .into_iter()
         .map(|n| {
-            let text = std::fs::read_to_string(examples_dir().join(&n)).unwrap();
+            let text = edit(
+                &n,
+                std::fs::read_to_string(examples_dir().join(&n)).unwrap(),
+            );
             Arc::new(SourceFile::new(format!("examples/{n}"), text))
         })
         .collect();
@@ -346,4 +357,188 @@ fn html_template_files_escape_what_they_interpolate() {
     );
     // Plain-text fields are not HTML.
     assert_eq!(email.fields["subject"], "You left <script> in your cart");
+}
+
+/// The memory store without its dense quiet-check state: every due quiet
+/// check reads the profile record, as a store that keeps nothing apart
+/// does.
+struct RecordOnly(MemoryStore);
+
+impl Store for RecordOnly {
+    fn profile(&self, id: &str) -> Option<ProfileRecord> {
+        self.0.profile(id)
+    }
+    fn put_profile(&mut self, profile: ProfileRecord) {
+        self.0.put_profile(profile)
+    }
+    fn take_profile(&mut self, id: &str) -> Option<ProfileRecord> {
+        self.0.take_profile(id)
+    }
+    fn append_event(&mut self, profile: &str, event: Event) {
+        self.0.append_event(profile, event)
+    }
+    fn history(&self, profile: &str, name: &str, visit: &mut dyn FnMut(&Event) -> bool) {
+        self.0.history(profile, name, visit)
+    }
+    fn journey(&self, profile: &str, workflow: &str) -> Option<Journey> {
+        self.0.journey(profile, workflow)
+    }
+    fn journey_workflows(&self, profile: &str) -> Vec<String> {
+        self.0.journey_workflows(profile)
+    }
+    fn put_journey(&mut self, profile: &str, workflow: &str, journey: Journey) {
+        self.0.put_journey(profile, workflow, journey)
+    }
+    fn entry_log(&self, profile: &str, workflow: &str) -> EntryLog {
+        self.0.entry_log(profile, workflow)
+    }
+    fn put_entry_log(&mut self, profile: &str, workflow: &str, log: EntryLog) {
+        self.0.put_entry_log(profile, workflow, log)
+    }
+    fn schedule(&mut self, at: DateTime<Utc>, timer: Timer) {
+        self.0.schedule(at, timer)
+    }
+    fn next_timer(&self) -> Option<DateTime<Utc>> {
+        self.0.next_timer()
+    }
+    fn pop_due(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Timer)> {
+        self.0.pop_due(now)
+    }
+    fn put_outbox(&mut self, item: OutboxItem) {
+        self.0.put_outbox(item)
+    }
+    fn take_outbox(&mut self, send_id: u64) -> Option<OutboxItem> {
+        self.0.take_outbox(send_id)
+    }
+    fn outbox_of(&self, profile: &str, workflow: &str) -> Vec<u64> {
+        self.0.outbox_of(profile, workflow)
+    }
+    fn capped_sends_after(
+        &self,
+        profile: &str,
+        after: DateTime<Utc>,
+        channels: &[Channel],
+    ) -> usize {
+        self.0.capped_sends_after(profile, after, channels)
+    }
+    fn record_capped_send(&mut self, profile: &str, at: DateTime<Utc>, channel: Channel) {
+        self.0.record_capped_send(profile, at, channel)
+    }
+    fn put_module(&mut self, hash: u64, module: Arc<Module>) {
+        self.0.put_module(hash, module)
+    }
+    fn module(&self, hash: u64) -> Option<Arc<Module>> {
+        self.0.module(hash)
+    }
+}
+
+/// Replays a generated trace (quiet spells, logins, carts, orders) on
+/// `engine`, deploying `next` halfway through, and returns the log.
+fn replay_trace<S: Store>(mut engine: Engine<S>, next: Module) -> Vec<Record> {
+    let t0 = t("2026-03-01T00:00:00Z");
+    let profiles = 300u64;
+    for p in 0..profiles {
+        let id = format!("user-{p}");
+        let mut traits = props(&[
+            ("email", Value::str(&format!("{id}@example.com"))),
+            (
+                "plan",
+                Value::str(if p % 3 == 0 { "pro" } else { "starter" }),
+            ),
+            ("created_at", Value::Time(t0)),
+        ]);
+        if p % 5 == 0 {
+            traits.insert("timezone", Value::str("Europe/Berlin"));
+        }
+        engine.identify(&id, traits, t0).unwrap();
+    }
+    let kinds = [
+        "login",
+        "checkout_abandoned",
+        "feature_used",
+        "order_completed",
+        "setup_completed",
+    ];
+    let events = 6000u64;
+    let mut next = Some(next);
+    for i in 0..events {
+        // Profiles from 200 on are active on days 18 and 19 only, just
+        // before the new version: one quiet check finds them quiet while
+        // the other, armed before the last activity, still has to find
+        // them active, and their next event never comes.
+        let at = t0 + Duration::minutes((i * 60 * 24 * 40 / events) as i64);
+        let day = (at - t0).num_days();
+        let mut p = (i * 7919 + (i / 500) * 31) % profiles;
+        if p >= 200 && day != 18 && day != 19 {
+            p %= 200;
+        }
+        let kind = kinds[(i % kinds.len() as u64) as usize];
+        let props = match kind {
+            "checkout_abandoned" => props(&[
+                ("product_name", Value::str("Lamp")),
+                ("price", Value::Float(40.0)),
+                ("cart_total", Value::Float((i % 100) as f64)),
+            ]),
+            "feature_used" => props(&[
+                ("feature", Value::str("reports")),
+                ("first_time", Value::Bool(i % 7 == 0)),
+            ]),
+            "order_completed" => {
+                props(&[("order_id", Value::str("o")), ("total", Value::Float(40.0))])
+            }
+            _ => Props::new(),
+        };
+        engine.track(&format!("user-{p}"), kind, props, at).unwrap();
+        if i == events / 2 {
+            if let Some(m) = next.take() {
+                engine.deploy(m);
+            }
+        }
+    }
+    while engine.fire_next().unwrap().is_some() {}
+    std::mem::take(&mut engine.log)
+}
+
+#[test]
+fn quiet_checks_from_the_dense_state_match_checks_that_read_the_record() {
+    // Redeploying the same module keeps the fast path; a version whose
+    // quiet workflows have other names turns it off for the rest of the run.
+    let same = || (examples(), examples());
+    let changed = || {
+        let edited = examples_edited(|name, text| {
+            if name == "win_back.flow" {
+                // The second quiet workflow under a new name: profiles keep
+                // checks of the old name that no version has any more.
+                text.replace("workflow stalled_help {", "workflow stalled_help_2 {")
+                    .replace("audience in stalled and", "audience")
+            } else {
+                text
+            }
+        });
+        (examples(), edited)
+    };
+    for (label, modules) in [
+        ("same", same as fn() -> (Module, Module)),
+        ("changed", changed),
+    ] {
+        let (first, next) = modules();
+        let t0 = t("2026-03-01T00:00:00Z");
+        let fast = replay_trace(
+            Engine::new(MemoryStore::new(), first.clone(), t0),
+            next.clone(),
+        );
+        let plain = replay_trace(Engine::new(RecordOnly(MemoryStore::new()), first, t0), next);
+        let quiet_entries = fast
+            .iter()
+            .filter(|r| matches!(r, Record::Entered { workflow, .. } if &**workflow == "win_back"))
+            .count();
+        assert!(
+            quiet_entries > 10,
+            "{label}: too few quiet spells to compare: {quiet_entries}"
+        );
+        assert_eq!(fast.len(), plain.len(), "{label}");
+        for (i, (a, b)) in fast.iter().zip(&plain).enumerate() {
+            assert_eq!(a, b, "{label}: record {i} differs");
+        }
+    }
 }
