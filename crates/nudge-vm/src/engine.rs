@@ -192,6 +192,21 @@ fn const_value(c: &Const) -> Value {
     }
 }
 
+/// What an unset profile field reads as: its schema default, else none.
+pub(crate) fn profile_default(module: &Module, name: &str) -> Value {
+    let field = module.schemas.profile.iter().find(|f| f.name == name);
+    match field.and_then(|f| f.default.as_ref()) {
+        Some(Const::Enum { enum_id, member }) => module
+            .schemas
+            .enums
+            .get(*enum_id as usize)
+            .and_then(|e| e.members.get(*member as usize))
+            .map_or(Value::None, |m| Value::str(m)),
+        Some(c) => const_value(c),
+        None => Value::None,
+    }
+}
+
 impl<S: Store> Facts for ProfileFacts<'_, S> {
     fn profile_id(&self) -> &str {
         &self.profile.id
@@ -202,21 +217,14 @@ impl<S: Store> Facts for ProfileFacts<'_, S> {
     }
 
     fn attribute(&self, name: &str) -> Value {
-        if let Some(v) = self.profile.attributes.get(name) {
-            return v.clone();
+        match self.profile.attributes.get(name) {
+            Some(v) => v.clone(),
+            None => profile_default(self.module, name),
         }
-        let field = self.module.schemas.profile.iter().find(|f| f.name == name);
-        match field.and_then(|f| f.default.as_ref()) {
-            Some(Const::Enum { enum_id, member }) => self
-                .module
-                .schemas
-                .enums
-                .get(*enum_id as usize)
-                .and_then(|e| e.members.get(*member as usize))
-                .map_or(Value::None, |m| Value::str(m)),
-            Some(c) => const_value(c),
-            None => Value::None,
-        }
+    }
+
+    fn attributes(&self) -> Option<Props> {
+        Some(self.profile.attributes.clone())
     }
 
     fn history(&self, name: &str, visit: &mut dyn FnMut(&Event) -> bool) {

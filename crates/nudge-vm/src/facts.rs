@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::value::{Event, Value};
+use crate::value::{Event, Props, Value};
 
 /// Read access to one profile and its history. The engine implements it on
 /// its store; tests implement it on plain vectors.
@@ -18,6 +18,12 @@ pub trait Facts {
     }
     /// A declared attribute (none when unset).
     fn attribute(&self, name: &str) -> Value;
+    /// The attributes that are set, when the implementation holds them as
+    /// [`Props`] (a copy is a reference count); `None` makes a template
+    /// read each declared field through [`Facts::attribute`] instead.
+    fn attributes(&self) -> Option<Props> {
+        None
+    }
     /// The profile's events called `name`, newest first, until `visit`
     /// returns false.
     fn history(&self, name: &str, visit: &mut dyn FnMut(&Event) -> bool);

@@ -4,8 +4,12 @@ use std::collections::BTreeMap;
 
 use nudge_bytecode::{Channel, FieldValue, MessageField, MessageId, Module, StringId, StringPart};
 
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+
 use crate::exec::{Ctx, Vm, VmError};
-use crate::value::Value;
+use crate::value::{Props, Value};
 
 /// A message ready for a channel.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -59,6 +63,8 @@ fn json_value(v: &Value, out: &mut String) {
 #[derive(Debug, Default)]
 pub struct TemplateCache {
     env: minijinja::Environment<'static>,
+    /// Every declared profile field with its default, for templates.
+    profile_defaults: Arc<Props>,
 }
 
 impl TemplateCache {
@@ -91,7 +97,10 @@ impl TemplateCache {
         for msg in &module.messages {
             add(&mut env, module, &msg.overrides);
         }
-        TemplateCache { env }
+        TemplateCache {
+            env,
+            profile_defaults: Arc::new(profile_defaults(module)),
+        }
     }
 }
 
@@ -107,12 +116,109 @@ fn jinja(v: &Value) -> minijinja::Value {
     }
 }
 
-fn jinja_map(props: &crate::value::Props) -> minijinja::Value {
-    let map: BTreeMap<String, minijinja::Value> = props
+/// Event properties as a template sees them, read on demand.
+#[derive(Debug)]
+struct PropsView(Props);
+
+impl Object for PropsView {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        self.0.get(key.as_str()?).map(jinja)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.keys().map(minijinja::Value::from).collect())
+    }
+}
+
+/// A profile as a template sees it: every declared field (set, else its
+/// default, else none) and `id`, read on demand rather than copied into a
+/// map for every message.
+#[derive(Debug)]
+struct ProfileView {
+    id: minijinja::Value,
+    set: Props,
+    /// Every declared field with its default (none when it has none).
+    defaults: Arc<Props>,
+}
+
+impl Object for ProfileView {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let key = key.as_str()?;
+        if key == "id" {
+            return Some(self.id.clone());
+        }
+        let default = self.defaults.get(key)?;
+        Some(jinja(self.set.get(key).unwrap_or(default)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<&str> = self.defaults.keys().chain(["id"]).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Enumerator::Values(keys.into_iter().map(minijinja::Value::from).collect())
+    }
+}
+
+/// The names a template file sees: `profile`, `event` (the trigger's
+/// properties) and each event received by `wait for`, by its name (a
+/// received event's name wins over the others).
+#[derive(Debug)]
+struct Scope {
+    profile: minijinja::Value,
+    event: Option<minijinja::Value>,
+    received: Vec<(Arc<str>, minijinja::Value)>,
+}
+
+impl Object for Scope {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let key = key.as_str()?;
+        if let Some((_, v)) = self.received.iter().rev().find(|(k, _)| &**k == key) {
+            return Some(v.clone());
+        }
+        match key {
+            "event" => self.event.clone(),
+            "profile" => Some(self.profile.clone()),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<&str> = ["profile"]
+            .into_iter()
+            .chain(self.event.as_ref().map(|_| "event"))
+            .chain(self.received.iter().map(|(k, _)| &**k))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Enumerator::Values(keys.into_iter().map(minijinja::Value::from).collect())
+    }
+}
+
+/// Every declared profile field with its default (none when it has none).
+fn profile_defaults(module: &Module) -> Props {
+    module
+        .schemas
+        .profile
         .iter()
-        .map(|(k, v)| (k.to_string(), jinja(v)))
-        .collect();
-    minijinja::Value::from(map)
+        .map(|f| {
+            (
+                f.name.as_str(),
+                crate::engine::profile_default(module, &f.name),
+            )
+        })
+        .collect()
 }
 
 impl Vm<'_> {
@@ -125,28 +231,38 @@ impl Vm<'_> {
         source: StringId,
         ctx: &Ctx<'_>,
     ) -> Result<String, VmError> {
-        let mut root: BTreeMap<String, minijinja::Value> = BTreeMap::new();
-        let mut profile: BTreeMap<String, minijinja::Value> = self
-            .module
-            .schemas
-            .profile
-            .iter()
-            .map(|f| (f.name.clone(), jinja(&ctx.facts.attribute(&f.name))))
-            .collect();
-        profile.insert(
-            "id".to_owned(),
-            minijinja::Value::from(ctx.facts.profile_id()),
-        );
-        root.insert("profile".to_owned(), minijinja::Value::from(profile));
-        if let Some((e, _)) = ctx.event {
-            root.insert("event".to_owned(), jinja_map(&e.props));
-        }
-        if let Some(j) = ctx.journey {
-            for (_, e) in &j.received {
-                root.insert(e.name.to_string(), jinja_map(&e.props));
-            }
-        }
-        let root = minijinja::Value::from(root);
+        let defaults = match self.templates {
+            Some(cache) => cache.profile_defaults.clone(),
+            None => Arc::new(profile_defaults(self.module)),
+        };
+        // Facts that do not hold their attributes as `Props` are read
+        // field by field.
+        let set = ctx.facts.attributes().unwrap_or_else(|| {
+            defaults
+                .keys()
+                .map(|k| (k, ctx.facts.attribute(k)))
+                .collect()
+        });
+        let profile = minijinja::Value::from_object(ProfileView {
+            id: minijinja::Value::from(ctx.facts.profile_id()),
+            set,
+            defaults,
+        });
+        let view =
+            |e: &crate::value::Event| minijinja::Value::from_object(PropsView(e.props.clone()));
+        let root = minijinja::Value::from_object(Scope {
+            profile,
+            event: ctx.event.map(|(e, _)| view(e)),
+            received: ctx
+                .journey
+                .map(|j| {
+                    j.received
+                        .iter()
+                        .map(|(_, e)| (e.name.clone(), view(e)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
         let name = self.module.string(path);
         let fail = |e: minijinja::Error| VmError::Render(name.to_owned(), e.to_string());
         if let Some(t) = self

@@ -36,6 +36,12 @@ fn examples() -> Module {
 
 /// The examples compiled after `edit(file name, text)`.
 fn examples_edited(edit: impl Fn(&str, String) -> String) -> Module {
+    examples_with(edit, &ExamplesLoader)
+}
+
+/// The examples compiled after `edit(file name, text)`, their template
+/// files read by `loader`.
+fn examples_with(edit: impl Fn(&str, String) -> String, loader: &dyn TemplateLoader) -> Module {
     let mut names: Vec<String> = std::fs::read_dir(examples_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -52,7 +58,7 @@ fn examples_edited(edit: impl Fn(&str, String) -> String) -> Module {
             Arc::new(SourceFile::new(format!("examples/{n}"), text))
         })
         .collect();
-    let checked = check_project(&sources, &ExamplesLoader);
+    let checked = check_project(&sources, loader);
     let program = checked
         .program
         .unwrap_or_else(|| panic!("examples check clean: {:#?}", checked.diagnostics));
@@ -541,4 +547,57 @@ fn quiet_checks_from_the_dense_state_match_checks_that_read_the_record() {
             assert_eq!(a, b, "{label}: record {i} differs");
         }
     }
+}
+
+/// The cart reminder's HTML file replaced by one that shows what a
+/// template file can read.
+struct ProbeLoader;
+
+const PROBE: &str = "id={{ profile.id }} first={{ profile.first_name }} \
+zone={{ profile.timezone }} plan={{ profile.plan }} \
+product={{ event.product_name }} total={{ event.cart_total }} \
+profile=[{% for k in profile %}{{ k }} {% endfor %}] \
+event=[{% for k, v in event|items %}{{ k }}:{{ v }} {% endfor %}] \
+set={{ profile.email }} <{{ event.product_name|upper }}>";
+
+impl TemplateLoader for ProbeLoader {
+    fn load(&self, path: &Path) -> std::io::Result<String> {
+        if path.ends_with("cart_reminder.html") {
+            return Ok(PROBE.to_owned());
+        }
+        ExamplesLoader.load(path)
+    }
+}
+
+#[test]
+fn template_files_read_the_profile_and_the_trigger_event() {
+    let module = examples_with(|_, text| text, &ProbeLoader);
+    let now = t("2026-03-01T10:00:00Z");
+    let mut e = Engine::new(MemoryStore::new(), module, now);
+    customer(&mut e, "u1", &[], now);
+    e.track(
+        "u1",
+        "checkout_abandoned",
+        props(&[
+            ("product_name", Value::str("<Lamp>")),
+            ("price", Value::Float(40.0)),
+            ("cart_total", Value::Float(30.5)),
+        ]),
+        now,
+    )
+    .unwrap();
+    e.advance_to(now + Duration::hours(2)).unwrap();
+    let html: Vec<&str> = e
+        .sent()
+        .filter_map(|(_, _, m)| m.fields.get("html").map(String::as_str))
+        .collect();
+    assert_eq!(
+        html,
+        vec![
+            "id=u1 first=None zone=UTC plan=pro product=&lt;Lamp&gt; total=30.5 \
+             profile=[created_at email first_name id phone plan push_token timezone ] \
+             event=[cart_total:30.5 price:40.0 product_name:&lt;Lamp&gt; ] \
+             set=u1@example.com <&lt;LAMP&gt;>"
+        ]
+    );
 }
