@@ -7,10 +7,12 @@
 //! line earlier than the one before is rejected (the engine's clock only
 //! moves forward). A rejected line is reported on stderr with its number and
 //! the field at fault, and skipped whole. After the last line, timers run
-//! until `--until`, or, by default, until none is left.
+//! until `--until`, or, by default, until none is left. The engine's record
+//! log is drained as the run goes: JSON lines are written as messages are
+//! sent, and the table keeps only its row text.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -18,7 +20,7 @@ use clap::{Args, ValueEnum};
 use nudge_bytecode::Module;
 use nudge_syntax::{project, Severity};
 use nudge_vm::ingest::{self, IngestError, Input, Note};
-use nudge_vm::{Engine, MemoryStore, Props, Record, Rendered, WorkflowStats};
+use nudge_vm::{Engine, MemoryStore, Props, Record, Rendered, Store as _, WorkflowStats};
 
 use crate::check::{EXIT_ERRORS, EXIT_FAILURE, EXIT_OK};
 
@@ -325,7 +327,9 @@ fn simulate(args: &SimulateArgs) -> Result<u8, Failure> {
         Some(path) => read_profiles(path, &module, &mut rep)?,
         None => Vec::new(),
     };
-    if size >= PROGRESS_BYTES && std::io::stderr().is_terminal() {
+    // JSON lines go out during the run: no bar when they share its terminal.
+    let output_on_terminal = args.format == SimFormat::Jsonl && std::io::stdout().is_terminal();
+    if size >= PROGRESS_BYTES && std::io::stderr().is_terminal() && !output_on_terminal {
         let bar = indicatif::ProgressBar::new(size);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
@@ -335,38 +339,43 @@ fn simulate(args: &SimulateArgs) -> Result<u8, Failure> {
         );
         rep.bar = Some(bar);
     }
-    let outcome = replay(args, &module, reader, &mut profiles, until, &mut rep)?;
+    let mut sink = Sink::new(
+        std::io::BufWriter::new(std::io::stdout().lock()),
+        args.format,
+        &module,
+    );
+    let outcome = replay(
+        args,
+        &module,
+        reader,
+        &mut profiles,
+        until,
+        &mut rep,
+        &mut sink,
+    );
     if let Some(bar) = rep.bar.take() {
         bar.finish_and_clear();
     }
+    let ran = outcome.and_then(|mut outcome| {
+        match outcome.engine.take() {
+            Some(engine) if !sink.closed => run_timers(engine, until, &mut sink)?,
+            _ => {}
+        }
+        Ok(outcome)
+    });
     let Outcome {
-        engine,
         applied,
         skipped_after_until,
-    } = outcome;
-    let engine = match engine {
-        Some(mut engine) => {
-            match until {
-                Some(t) => engine
-                    .advance_to(t.max(engine.now()))
-                    .map_err(engine_error)?,
-                None => while engine.fire_next().map_err(engine_error)?.is_some() {},
-            }
-            Some(engine)
+        ..
+    } = match ran {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // The messages already written stay written.
+            sink.flush_partial();
+            return Err(e);
         }
-        None => None,
     };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = match args.format {
-        SimFormat::Table => write_table(&mut out, &module, engine.as_ref()),
-        SimFormat::Jsonl => write_jsonl(&mut out, &module, engine.as_ref()),
-    }
-    .and_then(|()| out.flush());
-    match written {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(e.into()),
-    }
+    sink.finish()?;
     if skipped_after_until > 0 {
         eprintln!(
             "note: {skipped_after_until} line{} after --until not applied",
@@ -392,6 +401,40 @@ fn simulate(args: &SimulateArgs) -> Result<u8, Failure> {
     Ok(EXIT_OK)
 }
 
+/// Runs timers after the last line, to `until` or until none is left,
+/// draining the log into `sink` after each due time.
+fn run_timers(
+    mut engine: Engine<MemoryStore>,
+    until: Option<DateTime<Utc>>,
+    sink: &mut Sink<impl std::io::Write>,
+) -> Result<(), Failure> {
+    match until {
+        Some(t) => {
+            // `advance_to(limit)`, one due time at a time.
+            let limit = t.max(engine.now());
+            while let Some(at) = engine.store().next_timer().filter(|at| *at <= limit) {
+                engine
+                    .advance_to(at.max(engine.now()))
+                    .map_err(engine_error)?;
+                sink.drain(&mut engine)?;
+                if sink.closed {
+                    return Ok(());
+                }
+            }
+            engine.advance_to(limit).map_err(engine_error)?;
+        }
+        None => {
+            while engine.fire_next().map_err(engine_error)?.is_some() {
+                sink.drain(&mut engine)?;
+                if sink.closed {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    sink.drain(&mut engine)
+}
+
 fn plural(n: u64) -> &'static str {
     if n == 1 {
         ""
@@ -407,6 +450,7 @@ fn replay(
     profiles: &mut Vec<Initial>,
     until: Option<DateTime<Utc>>,
     rep: &mut Reporter,
+    sink: &mut Sink<impl std::io::Write>,
 ) -> Result<Outcome, Failure> {
     let name = display_name(&args.events);
     let mut engine: Option<Engine<MemoryStore>> = None;
@@ -466,7 +510,9 @@ fn replay(
                 } => engine.identify(&user_id, traits, at),
             };
             done.map_err(engine_error)?;
-            Ok(true)
+            sink.drain(engine)?;
+            // A closed output (the reader is gone): stop here.
+            Ok(!sink.closed)
         },
         bar.as_ref(),
     )?;
@@ -516,35 +562,136 @@ fn shorten(s: &str, width: usize) -> String {
     out
 }
 
-/// The sent messages, in order.
-fn messages(
-    engine: Option<&Engine<MemoryStore>>,
-) -> impl Iterator<Item = (&DateTime<Utc>, &str, &str, &Rendered)> {
-    engine.into_iter().flat_map(|e| {
-        e.log.iter().filter_map(|r| match r {
-            Record::Sent {
+/// The run's output, written as the engine's log is drained: JSON lines
+/// go out as the messages are sent; the table, which aligns its columns
+/// over every row, keeps only its row cells until the end. Either way the
+/// records themselves are dropped once counted.
+struct Sink<W: std::io::Write> {
+    out: W,
+    format: SimFormat,
+    /// The message table's rows, header first (table format only).
+    rows: Vec<[String; 6]>,
+    /// Counts for every workflow of the module (and any older version).
+    stats: BTreeMap<String, WorkflowStats>,
+    /// The output is closed (the reader has gone) or failed: nothing more
+    /// is written.
+    closed: bool,
+}
+
+impl<W: std::io::Write> Sink<W> {
+    fn new(out: W, format: SimFormat, module: &Module) -> Self {
+        let rows = match format {
+            SimFormat::Table => vec![[
+                "TIME", "PROFILE", "WORKFLOW", "CHANNEL", "TEMPLATE", "CONTENT",
+            ]
+            .map(str::to_owned)],
+            SimFormat::Jsonl => Vec::new(),
+        };
+        Sink {
+            out,
+            format,
+            rows,
+            stats: module
+                .workflows
+                .iter()
+                .map(|w| (w.name.clone(), WorkflowStats::default()))
+                .collect(),
+            closed: false,
+        }
+    }
+
+    /// Takes what the engine logged since the last drain.
+    fn drain(&mut self, engine: &mut Engine<MemoryStore>) -> Result<(), Failure> {
+        if engine.log.is_empty() {
+            return Ok(());
+        }
+        let records = engine.take_log();
+        self.feed(&records)
+    }
+
+    /// Counts `records` and writes (or keeps) their messages.
+    fn feed(&mut self, records: &[Record]) -> Result<(), Failure> {
+        for r in records {
+            WorkflowStats::tally(&mut self.stats, r);
+            if self.closed {
+                continue;
+            }
+            let Record::Sent {
                 at,
                 profile,
                 workflow,
                 message,
                 ..
-            } => Some((at, &**profile, &**workflow, message)),
-            _ => None,
-        })
-    })
-}
-
-/// Counts for every workflow of the module (and any older version).
-fn stats(module: &Module, engine: Option<&Engine<MemoryStore>>) -> BTreeMap<String, WorkflowStats> {
-    let mut all: BTreeMap<String, WorkflowStats> = module
-        .workflows
-        .iter()
-        .map(|w| (w.name.clone(), WorkflowStats::default()))
-        .collect();
-    if let Some(engine) = engine {
-        all.extend(engine.stats());
+            } = r
+            else {
+                continue;
+            };
+            match self.format {
+                SimFormat::Table => self.rows.push([
+                    stamp(*at),
+                    profile.to_string(),
+                    workflow.to_string(),
+                    message.channel.as_str().to_owned(),
+                    message.template.clone().unwrap_or_else(|| "-".into()),
+                    shorten(&summary(message), CONTENT_WIDTH),
+                ]),
+                SimFormat::Jsonl => {
+                    let line = serde_json::json!({
+                        "kind": "message",
+                        "time": stamp(*at),
+                        "profile": &**profile,
+                        "workflow": &**workflow,
+                        "channel": message.channel.as_str(),
+                        "template": message.template,
+                        "content": message.fields,
+                    });
+                    let written = writeln!(self.out, "{line}");
+                    self.check(written)?;
+                }
+            }
+        }
+        Ok(())
     }
-    all
+
+    /// A closed pipe ends the output quietly (as with the other commands);
+    /// any other write error ends the run.
+    fn check(&mut self, written: std::io::Result<()>) -> Result<(), Failure> {
+        match written {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            Err(e) => {
+                // Nothing more is written (not even on the way out).
+                self.closed = true;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// After an error: pushes out the message lines already written, if
+    /// the output still takes them.
+    fn flush_partial(&mut self) {
+        if !self.closed {
+            // The run has already failed; the error that ended it is the
+            // one reported.
+            let _ = self.out.flush();
+        }
+    }
+
+    /// Writes the rest (the table, the summaries) and flushes.
+    fn finish(mut self) -> Result<(), Failure> {
+        if self.closed {
+            return Ok(());
+        }
+        let written = match self.format {
+            SimFormat::Table => write_table(&mut self.out, &self.rows, &self.stats),
+            SimFormat::Jsonl => write_summaries(&mut self.out, &self.stats),
+        }
+        .and_then(|()| self.out.flush());
+        self.check(written)
+    }
 }
 
 fn channels(s: &WorkflowStats) -> String {
@@ -558,18 +705,20 @@ fn channels(s: &WorkflowStats) -> String {
         .join(", ")
 }
 
-fn write_rows(out: &mut dyn std::io::Write, rows: &[Vec<String>]) -> std::io::Result<()> {
-    let columns = rows.first().map_or(0, Vec::len);
+fn write_rows<R: AsRef<[String]>>(out: &mut dyn std::io::Write, rows: &[R]) -> std::io::Result<()> {
+    let columns = rows.first().map_or(0, |r| r.as_ref().len());
     let widths: Vec<usize> = (0..columns)
         .map(|i| {
             rows.iter()
-                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .map(|r| r.as_ref().get(i).map_or(0, |c| c.chars().count()))
                 .max()
                 .unwrap_or(0)
         })
         .collect();
+    let mut line = String::new();
     for row in rows {
-        let mut line = String::new();
+        let row = row.as_ref();
+        line.clear();
         for (i, cell) in row.iter().enumerate() {
             if i + 1 == row.len() {
                 line.push_str(cell);
@@ -584,32 +733,15 @@ fn write_rows(out: &mut dyn std::io::Write, rows: &[Vec<String>]) -> std::io::Re
     Ok(())
 }
 
+/// The message table (`rows`, header first), then the summary table.
 fn write_table(
     out: &mut dyn std::io::Write,
-    module: &Module,
-    engine: Option<&Engine<MemoryStore>>,
+    rows: &[[String; 6]],
+    stats: &BTreeMap<String, WorkflowStats>,
 ) -> std::io::Result<()> {
-    let mut rows = vec![vec![
-        "TIME".to_owned(),
-        "PROFILE".to_owned(),
-        "WORKFLOW".to_owned(),
-        "CHANNEL".to_owned(),
-        "TEMPLATE".to_owned(),
-        "CONTENT".to_owned(),
-    ]];
-    for (at, profile, workflow, message) in messages(engine) {
-        rows.push(vec![
-            stamp(*at),
-            profile.to_owned(),
-            workflow.to_owned(),
-            message.channel.as_str().to_owned(),
-            message.template.clone().unwrap_or_else(|| "-".into()),
-            shorten(&summary(message), CONTENT_WIDTH),
-        ]);
-    }
-    let count = rows.len() - 1;
+    let count = rows.len().saturating_sub(1);
     if count > 0 {
-        write_rows(out, &rows)?;
+        write_rows(out, rows)?;
         writeln!(out)?;
     }
     writeln!(out, "{count} message{}", plural(count as u64))?;
@@ -626,11 +758,10 @@ fn write_table(
         "DROPPED",
         "MESSAGES",
     ]
-    .map(str::to_owned)
-    .to_vec()];
-    for (name, s) in stats(module, engine) {
-        rows.push(vec![
-            name,
+    .map(str::to_owned)];
+    for (name, s) in stats {
+        rows.push([
+            name.clone(),
             s.entered.to_string(),
             s.suppressed.to_string(),
             s.exited.to_string(),
@@ -639,30 +770,18 @@ fn write_table(
             s.capped.to_string(),
             s.deferred.to_string(),
             s.dropped.to_string(),
-            channels(&s),
+            channels(s),
         ]);
     }
     write_rows(out, &rows)
 }
 
-fn write_jsonl(
+/// The JSON summary lines, one per workflow.
+fn write_summaries(
     out: &mut dyn std::io::Write,
-    module: &Module,
-    engine: Option<&Engine<MemoryStore>>,
+    stats: &BTreeMap<String, WorkflowStats>,
 ) -> std::io::Result<()> {
-    for (at, profile, workflow, message) in messages(engine) {
-        let line = serde_json::json!({
-            "kind": "message",
-            "time": stamp(*at),
-            "profile": profile,
-            "workflow": workflow,
-            "channel": message.channel.as_str(),
-            "template": message.template,
-            "content": message.fields,
-        });
-        writeln!(out, "{line}")?;
-    }
-    for (name, s) in stats(module, engine) {
+    for (name, s) in stats {
         let line = serde_json::json!({
             "kind": "summary",
             "workflow": name,

@@ -544,3 +544,120 @@ fn the_simulator_matches_the_engine_driven_directly() {
         assert_eq!(s["messages"], serde_json::to_value(&stats.sent).unwrap());
     }
 }
+
+/// JSON lines go out while the trace is still being read: the trace comes
+/// through a pipe that stays open, so the run cannot have ended when the
+/// first message line arrives.
+#[cfg(unix)]
+#[test]
+fn json_lines_stream_while_the_trace_is_read() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::process::Stdio;
+
+    let dir = project();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nudge"))
+        .current_dir(dir.path())
+        .args([
+            "simulate",
+            "flows",
+            "--events",
+            "/dev/stdin",
+            "--format",
+            "jsonl",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if lines_tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    // 500 carts, each reminded an hour later: far more output than any
+    // write buffer holds, all of it due before the last line's time.
+    let users = 500;
+    let mut trace = Vec::new();
+    for i in 0..users {
+        trace.push(identify(
+            &format!("u{i}"),
+            json!({"email": format!("u{i}@example.com"), "plan": "starter"}),
+            "2026-03-02T09:00:00Z",
+        ));
+    }
+    for i in 0..users {
+        trace.push(track(
+            &format!("u{i}"),
+            "cart_abandoned",
+            json!({"product": "Lamp", "total": 40.0}),
+            "2026-03-02T10:00:00Z",
+        ));
+    }
+    trace.push(track("u0", "login", json!({}), "2026-03-03T10:00:00Z"));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all((trace.join("\n") + "\n").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    // The trace is not finished (stdin is open), yet messages arrive. The
+    // timeout only keeps a regression from hanging the test run.
+    let first = lines_rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("no output while the trace was still open: the output is not streamed");
+    assert!(child.try_wait().unwrap().is_none());
+    let first: Json = serde_json::from_str(&first).unwrap();
+    assert_eq!(first["kind"], "message");
+    assert_eq!(first["time"], "2026-03-02T11:00:00Z");
+    // The end of the trace: the rest comes out, summaries last.
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut rest = vec![first.to_string()];
+    rest.extend(lines_rx.try_iter());
+    let (messages, summaries) = jsonl_messages(&rest.join("\n"));
+    assert_eq!(messages.len(), users);
+    assert!(messages.iter().all(|m| m.2 == "cart" && m.3 == "email"));
+    let cart = summaries.iter().find(|s| s["workflow"] == "cart").unwrap();
+    assert_eq!(cart["entered"], users);
+    assert_eq!(cart["messages"], json!({"email": users}));
+    assert!(summaries.iter().any(|s| s["workflow"] == "come_back"));
+}
+
+/// Output that cannot be written ends the run with an error, not a panic.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unwritable_output_is_an_error() {
+    let dir = project();
+    write_lines(dir.path(), "events.jsonl", &small_trace());
+    write_lines(dir.path(), "profiles.jsonl", &profiles());
+    for format in ["table", "jsonl"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_nudge"))
+            .current_dir(dir.path())
+            .args([
+                "simulate",
+                "flows",
+                "--events",
+                "events.jsonl",
+                "--profiles",
+                "profiles.jsonl",
+                "--format",
+                format,
+            ])
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.starts_with("error: cannot write the output: "),
+            "{format}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{format}: {stderr}");
+    }
+}
