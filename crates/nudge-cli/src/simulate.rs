@@ -605,8 +605,10 @@ impl<W: std::io::Write> Sink<W> {
         if engine.log.is_empty() {
             return Ok(());
         }
-        let records = engine.take_log();
-        self.feed(&records)
+        self.feed(&engine.log)?;
+        // Cleared, not replaced: the next batch reuses the same memory.
+        engine.log.clear();
+        Ok(())
     }
 
     /// Counts `records` and writes (or keeps) their messages.

@@ -288,14 +288,16 @@ fn rates(n: u64, wall: f64, cpu: Option<f64>) -> String {
 /// How many events go by between two takes of the record log.
 const LOG_BATCH: u64 = 4096;
 
-/// Takes the record log and counts its messages: `nudge simulate` writes
-/// records out as they come, so they do not pile up in memory.
+/// Counts the messages in the record log and clears it: `nudge simulate`
+/// writes records out as they come, so they do not pile up in memory.
 fn take_sent(engine: &mut Engine<MemoryStore>) -> usize {
-    engine
-        .take_log()
+    let sent = engine
+        .log
         .iter()
         .filter(|r| matches!(r, Record::Sent { .. }))
-        .count()
+        .count();
+    engine.log.clear();
+    sent
 }
 
 fn simulate(module: Module, t0: DateTime<Utc>, events: u64) {

@@ -254,7 +254,10 @@ pub struct Engine<S: Store> {
     module_hash: u64,
     now: DateTime<Utc>,
     default_zone: Tz,
-    /// Everything that happened, in order.
+    /// Everything that happened, in order. A caller that writes records
+    /// out as they come (counting them with [`WorkflowStats::tally`]) reads
+    /// and clears it now and then, which keeps memory flat on a long trace
+    /// (clearing keeps the allocation for the next records).
     pub log: Vec<Record>,
     /// VM steps run (journey starts and steps), for throughput figures.
     pub steps: u64,
@@ -1134,13 +1137,6 @@ impl<S: Store> Engine<S> {
             WorkflowStats::tally(&mut out, r);
         }
         out
-    }
-
-    /// Takes the records logged so far, leaving the log empty: a caller
-    /// that writes records out as they come (and counts them with
-    /// [`WorkflowStats::tally`]) keeps its memory flat on a long trace.
-    pub fn take_log(&mut self) -> Vec<Record> {
-        std::mem::take(&mut self.log)
     }
 
     /// The journey of a profile in a workflow (latest run).

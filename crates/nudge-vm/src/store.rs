@@ -396,12 +396,51 @@ impl SlotIndex {
     }
 }
 
-/// A pending timer's place: (time, scheduling order, slab index).
-type TimerKey = (DateTime<Utc>, u64, u32);
+/// A pending timer: when it is due, its scheduling order (timers due at
+/// the same time fire in that order), its profile's slot number when that
+/// was known at scheduling time (`u32::MAX` when not: a due timer makes the
+/// slot the remembered one, so the engine's lookup of its profile skips
+/// the index) and the timer itself. They are kept together so that a due
+/// timer is read where its sorted bucket lies, not from a table in random
+/// order (that read was a cache miss per timer).
+#[derive(Debug)]
+struct Pending {
+    at: DateTime<Utc>,
+    order: u64,
+    hint: u32,
+    timer: Timer,
+}
 
-/// The bucket (UTC day) of a time.
-fn day(at: DateTime<Utc>) -> i64 {
-    at.timestamp().div_euclid(86_400)
+impl Pending {
+    fn key(&self) -> (DateTime<Utc>, u64) {
+        (self.at, self.order)
+    }
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Pending {}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// The bucket (UTC hour) of a time: small enough that a due bucket sorts
+/// within the cache.
+fn bucket(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(3_600)
 }
 
 /// Everything in memory: the simulator's and the test runner's store.
@@ -412,28 +451,21 @@ pub struct MemoryStore {
     /// The slot of the last profile asked about: the engine asks about the
     /// same profile many times in a row, and a hit skips the hash table.
     last: std::cell::Cell<u32>,
-    /// Pending timers as (time, scheduling order, slab index): small
-    /// entries keep the heap cheap to reorder. The heap holds the timers
-    /// of the days before `horizon`; later ones wait in one bucket per day
-    /// and enter the heap when it runs dry, so the heap stays small (most
-    /// timers, such as quiet checks, are days away). Every timer in the
-    /// heap is earlier than every timer in a bucket, and the buckets are
-    /// empty whenever the heap is.
-    timers: BinaryHeap<Reverse<TimerKey>>,
-    /// A day's bucket once it is due, sorted latest first (popped from the
-    /// end): sorting a bucket once is cheaper than pushing every timer
+    /// Pending timers. The heap holds the timers of the hours before
+    /// `horizon`; later ones wait in one bucket per hour and enter the heap
+    /// when it runs dry, so the heap stays small (most timers, such as
+    /// quiet checks, are days away). Every timer in the heap is earlier
+    /// than every timer in a bucket, and the buckets are empty whenever the
+    /// heap is.
+    timers: BinaryHeap<Reverse<Pending>>,
+    /// An hour's bucket once it is due, sorted latest first (popped from
+    /// the end): sorting a bucket once is cheaper than pushing every timer
     /// through the heap. The next timer is the earlier of this list's last
     /// and the heap's top; together they are "the heap" above.
-    current: Vec<TimerKey>,
-    later: BTreeMap<i64, Vec<TimerKey>>,
+    current: Vec<Pending>,
+    later: BTreeMap<i64, Vec<Pending>>,
     later_len: usize,
     horizon: i64,
-    /// Pending timers, each with its profile's slot number when it was
-    /// known at scheduling time (`u32::MAX` when not): a due timer makes
-    /// that slot the remembered one, so the engine's lookup of the timer's
-    /// profile skips the index.
-    timer_slab: Vec<Option<(Timer, u32)>>,
-    free_slots: Vec<u32>,
     timer_counter: u64,
     /// Each slot's [`QuietState`] (none while its record is lent out or
     /// absent), beside the slots: a dense array that stays in the cache,
@@ -463,11 +495,11 @@ fn upsert<T>(list: &mut Vec<(String, T)>, key: &str, value: T) {
 
 impl MemoryStore {
     /// The earliest pending timer's key (from the heap or the due bucket).
-    fn next_key(&self) -> Option<TimerKey> {
+    fn next_key(&self) -> Option<(DateTime<Utc>, u64)> {
         match (self.timers.peek(), self.current.last()) {
-            (Some(Reverse(h)), Some(c)) => Some(*h.min(c)),
-            (Some(Reverse(h)), None) => Some(*h),
-            (None, c) => c.copied(),
+            (Some(Reverse(h)), Some(c)) => Some(h.key().min(c.key())),
+            (Some(Reverse(h)), None) => Some(h.key()),
+            (None, c) => c.map(Pending::key),
         }
     }
 
@@ -629,26 +661,21 @@ impl Store for MemoryStore {
             }
             Timer::Outbox { .. } => u32::MAX,
         };
-        let index = match self.free_slots.pop() {
-            Some(i) => {
-                self.timer_slab[i as usize] = Some((timer, hint));
-                i
-            }
-            None => {
-                self.timer_slab.push(Some((timer, hint)));
-                u32::try_from(self.timer_slab.len() - 1).unwrap_or(u32::MAX)
-            }
+        let pending = Pending {
+            at,
+            order: self.timer_counter,
+            hint,
+            timer,
         };
-        let key = (at, self.timer_counter, index);
-        let d = day(at);
+        let b = bucket(at);
         if self.timers.is_empty() && self.current.is_empty() {
             // The buckets are empty too.
-            self.horizon = d + 1;
-            self.timers.push(Reverse(key));
-        } else if d < self.horizon {
-            self.timers.push(Reverse(key));
+            self.horizon = b + 1;
+            self.timers.push(Reverse(pending));
+        } else if b < self.horizon {
+            self.timers.push(Reverse(pending));
         } else {
-            self.later.entry(d).or_default().push(key);
+            self.later.entry(b).or_default().push(pending);
             self.later_len += 1;
         }
     }
@@ -658,46 +685,38 @@ impl Store for MemoryStore {
     }
 
     fn pop_due(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Timer)> {
-        loop {
-            let (at, _, index) = self.next_key()?;
-            if at > now {
-                return None;
-            }
-            let from_heap = self
-                .timers
-                .peek()
-                .is_some_and(|top| self.current.last().is_none_or(|c| top.0 < *c));
-            if from_heap {
-                self.timers.pop();
-            } else {
-                self.current.pop();
-            }
-            if self.timers.is_empty() && self.current.is_empty() {
-                if let Some((d, mut keys)) = self.later.pop_first() {
-                    self.horizon = d + 1;
-                    self.later_len -= keys.len();
-                    keys.sort_unstable_by(|a, b| b.cmp(a));
-                    self.current = keys;
-                }
-            }
-            let timer = self
-                .timer_slab
-                .get_mut(index as usize)
-                .and_then(Option::take);
-            self.free_slots.push(index);
-            if let Some((timer, hint)) = timer {
-                self.popped = None;
-                if (hint as usize) < self.slots.len() {
-                    self.last.set(hint);
-                    if let Timer::Journey { profile, .. } | Timer::Inactivity { profile, .. } =
-                        &timer
-                    {
-                        self.popped = Some((profile.as_ptr().addr(), profile.len(), hint));
-                    }
-                }
-                return Some((at, timer));
+        let (at, _) = self.next_key()?;
+        if at > now {
+            return None;
+        }
+        let from_heap = self
+            .timers
+            .peek()
+            .is_some_and(|top| self.current.last().is_none_or(|c| top.0 < *c));
+        let pending = if from_heap {
+            self.timers.pop().map(|Reverse(p)| p)
+        } else {
+            self.current.pop()
+        }?;
+        if self.timers.is_empty() && self.current.is_empty() {
+            if let Some((b, mut list)) = self.later.pop_first() {
+                self.horizon = b + 1;
+                self.later_len -= list.len();
+                list.sort_unstable_by(|a, b| b.cmp(a));
+                self.current = list;
             }
         }
+        let Pending {
+            at, hint, timer, ..
+        } = pending;
+        self.popped = None;
+        if (hint as usize) < self.slots.len() {
+            self.last.set(hint);
+            if let Timer::Journey { profile, .. } | Timer::Inactivity { profile, .. } = &timer {
+                self.popped = Some((profile.as_ptr().addr(), profile.len(), hint));
+            }
+        }
+        Some((at, timer))
     }
 
     fn put_outbox(&mut self, item: OutboxItem) {
