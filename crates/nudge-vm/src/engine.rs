@@ -262,7 +262,7 @@ pub struct Engine<S: Store> {
     /// VM steps run (journey starts and steps), for throughput figures.
     pub steps: u64,
     /// Current module: event name → (workflow, trigger) pairs it may start.
-    triggers_by_event: HashMap<Arc<str>, Arc<[(WorkflowId, EventMatch)]>>,
+    triggers_by_event: HashMap<Arc<str>, Arc<[(WorkflowId, EventMatch)]>, crate::store::FxBuild>,
     /// Current module: declared event, property and profile field names,
     /// shared by every event and profile that uses them (one allocation
     /// per name, not one per event).
@@ -271,6 +271,9 @@ pub struct Engine<S: Store> {
     templates: Arc<crate::render::TemplateCache>,
     /// Current module: `inactive for` workflows and their shortest spell.
     quiet_workflows: Vec<(Arc<str>, i64)>,
+    /// Current module: the profile fields a profile must have set to enter
+    /// a workflow (neither optional nor defaulted).
+    required: Vec<Arc<str>>,
     /// Every `inactive for` workflow name of every version deployed.
     quiet_names_seen: Vec<Arc<str>>,
     /// Whether every name in `quiet_names_seen` is one of
@@ -316,10 +319,11 @@ impl<S: Store> Engine<S> {
             default_zone: Tz::UTC,
             log: Vec::new(),
             steps: 0,
-            triggers_by_event: HashMap::new(),
+            triggers_by_event: HashMap::default(),
             names: Default::default(),
             templates: Arc::new(crate::render::TemplateCache::default()),
             quiet_workflows: Vec::new(),
+            required: Vec::new(),
             quiet_names_seen: Vec::new(),
             quiet_names_current: true,
         };
@@ -384,6 +388,14 @@ impl<S: Store> Engine<S> {
             .iter()
             .all(|n| quiet_workflows.iter().any(|(q, _)| q == n));
         self.quiet_workflows = quiet_workflows;
+        self.required = self
+            .module
+            .schemas
+            .profile
+            .iter()
+            .filter(|f| !matches!(f.ty, Type::Optional(_)) && f.default.is_none())
+            .map(|f| Arc::from(f.name.as_str()))
+            .collect();
         hash
     }
 
@@ -498,11 +510,9 @@ impl<S: Store> Engine<S> {
     }
 
     fn complete(&self, p: &ProfileRecord) -> bool {
-        self.module.schemas.profile.iter().all(|f| {
-            matches!(f.ty, Type::Optional(_))
-                || f.default.is_some()
-                || p.attributes.get(&f.name).is_some_and(|v| !v.is_none())
-        })
+        self.required
+            .iter()
+            .all(|f| p.attributes.get(f).is_some_and(|v| !v.is_none()))
     }
 
     /// Applies a `track` event at `now` (after firing the timers due by then).

@@ -158,10 +158,18 @@ impl Props {
         self.entries().binary_search_by(|(k, _)| (**k).cmp(name))
     }
 
-    /// The value called `name`.
+    /// The value called `name`. A few entries (the usual case) are scanned,
+    /// comparing lengths before bytes; more are searched.
     pub fn get(&self, name: &str) -> Option<&Value> {
+        let entries = self.entries();
+        if entries.len() <= 8 {
+            return entries
+                .iter()
+                .find(|(k, _)| k.len() == name.len() && k.as_bytes() == name.as_bytes())
+                .map(|(_, v)| v);
+        }
         let i = self.position(name).ok()?;
-        self.entries().get(i).map(|(_, v)| v)
+        entries.get(i).map(|(_, v)| v)
     }
 
     /// Whether there is a value called `name`.
