@@ -466,6 +466,11 @@ impl<S: Store> Engine<S> {
     /// itself from the last activity, so there is one timer per profile and
     /// workflow, not one per event.
     fn arm_quiet_checks(&mut self, p: &mut ProfileRecord, since: DateTime<Utc>) {
+        // All armed, told by the count alone (see `quiet_names_current`):
+        // the usual case on every event, without reading the list.
+        if self.quiet_names_current && p.quiet_checks.len() == self.quiet_workflows.len() {
+            return;
+        }
         for (name, d) in &self.quiet_workflows {
             if p.quiet_checks.contains(name) {
                 continue;
@@ -606,15 +611,12 @@ impl<S: Store> Engine<S> {
             return suppress(self, Suppression::Incomplete);
         }
         let log = self.store.entry_log(&p.id, &w.name);
-        if let Some(existing) = self
-            .store
-            .journey(&p.id, &w.name)
-            .filter(Journey::is_active)
-        {
-            if w.entry == EntryRule::Restart {
-                self.end_journey(p, &w.name, existing, ExitReason::Restarted, now);
-            } else {
+        if self.store.has_active_journey(&p.id, &w.name) {
+            if w.entry != EntryRule::Restart {
                 return suppress(self, Suppression::Active);
+            }
+            if let Some(existing) = self.store.journey(&p.id, &w.name) {
+                self.end_journey(p, &w.name, existing, ExitReason::Restarted, now);
             }
         }
         match w.entry {

@@ -141,6 +141,12 @@ pub trait Store {
 
     /// The latest journey of a profile in a workflow (active or ended).
     fn journey(&self, profile: &str, workflow: &str) -> Option<Journey>;
+    /// Whether the profile's latest journey in a workflow is running (a
+    /// store may answer without copying it; the default copies).
+    fn has_active_journey(&self, profile: &str, workflow: &str) -> bool {
+        self.journey(profile, workflow)
+            .is_some_and(|j| j.is_active())
+    }
     /// The workflows a profile has journeys in, in name order.
     fn journey_workflows(&self, profile: &str) -> Vec<String>;
     /// Stores a journey.
@@ -604,6 +610,12 @@ impl Store for MemoryStore {
         let slot = self.slot(profile)?;
         let i = find(&slot.journeys, workflow).ok()?;
         Some(slot.journeys[i].1.clone())
+    }
+
+    fn has_active_journey(&self, profile: &str, workflow: &str) -> bool {
+        self.slot(profile).is_some_and(|slot| {
+            find(&slot.journeys, workflow).is_ok_and(|i| slot.journeys[i].1.is_active())
+        })
     }
 
     fn journey_workflows(&self, profile: &str) -> Vec<String> {
