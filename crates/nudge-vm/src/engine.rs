@@ -247,6 +247,9 @@ struct Outgoing {
     message: Rendered,
 }
 
+/// The workflows an event may start, with the trigger that names it.
+type Triggers = Arc<[(WorkflowId, EventMatch)]>;
+
 /// The event-handling core.
 pub struct Engine<S: Store> {
     store: S,
@@ -262,7 +265,7 @@ pub struct Engine<S: Store> {
     /// VM steps run (journey starts and steps), for throughput figures.
     pub steps: u64,
     /// Current module: event name → (workflow, trigger) pairs it may start.
-    triggers_by_event: HashMap<Arc<str>, Arc<[(WorkflowId, EventMatch)]>, crate::store::FxBuild>,
+    triggers_by_event: HashMap<Arc<str>, Triggers, crate::store::FxBuild>,
     /// Current module: declared event, property and profile field names,
     /// shared by every event and profile that uses them (one allocation
     /// per name, not one per event).
