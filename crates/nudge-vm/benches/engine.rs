@@ -83,11 +83,10 @@ impl Facts for OneProfile {
     }
 }
 
+/// Properties built as ingestion builds them: names from the schema's
+/// strings, one allocation each.
 fn props(pairs: &[(&str, Value)]) -> Props {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect()
+    pairs.iter().map(|(k, v)| (*k, v.clone())).collect()
 }
 
 fn vm_steps(module: &Module, t0: DateTime<Utc>) {
