@@ -634,7 +634,7 @@ impl<W: std::io::Write> Sink<W> {
                     profile.to_string(),
                     workflow.to_string(),
                     message.channel.as_str().to_owned(),
-                    message.template.clone().unwrap_or_else(|| "-".into()),
+                    message.template.as_deref().unwrap_or("-").to_owned(),
                     shorten(&summary(message), CONTENT_WIDTH),
                 ]),
                 SimFormat::Jsonl => {

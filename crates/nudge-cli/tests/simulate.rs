@@ -523,7 +523,7 @@ fn the_simulator_matches_the_engine_driven_directly() {
                 profile.to_string(),
                 workflow.to_string(),
                 message.channel.as_str().to_owned(),
-                message.template.clone(),
+                message.template.as_deref().map(str::to_owned),
                 serde_json::to_value(&message.fields).unwrap(),
             )),
             _ => None,

@@ -44,6 +44,6 @@ pub use engine::{Engine, EngineError, Record, Suppression, WorkflowStats};
 pub use exec::{send_id, Ctx, Vm, VmError};
 pub use facts::Facts;
 pub use journey::{ActiveEscalation, Effect, ExitReason, Input, Journey, Status, Wait};
-pub use render::Rendered;
+pub use render::{Fields, Rendered};
 pub use store::{EntryLog, MemoryStore, OutboxItem, ProfileRecord, QuietState, Store, Timer};
 pub use value::{Event, Prop, Props, Value};

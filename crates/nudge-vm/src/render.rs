@@ -17,9 +17,93 @@ pub struct Rendered {
     /// The channel.
     pub channel: Channel,
     /// The template's name, if any.
-    pub template: Option<String>,
+    pub template: Option<Arc<str>>,
     /// Field name → text (webhook objects as JSON).
-    pub fields: BTreeMap<String, String>,
+    pub fields: Fields,
+}
+
+/// A rendered message's fields by name: a list sorted by name, as long as
+/// the message has fields (a message has a handful; a tree map would
+/// allocate room for eleven). Serialised as a map.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Fields(Vec<(Arc<str>, String)>);
+
+/// What `fields["name"]` reads for a field the message does not have.
+static NO_FIELD: String = String::new();
+
+impl Fields {
+    /// No fields.
+    pub fn new() -> Fields {
+        Fields(Vec::new())
+    }
+
+    /// The text of field `name`.
+    pub fn get(&self, name: &str) -> Option<&String> {
+        let i = self.0.binary_search_by(|(k, _)| (**k).cmp(name)).ok()?;
+        self.0.get(i).map(|(_, v)| v)
+    }
+
+    /// Sets field `name` (a later value replaces an earlier one).
+    pub fn insert(&mut self, name: impl Into<Arc<str>>, text: String) {
+        let name = name.into();
+        match self.0.binary_search_by(|(k, _)| k.cmp(&name)) {
+            Ok(i) => self.0[i].1 = text,
+            Err(i) => self.0.insert(i, (name, text)),
+        }
+    }
+
+    /// The fields in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &String)> {
+        self.0.iter().map(|(k, v)| (&**k, v))
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::ops::Index<&str> for Fields {
+    type Output = String;
+
+    /// The text of field `name`; empty when the message has no such field.
+    fn index(&self, name: &str) -> &String {
+        self.get(name).unwrap_or(&NO_FIELD)
+    }
+}
+
+impl<K: Into<Arc<str>>> FromIterator<(K, String)> for Fields {
+    fn from_iter<I: IntoIterator<Item = (K, String)>>(iter: I) -> Fields {
+        let mut fields = Fields::new();
+        for (k, v) in iter {
+            fields.insert(k, v);
+        }
+        fields
+    }
+}
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl serde::Serialize for Fields {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Fields, D::Error> {
+        let map = BTreeMap::<String, String>::deserialize(deserializer)?;
+        Ok(map.into_iter().collect())
+    }
 }
 
 fn json_string(s: &str, out: &mut String) {
@@ -65,6 +149,10 @@ pub struct TemplateCache {
     env: minijinja::Environment<'static>,
     /// Every declared profile field with its default, for templates.
     profile_defaults: Arc<Props>,
+    /// Field names, shared by every message, by string id.
+    names: Vec<Option<Arc<str>>>,
+    /// Template names, shared by every message, by template.
+    template_names: Vec<Arc<str>>,
 }
 
 impl TemplateCache {
@@ -97,9 +185,27 @@ impl TemplateCache {
         for msg in &module.messages {
             add(&mut env, module, &msg.overrides);
         }
+        let mut names = vec![None; module.strings.len()];
+        let mut name = |id: StringId| {
+            if let Some(slot) = names.get_mut(id as usize) {
+                *slot = Some(Arc::from(module.string(id)));
+            }
+        };
+        for t in &module.templates {
+            t.fields.iter().for_each(|f| name(f.name));
+        }
+        for msg in &module.messages {
+            msg.overrides.iter().for_each(|f| name(f.name));
+        }
         TemplateCache {
             env,
             profile_defaults: Arc::new(profile_defaults(module)),
+            names,
+            template_names: module
+                .templates
+                .iter()
+                .map(|t| Arc::from(t.name.as_str()))
+                .collect(),
         }
     }
 }
@@ -316,7 +422,7 @@ impl Vm<'_> {
         &self,
         fields: &[MessageField],
         ctx: &Ctx<'_>,
-        out: &mut BTreeMap<String, String>,
+        out: &mut Fields,
     ) -> Result<(), VmError> {
         for f in fields {
             let text = match &f.value {
@@ -329,9 +435,16 @@ impl Vm<'_> {
                     s
                 }
             };
-            out.insert(self.module.string(f.name).to_owned(), text);
+            out.insert(self.shared_string(f.name), text);
         }
         Ok(())
+    }
+
+    /// A string of the module, shared when the template cache holds it.
+    fn shared_string(&self, id: StringId) -> Arc<str> {
+        self.templates
+            .and_then(|c| c.names.get(id as usize)?.clone())
+            .unwrap_or_else(|| Arc::from(self.module.string(id)))
     }
 
     /// Renders a message in a journey's context (`ctx` carries the trigger
@@ -341,15 +454,18 @@ impl Vm<'_> {
             .module
             .message(message)
             .ok_or(VmError::Invalid("message"))?;
-        let mut fields = BTreeMap::new();
+        let mut fields = Fields::new();
         let mut template = None;
-        if let Some(t) = desc.template {
+        if let Some(ti) = desc.template {
             let t = self
                 .module
                 .templates
-                .get(t as usize)
+                .get(ti as usize)
                 .ok_or(VmError::Invalid("template"))?;
-            template = Some(t.name.clone());
+            let shared = self
+                .templates
+                .and_then(|c| c.template_names.get(ti as usize).cloned());
+            template = Some(shared.unwrap_or_else(|| Arc::from(t.name.as_str())));
             self.render_fields(&t.fields, ctx, &mut fields)?;
         }
         self.render_fields(&desc.overrides, ctx, &mut fields)?;
@@ -358,5 +474,29 @@ impl Vm<'_> {
             template,
             fields,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_keep_name_order_and_serialise_as_a_map() {
+        let mut f: Fields = [("subject", "Hi".to_owned()), ("body", "One".to_owned())]
+            .into_iter()
+            .collect();
+        // An override replaces the template's text.
+        f.insert("body", "Two".to_owned());
+        assert_eq!(f.len(), 2);
+        assert_eq!(f.get("body").map(String::as_str), Some("Two"));
+        assert_eq!(f["subject"], "Hi");
+        assert_eq!(f["missing"], "");
+        assert_eq!(f.get("missing"), None);
+        let json = serde_json::to_string(&f).unwrap();
+        assert_eq!(json, r#"{"body":"Two","subject":"Hi"}"#);
+        let back: Fields = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, f);
+        assert_eq!(format!("{f:?}"), r#"{"body": "Two", "subject": "Hi"}"#);
     }
 }

@@ -24,7 +24,13 @@ fn with_email(e: &mut Engine<MemoryStore>, id: &str, now: DateTime<Utc>) {
 /// (time, profile, template) of every message sent.
 fn sent(e: &Engine<MemoryStore>) -> Vec<(DateTime<Utc>, String, String)> {
     e.sent()
-        .map(|(at, p, m)| (*at, p.to_owned(), m.template.clone().unwrap_or_default()))
+        .map(|(at, p, m)| {
+            (
+                *at,
+                p.to_owned(),
+                m.template.as_deref().unwrap_or_default().to_owned(),
+            )
+        })
         .collect()
 }
 

@@ -91,7 +91,13 @@ fn messages(
 ) -> Vec<(Duration, Channel, Option<String>)> {
     e.sent()
         .filter(|(_, p, _)| *p == who)
-        .map(|(at, _, m)| (*at - t0, m.channel, m.template.clone()))
+        .map(|(at, _, m)| {
+            (
+                *at - t0,
+                m.channel,
+                m.template.as_deref().map(str::to_owned),
+            )
+        })
         .collect()
 }
 
