@@ -473,16 +473,19 @@ pub struct MemoryStore {
     later_len: usize,
     horizon: i64,
     timer_counter: u64,
-    /// Each slot's [`QuietState`] (none while its record is lent out or
-    /// absent), beside the slots: a dense array that stays in the cache,
-    /// where a slot of 100 000 would not.
-    quiet: Vec<Option<QuietState>>,
+    /// Each slot's [`QuietState`] and the address of its record's id
+    /// string (none while the record is lent out or absent), beside the
+    /// slots: a dense array that stays in the cache, where a slot of
+    /// 100 000 would not.
+    quiet: Vec<Option<(usize, QuietState)>>,
     /// The timer `pop_due` returned last: the address and length of its
-    /// profile id, and its slot. A timer scheduled with that same id (the
-    /// engine moves it from the old timer into the new one) gets that
-    /// slot as its hint without reading any slot. An id at the same
-    /// address with other content cannot occur while the profile lives;
-    /// even then, hints are checked against the slot's key before use.
+    /// profile id, and its slot. A lookup or a timer with that same id (the
+    /// engine asks with the timer's own id, and moves it from the old
+    /// timer into the new one) gets that slot without the index, and no
+    /// other lookup reads that slot. Addresses can be reused, so nothing
+    /// trusts them alone: a lookup confirms the slot by its key, and the
+    /// quiet state is given only when the slot's record holds that very
+    /// id string.
     popped: Option<(usize, usize, u32)>,
     outbox: HashMap<u64, OutboxItem, FxBuild>,
     modules: HashMap<u64, Arc<Module>>,
@@ -525,6 +528,21 @@ impl MemoryStore {
     }
 
     fn slot_index(&self, profile: &str) -> Option<usize> {
+        // The profile of the timer just popped, asked by that timer's own
+        // id: its slot is known (still confirmed by the key). Asked by any
+        // other id, that slot is not read at all: a quiet check re-armed
+        // without its record must not cost a cache miss later.
+        if let Some((addr, len, slot)) = self.popped {
+            if (profile.as_ptr().addr(), profile.len()) == (addr, len)
+                && self
+                    .slots
+                    .get(slot as usize)
+                    .is_some_and(|s| s.key.as_bytes() == profile.as_bytes())
+            {
+                self.last.set(slot);
+                return Some(slot as usize);
+            }
+        }
         let last = self.last.get() as usize;
         if self
             .slots
@@ -574,7 +592,7 @@ impl Store for MemoryStore {
     fn put_profile(&mut self, profile: ProfileRecord) {
         let i = self.slot_index_or_insert(&profile.id);
         if let Some(q) = self.quiet.get_mut(i) {
-            *q = Some(QuietState::of(&profile));
+            *q = Some((profile.id.as_ptr().addr(), QuietState::of(&profile)));
         }
         self.slots[i].profile = Some(profile);
     }
@@ -588,8 +606,12 @@ impl Store for MemoryStore {
     }
 
     fn popped_quiet_state(&self) -> Option<QuietState> {
-        let (_, _, slot) = self.popped?;
-        *self.quiet.get(slot as usize)?
+        let (addr, _, slot) = self.popped?;
+        let (id, state) = (*self.quiet.get(slot as usize)?)?;
+        // The timer names the profile by the record's own id (one shared
+        // string, alive as long as the record): the same address is the
+        // same profile, so a wrong hint cannot give another's state.
+        (id == addr).then_some(state)
     }
 
     fn append_event(&mut self, profile: &str, event: Event) {
@@ -723,7 +745,6 @@ impl Store for MemoryStore {
         } = pending;
         self.popped = None;
         if (hint as usize) < self.slots.len() {
-            self.last.set(hint);
             if let Timer::Journey { profile, .. } | Timer::Inactivity { profile, .. } = &timer {
                 self.popped = Some((profile.as_ptr().addr(), profile.len(), hint));
             }
