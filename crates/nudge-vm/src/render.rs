@@ -178,7 +178,7 @@ impl TemplateCache {
                 }
             }
         }
-        let mut env = minijinja::Environment::new();
+        let mut env = environment();
         for t in &module.templates {
             add(&mut env, module, &t.fields);
         }
@@ -312,6 +312,21 @@ impl Object for Scope {
     }
 }
 
+/// A template environment where `none` prints as nothing (an unset
+/// optional field must not print as a word in a message); everything else
+/// prints as minijinja prints it, escaped for `.html` files.
+fn environment() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.set_formatter(|out, state, value| {
+        if value.is_none() {
+            Ok(())
+        } else {
+            minijinja::escape_formatter(out, state, value)
+        }
+    });
+    env
+}
+
 /// Every declared profile field with its default (none when it has none).
 fn profile_defaults(module: &Module) -> Props {
     module
@@ -377,7 +392,7 @@ impl Vm<'_> {
         {
             return t.render(root).map_err(fail);
         }
-        let env = minijinja::Environment::new();
+        let env = environment();
         env.template_from_named_str(name, self.module.string(source))
             .and_then(|t| t.render(root))
             .map_err(fail)

@@ -560,6 +560,7 @@ fn quiet_checks_from_the_dense_state_match_checks_that_read_the_record() {
 struct ProbeLoader;
 
 const PROBE: &str = "id={{ profile.id }} first={{ profile.first_name }} \
+or={{ profile.first_name or \"there\" }} \
 zone={{ profile.timezone }} plan={{ profile.plan }} \
 product={{ event.product_name }} total={{ event.cart_total }} \
 profile=[{% for k in profile %}{{ k }} {% endfor %}] \
@@ -600,7 +601,7 @@ fn template_files_read_the_profile_and_the_trigger_event() {
     assert_eq!(
         html,
         vec![
-            "id=u1 first=None zone=UTC plan=pro product=&lt;Lamp&gt; total=30.5 \
+            "id=u1 first= or=there zone=UTC plan=pro product=&lt;Lamp&gt; total=30.5 \
              profile=[created_at email first_name id phone plan push_token timezone ] \
              event=[cart_total:30.5 price:40.0 product_name:&lt;Lamp&gt; ] \
              set=u1@example.com <&lt;LAMP&gt;>"
