@@ -323,12 +323,32 @@ struct Slot {
     key: Key,
     profile: Option<ProfileRecord>,
     history: Vec<Event>,
-    /// By workflow name, sorted.
-    journeys: Vec<(String, Journey)>,
-    entries: Vec<(String, EntryLog)>,
+    /// By workflow name, sorted: the latest journey and the entry log side
+    /// by side (entering reads both; one list is one cache miss, not two).
+    workflows: Vec<(String, PerWorkflow)>,
     capped: Vec<(DateTime<Utc>, Channel)>,
     /// Deferred messages: (workflow, send id), sorted.
     outbox: Vec<(Arc<str>, u64)>,
+}
+
+/// What a slot keeps about one workflow.
+#[derive(Debug, Default)]
+struct PerWorkflow {
+    journey: Option<Journey>,
+    entries: EntryLog,
+}
+
+/// The entry for `key` in a sorted list, added (with the default value)
+/// when missing.
+fn entry_mut<'a, T: Default>(list: &'a mut Vec<(String, T)>, key: &str) -> &'a mut T {
+    let i = match find(list, key) {
+        Ok(i) => i,
+        Err(i) => {
+            list.insert(i, (key.to_owned(), T::default()));
+            i
+        }
+    };
+    &mut list[i].1
 }
 
 /// The profile index: open addressing over slot numbers. An entry holds
@@ -495,13 +515,6 @@ fn find<T>(list: &[(String, T)], key: &str) -> Result<usize, usize> {
     list.binary_search_by(|(k, _)| k.as_str().cmp(key))
 }
 
-fn upsert<T>(list: &mut Vec<(String, T)>, key: &str, value: T) {
-    match find(list, key) {
-        Ok(i) => list[i].1 = value,
-        Err(i) => list.insert(i, (key.to_owned(), value)),
-    }
-}
-
 impl MemoryStore {
     /// The earliest pending timer's key (from the heap or the due bucket).
     fn next_key(&self) -> Option<(DateTime<Utc>, u64)> {
@@ -524,7 +537,11 @@ impl MemoryStore {
 
     /// How many journeys (active or ended) are stored.
     pub fn journey_count(&self) -> usize {
-        self.slots.iter().map(|s| s.journeys.len()).sum()
+        self.slots
+            .iter()
+            .flat_map(|s| &s.workflows)
+            .filter(|(_, w)| w.journey.is_some())
+            .count()
     }
 
     fn slot_index(&self, profile: &str) -> Option<usize> {
@@ -630,46 +647,63 @@ impl Store for MemoryStore {
 
     fn journey(&self, profile: &str, workflow: &str) -> Option<Journey> {
         let slot = self.slot(profile)?;
-        let i = find(&slot.journeys, workflow).ok()?;
-        Some(slot.journeys[i].1.clone())
+        let i = find(&slot.workflows, workflow).ok()?;
+        slot.workflows[i].1.journey.clone()
     }
 
     fn has_active_journey(&self, profile: &str, workflow: &str) -> bool {
         self.slot(profile).is_some_and(|slot| {
-            find(&slot.journeys, workflow).is_ok_and(|i| slot.journeys[i].1.is_active())
+            find(&slot.workflows, workflow).is_ok_and(|i| {
+                slot.workflows[i]
+                    .1
+                    .journey
+                    .as_ref()
+                    .is_some_and(Journey::is_active)
+            })
         })
     }
 
     fn journey_workflows(&self, profile: &str) -> Vec<String> {
         self.slot(profile)
-            .map(|s| s.journeys.iter().map(|(w, _)| w.clone()).collect())
+            .map(|s| {
+                s.workflows
+                    .iter()
+                    .filter(|(_, w)| w.journey.is_some())
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     fn active_journeys(&self, profile: &str) -> Vec<(String, Journey)> {
         self.slot(profile)
             .map(|s| {
-                s.journeys
+                s.workflows
                     .iter()
-                    .filter(|(_, j)| j.is_active())
-                    .map(|(w, j)| (w.clone(), j.clone()))
+                    .filter_map(|(name, w)| {
+                        let j = w.journey.as_ref().filter(|j| j.is_active())?;
+                        Some((name.clone(), j.clone()))
+                    })
                     .collect()
             })
             .unwrap_or_default()
     }
 
     fn put_journey(&mut self, profile: &str, workflow: &str, journey: Journey) {
-        upsert(&mut self.slot_mut(profile).journeys, workflow, journey);
+        entry_mut(&mut self.slot_mut(profile).workflows, workflow).journey = Some(journey);
     }
 
     fn entry_log(&self, profile: &str, workflow: &str) -> EntryLog {
         self.slot(profile)
-            .and_then(|s| find(&s.entries, workflow).ok().map(|i| s.entries[i].1))
+            .and_then(|s| {
+                let i = find(&s.workflows, workflow).ok()?;
+                Some(s.workflows[i].1.entries)
+            })
             .unwrap_or_default()
     }
 
     fn put_entry_log(&mut self, profile: &str, workflow: &str, log: EntryLog) {
-        upsert(&mut self.slot_mut(profile).entries, workflow, log);
+        entry_mut(&mut self.slot_mut(profile).workflows, workflow).entries = log;
     }
 
     fn schedule(&mut self, at: DateTime<Utc>, timer: Timer) {
