@@ -227,9 +227,38 @@ impl SourceCode for SourceFile {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, miette::MietteError> {
-        let inner = self
-            .text()
-            .read_span(span, context_lines_before, context_lines_after)?;
+        let text = self.text();
+        let inner = text.read_span(span, context_lines_before, context_lines_after)?;
+        let snippet = (context_lines_before, context_lines_after) != (0, 0);
+        if snippet && inner.data().len() > SNIPPET_BYTES {
+            // A minified or generated file: leave out long context lines,
+            // and show only the part of a long labelled line around the
+            // label. (This also keeps columns small: miette pads a label to
+            // its column with a format width, which panics past 65 535.)
+            let at = span.offset();
+            let first = self.line_index(at);
+            let last = self.line_index(at + span.len());
+            let lines_start = self.line_start(first);
+            let lines_end = self.line_start(last + 1).min(text.len());
+            let (start, end) = if lines_end - lines_start <= SNIPPET_BYTES {
+                (lines_start, lines_end)
+            } else {
+                (
+                    char_floor(text, at.saturating_sub(SNIPPET_WINDOW).max(lines_start)),
+                    char_floor(text, (at + span.len() + SNIPPET_WINDOW).min(lines_end)),
+                )
+            };
+            let end = start + text[start..end].trim_end_matches(['\n', '\r']).len();
+            let from = self.line_col(start);
+            return Ok(Box::new(MietteSpanContents::new_named(
+                self.name().to_owned(),
+                &text.as_bytes()[start..end],
+                (start..end).into(),
+                from.line as usize - 1,
+                from.column as usize - 1,
+                last - first + 1,
+            )));
+        }
         // miette counts the column of the `file:line:column` header in bytes;
         // we count characters, as every other format does.
         let column = if context_lines_before == 0 {
@@ -246,6 +275,22 @@ impl SourceCode for SourceFile {
             inner.line_count(),
         )))
     }
+}
+
+/// A snippet longer than this is cut: first to the labelled lines, then to
+/// the part of a long line around the label.
+const SNIPPET_BYTES: usize = 2048;
+
+/// How much of a long line is shown on each side of a label (bytes).
+const SNIPPET_WINDOW: usize = 160;
+
+/// The largest char boundary of `text` at or before `offset`.
+fn char_floor(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
 }
 
 /// Renders diagnostics as a person sees them in a terminal without colour,

@@ -51,3 +51,25 @@ fn long_real_conditions_are_fine() {
     let text = format!("segment s = {}\n", vec!["profile.a == 1"; 300].join(" or "));
     assert!(parse_text(text).is_ok());
 }
+
+#[test]
+fn a_long_line_is_shown_around_the_label_not_whole() {
+    // A generated file: one 300 KB line, with errors at its start and end,
+    // after a short line that a label points at too.
+    let long = vec!["profile.a == 1"; 20_000].join(" or ");
+    let text = format!("workflow w {{ on x\nsegment s = {long} or %%% é\n");
+    let parsed = parse_text(text);
+    let out = nudge_syntax::render_plain(&parsed.diagnostics, 100);
+    assert!(out.len() < 4_000, "{} bytes of output", out.len());
+    // The label at the end of the long line is shown with what is just
+    // before it, and its line and column are the real ones.
+    assert!(out.contains("profile.a == 1 or %%% é"), "{out}");
+    assert!(
+        out.contains(&format!("limits.flow:2:{}", 12 + long.len() + 5)),
+        "{out}"
+    );
+    assert!(out.contains("expected an expression"), "{out}");
+    // The short line keeps its label in full.
+    assert!(out.contains("1 │ workflow w { on x"), "{out}");
+    assert!(out.contains("this `{` is never closed"), "{out}");
+}
