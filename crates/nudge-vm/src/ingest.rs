@@ -102,17 +102,55 @@ pub struct Note {
 /// A validated line and its notes.
 pub type Accepted = (Input, Vec<Note>);
 
+/// A JSON value as the checks read it: scalars by reference, lists whole.
+/// Both readings of a line (the quick one and the full one) are checked
+/// through it, so they give the same values and the same messages.
+#[derive(Clone, Copy)]
+enum Node<'a> {
+    Null,
+    Bool(bool),
+    Number(&'a serde_json::Number),
+    Str(&'a str),
+    List(&'a [Json]),
+    Object,
+}
+
+impl<'a> Node<'a> {
+    fn of(v: &'a Json) -> Node<'a> {
+        match v {
+            Json::Null => Node::Null,
+            Json::Bool(b) => Node::Bool(*b),
+            Json::Number(n) => Node::Number(n),
+            Json::String(s) => Node::Str(s),
+            Json::Array(items) => Node::List(items),
+            Json::Object(_) => Node::Object,
+        }
+    }
+
+    /// The JSON type, as messages name it.
+    fn kind(self) -> &'static str {
+        match self {
+            Node::Null => "null",
+            Node::Bool(_) => "a bool",
+            Node::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+            Node::Number(_) => "a number",
+            Node::Str(_) => "a string",
+            Node::List(_) => "a list",
+            Node::Object => "an object",
+        }
+    }
+
+    fn as_str(self) -> Option<&'a str> {
+        match self {
+            Node::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
 /// The JSON type of a value, as messages name it.
 fn json_kind(v: &Json) -> &'static str {
-    match v {
-        Json::Null => "null",
-        Json::Bool(_) => "a bool",
-        Json::Number(n) if n.is_i64() || n.is_u64() => "an integer",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "a list",
-        Json::Object(_) => "an object",
-    }
+    Node::of(v).kind()
 }
 
 /// A schema type as the language spells it.
@@ -182,21 +220,21 @@ fn time_of_day(s: &str) -> Option<u16> {
     (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
-fn expected(ty: &Type, schemas: &Schemas, got: &Json) -> String {
-    format!(
-        "expected {}, found {}",
-        type_name(ty, schemas),
-        json_kind(got)
-    )
+fn expected(ty: &Type, schemas: &Schemas, got: Node<'_>) -> String {
+    format!("expected {}, found {}", type_name(ty, schemas), got.kind())
 }
 
 /// Converts a JSON value to a value of `ty`; the error says what is wrong.
 pub fn convert(ty: &Type, v: &Json, schemas: &Schemas) -> Result<Value, String> {
+    convert_node(ty, Node::of(v), schemas)
+}
+
+fn convert_node(ty: &Type, v: Node<'_>, schemas: &Schemas) -> Result<Value, String> {
     let text = || v.as_str().ok_or_else(|| expected(ty, schemas, v));
     match ty {
         Type::Optional(inner) => match v {
-            Json::Null => Ok(Value::None),
-            _ => convert(inner, v, schemas),
+            Node::Null => Ok(Value::None),
+            _ => convert_node(inner, v, schemas),
         },
         Type::String | Type::Phone => Ok(Value::str(text()?)),
         Type::Email => {
@@ -225,17 +263,19 @@ pub fn convert(ty: &Type, v: &Json, schemas: &Schemas) -> Result<Value, String> 
                 )),
             }
         }
-        Type::Int => match v.as_i64() {
-            Some(i) => Ok(Value::Int(i)),
-            None => Err(expected(ty, schemas, v)),
-        },
-        Type::Float => match v.as_f64() {
-            Some(x) => Ok(Value::Float(x)),
-            None => Err(expected(ty, schemas, v)),
-        },
-        Type::Bool => match v.as_bool() {
-            Some(b) => Ok(Value::Bool(b)),
-            None => Err(expected(ty, schemas, v)),
+        Type::Int => match v {
+            Node::Number(n) => n.as_i64().map(Value::Int),
+            _ => None,
+        }
+        .ok_or_else(|| expected(ty, schemas, v)),
+        Type::Float => match v {
+            Node::Number(n) => n.as_f64().map(Value::Float),
+            _ => None,
+        }
+        .ok_or_else(|| expected(ty, schemas, v)),
+        Type::Bool => match v {
+            Node::Bool(b) => Ok(Value::Bool(b)),
+            _ => Err(expected(ty, schemas, v)),
         },
         Type::Time => {
             let s = text()?;
@@ -244,11 +284,11 @@ pub fn convert(ty: &Type, v: &Json, schemas: &Schemas) -> Result<Value, String> 
             })
         }
         Type::Duration => match v {
-            Json::Number(n) => n
+            Node::Number(n) => n
                 .as_i64()
                 .map(Value::Duration)
                 .ok_or_else(|| "a duration in seconds must be a whole number".into()),
-            Json::String(s) => parse_duration(s)
+            Node::Str(s) => parse_duration(s)
                 .map(Value::Duration)
                 .ok_or_else(|| format!("`{s}` is not a duration (like `90m` or `1d12h`)")),
             _ => Err(expected(ty, schemas, v)),
@@ -286,10 +326,13 @@ pub fn convert(ty: &Type, v: &Json, schemas: &Schemas) -> Result<Value, String> 
             })
         }
         Type::List(inner) => match v {
-            Json::Array(items) => {
+            Node::List(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    out.push(convert(inner, item, schemas).map_err(|e| format!("item {i}: {e}"))?);
+                    out.push(
+                        convert_node(inner, Node::of(item), schemas)
+                            .map_err(|e| format!("item {i}: {e}"))?,
+                    );
                 }
                 Ok(Value::List(out.into()))
             }
@@ -298,11 +341,12 @@ pub fn convert(ty: &Type, v: &Json, schemas: &Schemas) -> Result<Value, String> 
     }
 }
 
-/// Validates an object of properties (or traits) against `fields`.
-/// `partial`: missing required fields are fine (`identify` sets some
-/// traits, not all).
-fn fields(
-    object: Option<&Json>,
+/// Validates an object of properties (or traits) against `fields`. The
+/// entries come by name in byte order, each name once (the last one
+/// written wins), as a `serde_json::Map` holds them. `partial`: missing
+/// required fields are fine (`identify` sets some traits, not all).
+fn fields<'n>(
+    entries: impl Iterator<Item = (&'n str, Node<'n>)>,
     field_path: &str,
     schema: &[FieldSchema],
     schemas: &Schemas,
@@ -310,36 +354,26 @@ fn fields(
     event: Option<&str>,
     notes: &mut Vec<Note>,
 ) -> Result<Props, IngestError> {
-    let empty = serde_json::Map::new();
-    let map = match object {
-        None | Some(Json::Null) => &empty,
-        Some(Json::Object(m)) => m,
-        Some(other) => {
-            return Err(IngestError::new(
-                field_path.to_owned(),
-                format!("expected an object, found {}", json_kind(other)),
-            ))
-        }
-    };
-    let mut props: Vec<(&str, Value)> = Vec::with_capacity(map.len());
-    for (name, v) in map {
-        let path = format!("{field_path}.{name}");
-        match schema.iter().find(|f| f.name == *name) {
+    let path = |name: &str| format!("{field_path}.{name}");
+    let mut props: Vec<(&str, Value)> = Vec::with_capacity(entries.size_hint().0);
+    for (name, v) in entries {
+        match schema.iter().find(|f| f.name == name) {
             None => notes.push(Note {
-                field: path,
+                field: path(name),
                 event: event.map(str::to_owned),
             }),
             Some(f) => {
-                if v.is_null() && partial && !matches!(f.ty, Type::Optional(_)) {
+                if matches!(v, Node::Null) && partial && !matches!(f.ty, Type::Optional(_)) {
                     return Err(IngestError::new(
-                        path,
+                        path(name),
                         format!(
                             "`{name}` is {} and cannot be cleared",
                             type_name(&f.ty, schemas)
                         ),
                     ));
                 }
-                let value = convert(&f.ty, v, schemas).map_err(|m| IngestError::new(path, m))?;
+                let value =
+                    convert_node(&f.ty, v, schemas).map_err(|m| IngestError::new(path(name), m))?;
                 props.push((&f.name, value));
             }
         }
@@ -350,7 +384,7 @@ fn fields(
             let required = !matches!(f.ty, Type::Optional(_)) && f.default.is_none();
             if required && !props.contains_key(&f.name) {
                 return Err(IngestError::new(
-                    format!("{field_path}.{}", f.name),
+                    path(&f.name),
                     format!(
                         "missing property `{}` ({})",
                         f.name,
@@ -363,35 +397,165 @@ fn fields(
     Ok(props)
 }
 
-fn string_field<'a>(
-    object: &'a serde_json::Map<String, Json>,
-    name: &str,
-) -> Result<&'a str, IngestError> {
-    match object.get(name) {
-        None | Some(Json::Null) => Err(IngestError::new(
+/// A string field of a call (`type`, `userId`, `event`, `timestamp`).
+#[derive(Clone, Copy)]
+enum Text<'a> {
+    /// Absent or `null`.
+    Missing,
+    Str(&'a str),
+    /// Something else, of this JSON type.
+    Other(&'static str),
+}
+
+impl<'a> Text<'a> {
+    fn of(object: &'a serde_json::Map<String, Json>, name: &str) -> Text<'a> {
+        match object.get(name) {
+            None | Some(Json::Null) => Text::Missing,
+            Some(Json::String(s)) => Text::Str(s),
+            Some(other) => Text::Other(json_kind(other)),
+        }
+    }
+
+    fn of_name(name: &'a Option<Name<'_>>) -> Text<'a> {
+        match name {
+            None => Text::Missing,
+            Some(Name(s)) => Text::Str(s),
+        }
+    }
+}
+
+/// `properties` or `traits` as a call has them.
+#[derive(Clone, Copy)]
+enum Object<'a> {
+    /// Absent or `null`.
+    Absent,
+    /// From the quick reading: sorted by name, each name once.
+    Entries(&'a [(Name<'a>, Item<'a>)]),
+    /// From a `serde_json` reading.
+    Map(&'a serde_json::Map<String, Json>),
+    /// Something else, of this JSON type.
+    Other(&'static str),
+}
+
+impl<'a> Object<'a> {
+    fn of(object: &'a serde_json::Map<String, Json>, name: &str) -> Object<'a> {
+        match object.get(name) {
+            None | Some(Json::Null) => Object::Absent,
+            Some(Json::Object(m)) => Object::Map(m),
+            Some(other) => Object::Other(json_kind(other)),
+        }
+    }
+
+    fn of_entries(entries: &'a Option<Entries<'_>>) -> Object<'a> {
+        match entries {
+            None => Object::Absent,
+            Some(Entries(list)) => Object::Entries(list),
+        }
+    }
+
+    /// Validates the object against `schema` (see [`fields`]).
+    fn fields(
+        self,
+        field_path: &str,
+        schema: &[FieldSchema],
+        schemas: &Schemas,
+        partial: bool,
+        event: Option<&str>,
+        notes: &mut Vec<Note>,
+    ) -> Result<Props, IngestError> {
+        match self {
+            Object::Absent => fields(
+                std::iter::empty(),
+                field_path,
+                schema,
+                schemas,
+                partial,
+                event,
+                notes,
+            ),
+            Object::Entries(list) => fields(
+                list.iter().map(|(Name(k), v)| (&**k, v.node())),
+                field_path,
+                schema,
+                schemas,
+                partial,
+                event,
+                notes,
+            ),
+            Object::Map(m) => fields(
+                m.iter().map(|(k, v)| (k.as_str(), Node::of(v))),
+                field_path,
+                schema,
+                schemas,
+                partial,
+                event,
+                notes,
+            ),
+            Object::Other(kind) => Err(IngestError::new(
+                field_path.to_owned(),
+                format!("expected an object, found {kind}"),
+            )),
+        }
+    }
+}
+
+/// The fields of a call that matter, however the line was read.
+struct Call<'a> {
+    kind: Text<'a>,
+    user_id: Text<'a>,
+    event: Text<'a>,
+    timestamp: Text<'a>,
+    properties: Object<'a>,
+    traits: Object<'a>,
+}
+
+impl<'a> Call<'a> {
+    fn of_map(o: &'a serde_json::Map<String, Json>) -> Call<'a> {
+        Call {
+            kind: Text::of(o, "type"),
+            user_id: Text::of(o, "userId"),
+            event: Text::of(o, "event"),
+            timestamp: Text::of(o, "timestamp"),
+            properties: Object::of(o, "properties"),
+            traits: Object::of(o, "traits"),
+        }
+    }
+
+    fn of_envelope(e: &'a Envelope<'a>) -> Call<'a> {
+        Call {
+            kind: Text::of_name(&e.kind),
+            user_id: Text::of_name(&e.user_id),
+            event: Text::of_name(&e.event),
+            timestamp: Text::of_name(&e.timestamp),
+            properties: Object::of_entries(&e.properties),
+            traits: Object::of_entries(&e.traits),
+        }
+    }
+}
+
+fn string_field<'a>(field: Text<'a>, name: &str) -> Result<&'a str, IngestError> {
+    match field {
+        Text::Missing => Err(IngestError::new(
             name.to_owned(),
             format!("missing `{name}`"),
         )),
-        Some(Json::String(s)) if s.is_empty() => Err(IngestError::new(
+        Text::Str("") => Err(IngestError::new(
             name.to_owned(),
             format!("`{name}` is empty"),
         )),
-        Some(Json::String(s)) => Ok(s),
-        Some(other) => Err(IngestError::new(
+        Text::Str(s) => Ok(s),
+        Text::Other(kind) => Err(IngestError::new(
             name.to_owned(),
-            format!("expected a string, found {}", json_kind(other)),
+            format!("expected a string, found {kind}"),
         )),
     }
 }
 
-fn timestamp(
-    object: &serde_json::Map<String, Json>,
-    required: bool,
-) -> Result<Option<DateTime<Utc>>, IngestError> {
-    if !required && object.get("timestamp").is_none_or(Json::is_null) {
+fn timestamp(field: Text<'_>, required: bool) -> Result<Option<DateTime<Utc>>, IngestError> {
+    if !required && matches!(field, Text::Missing) {
         return Ok(None);
     }
-    let s = string_field(object, "timestamp")?;
+    let s = string_field(field, "timestamp")?;
     parse_time(s).map(Some).ok_or_else(|| {
         IngestError::new(
             "timestamp".to_owned(),
@@ -400,10 +564,168 @@ fn timestamp(
     })
 }
 
+/// A string read from the line, borrowed when it has no escapes.
+#[derive(Debug, PartialEq)]
+struct Name<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Name<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Name<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Name<'a>, E> {
+                Ok(Name(s.into()))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Name<'a>, E> {
+                Ok(Name(s.to_owned().into()))
+            }
+        }
+        d.deserialize_str(Visit(std::marker::PhantomData))
+    }
+}
+
+/// A value in `properties` or `traits` from the quick reading: scalars
+/// without a `serde_json::Value` around them (strings borrowed when they
+/// can be), lists and objects read in full. Holds what the `Value` would.
+#[derive(Debug, PartialEq)]
+enum Item<'a> {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    Str(std::borrow::Cow<'a, str>),
+    /// A list or an object.
+    Json(Json),
+}
+
+impl Item<'_> {
+    fn node(&self) -> Node<'_> {
+        match self {
+            Item::Null => Node::Null,
+            Item::Bool(b) => Node::Bool(*b),
+            Item::Number(n) => Node::Number(n),
+            Item::Str(s) => Node::Str(s),
+            Item::Json(v) => Node::of(v),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Item<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        // Each case as `serde_json::Value`'s own reading has it.
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Item<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any valid JSON value")
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Item<'a>, E> {
+                Ok(Item::Bool(b))
+            }
+            fn visit_i64<E>(self, i: i64) -> Result<Item<'a>, E> {
+                Ok(Item::Number(i.into()))
+            }
+            fn visit_u64<E>(self, u: u64) -> Result<Item<'a>, E> {
+                Ok(Item::Number(u.into()))
+            }
+            fn visit_f64<E>(self, x: f64) -> Result<Item<'a>, E> {
+                Ok(serde_json::Number::from_f64(x).map_or(Item::Null, Item::Number))
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Item<'a>, E> {
+                Ok(Item::Str(s.into()))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Item<'a>, E> {
+                Ok(Item::Str(s.to_owned().into()))
+            }
+            fn visit_unit<E>(self) -> Result<Item<'a>, E> {
+                Ok(Item::Null)
+            }
+            fn visit_none<E>(self) -> Result<Item<'a>, E> {
+                Ok(Item::Null)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Item<'a>, A::Error> {
+                serde::Deserialize::deserialize(SeqAccessDeserializer::new(seq)).map(Item::Json)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Item<'a>, A::Error> {
+                serde::Deserialize::deserialize(MapAccessDeserializer::new(map)).map(Item::Json)
+            }
+        }
+        d.deserialize_any(Visit(std::marker::PhantomData))
+    }
+}
+
+/// The entries of an object from the quick reading, sorted by name, each
+/// name once: the last one written wins, as in a `serde_json::Map`.
+#[derive(Debug, PartialEq)]
+struct Entries<'a>(Vec<(Name<'a>, Item<'a>)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Entries<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Entries<'a>, A::Error> {
+                let mut list: Vec<(Name<'a>, Item<'a>)> = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    list.push(entry);
+                }
+                // Stable, so equal names keep their order; of those, the
+                // last one written is kept.
+                list.sort_by(|a, b| a.0 .0.cmp(&b.0 .0));
+                list.dedup_by(|later, kept| {
+                    let same = later.0 == kept.0;
+                    if same {
+                        std::mem::swap(later, kept);
+                    }
+                    same
+                });
+                Ok(Entries(list))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
 /// The fields of a call that matter, read without building the rest
-/// (Segment lines carry large `context` and `integrations` objects).
+/// (Segment lines carry large `context` and `integrations` objects) and
+/// with `properties` and `traits` read as [`Entries`], not as
+/// `serde_json` values.
+///
+/// It takes only lines that [`QuickEnvelope`] takes too (here `properties`
+/// and `traits` must be objects or `null`) and reads the same values from
+/// them; every other line is read as before by [`object`], so messages
+/// stay exactly as they were.
 #[derive(serde::Deserialize)]
 struct Envelope<'a> {
+    // The fields in the order `QuickEnvelope` has them: serde also reads a
+    // struct from a JSON list, by position.
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Name<'a>>,
+    #[serde(rename = "userId", default, borrow)]
+    user_id: Option<Name<'a>>,
+    #[serde(default, borrow)]
+    event: Option<Name<'a>>,
+    #[serde(default, borrow)]
+    timestamp: Option<Name<'a>>,
+    #[serde(default, borrow)]
+    properties: Option<Entries<'a>>,
+    #[serde(default, borrow)]
+    traits: Option<Entries<'a>>,
+}
+
+/// The fields of a call that matter, with `properties` and `traits` read
+/// as `serde_json` values.
+#[derive(serde::Deserialize)]
+struct QuickEnvelope<'a> {
     #[serde(rename = "type", default, borrow)]
     kind: Option<std::borrow::Cow<'a, str>>,
     #[serde(rename = "userId", default, borrow)]
@@ -418,11 +740,12 @@ struct Envelope<'a> {
     traits: Option<Json>,
 }
 
-/// The call as a map of the fields that matter. A line the quick reading
-/// does not take (not JSON, a field of the wrong type, a repeated field) is
-/// read again in full, for the exact message.
+/// The call as a map of the fields that matter, for a line [`Envelope`]
+/// does not take. A line [`QuickEnvelope`] does not take either (not
+/// JSON, a field of the wrong type, a repeated field) is read again in
+/// full, for the exact message.
 fn object(line: &str) -> Result<serde_json::Map<String, Json>, IngestError> {
-    if let Ok(e) = serde_json::from_str::<Envelope<'_>>(line) {
+    if let Ok(e) = serde_json::from_str::<QuickEnvelope<'_>>(line) {
         let mut map = serde_json::Map::new();
         let mut put = |key: &str, value: Option<Json>| {
             if let Some(v) = value {
@@ -448,20 +771,35 @@ fn object(line: &str) -> Result<serde_json::Map<String, Json>, IngestError> {
     }
 }
 
+/// Reads `line` and checks the call with `check`: the quick reading
+/// ([`Envelope`]) when it takes the line, else [`object`]'s.
+fn read<R>(
+    line: &str,
+    check: impl FnOnce(&Call<'_>) -> Result<R, IngestError>,
+) -> Result<R, IngestError> {
+    if let Ok(e) = serde_json::from_str::<Envelope<'_>>(line) {
+        return check(&Call::of_envelope(&e));
+    }
+    let o = object(line)?;
+    check(&Call::of_map(&o))
+}
+
 /// Validates one Segment-style `track` or `identify` call.
 pub fn parse_call(line: &str, schemas: &Schemas) -> Result<Accepted, IngestError> {
-    let o = object(line)?;
-    let kind = string_field(&o, "type")?;
+    read(line, |call| check_call(call, schemas))
+}
+
+fn check_call(o: &Call<'_>, schemas: &Schemas) -> Result<Accepted, IngestError> {
+    let kind = string_field(o.kind, "type")?;
     let mut notes = Vec::new();
     match kind {
         "track" => {
-            let user_id = string_field(&o, "userId")?.to_owned();
-            let event = string_field(&o, "event")?.to_owned();
-            let at = timestamp(&o, true)?.unwrap_or_default();
+            let user_id = string_field(o.user_id, "userId")?.to_owned();
+            let event = string_field(o.event, "event")?.to_owned();
+            let at = timestamp(o.timestamp, true)?.unwrap_or_default();
             let (props, declared) = match schemas.events.iter().find(|e| e.name == event) {
                 Some(schema) => (
-                    fields(
-                        o.get("properties"),
+                    o.properties.fields(
                         "properties",
                         &schema.fields,
                         schemas,
@@ -485,17 +823,11 @@ pub fn parse_call(line: &str, schemas: &Schemas) -> Result<Accepted, IngestError
             ))
         }
         "identify" => {
-            let user_id = string_field(&o, "userId")?.to_owned();
-            let at = timestamp(&o, true)?;
-            let traits = fields(
-                o.get("traits"),
-                "traits",
-                &schemas.profile,
-                schemas,
-                true,
-                None,
-                &mut notes,
-            )?;
+            let user_id = string_field(o.user_id, "userId")?.to_owned();
+            let at = timestamp(o.timestamp, true)?;
+            let traits =
+                o.traits
+                    .fields("traits", &schemas.profile, schemas, true, None, &mut notes)?;
             Ok((
                 Input::Identify {
                     user_id,
@@ -515,27 +847,22 @@ pub fn parse_call(line: &str, schemas: &Schemas) -> Result<Accepted, IngestError
 /// Validates one initial profile: `{"userId": …, "traits": {…}}` (a
 /// `timestamp` is optional). Traits are checked like `identify`'s.
 pub fn parse_profile(line: &str, schemas: &Schemas) -> Result<Accepted, IngestError> {
-    let o = object(line)?;
-    let user_id = string_field(&o, "userId")?.to_owned();
-    let at = timestamp(&o, false)?;
-    let mut notes = Vec::new();
-    let traits = fields(
-        o.get("traits"),
-        "traits",
-        &schemas.profile,
-        schemas,
-        true,
-        None,
-        &mut notes,
-    )?;
-    Ok((
-        Input::Identify {
-            user_id,
-            traits,
-            at,
-        },
-        notes,
-    ))
+    read(line, |o| {
+        let user_id = string_field(o.user_id, "userId")?.to_owned();
+        let at = timestamp(o.timestamp, false)?;
+        let mut notes = Vec::new();
+        let traits =
+            o.traits
+                .fields("traits", &schemas.profile, schemas, true, None, &mut notes)?;
+        Ok((
+            Input::Identify {
+                user_id,
+                traits,
+                at,
+            },
+            notes,
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -561,6 +888,11 @@ mod tests {
                     f("count", Type::Int),
                     f("plan", Type::Enum(0)),
                     f("note", Type::Optional(Box::new(Type::String))),
+                    f(
+                        "tags",
+                        Type::Optional(Box::new(Type::List(Box::new(Type::String)))),
+                    ),
+                    f("wait", Type::Optional(Box::new(Type::Duration))),
                 ],
             }],
             profile: vec![
@@ -693,6 +1025,280 @@ mod tests {
         let e =
             parse_profile(r#"{"userId":"u","traits":{"email":"nobody"}}"#, &schemas()).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("traits.email"));
+    }
+
+    /// A line read the quick way ([`Envelope`], `None` when it does not
+    /// take the line), the older way ([`object`]) and in full.
+    type Readings = (
+        Option<Result<Accepted, IngestError>>,
+        Result<Accepted, IngestError>,
+        Result<Accepted, IngestError>,
+    );
+
+    fn readings(line: &str, profile: bool) -> Readings {
+        let s = schemas();
+        let check = |call: &Call<'_>| {
+            if profile {
+                // As `parse_profile` checks it.
+                let user_id = string_field(call.user_id, "userId")?.to_owned();
+                let at = timestamp(call.timestamp, false)?;
+                let mut notes = Vec::new();
+                let traits = call
+                    .traits
+                    .fields("traits", &s.profile, &s, true, None, &mut notes)?;
+                Ok((
+                    Input::Identify {
+                        user_id,
+                        traits,
+                        at,
+                    },
+                    notes,
+                ))
+            } else {
+                check_call(call, &s)
+            }
+        };
+        let quick = serde_json::from_str::<Envelope<'_>>(line)
+            .ok()
+            .map(|e| check(&Call::of_envelope(&e)));
+        let older = object(line).and_then(|o| check(&Call::of_map(&o)));
+        let full = match serde_json::from_str::<Json>(line) {
+            Ok(Json::Object(o)) => check(&Call::of_map(&o)),
+            Ok(other) => Err(IngestError::new(
+                None,
+                format!("expected a JSON object, found {}", json_kind(&other)),
+            )),
+            Err(e) => Err(IngestError::new(None, format!("not valid JSON: {e}"))),
+        };
+        (quick, older, full)
+    }
+
+    /// The quick reading takes `line` and agrees with the others; returns
+    /// what `parse_call` (or `parse_profile`) gives.
+    fn agree(line: &str, profile: bool) -> Result<Accepted, IngestError> {
+        let (quick, older, full) = readings(line, profile);
+        let quick = quick.unwrap_or_else(|| panic!("not read the quick way: {line}"));
+        assert_eq!(quick, older, "{line}");
+        assert_eq!(quick, full, "{line}");
+        let parsed = if profile {
+            parse_profile(line, &schemas())
+        } else {
+            parse_call(line, &schemas())
+        };
+        assert_eq!(parsed, quick, "{line}");
+        quick
+    }
+
+    fn order(props: &str) -> String {
+        format!(r#"{{"type":"track","userId":"u","event":"order","properties":{props},{T}}}"#)
+    }
+
+    fn props_of(result: Result<Accepted, IngestError>) -> (Props, Vec<String>) {
+        match result {
+            Ok((Input::Track { props, .. }, notes))
+            | Ok((Input::Identify { traits: props, .. }, notes)) => {
+                (props, notes.into_iter().map(|n| n.field).collect())
+            }
+            Err(e) => panic!("rejected: {e:?}"),
+        }
+    }
+
+    const OK: &str = r#""total":3,"count":2,"plan":"pro""#;
+
+    #[test]
+    fn the_quick_reading_agrees_on_accepted_properties() {
+        // Nested lists and objects, declared and not.
+        let (props, notes) = props_of(agree(
+            &order(&format!(
+                r#"{{{OK},"tags":["a","b\u00e9"],"cart":{{"items":[{{"sku":"x"}}],"n":null}},"extra":[1,{{"a":[]}}]}}"#
+            )),
+            false,
+        ));
+        assert_eq!(
+            props.get("tags"),
+            Some(&Value::List(vec![Value::str("a"), Value::str("bé")].into()))
+        );
+        assert_eq!(notes, ["properties.cart", "properties.extra"]);
+        // Unicode escapes in names and values; a name escaped to a declared one.
+        let (props, notes) = props_of(agree(
+            &order(
+                r#"{"tot\u0061l":3.5,"count":2,"plan":"pr\u006f","note":"\ud83d\ude00 \"q\"","\u00fcber":1}"#,
+            ),
+            false,
+        ));
+        assert_eq!(props.get("total"), Some(&Value::Float(3.5)));
+        assert_eq!(props.get("plan"), Some(&Value::str("pro")));
+        assert_eq!(props.get("note"), Some(&Value::str("😀 \"q\"")));
+        assert_eq!(notes, ["properties.über"]);
+        // Null for an optional property; numbers of every kind.
+        let (props, _) = props_of(agree(
+            &order(r#"{"total":-0.0,"count":-7,"plan":"pro","note":null,"wait":100}"#),
+            false,
+        ));
+        assert_eq!(props.get("note"), Some(&Value::None));
+        assert_eq!(props.get("count"), Some(&Value::Int(-7)));
+        props_of(agree(
+            &order(r#"{"total":1e308,"count":9223372036854775807,"plan":"pro","wait":"1d12h"}"#),
+            false,
+        ));
+        // Repeated names: the last one wins, wherever it is.
+        let (props, notes) = props_of(agree(
+            &order(r#"{"count":"x","total":3,"zz":1,"count":2,"plan":"pro","zz":2,"a":0}"#),
+            false,
+        ));
+        assert_eq!(props.get("count"), Some(&Value::Int(2)));
+        // Notes come by name, as the older reading gave them.
+        assert_eq!(notes, ["properties.a", "properties.zz"]);
+        // An empty object, absent and `null` properties of an undeclared event.
+        for props in ["{}", "null"] {
+            agree(
+                &format!(
+                    r#"{{"type":"track","userId":"u","event":"ping","properties":{props},{T}}}"#
+                ),
+                false,
+            )
+            .unwrap();
+        }
+        // Envelope fields in any order, escaped, with `null` traits on a track.
+        agree(
+            &format!(
+                r#"{{{T},"properties":{{{OK}}},"traits":null,"event":"ord\u0065r","userId":"\u0075","type":"track","context":{{"a":[1,2]}}}}"#
+            ),
+            false,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_quick_reading_agrees_on_rejected_properties() {
+        let cases = [
+            // A number as a string, a float for an int, a string for a bool.
+            (
+                r#"{"total":"3","count":2,"plan":"pro"}"#,
+                "properties.total",
+            ),
+            (
+                r#"{"total":3,"count":2.5,"plan":"pro"}"#,
+                "properties.count",
+            ),
+            (
+                r#"{"total":3,"count":2,"plan":"pro","wait":true}"#,
+                "properties.wait",
+            ),
+            (
+                r#"{"total":3,"count":18446744073709551615,"plan":"pro"}"#,
+                "properties.count",
+            ),
+            (
+                r#"{"total":3,"count":2,"plan":"pro","wait":1.5}"#,
+                "properties.wait",
+            ),
+            (
+                r#"{"total":3,"count":2,"plan":"pro","wait":"soon"}"#,
+                "properties.wait",
+            ),
+            // Null for a required property is a type error.
+            (
+                r#"{"total":null,"count":2,"plan":"pro"}"#,
+                "properties.total",
+            ),
+            // Not a member (with a suggestion), a list item of the wrong type.
+            (r#"{"total":3,"count":2,"plan":"prro"}"#, "properties.plan"),
+            (
+                r#"{"total":3,"count":2,"plan":"pro","tags":["a",1]}"#,
+                "properties.tags",
+            ),
+            (
+                r#"{"total":3,"count":2,"plan":"pro","tags":{"a":1}}"#,
+                "properties.tags",
+            ),
+            (r#"{"total":3,"count":2,"plan":{"a":1}}"#, "properties.plan"),
+            // The first bad one by name is named; an earlier repeat is forgotten.
+            (
+                r#"{"total":"x","count":"y","plan":"pro"}"#,
+                "properties.count",
+            ),
+            (
+                r#"{"total":3,"count":2,"plan":"pro","count":"z"}"#,
+                "properties.count",
+            ),
+            // Missing, or missing because `null`.
+            (r#"{"total":3,"plan":"pro"}"#, "properties.count"),
+            ("{}", "properties.total"),
+            ("null", "properties.total"),
+        ];
+        for (props, field) in cases {
+            let e = agree(&order(props), false).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{props}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn the_quick_reading_agrees_on_traits() {
+        let identify =
+            |traits: &str| format!(r#"{{"type":"identify","userId":"u","traits":{traits},{T}}}"#);
+        let (traits, notes) = props_of(agree(
+            &identify(
+                r#"{"email":null,"plan":"starter","nick":{"a":1},"timezone":"Europe/Berlin"}"#,
+            ),
+            false,
+        ));
+        assert_eq!(traits.get("email"), Some(&Value::None));
+        assert_eq!(notes, ["traits.nick"]);
+        let e = agree(&identify(r#"{"plan":null}"#), false).unwrap_err();
+        assert_eq!(e.message, "`plan` is Plan and cannot be cleared");
+        let e = agree(&identify(r#"{"email":"x","email":"nobody"}"#), false).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("traits.email"));
+        // Initial profiles, with and without a timestamp.
+        agree(r#"{"userId":"u","traits":{"plan":"pro"}}"#, true).unwrap();
+        agree(
+            r#"{"userId":"u","traits":{"plan":"pro"},"timestamp":null}"#,
+            true,
+        )
+        .unwrap();
+        let e = agree(r#"{"userId":"u","traits":{"email":"nobody"}}"#, true).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("traits.email"));
+        let e = agree(r#"{"userId":"","traits":{}}"#, true).unwrap_err();
+        assert_eq!(e.message, "`userId` is empty");
+    }
+
+    #[test]
+    fn lines_the_quick_reading_does_not_take_read_as_before() {
+        let not_taken = [
+            // Properties or traits not an object, even where unused.
+            order("[1]"),
+            order(r#""x""#),
+            format!(r#"{{"type":"track","userId":"u","event":"ping","properties":3,{T}}}"#),
+            format!(r#"{{"type":"identify","userId":"u","traits":{{}},"properties":[],{T}}}"#),
+            // Repeated or mistyped envelope fields.
+            format!(r#"{{"type":"track","type":"identify","userId":"u","traits":{{}},{T}}}"#),
+            format!(r#"{{"type":"track","userId":7,"event":"x",{T}}}"#),
+            r#"{"type":"track","userId":"u","event":"x","timestamp":5}"#.into(),
+            // Not an object, not JSON, a bad value deep inside.
+            "[1]".into(),
+            "{".into(),
+            order(r#"{"a":[1,}"#),
+            format!("{} x", order("{}")),
+        ];
+        for line in &not_taken {
+            let (quick, older, _) = readings(line, false);
+            assert!(quick.is_none(), "{line}");
+            assert_eq!(parse_call(line, &schemas()), older, "{line}");
+        }
+        // A list is read as a struct by position the older way (not as
+        // the full reading would), and the quick way agrees where it takes it.
+        let (quick, older, _) = readings("[]", false);
+        assert_eq!(quick, Some(older.clone()));
+        assert_eq!(older.map_err(|e| e.message), Err("missing `type`".into()));
+        let list = r#"["track","u","ping","2026-03-01T10:00:00Z",[1]]"#;
+        let (quick, older, _) = readings(list, false);
+        assert!(quick.is_none());
+        assert!(older.is_ok());
+        assert_eq!(parse_call(list, &schemas()), older);
+        let list =
+            r#"["track","u","order","2026-03-01T10:00:00Z",{"total":1,"count":1,"plan":"pro"}]"#;
+        let (quick, older, _) = readings(list, false);
+        assert_eq!(quick, Some(older));
     }
 
     #[test]
