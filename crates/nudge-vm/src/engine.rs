@@ -283,7 +283,10 @@ pub struct Engine<S: Store> {
     /// `quiet_workflows`. Then a profile's quiet checks (all names of
     /// quiet workflows, none twice) are all armed exactly when there are as
     /// many as there are quiet workflows, which a store can tell without
-    /// reading the profile record.
+    /// reading the profile record. This holds for profiles this engine
+    /// has handled since it started; a store that keeps profiles across
+    /// restarts must make the versions their checks name known here
+    /// before relying on it.
     quiet_names_current: bool,
 }
 
