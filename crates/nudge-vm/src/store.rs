@@ -424,9 +424,9 @@ impl SlotIndex {
 
 /// A pending timer: when it is due, its scheduling order (timers due at
 /// the same time fire in that order), its profile's slot number when that
-/// was known at scheduling time (`u32::MAX` when not: a due timer makes the
-/// slot the remembered one, so the engine's lookup of its profile skips
-/// the index) and the timer itself. They are kept together so that a due
+/// was known at scheduling time (`u32::MAX` when not: when the timer is
+/// due, the engine's lookup of its profile by the timer's own id skips the
+/// index) and the timer itself. They are kept together so that a due
 /// timer is read where its sorted bucket lies, not from a table in random
 /// order (that read was a cache miss per timer).
 #[derive(Debug)]
