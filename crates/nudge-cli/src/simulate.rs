@@ -2,7 +2,7 @@
 //! clock and show every message that would go out.
 //!
 //! The trace is Segment-style JSON lines, validated by
-//! [`nudge_vm::ingest`] (the rules the server's ingestion uses). Lines are
+//! [`nudge_vm::ingest`]. Lines are
 //! applied in file order, their `timestamp` taken as the receive time; a
 //! line earlier than the one before is rejected (the engine's clock only
 //! moves forward). A rejected line is reported on stderr with its number and

@@ -1,7 +1,7 @@
 //! Validating incoming events and profiles against a module's schemas.
 //!
-//! Input is Segment-style JSON, one object per line (the simulator's trace)
-//! or per request (the server's ingestion API):
+//! Input is Segment-style JSON, one object per line (the simulator's
+//! trace); the rules do not depend on where the object came from:
 //!
 //! ```json
 //! {"type":"track","userId":"u1","event":"order_completed","properties":{"order_id":"o1","total":30.0},"timestamp":"2026-03-01T10:00:00Z"}

@@ -4,8 +4,8 @@
 //! - [`Vm::start`] and [`Vm::step`] are the pure step function: (journey,
 //!   input = event | timer, now, read access to the profile and its history
 //!   via [`Facts`]) → (new journey, [`Effect`]s). No IO, no clock, no global
-//!   state; the same inputs give the same outputs, so the simulator, `nudge
-//!   test` and the server agree.
+//!   state; the same inputs give the same outputs, so the simulator and
+//!   `nudge test` agree, and a durable runtime on another store would too.
 //! - A journey blocks only at statements, where the stack is empty, so its
 //!   state is a pc plus a few fields ([`Journey`]). Timers carry a `seq`; a
 //!   timer whose seq no longer matches is stale and does nothing, which
@@ -25,8 +25,8 @@
 //!   waiting journeys, triggers, entry rules, goals, the frequency cap and
 //!   quiet hours, module versions by content hash, and a virtual-clock
 //!   driver ([`Engine::fire_next`], [`Engine::advance_to`]). [`MemoryStore`]
-//!   serves the simulator and tests; the server implements the same trait
-//!   on its durable store.
+//!   serves the simulator and tests; a durable store (not built yet) would
+//!   implement the same trait.
 
 pub mod engine;
 pub mod exec;

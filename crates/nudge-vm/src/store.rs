@@ -1,8 +1,8 @@
 //! The storage the event-handling core needs, and an in-memory store.
 //!
-//! The durable server implements [`Store`] on sled; the simulator and
-//! `nudge test` use [`MemoryStore`]. Everything the engine keeps goes
-//! through this trait, so both run the same logic.
+//! The simulator and `nudge test` use [`MemoryStore`]; a durable store
+//! (sled, not built yet) would implement the same trait. Everything the
+//! engine keeps goes through it, so every store runs the same logic.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
