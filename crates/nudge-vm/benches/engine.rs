@@ -11,52 +11,17 @@
 //! to time `nudge simulate` end to end. Runs with the allocator the `nudge`
 //! binary uses (mimalloc).
 
+mod common;
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use nudge_bytecode::{compile, Module};
-use nudge_check::{check_project, TemplateLoader};
-use nudge_syntax::SourceFile;
+use common::{cpu_seconds, examples, rates, KINDS};
+use nudge_bytecode::Module;
 use nudge_vm::{Engine, Event, Facts, Input, MemoryStore, Props, Record, Value, Vm};
-
-/// The allocator the `nudge` binary uses.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
-
-struct ExamplesLoader;
-
-impl TemplateLoader for ExamplesLoader {
-    fn load(&self, path: &Path) -> std::io::Result<String> {
-        let rel = path.strip_prefix("examples").unwrap_or(path);
-        std::fs::read_to_string(examples_dir().join(rel))
-    }
-}
-
-fn examples() -> Option<Module> {
-    let mut names: Vec<String> = std::fs::read_dir(examples_dir())
-        .ok()?
-        .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
-        .filter(|n| n.ends_with(".flow"))
-        .collect();
-    names.sort();
-    let sources: Vec<Arc<SourceFile>> = names
-        .into_iter()
-        .filter_map(|n| {
-            let text = std::fs::read_to_string(examples_dir().join(&n)).ok()?;
-            Some(Arc::new(SourceFile::new(format!("examples/{n}"), text)))
-        })
-        .collect();
-    let program = check_project(&sources, &ExamplesLoader).program?;
-    compile(&program, "bench").ok()
-}
 
 struct OneProfile {
     attributes: Props,
@@ -158,17 +123,6 @@ fn vm_steps(module: &Module, t0: DateTime<Utc>) {
     );
 }
 
-const KINDS: [&str; 8] = [
-    "login",
-    "checkout_abandoned",
-    "feature_used",
-    "order_completed",
-    "login",
-    "setup_completed",
-    "account_created",
-    "login",
-];
-
 /// Event `i` of the generated trace: (profile number, name, properties).
 fn trace_event(i: u64, profiles: u64) -> (u64, &'static str, Props) {
     let p = i.wrapping_mul(2_654_435_761) % profiles;
@@ -256,32 +210,6 @@ fn write_trace(dir: &Path, t0: DateTime<Utc>, events: u64) -> std::io::Result<()
         writeln!(out, "{line}")?;
     }
     out.flush()
-}
-
-/// CPU seconds this process has used (user + system), from
-/// `/proc/self/stat`; on a shared machine the wall clock also counts the
-/// time other processes held the core. `None` off Linux.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces) start at 3.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    // Linux reports clock ticks of 1/100 s (USER_HZ) on every architecture.
-    Some((utime + stime) / 100.0)
-}
-
-/// "… = N per s (wall), M per CPU-s".
-fn rates(n: u64, wall: f64, cpu: Option<f64>) -> String {
-    match cpu {
-        Some(cpu) if cpu > 0.0 => format!(
-            "{:.0}/s wall, {:.0}/s of CPU ({cpu:.2} CPU-s)",
-            n as f64 / wall,
-            n as f64 / cpu
-        ),
-        _ => format!("{:.0}/s wall", n as f64 / wall),
-    }
 }
 
 /// How many events go by between two takes of the record log.

@@ -9,62 +9,16 @@
 //! `NUDGE_BENCH_TRACE=FILE` the events are read from that file instead.
 //! Runs with the allocator the `nudge` binary uses (mimalloc).
 
+mod common;
+
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use nudge_bytecode::{compile, Module, Schemas};
-use nudge_check::{check_project, TemplateLoader};
-use nudge_syntax::SourceFile;
+use common::{cpu_seconds, examples, rates, KINDS};
+use nudge_bytecode::Schemas;
 use nudge_vm::ingest;
-
-/// The allocator the `nudge` binary uses.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
-
-struct ExamplesLoader;
-
-impl TemplateLoader for ExamplesLoader {
-    fn load(&self, path: &Path) -> std::io::Result<String> {
-        let rel = path.strip_prefix("examples").unwrap_or(path);
-        std::fs::read_to_string(examples_dir().join(rel))
-    }
-}
-
-fn examples() -> Option<Module> {
-    let mut names: Vec<String> = std::fs::read_dir(examples_dir())
-        .ok()?
-        .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
-        .filter(|n| n.ends_with(".flow"))
-        .collect();
-    names.sort();
-    let sources: Vec<Arc<SourceFile>> = names
-        .into_iter()
-        .filter_map(|n| {
-            let text = std::fs::read_to_string(examples_dir().join(&n)).ok()?;
-            Some(Arc::new(SourceFile::new(format!("examples/{n}"), text)))
-        })
-        .collect();
-    let program = check_project(&sources, &ExamplesLoader).program?;
-    compile(&program, "bench").ok()
-}
-
-const KINDS: [&str; 8] = [
-    "login",
-    "checkout_abandoned",
-    "feature_used",
-    "order_completed",
-    "login",
-    "setup_completed",
-    "account_created",
-    "login",
-];
 
 /// Event `i`'s properties, as the engine benchmark's trace has them.
 fn properties(i: u64, kind: &str) -> serde_json::Value {
@@ -119,29 +73,6 @@ fn trace(t0: DateTime<Utc>, events: u64) -> (Vec<String>, Vec<String>) {
     (event_lines, profile_lines)
 }
 
-/// CPU seconds this process has used (user + system), from
-/// `/proc/self/stat`. `None` off Linux.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
-}
-
-/// "… = N per s (wall), M per CPU-s".
-fn rates(n: usize, wall: f64, cpu: Option<f64>) -> String {
-    match cpu {
-        Some(cpu) if cpu > 0.0 => format!(
-            "{:.0}/s wall, {:.0}/s of CPU ({cpu:.2} CPU-s)",
-            n as f64 / wall,
-            n as f64 / cpu
-        ),
-        _ => format!("{:.0}/s wall", n as f64 / wall),
-    }
-}
-
 /// Parses every line `rounds` times with `parse`; prints the rate.
 fn run(
     what: &str,
@@ -173,7 +104,7 @@ fn run(
     let n = lines.len() * rounds;
     println!(
         "{what}: {n} lines in {secs:.3} s: lines {}; {accepted} accepted, {rejected} rejected, {notes} notes",
-        rates(n, secs, cpu),
+        rates(n as u64, secs, cpu),
     );
 }
 
