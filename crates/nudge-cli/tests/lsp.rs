@@ -378,6 +378,43 @@ fn did_change_that_fixes_the_file_clears_its_diagnostics() {
 }
 
 #[test]
+fn a_burst_of_changes_ends_with_the_diagnostics_of_the_last() {
+    let mut server = Server::start();
+    server.open("remind.flow", BROKEN);
+    let uri = server.uri("remind.flow");
+    assert_eq!(server.diagnostics_for(&uri).len(), 1);
+    // Twenty edits sent at once, alternately fixing and breaking the
+    // syntax, then one with a type error instead: however many of them are
+    // checked, the diagnostics that stand are the last text's.
+    for version in 2..=21 {
+        let text = if version % 2 == 1 { FIXED } else { BROKEN };
+        server.change("remind.flow", version, text);
+    }
+    let last = FIXED.replace("wait 5m", "if profile.plan == Pro { exit }");
+    server.change("remind.flow", 22, &last);
+    let is_last = |d: &[Value]| {
+        d.len() == 1
+            && d[0]["code"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("nudge::check::"))
+    };
+    while !is_last(&server.diagnostics_for(&uri)) {}
+    // Nothing about the file comes after that: a request answered later
+    // finds no diagnostics left behind it.
+    server.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    let later: Vec<&Value> = server
+        .pending
+        .iter()
+        .filter(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri)
+        .collect();
+    assert!(later.is_empty(), "{later:#?}");
+    assert!(server.shutdown());
+}
+
+#[test]
 fn a_change_in_one_file_updates_the_diagnostics_of_the_others() {
     let mut server = Server::start();
     server.open("remind.flow", FIXED);

@@ -74,6 +74,7 @@ pub fn run(connection: &Connection) -> Result<()> {
         published: HashSet::new(),
         cache: RefCell::new(None),
         told_checker_failed: false,
+        dirty: Vec::new(),
     };
     for message in &connection.receiver {
         match message {
@@ -92,6 +93,12 @@ pub fn run(connection: &Connection) -> Result<()> {
             }
             Message::Response(_) => {}
         }
+        // Diagnostics go out once the messages that arrived together are
+        // handled: a burst of edits (fast typing, a paste, a rename across
+        // files) is checked once, not once per edit.
+        if connection.receiver.is_empty() {
+            server.publish_dirty()?;
+        }
     }
     Ok(())
 }
@@ -106,6 +113,9 @@ struct Server<'a> {
     cache: RefCell<Option<(String, Rc<Analysis>)>>,
     /// The user was told that the type checker failed.
     told_checker_failed: bool,
+    /// Files whose projects changed since diagnostics were last sent, one
+    /// per project.
+    dirty: Vec<Uri>,
 }
 
 impl Server<'_> {
@@ -145,14 +155,34 @@ impl Server<'_> {
                         self.clear(&change.uri)?;
                     }
                     if done.insert(project_key(&change.uri)) {
-                        self.publish(&change.uri)?;
+                        self.mark_dirty(change.uri);
                     }
                 }
                 return Ok(());
             }
             _ => return Ok(()),
         };
-        self.publish(&uri)
+        self.mark_dirty(uri);
+        Ok(())
+    }
+
+    /// Notes that `uri`'s project needs its diagnostics sent again.
+    fn mark_dirty(&mut self, uri: Uri) {
+        let key = project_key(&uri);
+        match self.dirty.iter().position(|d| project_key(d) == key) {
+            // The latest file of a project is the one its diagnostics are
+            // always sent for (even when empty).
+            Some(i) => self.dirty[i] = uri,
+            None => self.dirty.push(uri),
+        }
+    }
+
+    /// Sends the diagnostics of every project that changed.
+    fn publish_dirty(&mut self) -> Result<()> {
+        for uri in std::mem::take(&mut self.dirty) {
+            self.publish(&uri)?;
+        }
+        Ok(())
     }
 
     /// Sends an empty list of diagnostics for a file that had some.
