@@ -257,12 +257,15 @@ impl std::hash::Hasher for FxHasher {
 
 pub(crate) type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
-/// A profile id as a key. Ids of up to 22 bytes are kept inline, so
-/// comparing keys in the map or in a slot reads no other memory (with
-/// 100 000 profiles, following a pointer to the id was a cache miss).
+/// How long an id may be to be kept inline: a UUID's 36 characters fit.
+const INLINE_KEY: usize = 38;
+
+/// A profile id as a key. Ids of up to [`INLINE_KEY`] bytes are kept
+/// inline, so comparing keys in the map or in a slot reads no other memory
+/// (with 100 000 profiles, following a pointer to the id was a cache miss).
 #[derive(Clone, Debug)]
 enum Key {
-    Inline { len: u8, bytes: [u8; 22] },
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
     Heap(Box<[u8]>),
 }
 
@@ -270,8 +273,8 @@ impl Key {
     fn new(id: &str) -> Key {
         let b = id.as_bytes();
         match u8::try_from(b.len()) {
-            Ok(len) if b.len() <= 22 => {
-                let mut bytes = [0u8; 22];
+            Ok(len) if b.len() <= INLINE_KEY => {
+                let mut bytes = [0u8; INLINE_KEY];
                 bytes[..b.len()].copy_from_slice(b);
                 Key::Inline { len, bytes }
             }
@@ -281,7 +284,7 @@ impl Key {
 
     fn as_bytes(&self) -> &[u8] {
         match self {
-            Key::Inline { len, bytes } => &bytes[..usize::from(*len).min(22)],
+            Key::Inline { len, bytes } => &bytes[..usize::from(*len).min(INLINE_KEY)],
             Key::Heap(b) => b,
         }
     }
@@ -291,7 +294,7 @@ impl Default for Key {
     fn default() -> Self {
         Key::Inline {
             len: 0,
-            bytes: [0; 22],
+            bytes: [0; INLINE_KEY],
         }
     }
 }
@@ -904,7 +907,7 @@ mod tests {
             seq: 1,
             props: Props::new(),
         };
-        let long = "a-profile-id-longer-than-twenty-two-bytes";
+        let long = "a-profile-id-longer-than-the-38-bytes-kept-inline";
         s.append_event(long, e("z"));
         s.append_event("a", e("x"));
         s.append_event("b", e("y"));
