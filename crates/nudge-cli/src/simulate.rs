@@ -1,5 +1,6 @@
 //! `nudge simulate`: replay an event trace through a project on a virtual
-//! clock and show every message that would go out.
+//! clock and show every message that would go out (with `--records`, every
+//! record of the run: why a message did or did not go out).
 //!
 //! The trace is Segment-style JSON lines, validated by
 //! [`nudge_vm::ingest`]. Lines are
@@ -9,7 +10,7 @@
 //! the field at fault, and skipped whole. After the last line, timers run
 //! until `--until`, or, by default, until none is left. The engine's record
 //! log is drained as the run goes: JSON lines are written as messages are
-//! sent, and the table keeps only its row text.
+//! sent (or records logged), and the table keeps only its row text.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal as _;
@@ -20,7 +21,10 @@ use clap::{Args, ValueEnum};
 use nudge_bytecode::Module;
 use nudge_syntax::{project, Severity};
 use nudge_vm::ingest::{self, IngestError, Input, Note};
-use nudge_vm::{Engine, MemoryStore, Props, Record, Rendered, Store as _, WorkflowStats};
+use nudge_vm::{
+    Engine, ExitReason, MemoryStore, Props, Record, Rendered, Store as _, Suppression,
+    WorkflowStats,
+};
 
 use crate::check::{EXIT_ERRORS, EXIT_FAILURE, EXIT_OK};
 
@@ -47,14 +51,19 @@ pub struct SimulateArgs {
     /// Exit 0 even when some lines were rejected.
     #[arg(long)]
     pub allow_bad_lines: bool,
+    /// List every record of the run (entries, suppressions, deferrals,
+    /// caps, drops, goals, exits, completions and messages), in the order
+    /// they happened, instead of only the messages.
+    #[arg(long)]
+    pub records: bool,
 }
 
 /// Output formats of `nudge simulate`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SimFormat {
-    /// An aligned message log, then a summary per workflow.
+    /// An aligned message (or record) log, then a summary per workflow.
     Table,
-    /// One JSON object per line: messages, then summaries.
+    /// One JSON object per line: messages (or records), then summaries.
     Jsonl,
 }
 
@@ -342,6 +351,7 @@ fn simulate(args: &SimulateArgs) -> Result<u8, Failure> {
     let mut sink = Sink::new(
         std::io::BufWriter::new(std::io::stdout().lock()),
         args.format,
+        args.records,
         &module,
     );
     let outcome = replay(
@@ -563,14 +573,22 @@ fn shorten(s: &str, width: usize) -> String {
 }
 
 /// The run's output, written as the engine's log is drained: JSON lines
-/// go out as the messages are sent; the table, which aligns its columns
-/// over every row, keeps only its row cells until the end. Either way the
-/// records themselves are dropped once counted.
+/// go out as the messages (or, with `--records`, all records) are logged;
+/// the table, which aligns its columns over every row, keeps only its row
+/// cells until the end. Either way the records themselves are dropped once
+/// counted.
 struct Sink<W: std::io::Write> {
     out: W,
     format: SimFormat,
+    /// Every record is written, not only the messages.
+    records: bool,
     /// The message table's rows, header first (table format only).
     rows: Vec<[String; 6]>,
+    /// The record table's rows, header first (table format with
+    /// `--records` only).
+    trace: Vec<[String; 5]>,
+    /// Messages sent.
+    messages: u64,
     /// Counts for every workflow of the module (and any older version).
     stats: BTreeMap<String, WorkflowStats>,
     /// The output is closed (the reader has gone) or failed: nothing more
@@ -579,18 +597,28 @@ struct Sink<W: std::io::Write> {
 }
 
 impl<W: std::io::Write> Sink<W> {
-    fn new(out: W, format: SimFormat, module: &Module) -> Self {
-        let rows = match format {
-            SimFormat::Table => vec![[
-                "TIME", "PROFILE", "WORKFLOW", "CHANNEL", "TEMPLATE", "CONTENT",
-            ]
-            .map(str::to_owned)],
-            SimFormat::Jsonl => Vec::new(),
+    fn new(out: W, format: SimFormat, records: bool, module: &Module) -> Self {
+        let (rows, trace) = match (format, records) {
+            (SimFormat::Table, false) => (
+                vec![[
+                    "TIME", "PROFILE", "WORKFLOW", "CHANNEL", "TEMPLATE", "CONTENT",
+                ]
+                .map(str::to_owned)],
+                Vec::new(),
+            ),
+            (SimFormat::Table, true) => (
+                Vec::new(),
+                vec![["TIME", "PROFILE", "WORKFLOW", "WHAT", "DETAIL"].map(str::to_owned)],
+            ),
+            (SimFormat::Jsonl, _) => (Vec::new(), Vec::new()),
         };
         Sink {
             out,
             format,
+            records,
             rows,
+            trace,
+            messages: 0,
             stats: module
                 .workflows
                 .iter()
@@ -611,11 +639,26 @@ impl<W: std::io::Write> Sink<W> {
         Ok(())
     }
 
-    /// Counts `records` and writes (or keeps) their messages.
+    /// Counts `records` and writes (or keeps) their messages, or all of
+    /// them with `--records`.
     fn feed(&mut self, records: &[Record]) -> Result<(), Failure> {
         for r in records {
             WorkflowStats::tally(&mut self.stats, r);
+            if matches!(r, Record::Sent { .. }) {
+                self.messages += 1;
+            }
             if self.closed {
+                continue;
+            }
+            if self.records {
+                match self.format {
+                    SimFormat::Table => self.trace.push(record_row(r)),
+                    SimFormat::Jsonl => {
+                        let line = record_line(r);
+                        let written = writeln!(self.out, "{line}");
+                        self.check(written)?;
+                    }
+                }
                 continue;
             }
             let Record::Sent {
@@ -638,15 +681,7 @@ impl<W: std::io::Write> Sink<W> {
                     shorten(&summary(message), CONTENT_WIDTH),
                 ]),
                 SimFormat::Jsonl => {
-                    let line = serde_json::json!({
-                        "kind": "message",
-                        "time": stamp(*at),
-                        "profile": &**profile,
-                        "workflow": &**workflow,
-                        "channel": message.channel.as_str(),
-                        "template": message.template,
-                        "content": message.fields,
-                    });
+                    let line = message_line(*at, profile, workflow, message);
                     let written = writeln!(self.out, "{line}");
                     self.check(written)?;
                 }
@@ -687,13 +722,302 @@ impl<W: std::io::Write> Sink<W> {
         if self.closed {
             return Ok(());
         }
-        let written = match self.format {
-            SimFormat::Table => write_table(&mut self.out, &self.rows, &self.stats),
-            SimFormat::Jsonl => write_summaries(&mut self.out, &self.stats),
+        let written = match (self.format, self.records) {
+            (SimFormat::Table, false) => write_table(&mut self.out, &self.rows, &self.stats),
+            (SimFormat::Table, true) => {
+                write_trace(&mut self.out, &self.trace, self.messages, &self.stats)
+            }
+            (SimFormat::Jsonl, _) => write_summaries(&mut self.out, &self.stats),
         }
         .and_then(|()| self.out.flush());
         self.check(written)
     }
+}
+
+/// A message's JSON line (`kind` `message`), with or without `--records`.
+fn message_line(
+    at: DateTime<Utc>,
+    profile: &str,
+    workflow: &str,
+    message: &Rendered,
+) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "message",
+        "time": stamp(at),
+        "profile": profile,
+        "workflow": workflow,
+        "channel": message.channel.as_str(),
+        "template": message.template,
+        "content": message.fields,
+    })
+}
+
+/// A suppression's short name, for JSON.
+fn suppression_code(reason: &Suppression) -> &'static str {
+    match reason {
+        Suppression::Active => "active",
+        Suppression::Once => "once",
+        Suppression::OncePer => "once_per",
+        Suppression::Audience => "audience",
+        Suppression::Incomplete => "incomplete",
+    }
+}
+
+/// A suppression in words (as `nudge test` says it).
+fn suppression_text(reason: &Suppression) -> &'static str {
+    match reason {
+        Suppression::Active => "already in it",
+        Suppression::Once => "`entry once` and it already ran",
+        Suppression::OncePer => "the previous entry is too recent",
+        Suppression::Audience => "not in the audience",
+        Suppression::Incomplete => "required attributes are missing",
+    }
+}
+
+/// An exit's short name, for JSON.
+fn exit_code(reason: &ExitReason) -> &'static str {
+    match reason {
+        ExitReason::ExitOn(_) => "exit_on",
+        ExitReason::Statement => "exit",
+        ExitReason::Restarted => "restarted",
+        ExitReason::Cancelled => "cancelled",
+    }
+}
+
+/// An exit in words (as `nudge test` says it).
+fn exit_text(reason: &ExitReason) -> String {
+    match reason {
+        ExitReason::ExitOn(e) => format!("on `{e}`"),
+        ExitReason::Statement => "at an `exit`".to_owned(),
+        ExitReason::Restarted => "restarted by a new trigger".to_owned(),
+        ExitReason::Cancelled => "cancelled".to_owned(),
+    }
+}
+
+/// What a capped message's row says.
+const CAPPED: &str = "held back by the frequency cap";
+
+/// A record's JSON line (`--records`).
+fn record_line(r: &Record) -> serde_json::Value {
+    use serde_json::json;
+    match r {
+        Record::Sent {
+            at,
+            profile,
+            workflow,
+            message,
+            ..
+        } => message_line(*at, profile, workflow, message),
+        Record::Entered {
+            at,
+            profile,
+            workflow,
+            run,
+        } => json!({
+            "kind": "entered",
+            "time": stamp(*at),
+            "profile": &**profile,
+            "workflow": &**workflow,
+            "run": run,
+        }),
+        Record::Suppressed {
+            at,
+            profile,
+            workflow,
+            reason,
+        } => json!({
+            "kind": "suppressed",
+            "time": stamp(*at),
+            "profile": &**profile,
+            "workflow": &**workflow,
+            "reason": suppression_code(reason),
+            "detail": suppression_text(reason),
+        }),
+        Record::Deferred {
+            at,
+            until,
+            profile,
+            workflow,
+            send_id,
+        } => json!({
+            "kind": "deferred",
+            "time": stamp(*at),
+            "profile": &**profile,
+            "workflow": &**workflow,
+            "until": stamp(*until),
+            "send_id": send_id,
+        }),
+        Record::Capped {
+            at,
+            profile,
+            workflow,
+            send_id,
+        } => json!({
+            "kind": "capped",
+            "time": stamp(*at),
+            "profile": &**profile,
+            "workflow": &**workflow,
+            "send_id": send_id,
+        }),
+        Record::Dropped {
+            at,
+            profile,
+            workflow,
+            send_id,
+            reason,
+        } => json!({
+            "kind": "dropped",
+            "time": stamp(*at),
+            "profile": &**profile,
+            "workflow": &**workflow,
+            "send_id": send_id,
+            "detail": reason,
+        }),
+        Record::GoalReached {
+            at,
+            profile,
+            workflow,
+            goal,
+        } => json!({
+            "kind": "goal",
+            "time": stamp(*at),
+            "profile": &**profile,
+            "workflow": &**workflow,
+            "goal": goal,
+        }),
+        Record::Exited {
+            at,
+            profile,
+            workflow,
+            reason,
+        } => {
+            let mut line = json!({
+                "kind": "exited",
+                "time": stamp(*at),
+                "profile": &**profile,
+                "workflow": &**workflow,
+                "reason": exit_code(reason),
+                "detail": exit_text(reason),
+            });
+            if let (ExitReason::ExitOn(event), Some(fields)) = (reason, line.as_object_mut()) {
+                fields.insert("event".into(), event.as_str().into());
+            }
+            line
+        }
+        Record::Completed {
+            at,
+            profile,
+            workflow,
+        } => json!({
+            "kind": "completed",
+            "time": stamp(*at),
+            "profile": &**profile,
+            "workflow": &**workflow,
+        }),
+    }
+}
+
+/// A record's table row (`--records`): time, profile, workflow, what,
+/// detail.
+fn record_row(r: &Record) -> [String; 5] {
+    let (at, profile, workflow, what, detail) = match r {
+        Record::Sent {
+            at,
+            profile,
+            workflow,
+            message,
+            ..
+        } => (
+            at,
+            profile,
+            workflow,
+            "message",
+            format!(
+                "{} {}: {}",
+                message.channel.as_str(),
+                message.template.as_deref().unwrap_or("-"),
+                shorten(&summary(message), CONTENT_WIDTH)
+            ),
+        ),
+        Record::Entered {
+            at,
+            profile,
+            workflow,
+            run,
+        } => (
+            at,
+            profile,
+            workflow,
+            "entered",
+            if *run > 0 {
+                format!("run {run}")
+            } else {
+                String::new()
+            },
+        ),
+        Record::Suppressed {
+            at,
+            profile,
+            workflow,
+            reason,
+        } => (
+            at,
+            profile,
+            workflow,
+            "suppressed",
+            suppression_text(reason).to_owned(),
+        ),
+        Record::Deferred {
+            at,
+            until,
+            profile,
+            workflow,
+            ..
+        } => (
+            at,
+            profile,
+            workflow,
+            "deferred",
+            format!("until {}", stamp(*until)),
+        ),
+        Record::Capped {
+            at,
+            profile,
+            workflow,
+            ..
+        } => (at, profile, workflow, "capped", CAPPED.to_owned()),
+        Record::Dropped {
+            at,
+            profile,
+            workflow,
+            reason,
+            ..
+        } => (at, profile, workflow, "dropped", reason.clone()),
+        Record::GoalReached {
+            at,
+            profile,
+            workflow,
+            goal,
+        } => (at, profile, workflow, "goal", goal.clone()),
+        Record::Exited {
+            at,
+            profile,
+            workflow,
+            reason,
+        } => (at, profile, workflow, "exited", exit_text(reason)),
+        Record::Completed {
+            at,
+            profile,
+            workflow,
+        } => (at, profile, workflow, "completed", String::new()),
+    };
+    [
+        stamp(*at),
+        profile.to_string(),
+        workflow.to_string(),
+        what.to_owned(),
+        detail,
+    ]
 }
 
 fn channels(s: &WorkflowStats) -> String {
@@ -748,6 +1072,14 @@ fn write_table(
     }
     writeln!(out, "{count} message{}", plural(count as u64))?;
     writeln!(out)?;
+    write_stats(out, stats)
+}
+
+/// The summary table, one row per workflow.
+fn write_stats(
+    out: &mut dyn std::io::Write,
+    stats: &BTreeMap<String, WorkflowStats>,
+) -> std::io::Result<()> {
     let mut rows = vec![[
         "WORKFLOW",
         "ENTERED",
@@ -776,6 +1108,28 @@ fn write_table(
         ]);
     }
     write_rows(out, &rows)
+}
+
+/// The record table (`rows`, header first), then the summary table.
+fn write_trace(
+    out: &mut dyn std::io::Write,
+    rows: &[[String; 5]],
+    messages: u64,
+    stats: &BTreeMap<String, WorkflowStats>,
+) -> std::io::Result<()> {
+    let count = rows.len().saturating_sub(1);
+    if count > 0 {
+        write_rows(out, rows)?;
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "{count} record{}, {messages} message{}",
+        plural(count as u64),
+        plural(messages)
+    )?;
+    writeln!(out)?;
+    write_stats(out, stats)
 }
 
 /// The JSON summary lines, one per workflow.

@@ -661,3 +661,117 @@ fn an_unwritable_output_is_an_error() {
         assert!(!stderr.contains("panicked"), "{format}: {stderr}");
     }
 }
+
+/// The small trace, then: `dee`, with no profile, lacks the required
+/// `plan`; `bo` abandons three more carts two hours apart, each restarting
+/// the journey, so the fourth reminder within 24 hours meets the cap of 3;
+/// then `bo` clears his push token while his push is held by quiet hours.
+fn records_trace() -> Vec<String> {
+    let mut lines = small_trace();
+    lines.push(track(
+        "dee",
+        "cart_abandoned",
+        json!({"product": "Cup", "total": 25.0}),
+        "2026-03-02T13:30:00Z",
+    ));
+    for (product, at) in [
+        ("Rug", "2026-03-02T14:00:00Z"),
+        ("Vase", "2026-03-02T16:00:00Z"),
+        ("Sofa", "2026-03-02T18:00:00Z"),
+    ] {
+        lines.push(track(
+            "bo",
+            "cart_abandoned",
+            json!({"product": product, "total": 90.0}),
+            at,
+        ));
+    }
+    lines.push(identify(
+        "bo",
+        json!({"push_token": null}),
+        "2026-03-03T07:30:00Z",
+    ));
+    lines
+}
+
+/// Runs `nudge simulate` on `trace` with the test profiles and `extra`
+/// arguments; returns stdout, after checking it ran cleanly.
+fn simulate_with(trace: &[String], extra: &[&str]) -> String {
+    let dir = project();
+    write_lines(dir.path(), "events.jsonl", trace);
+    write_lines(dir.path(), "profiles.jsonl", &profiles());
+    let mut args = vec![
+        "simulate",
+        "flows",
+        "--events",
+        "events.jsonl",
+        "--profiles",
+        "profiles.jsonl",
+    ];
+    args.extend_from_slice(extra);
+    let out = nudge(dir.path(), &args);
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(0));
+    text(&out.stdout)
+}
+
+#[test]
+fn records_show_why_messages_did_or_did_not_go_out_as_a_table() {
+    // ada enters cart, reaches her goal and exits on the order; bo's first
+    // reminder goes out; cy is outside the audience (no email) and dee lacks
+    // the required `plan`; bo's new carts restart the journey, and the
+    // fourth reminder in 24 hours is capped; the push 12 hours later falls
+    // in quiet hours and is deferred to just after 08:00, by when bo has
+    // no push token, so it is dropped; ada hears from come_back.
+    let stdout = simulate_with(&records_trace(), &["--records"]);
+    insta::assert_snapshot!(stdout);
+}
+
+#[test]
+fn records_as_json_lines() {
+    let stdout = simulate_with(&records_trace(), &["--records", "--format", "jsonl"]);
+    let kinds: std::collections::BTreeSet<String> = stdout
+        .lines()
+        .map(|l| {
+            let v: Json = serde_json::from_str(l).unwrap();
+            v["kind"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    for kind in [
+        "entered",
+        "suppressed",
+        "message",
+        "deferred",
+        "capped",
+        "dropped",
+        "goal",
+        "exited",
+        "completed",
+        "summary",
+    ] {
+        assert!(kinds.contains(kind), "no `{kind}` line");
+    }
+    insta::assert_snapshot!(stdout);
+}
+
+#[test]
+fn records_keep_the_message_lines_and_summaries_unchanged() {
+    for trace in [small_trace(), records_trace()] {
+        let plain = simulate_with(&trace, &["--format", "jsonl"]);
+        let records = simulate_with(&trace, &["--records", "--format", "jsonl"]);
+        let kept: Vec<&str> = records
+            .lines()
+            .filter(|l| {
+                let v: Json = serde_json::from_str(l).unwrap();
+                v["kind"] == "message" || v["kind"] == "summary"
+            })
+            .collect();
+        assert_eq!(kept, plain.lines().collect::<Vec<_>>());
+        assert!(records.lines().count() > plain.lines().count());
+        // The table's summary is the same too.
+        let plain = simulate_with(&trace, &[]);
+        let records = simulate_with(&trace, &["--records"]);
+        let summary = |s: &str| s.split("\n\nWORKFLOW ").nth(1).unwrap().to_owned();
+        assert_eq!(summary(&records), summary(&plain));
+    }
+}
