@@ -763,17 +763,6 @@ fn suppression_code(reason: &Suppression) -> &'static str {
     }
 }
 
-/// A suppression in words (as `nudge test` says it).
-fn suppression_text(reason: &Suppression) -> &'static str {
-    match reason {
-        Suppression::Active => "already in it",
-        Suppression::Once => "`entry once` and it already ran",
-        Suppression::OncePer => "the previous entry is too recent",
-        Suppression::Audience => "not in the audience",
-        Suppression::Incomplete => "required attributes are missing",
-    }
-}
-
 /// An exit's short name, for JSON.
 fn exit_code(reason: &ExitReason) -> &'static str {
     match reason {
@@ -831,7 +820,7 @@ fn record_line(r: &Record) -> serde_json::Value {
             "profile": &**profile,
             "workflow": &**workflow,
             "reason": suppression_code(reason),
-            "detail": suppression_text(reason),
+            "detail": reason.describe(),
         }),
         Record::Deferred {
             at,
@@ -965,7 +954,7 @@ fn record_row(r: &Record) -> [String; 5] {
             profile,
             workflow,
             "suppressed",
-            suppression_text(reason).to_owned(),
+            reason.describe().to_owned(),
         ),
         Record::Deferred {
             at,

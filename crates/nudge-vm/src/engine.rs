@@ -42,6 +42,19 @@ pub enum Suppression {
     Incomplete,
 }
 
+impl Suppression {
+    /// The reason in words, as `nudge test` and `nudge simulate` show it.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Suppression::Active => "already in it",
+            Suppression::Once => "`entry once` and it already ran",
+            Suppression::OncePer => "the previous entry is too recent",
+            Suppression::Audience => "not in the audience",
+            Suppression::Incomplete => "required attributes are missing",
+        }
+    }
+}
+
 /// One thing that happened, in order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {

@@ -37,7 +37,7 @@ use nudge_syntax::ast::{
 };
 use nudge_syntax::{Diagnostic, Parsed, SourceFile, Span};
 
-use crate::engine::{Engine, Record, Suppression};
+use crate::engine::{Engine, Record};
 use crate::journey::ExitReason;
 use crate::render::Rendered;
 use crate::store::{MemoryStore, ProfileRecord, Store, Timer};
@@ -717,13 +717,7 @@ fn journey_help(log: &[Record], profile: &str, clock: &Clock) -> String {
             } if **p == *profile => format!(
                 "{}  did not enter {workflow}: {}",
                 clock.show(*at),
-                match reason {
-                    Suppression::Active => "already in it",
-                    Suppression::Once => "`entry once` and it already ran",
-                    Suppression::OncePer => "the previous entry is too recent",
-                    Suppression::Audience => "not in the audience",
-                    Suppression::Incomplete => "required attributes are missing",
-                }
+                reason.describe()
             ),
             Record::Exited {
                 at,
