@@ -246,3 +246,144 @@ fn every_test_code_has_a_page_whose_examples_behave() {
         );
     }
 }
+
+const WRONG_COUNT: &str = "tests/cases/run/fail/wrong_count.flow";
+
+#[test]
+fn json_output_is_the_check_document_with_the_tests() {
+    let run = nudge(&["test", "--format", "json", WRONG_COUNT]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(value["version"], 1);
+    assert_eq!(value["summary"]["errors"], 2);
+    let d = &value["diagnostics"][0];
+    assert_eq!(d["code"], "nudge::test::expectation_failed");
+    assert_eq!((&d["file"], &d["line"]), (&WRONG_COUNT.into(), &49.into()));
+    assert_eq!(value["tests"]["failed"], 2);
+    assert_eq!(value["tests"]["results"][0]["name"], "the cap is forgotten");
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn json_output_of_passing_tests_has_no_diagnostics() {
+    let run = nudge(&["test", "--format", "json", "examples"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(value["diagnostics"], serde_json::json!([]));
+    assert_eq!(value["tests"]["passed"], 8);
+    assert_eq!(value["tests"]["results"].as_array().unwrap().len(), 8);
+    assert!(!run.stdout.contains("... ok"), "{}", run.stdout);
+}
+
+#[test]
+fn github_output_annotates_the_failing_expect() {
+    let run = nudge(&["test", "--format", "github", WRONG_COUNT]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let commands: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("::")).collect();
+    assert_eq!(commands.len(), 2, "{}", run.stdout);
+    for (command, (line, end)) in commands.iter().zip([(49, 25), (55, 28)]) {
+        let (properties, message) = command
+            .strip_prefix("::error ")
+            .and_then(|rest| rest.split_once("::"))
+            .unwrap_or_else(|| panic!("not a workflow command: {command}"));
+        assert_eq!(
+            properties,
+            format!(
+                "file={WRONG_COUNT},line={line},col=3,endLine={line},endColumn={end},\
+                 title=nudge%3A%3Atest%3A%3Aexpectation_failed"
+            )
+        );
+        assert!(message.contains("went out%0Ahelp: "), "{message}");
+    }
+    // The test lines and the summary stay in the log as plain text.
+    assert!(
+        run.stdout.starts_with(&format!(
+            "test {WRONG_COUNT} :: the cap is forgotten ... FAILED"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.ends_with("\n0 passed, 2 failed\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn github_output_of_flows_with_errors_annotates_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.flow");
+    std::fs::write(&broken, "event e { when: 9:00 }\n").unwrap();
+    let run = nudge(&["test", "--format", "github", broken.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.starts_with("::error file="), "{}", run.stdout);
+    assert!(run.stdout.contains(",line=1,col=17,"), "{}", run.stdout);
+}
+
+#[test]
+fn sarif_output_points_at_the_failing_expect() {
+    let run = nudge(&["test", "--format", "sarif", WRONG_COUNT]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let results = value["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    let location = &results[0]["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], WRONG_COUNT);
+    assert_eq!(location["region"]["startLine"], 49);
+    assert_eq!(results[0]["ruleId"], "nudge::test::expectation_failed");
+}
+
+#[test]
+fn a_filter_runs_only_the_tests_whose_name_contains_it() {
+    let run = nudge(&["test", "--filter", "reset link", "examples"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout,
+        "test examples/password_reset.flow :: a reset link goes out even at night and past the cap ... ok (1w2m simulated, 3 messages)\n\
+         \n\
+         1 passed, 0 failed, 7 filtered out\n"
+    );
+
+    // Repeated, a test runs when its name contains any of the texts; the
+    // match is case-sensitive.
+    let run = nudge(&[
+        "test",
+        "--filter",
+        "left alone",
+        "--filter",
+        "Onboarding",
+        "examples",
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let tests: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("test "))
+        .collect();
+    assert_eq!(tests.len(), 2, "{}", run.stdout);
+    assert!(tests[0].contains(":: small carts are left alone ... ok"));
+    assert!(tests[1].contains(":: an active customer is left alone ... ok"));
+    assert!(run
+        .stdout
+        .ends_with("\n2 passed, 0 failed, 6 filtered out\n"));
+
+    // The failures of the tests left out are not reported.
+    let run = nudge(&["test", "--filter", "cap", WRONG_COUNT]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run
+        .stdout
+        .ends_with("\n0 passed, 1 failed, 1 filtered out\n"));
+    let run = nudge(&["test", "--format", "json", "--filter", "cap", WRONG_COUNT]);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(value["diagnostics"].as_array().unwrap().len(), 1);
+    assert_eq!(value["tests"]["filtered_out"], 1);
+}
+
+#[test]
+fn a_filter_that_matches_nothing_runs_nothing_and_passes() {
+    let run = nudge(&["test", "--filter", "no such test", "examples"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout, "\n0 passed, 0 failed, 8 filtered out\n");
+    assert_eq!(run.stderr, "note: no test name contains `no such test`\n");
+}

@@ -92,15 +92,30 @@ impl TestOutcome {
 
 /// Runs every `test` block of the parsed files, in file and source order.
 pub fn run_tests(parsed: &[Parsed], module: &Module) -> Vec<TestOutcome> {
+    run_tests_where(parsed, module, |_| true).0
+}
+
+/// Runs the `test` blocks whose name `keep` accepts, in file and source
+/// order; also returns how many blocks it left out.
+pub fn run_tests_where(
+    parsed: &[Parsed],
+    module: &Module,
+    mut keep: impl FnMut(&str) -> bool,
+) -> (Vec<TestOutcome>, usize) {
     let mut out = Vec::new();
+    let mut left_out = 0;
     for p in parsed {
         for item in &p.file.items {
             if let ast::Item::Test(test) = item {
-                out.push(run_test(&p.source, test, module));
+                if keep(&plain(&test.name)) {
+                    out.push(run_test(&p.source, test, module));
+                } else {
+                    left_out += 1;
+                }
             }
         }
     }
-    out
+    (out, left_out)
 }
 
 /// A message that went out, as tests see it.
@@ -982,6 +997,22 @@ mod tests {
     }
 
     const DRIP: &str = "workflow drip {\n  on signed_up\n  send in_app { title: \"one\", body: \"b\" }\n  wait 1d\n  send in_app { title: \"two\", body: \"b\" }\n}\n\n";
+
+    #[test]
+    fn run_tests_where_runs_only_the_kept_names() {
+        let text = format!(
+            "{SCHEMA}{DRIP}test \"drip one\" {{\n  at 2026-03-01T10:00:00Z \"u1\" does signed_up\n  expect 2 messages\n}}\n\ntest \"login\" {{\n  at 2026-03-01T10:00:00Z \"u1\" does login\n  expect no message\n}}\n\ntest \"drip two\" {{\n  at 2026-03-01T10:00:00Z \"u2\" does signed_up\n  expect 1 message\n}}\n"
+        );
+        let src = Arc::new(SourceFile::new("t.flow", text));
+        let checked = nudge_check::check_project(&[src], &nudge_check::FsLoader);
+        let module = nudge_bytecode::compile(checked.program.as_ref().unwrap(), "test").unwrap();
+        let (out, left_out) = run_tests_where(&checked.parsed, &module, |n| n.contains("drip"));
+        let names: Vec<&str> = out.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["drip one", "drip two"]);
+        assert_eq!(left_out, 1);
+        assert!(out[0].passed() && !out[1].passed());
+        assert_eq!(run_tests(&checked.parsed, &module).len(), 3);
+    }
 
     #[test]
     fn counts_filter_first_then_compare() {
