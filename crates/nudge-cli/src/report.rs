@@ -61,6 +61,24 @@ pub fn emit(
     }
 }
 
+/// `nudge check`'s JSON document with one more member, `tests`, after the
+/// diagnostics (`nudge test --format json`).
+pub fn emit_json_with_tests(
+    diagnostics: &[Diagnostic],
+    files: usize,
+    tests: &impl Serialize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct WithTests<'a, T: Serialize> {
+        #[serde(flatten)]
+        report: JsonReport<'a>,
+        tests: &'a T,
+    }
+    let report = json_report(diagnostics, Summary::new(diagnostics, files));
+    write_json(&WithTests { report, tests }, out)
+}
+
 fn write_json(value: &impl Serialize, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)

@@ -267,9 +267,6 @@ struct JsonTest<'a> {
 /// `nudge check`'s JSON document with a `tests` member after the
 /// diagnostics.
 fn json(run: &Outcome) -> std::io::Result<String> {
-    let mut out: Vec<u8> = Vec::new();
-    report::emit(Format::Json, &run.diagnostics(), run.files, &mut out)?;
-    let doc = String::from_utf8_lossy(&out).into_owned();
     let failed = run.failed();
     let tests = JsonTests {
         passed: run.outcomes.len() - failed,
@@ -288,13 +285,9 @@ fn json(run: &Outcome) -> std::io::Result<String> {
             })
             .collect(),
     };
-    // The document is pretty-printed and ends `\n}\n`; JSON strings hold no
-    // raw line breaks, so indenting the member by its line breaks is exact.
-    let member = serde_json::to_string_pretty(&tests)?.replace('\n', "\n  ");
-    Ok(match doc.strip_suffix("\n}\n") {
-        Some(head) => format!("{head},\n  \"tests\": {member}\n}}\n"),
-        None => doc,
-    })
+    let mut out: Vec<u8> = Vec::new();
+    report::emit_json_with_tests(&run.diagnostics(), run.files, &tests, &mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Runs the tests of `paths`, collecting the output.
