@@ -773,16 +773,6 @@ fn exit_code(reason: &ExitReason) -> &'static str {
     }
 }
 
-/// An exit in words (as `nudge test` says it).
-fn exit_text(reason: &ExitReason) -> String {
-    match reason {
-        ExitReason::ExitOn(e) => format!("on `{e}`"),
-        ExitReason::Statement => "at an `exit`".to_owned(),
-        ExitReason::Restarted => "restarted by a new trigger".to_owned(),
-        ExitReason::Cancelled => "cancelled".to_owned(),
-    }
-}
-
 /// What a capped message's row says.
 const CAPPED: &str = "held back by the frequency cap";
 
@@ -886,7 +876,7 @@ fn record_line(r: &Record) -> serde_json::Value {
                 "profile": &**profile,
                 "workflow": &**workflow,
                 "reason": exit_code(reason),
-                "detail": exit_text(reason),
+                "detail": reason.describe(),
             });
             if let (ExitReason::ExitOn(event), Some(fields)) = (reason, line.as_object_mut()) {
                 fields.insert("event".into(), event.as_str().into());
@@ -993,7 +983,7 @@ fn record_row(r: &Record) -> [String; 5] {
             profile,
             workflow,
             reason,
-        } => (at, profile, workflow, "exited", exit_text(reason)),
+        } => (at, profile, workflow, "exited", reason.describe()),
         Record::Completed {
             at,
             profile,

@@ -33,6 +33,18 @@ pub enum ExitReason {
     Cancelled,
 }
 
+impl ExitReason {
+    /// The reason in words, as `nudge test` and `nudge simulate` show it.
+    pub fn describe(&self) -> String {
+        match self {
+            ExitReason::ExitOn(e) => format!("on `{e}`"),
+            ExitReason::Statement => "at an `exit`".to_owned(),
+            ExitReason::Restarted => "restarted by a new trigger".to_owned(),
+            ExitReason::Cancelled => "cancelled".to_owned(),
+        }
+    }
+}
+
 /// What a journey is blocked on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Wait {

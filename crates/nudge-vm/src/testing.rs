@@ -740,14 +740,13 @@ fn journey_help(log: &[Record], profile: &str, clock: &Clock) -> String {
                 workflow,
                 reason,
             } if **p == *profile => format!(
-                "{}  exited {workflow}{}",
+                "{}  exited {workflow}{}{}",
                 clock.show(*at),
                 match reason {
-                    ExitReason::ExitOn(e) => format!(" on `{e}`"),
-                    ExitReason::Statement => " at an `exit`".to_owned(),
-                    ExitReason::Restarted => ", restarted by a new trigger".to_owned(),
-                    ExitReason::Cancelled => ", cancelled".to_owned(),
-                }
+                    ExitReason::ExitOn(_) | ExitReason::Statement => " ",
+                    ExitReason::Restarted | ExitReason::Cancelled => ", ",
+                },
+                reason.describe()
             ),
             Record::Completed {
                 at,
