@@ -24,7 +24,7 @@ use crate::facts::Facts;
 use crate::journey::{Effect, ExitReason, Input, Journey, Status};
 use crate::render::Rendered;
 use crate::store::{EntryLog, OutboxItem, ProfileRecord, Store, Timer};
-use crate::time::quiet_hours_release;
+use crate::time::{quiet_release, QuietWindow};
 use crate::value::{Event, Props, Value};
 
 /// Why a trigger did not start a journey.
@@ -163,6 +163,53 @@ pub enum Record {
     },
 }
 
+impl Record {
+    /// When it happened.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Record::Entered { at, .. }
+            | Record::Suppressed { at, .. }
+            | Record::Sent { at, .. }
+            | Record::Deferred { at, .. }
+            | Record::Capped { at, .. }
+            | Record::Dropped { at, .. }
+            | Record::GoalReached { at, .. }
+            | Record::Exited { at, .. }
+            | Record::Completed { at, .. } => *at,
+        }
+    }
+
+    /// Whose record it is.
+    pub fn profile(&self) -> &str {
+        match self {
+            Record::Entered { profile, .. }
+            | Record::Suppressed { profile, .. }
+            | Record::Sent { profile, .. }
+            | Record::Deferred { profile, .. }
+            | Record::Capped { profile, .. }
+            | Record::Dropped { profile, .. }
+            | Record::GoalReached { profile, .. }
+            | Record::Exited { profile, .. }
+            | Record::Completed { profile, .. } => profile,
+        }
+    }
+
+    /// The workflow it belongs to.
+    pub fn workflow(&self) -> &str {
+        match self {
+            Record::Entered { workflow, .. }
+            | Record::Suppressed { workflow, .. }
+            | Record::Sent { workflow, .. }
+            | Record::Deferred { workflow, .. }
+            | Record::Capped { workflow, .. }
+            | Record::Dropped { workflow, .. }
+            | Record::GoalReached { workflow, .. }
+            | Record::Exited { workflow, .. }
+            | Record::Completed { workflow, .. } => workflow,
+        }
+    }
+}
+
 /// Why the engine could not go on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -173,6 +220,22 @@ pub enum EngineError {
     /// A journey's module version is not in the store.
     #[error("module version {0:016x} of a running journey is missing")]
     MissingModule(u64),
+    /// One of the engine's invariants broke: a record earlier than the
+    /// one before it, a message sent twice, or a journey entered twice at
+    /// one instant by one trigger. Never tolerated: it is a bug.
+    #[error(
+        "engine invariant broken for profile `{profile}` in workflow `{workflow}` at {at}: {what}"
+    )]
+    Invariant {
+        /// The profile.
+        profile: String,
+        /// The workflow.
+        workflow: String,
+        /// When.
+        at: DateTime<Utc>,
+        /// What broke.
+        what: String,
+    },
     /// Time went backwards.
     #[error("event at {at} is before the engine's clock {now}")]
     Backwards {
@@ -301,6 +364,11 @@ pub struct Engine<S: Store> {
     /// restarts must make the versions their checks name known here
     /// before relying on it.
     quiet_names_current: bool,
+    /// The time of the last record checked: records never go back in time.
+    last_record_at: Option<DateTime<Utc>>,
+    /// The ids of every message sent: none goes out twice. (Eight bytes
+    /// and a table slot per message sent in this engine's life.)
+    sent_ids: std::collections::HashSet<u64, crate::store::FxBuild>,
 }
 
 /// Per-workflow counts, as a simulation summary shows them.
@@ -345,6 +413,8 @@ impl<S: Store> Engine<S> {
             required: Vec::new(),
             quiet_names_seen: Vec::new(),
             quiet_names_current: true,
+            last_record_at: None,
+            sent_ids: Default::default(),
         };
         engine.deploy(module);
         engine
@@ -453,9 +523,8 @@ impl<S: Store> Engine<S> {
 
     fn vm<'m>(&self, module: &'m Module) -> Vm<'m> {
         Vm {
-            module,
             default_zone: self.default_zone,
-            templates: None,
+            ..Vm::new(module)
         }
     }
 
@@ -509,7 +578,11 @@ impl<S: Store> Engine<S> {
     /// Sets declared attributes of a profile (creating it); `Value::None`
     /// clears one. Not activity, triggers nothing.
     pub fn identify(&mut self, id: &str, traits: Props, now: DateTime<Utc>) -> Result<()> {
-        self.advance_to(now)?;
+        self.checked(|e| e.identify_unchecked(id, traits, now))
+    }
+
+    fn identify_unchecked(&mut self, id: &str, traits: Props, now: DateTime<Utc>) -> Result<()> {
+        self.advance(now)?;
         let mut p = self.take_profile(id, now);
         let mut attributes = p.attributes.entries().to_vec();
         for (k, v) in traits {
@@ -541,7 +614,56 @@ impl<S: Store> Engine<S> {
 
     /// Applies a `track` event at `now` (after firing the timers due by then).
     pub fn track(&mut self, id: &str, name: &str, props: Props, now: DateTime<Utc>) -> Result<()> {
-        self.advance_to(now)?;
+        self.checked(|e| e.track_unchecked(id, name, props, now))
+    }
+
+    /// Runs one operation, then checks the invariants on the records it
+    /// added (records present before were checked when they were added; a
+    /// caller may drain the log between operations).
+    fn checked<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let mark = self.log.len();
+        let out = op(self);
+        let broken = self.check_records(mark);
+        let out = out?;
+        broken.map(|()| out)
+    }
+
+    fn check_records(&mut self, from: usize) -> Result<()> {
+        let broken = |r: &Record, what: String| EngineError::Invariant {
+            profile: r.profile().to_owned(),
+            workflow: r.workflow().to_owned(),
+            at: r.at(),
+            what,
+        };
+        for r in self.log.get(from..).unwrap_or_default() {
+            let at = r.at();
+            if let Some(prev) = self.last_record_at.filter(|prev| at < *prev) {
+                return Err(broken(
+                    r,
+                    format!("it follows a record at {prev}: records went back in time"),
+                ));
+            }
+            self.last_record_at = Some(at);
+            if let Record::Sent { send_id, .. } = r {
+                if !self.sent_ids.insert(*send_id) {
+                    return Err(broken(
+                        r,
+                        format!("message {send_id:016x} was already sent"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn track_unchecked(
+        &mut self,
+        id: &str,
+        name: &str,
+        props: Props,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.advance(now)?;
         let mut p = self.take_profile(id, now);
         let name = self
             .names
@@ -630,6 +752,15 @@ impl<S: Store> Engine<S> {
             return suppress(self, Suppression::Incomplete);
         }
         let log = self.store.entry_log(&p.id, &w.name);
+        let trigger_key = trigger.as_ref().map_or(0, |e| e.seq);
+        if log.count > 0 && log.last == Some(now) && log.trigger == trigger_key {
+            return Err(EngineError::Invariant {
+                profile: p.id.to_string(),
+                workflow: w.name.clone(),
+                at: now,
+                what: "entered twice at one instant by one trigger".to_owned(),
+            });
+        }
         if self.store.has_active_journey(&p.id, &w.name) {
             if w.entry != EntryRule::Restart {
                 return suppress(self, Suppression::Active);
@@ -672,6 +803,7 @@ impl<S: Store> Engine<S> {
             EntryLog {
                 count: log.count + 1,
                 last: Some(now),
+                trigger: trigger_key,
             },
         );
         self.log.push(Record::Entered {
@@ -892,42 +1024,49 @@ impl<S: Store> Engine<S> {
         }
         let transactional = w.priority == Priority::Transactional;
         let capped_channel = !transactional && module.policy.caps.iter().any(|c| c.covers(channel));
-        if !transactional {
-            let vm = self.vm(module);
-            for q in &module.policy.quiet_hours {
-                if !q.channels.is_empty() && !q.channels.contains(&channel) {
-                    continue;
-                }
-                let tz = {
-                    let facts = ProfileFacts {
-                        store: &self.store,
-                        module,
-                        profile: p,
-                    };
-                    vm.zone(q.zone, &facts)
+        if !transactional && !module.policy.quiet_hours.is_empty() {
+            // Every window of the policy that covers this channel applies;
+            // the release falls outside all of them.
+            let windows: Vec<QuietWindow> = {
+                let vm = self.vm(module);
+                let facts = ProfileFacts {
+                    store: &self.store,
+                    module,
+                    profile: p,
                 };
-                if let Some(until) = quiet_hours_release(now, tz, q.from, q.to, send_id) {
-                    self.store.put_outbox(OutboxItem {
-                        send_id,
-                        profile: p.id.clone(),
-                        workflow: self.name(&w.name),
-                        run: journey.run,
-                        escalation,
-                        capped_channel,
-                        address,
-                        message,
-                        due: until,
-                    });
-                    self.store.schedule(until, Timer::Outbox { send_id });
-                    self.log.push(Record::Deferred {
-                        at: now,
-                        until,
-                        profile: p.id.clone(),
-                        workflow: self.name(&w.name),
-                        send_id,
-                    });
-                    return;
-                }
+                module
+                    .policy
+                    .quiet_hours
+                    .iter()
+                    .filter(|q| q.channels.is_empty() || q.channels.contains(&channel))
+                    .map(|q| QuietWindow {
+                        tz: vm.zone(q.zone, &facts),
+                        from: q.from,
+                        to: q.to,
+                    })
+                    .collect()
+            };
+            if let Some(until) = quiet_release(now, &windows, send_id) {
+                self.store.put_outbox(OutboxItem {
+                    send_id,
+                    profile: p.id.clone(),
+                    workflow: self.name(&w.name),
+                    run: journey.run,
+                    escalation,
+                    capped_channel,
+                    address,
+                    message,
+                    due: until,
+                });
+                self.store.schedule(until, Timer::Outbox { send_id });
+                self.log.push(Record::Deferred {
+                    at: now,
+                    until,
+                    profile: p.id.clone(),
+                    workflow: self.name(&w.name),
+                    send_id,
+                });
+                return;
             }
         }
         self.deliver(
@@ -987,6 +1126,10 @@ impl<S: Store> Engine<S> {
     /// Fires every timer due at or before `t`, in order, and moves the
     /// clock to `t`.
     pub fn advance_to(&mut self, t: DateTime<Utc>) -> Result<()> {
+        self.checked(|e| e.advance(t))
+    }
+
+    fn advance(&mut self, t: DateTime<Utc>) -> Result<()> {
         if t < self.now {
             return Err(EngineError::Backwards {
                 at: t,
@@ -1084,81 +1227,79 @@ impl<S: Store> Engine<S> {
                 profile,
                 workflow,
                 since,
-            } => {
-                // Active since, and every quiet workflow has its check: only
-                // this one is re-armed from the last activity. When the
-                // store keeps the profile's quiet state apart, the record is
-                // not read at all.
-                let spell = || {
-                    self.quiet_workflows
-                        .iter()
-                        .find(|(name, _)| **name == *workflow)
-                        .map(|(_, d)| *d)
-                };
-                if let Some(q) = self.store.popped_quiet_state() {
-                    let all_armed =
-                        self.quiet_names_current && q.pending_checks == self.quiet_workflows.len();
-                    if let (true, true, Some(d)) = (q.last_active != since, all_armed, spell()) {
-                        self.store.schedule(
-                            plus(q.last_active, d),
-                            Timer::Inactivity {
-                                profile,
-                                workflow,
-                                since: q.last_active,
-                            },
-                        );
-                        return Ok(());
-                    }
-                }
-                let Some(mut p) = self.store.take_profile(&profile) else {
-                    return Ok(());
-                };
-                let last = p.last_activity.unwrap_or(p.created_at);
-                if last != since {
-                    // The same case, read from the record: the profile's
-                    // checks stay as they are and only this one is re-armed
-                    // (what the general path below does too, without the
-                    // copies).
-                    let spell = spell();
-                    let all_armed = self
-                        .quiet_workflows
-                        .iter()
-                        .all(|(name, _)| p.quiet_checks.contains(name));
-                    if let (Some(d), true) = (spell, all_armed) {
-                        self.store.put_profile(p);
-                        self.store.schedule(
-                            plus(last, d),
-                            Timer::Inactivity {
-                                profile,
-                                workflow,
-                                since: last,
-                            },
-                        );
-                        return Ok(());
-                    }
-                }
-                p.quiet_checks.retain(|w| **w != *workflow);
-                if last != since {
-                    // Active since: check again from the last activity.
-                    self.arm_quiet_checks(&mut p, last);
-                    self.store.put_profile(p);
-                    return Ok(());
-                }
-                let mut result = Ok(());
-                if let Some(wi) = self.module.workflow_id(&workflow) {
-                    let still = self.module.workflows[wi as usize]
-                        .triggers
-                        .iter()
-                        .any(|t| matches!(t, Trigger::Inactive(_)));
-                    if still {
-                        result = self.enter(&p, wi, None, at);
-                    }
-                }
-                self.store.put_profile(p);
-                result?;
-            }
+            } => self.fire_quiet_check(at, profile, workflow, since)?,
         }
         Ok(())
+    }
+
+    /// A due quiet check of `workflow` for `profile`, armed for the spell
+    /// that began at `since`. The rules (docs/language.md, "Inactivity"):
+    /// a workflow that is no longer quiet drops its check; a profile
+    /// active since gets the check moved to its last activity plus the
+    /// spell; a profile quiet since `since` for the whole spell enters, and
+    /// its next check is armed by its next event. Nothing here arms a
+    /// check for another workflow: a check armed from a past activity
+    /// would fire in the past and enter a second time for one spell.
+    fn fire_quiet_check(
+        &mut self,
+        at: DateTime<Utc>,
+        profile: Arc<str>,
+        workflow: Arc<str>,
+        since: DateTime<Utc>,
+    ) -> Result<()> {
+        let spell = self
+            .quiet_workflows
+            .iter()
+            .find(|(name, _)| **name == *workflow)
+            .map(|(_, d)| *d);
+        // Active since: when the store keeps the profile's quiet state
+        // apart, the record is not read at all (most checks end here).
+        if let (Some(q), Some(d)) = (self.store.popped_quiet_state(), spell) {
+            if q.last_active != since {
+                let due = plus(q.last_active, d).max(at);
+                self.store.schedule(
+                    due,
+                    Timer::Inactivity {
+                        profile,
+                        workflow,
+                        since: q.last_active,
+                    },
+                );
+                return Ok(());
+            }
+        }
+        let Some(mut p) = self.store.take_profile(&profile) else {
+            return Ok(());
+        };
+        let last = p.last_activity.unwrap_or(p.created_at);
+        let Some(d) = spell else {
+            // No longer an `inactive for` workflow: the check is dropped.
+            p.quiet_checks.retain(|w| **w != *workflow);
+            self.store.put_profile(p);
+            return Ok(());
+        };
+        let due = plus(last, d);
+        if last != since || due > at {
+            // Active since (or the spell grew in a redeploy): the check
+            // moves to the end of the current spell.
+            self.store.put_profile(p);
+            self.store.schedule(
+                due.max(at),
+                Timer::Inactivity {
+                    profile,
+                    workflow,
+                    since: last,
+                },
+            );
+            return Ok(());
+        }
+        p.quiet_checks.retain(|w| **w != *workflow);
+        let result = match self.module.workflow_id(&workflow) {
+            Some(wi) => self.enter(&p, wi, None, at),
+            None => Ok(()),
+        };
+        self.store.put_profile(p);
+        result
     }
 
     /// Counts per workflow name, from the log.

@@ -54,6 +54,9 @@ pub struct Vm<'m> {
     pub default_zone: Tz,
     /// Compiled template files of this module (else compiled per send).
     pub templates: Option<&'m crate::render::TemplateCache>,
+    /// The calendar rule of `wait until` ([`time::wait_until`]); a
+    /// reference model plugs in its own to check it.
+    pub wait_until: time::WaitUntilFn,
 }
 
 /// What an expression sees.
@@ -138,6 +141,7 @@ impl<'m> Vm<'m> {
             module,
             default_zone: Tz::UTC,
             templates: None,
+            wait_until: time::wait_until,
         }
     }
 
@@ -704,7 +708,7 @@ impl<'m> Vm<'m> {
                         DaySpec::Day(n) => Day::EntryPlus(n),
                         DaySpec::Weekday(d) => Day::Weekday(d),
                     };
-                    let at = time::wait_until(now, tz, w.minutes, day, journey.entered_at);
+                    let at = (self.wait_until)(now, tz, w.minutes, day, journey.entered_at);
                     if at <= now {
                         journey.pc += 1;
                     } else {

@@ -42,6 +42,11 @@ pub struct EntryLog {
     pub count: u32,
     /// The last entry.
     pub last: Option<DateTime<Utc>>,
+    /// What started the last entry: the trigger event's history position,
+    /// or 0 for an `inactive for` spell (one entry per instant and trigger
+    /// is an engine invariant).
+    #[serde(default)]
+    pub trigger: u64,
 }
 
 /// What a due quiet check reads of its profile. A store may keep it apart
@@ -936,6 +941,7 @@ mod tests {
             EntryLog {
                 count: 2,
                 last: None,
+                trigger: 0,
             },
         );
         assert_eq!(s.entry_log("a", "w").count, 2);
@@ -954,6 +960,7 @@ mod tests {
                 EntryLog {
                     count: i,
                     last: None,
+                    trigger: 0,
                 },
             );
         }

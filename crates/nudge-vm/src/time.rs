@@ -5,7 +5,7 @@
 //! next such instant strictly after now; `on day N` is the local entry date
 //! plus N.
 
-use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// `HH:MM` from minutes after midnight (clamped to the day).
@@ -51,6 +51,10 @@ pub enum Day {
     Weekday(u8),
 }
 
+/// The shape of [`wait_until`]: (now, zone, minutes of the day, day,
+/// entry instant) → the instant waited for.
+pub type WaitUntilFn = fn(DateTime<Utc>, Tz, u16, Day, DateTime<Utc>) -> DateTime<Utc>;
+
 /// The instant a `wait until` waits for. For `Day::EntryPlus` it may be at
 /// or before `now` (the journey then continues at once).
 pub fn wait_until(
@@ -62,32 +66,31 @@ pub fn wait_until(
 ) -> DateTime<Utc> {
     let today = local_date(tz, now);
     match day {
-        Day::Next => {
-            let t = resolve_local(tz, today, minutes);
-            if t > now {
-                t
-            } else {
-                // Two days ahead covers a time pushed into tomorrow by a gap.
-                (1..=2)
-                    .filter_map(|n| today.checked_add_days(Days::new(n)))
-                    .map(|d| resolve_local(tz, d, minutes))
-                    .find(|t| *t > now)
-                    .unwrap_or(now)
-            }
-        }
+        // Candidates start the day before: a time in a gap that crosses
+        // midnight belongs to yesterday's date but lands after midnight
+        // (Saturday 23:30 in a gap from 23:00 to 00:00 is Sunday 00:30).
+        Day::Next => (0..=3)
+            .filter_map(|n| yesterday(today).checked_add_days(Days::new(n)))
+            .map(|d| resolve_local(tz, d, minutes))
+            .find(|t| *t > now)
+            .unwrap_or(now),
         Day::EntryPlus(n) => {
             let date = local_date(tz, entered_at)
                 .checked_add_days(Days::new(u64::from(n)))
                 .unwrap_or(today);
             resolve_local(tz, date, minutes)
         }
-        Day::Weekday(w) => (0..=8)
-            .filter_map(|n| today.checked_add_days(Days::new(n)))
+        Day::Weekday(w) => (0..=9)
+            .filter_map(|n| yesterday(today).checked_add_days(Days::new(n)))
             .filter(|d| d.weekday().num_days_from_monday() == u32::from(w))
             .map(|d| resolve_local(tz, d, minutes))
             .find(|t| *t > now)
             .unwrap_or(now),
     }
+}
+
+fn yesterday(d: NaiveDate) -> NaiveDate {
+    d.checked_sub_days(Days::new(1)).unwrap_or(d)
 }
 
 /// Whether minute-of-day `t` lies in the window `[from, to)` (which wraps
@@ -105,34 +108,103 @@ pub fn in_window(t: u16, from: u16, to: u16) -> bool {
 /// The longest spread added to a deferred send, in seconds.
 pub const QUIET_SPREAD_SECONDS: u64 = 15 * 60;
 
-/// When a send at `at` may go out under quiet hours `[from, to)` in `tz`:
-/// `None` when `at` is outside the window, else the window's end plus a
-/// deterministic spread of `spread_key % 15 min`, so not everything leaves
-/// at the same second.
-pub fn quiet_hours_release(
+/// One quiet-hours window: `[from, to)` in minutes of the day, read on
+/// the clocks of `tz`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuietWindow {
+    /// The zone whose clocks the window is read on.
+    pub tz: Tz,
+    /// Start, minutes after midnight.
+    pub from: u16,
+    /// End (exclusive), minutes after midnight.
+    pub to: u16,
+}
+
+impl QuietWindow {
+    /// Whether the local clock at `at` shows a time inside the window.
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        let minute = u16::try_from(at.with_timezone(&self.tz).hour_minute()).unwrap_or(0);
+        in_window(minute, self.from, self.to)
+    }
+
+    /// The first instant after `at` (which is inside the window) whose
+    /// local time is outside it: where the clock reaches `to`, or where a
+    /// clock change jumps out of the window (over `to` in a gap, or back
+    /// before `from` when clocks go back).
+    pub fn end_after(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let local = at.with_timezone(&self.tz);
+        let minute = u16::try_from(local.hour_minute()).unwrap_or(0);
+        let date = local.date_naive();
+        let end_date = if self.from > self.to && minute >= self.from {
+            date.checked_add_days(Days::new(1)).unwrap_or(date)
+        } else {
+            date
+        };
+        // With the offset in force at `at`: exact unless the clocks change
+        // before the window ends, which the offset at the end tells.
+        let offset = local.offset().fix().local_minus_utc();
+        let naive_end = end_date.and_time(naive_time(self.to));
+        let end = naive_end
+            .checked_sub_signed(chrono::Duration::seconds(i64::from(offset)))
+            .map(|t| t.and_utc());
+        if let Some(end) = end.filter(|e| *e > at) {
+            let offset_at_end = end.with_timezone(&self.tz).offset().fix().local_minus_utc();
+            if offset_at_end == offset {
+                return end;
+            }
+        }
+        // Clocks change in between: walk the minutes (a DST night only).
+        let mut t = next_minute(at);
+        let limit = at + chrono::Duration::hours(48);
+        while t < limit {
+            if !self.contains(t) {
+                return t;
+            }
+            t += chrono::Duration::minutes(1);
+        }
+        limit
+    }
+}
+
+/// The next whole UTC minute strictly after `at`.
+fn next_minute(at: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = at.timestamp().div_euclid(60) * 60 + 60;
+    DateTime::from_timestamp(secs, 0).unwrap_or(at)
+}
+
+/// How many windows a release may step through before it gives up (a
+/// policy whose windows cover the whole day never frees a message).
+const MAX_RELEASE_STEPS: usize = 64;
+
+/// When a send at `at` may go out under the quiet-hours `windows` that
+/// apply to it: `None` when `at` is inside none of them. Otherwise the
+/// first instant at which the local time is outside every window, plus a
+/// deterministic spread of `spread_key % 15 min` (so that held messages do
+/// not all leave at the same second); when the spread lands inside a
+/// window, the release moves on to that window's end, plus the spread
+/// again. A release is never at or before `at`, and never inside a window
+/// (unless the windows cover the whole day).
+pub fn quiet_release(
     at: DateTime<Utc>,
-    tz: Tz,
-    from: u16,
-    to: u16,
+    windows: &[QuietWindow],
     spread_key: u64,
 ) -> Option<DateTime<Utc>> {
-    let local = at.with_timezone(&tz);
-    let minute = u16::try_from(local.hour_minute()).unwrap_or(0);
-    if !in_window(minute, from, to) {
-        return None;
+    windows.iter().find(|w| w.contains(at))?;
+    let spread =
+        chrono::Duration::seconds(i64::try_from(spread_key % QUIET_SPREAD_SECONDS).unwrap_or(0));
+    let mut t = at;
+    let mut release = at;
+    for _ in 0..MAX_RELEASE_STEPS {
+        match windows.iter().find(|w| w.contains(t)) {
+            Some(w) => {
+                t = w.end_after(t);
+                release = t.checked_add_signed(spread).unwrap_or(t);
+            }
+            None if t == release => return Some(release),
+            None => t = release,
+        }
     }
-    let date = local.date_naive();
-    let end_date = if from > to && minute >= from {
-        date.checked_add_days(Days::new(1)).unwrap_or(date)
-    } else {
-        date
-    };
-    let end = resolve_local(tz, end_date, to);
-    let spread = i64::try_from(spread_key % QUIET_SPREAD_SECONDS).unwrap_or(0);
-    Some(
-        end.checked_add_signed(chrono::Duration::seconds(spread))
-            .unwrap_or(end),
-    )
+    Some(release)
 }
 
 trait HourMinute {
@@ -306,22 +378,54 @@ mod tests {
         // 23:00 Berlin in winter = 22:00Z; released at 08:00 Berlin = 07:00Z next day.
         let at = utc("2026-01-10T22:00:00Z");
         assert_eq!(
-            quiet_hours_release(at, Berlin, 1260, 480, 0),
+            quiet_release(
+                at,
+                &[QuietWindow {
+                    tz: Berlin,
+                    from: 1260,
+                    to: 480
+                }],
+                0
+            ),
             Some(utc("2026-01-11T07:00:00Z"))
         );
         // The spread is the key modulo 15 minutes.
         assert_eq!(
-            quiet_hours_release(at, Berlin, 1260, 480, 900 + 61),
+            quiet_release(
+                at,
+                &[QuietWindow {
+                    tz: Berlin,
+                    from: 1260,
+                    to: 480
+                }],
+                900 + 61
+            ),
             Some(utc("2026-01-11T07:01:01Z"))
         );
         // Early morning: released the same day.
         assert_eq!(
-            quiet_hours_release(utc("2026-01-11T05:00:00Z"), Berlin, 1260, 480, 0),
+            quiet_release(
+                utc("2026-01-11T05:00:00Z"),
+                &[QuietWindow {
+                    tz: Berlin,
+                    from: 1260,
+                    to: 480
+                }],
+                0
+            ),
             Some(utc("2026-01-11T07:00:00Z"))
         );
         // Outside the window: not deferred.
         assert_eq!(
-            quiet_hours_release(utc("2026-01-11T12:00:00Z"), Berlin, 1260, 480, 0),
+            quiet_release(
+                utc("2026-01-11T12:00:00Z"),
+                &[QuietWindow {
+                    tz: Berlin,
+                    from: 1260,
+                    to: 480
+                }],
+                0
+            ),
             None
         );
     }
@@ -330,18 +434,126 @@ mod tests {
     fn quiet_hours_across_dst_changes() {
         // Spring forward night 2026-03-28 -> 29: 23:00 CET = 22:00Z; 08:00 CEST = 06:00Z.
         assert_eq!(
-            quiet_hours_release(utc("2026-03-28T22:00:00Z"), Berlin, 1260, 480, 0),
+            quiet_release(
+                utc("2026-03-28T22:00:00Z"),
+                &[QuietWindow {
+                    tz: Berlin,
+                    from: 1260,
+                    to: 480
+                }],
+                0
+            ),
             Some(utc("2026-03-29T06:00:00Z"))
         );
         // Fall back night 2026-10-24 -> 25: 23:00 CEST = 21:00Z; 08:00 CET = 07:00Z.
         assert_eq!(
-            quiet_hours_release(utc("2026-10-24T21:00:00Z"), Berlin, 1260, 480, 0),
+            quiet_release(
+                utc("2026-10-24T21:00:00Z"),
+                &[QuietWindow {
+                    tz: Berlin,
+                    from: 1260,
+                    to: 480
+                }],
+                0
+            ),
             Some(utc("2026-10-25T07:00:00Z"))
         );
         // 20:30Z on Oct 24 is 22:30 CEST: quiet.
-        assert!(quiet_hours_release(utc("2026-10-24T20:30:00Z"), Berlin, 1260, 480, 0).is_some());
+        assert!(quiet_release(
+            utc("2026-10-24T20:30:00Z"),
+            &[QuietWindow {
+                tz: Berlin,
+                from: 1260,
+                to: 480
+            }],
+            0
+        )
+        .is_some());
         // 19:30Z on Mar 28 is 20:30 CET: not quiet.
-        assert!(quiet_hours_release(utc("2026-03-28T19:30:00Z"), Berlin, 1260, 480, 0).is_none());
+        assert!(quiet_release(
+            utc("2026-03-28T19:30:00Z"),
+            &[QuietWindow {
+                tz: Berlin,
+                from: 1260,
+                to: 480
+            }],
+            0
+        )
+        .is_none());
+    }
+
+    fn window(tz: Tz, from: u16, to: u16) -> QuietWindow {
+        QuietWindow { tz, from, to }
+    }
+
+    #[test]
+    fn a_release_in_the_repeated_hour_is_after_the_send() {
+        // 2026-10-25 in Berlin: 03:00 CEST -> 02:00 CET. A push at 02:10 CET
+        // (01:10Z, the second pass of the hour) is inside 22:00-02:30 and
+        // leaves at the second 02:30 (01:30Z), never before it was sent.
+        let w = [window(Berlin, 22 * 60, 2 * 60 + 30)];
+        let at = utc("2026-10-25T01:10:00Z");
+        assert_eq!(quiet_release(at, &w, 0), Some(utc("2026-10-25T01:30:00Z")));
+        // In the first pass (00:10Z = 02:10 CEST) it leaves at the first 02:30.
+        assert_eq!(
+            quiet_release(utc("2026-10-25T00:10:00Z"), &w, 0),
+            Some(utc("2026-10-25T00:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_window_ending_in_a_gap_ends_when_the_clock_jumps_out_of_it() {
+        // 2026-03-29 in Berlin: 02:00 CET -> 03:00 CEST; 02:30 does not
+        // exist, so 22:00-02:30 ends at 03:00 CEST (01:00Z).
+        let w = [window(Berlin, 22 * 60, 2 * 60 + 30)];
+        assert_eq!(
+            quiet_release(utc("2026-03-28T23:00:00Z"), &w, 0),
+            Some(utc("2026-03-29T01:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_release_falls_outside_every_window() {
+        // 21:00-08:00 local (Berlin) and 22:00-09:00 in New York: a send at
+        // 23:00 Berlin waits for 08:00 Berlin, then for 09:00 New York.
+        let w = [
+            window(Berlin, 21 * 60, 8 * 60),
+            window(chrono_tz::America::New_York, 22 * 60, 9 * 60),
+        ];
+        let expected = Some(utc("2026-01-11T14:00:00Z"));
+        assert_eq!(quiet_release(utc("2026-01-10T22:00:00Z"), &w, 0), expected);
+        // The order the rules are written in does not matter.
+        let reversed = [w[1], w[0]];
+        assert_eq!(
+            quiet_release(utc("2026-01-10T22:00:00Z"), &reversed, 0),
+            expected
+        );
+        // A spread that lands in the next window moves on to its end.
+        let w = [window(Tz::UTC, 0, 60), window(Tz::UTC, 65, 120)];
+        assert_eq!(
+            quiet_release(utc("2026-01-10T00:30:00Z"), &w, 10 * 60),
+            Some(utc("2026-01-10T02:10:00Z"))
+        );
+    }
+
+    #[test]
+    fn wait_until_finds_a_time_pushed_past_midnight_by_a_gap() {
+        // America/Nuuk, 2026-03-29: clocks jump from Saturday 23:00 to
+        // Sunday 00:00. Saturday 23:30 is Sunday 00:30 (01:30Z).
+        let nuuk = chrono_tz::America::Nuuk;
+        let sunday_0010 = utc("2026-03-29T01:10:00Z");
+        let saturday_2250 = utc("2026-03-29T00:50:00Z");
+        for now in [sunday_0010, saturday_2250] {
+            assert_eq!(
+                wait_until(now, nuuk, 23 * 60 + 30, Day::Next, now),
+                utc("2026-03-29T01:30:00Z")
+            );
+            // `on saturday`: the same instant, not a week later.
+            assert_eq!(
+                wait_until(now, nuuk, 23 * 60 + 30, Day::Weekday(5), now),
+                utc("2026-03-29T01:30:00Z")
+            );
+        }
     }
 
     #[test]
