@@ -24,7 +24,7 @@ use crate::facts::Facts;
 use crate::journey::{Effect, ExitReason, Input, Journey, Status};
 use crate::render::Rendered;
 use crate::store::{EntryLog, OutboxItem, ProfileRecord, Store, Timer};
-use crate::time::{quiet_release, QuietWindow};
+use crate::time::{quiet_release, Quiet, QuietWindow};
 use crate::value::{Event, Props, Value};
 
 /// Why a trigger did not start a journey.
@@ -313,6 +313,9 @@ impl<S: Store> Facts for ProfileFacts<'_, S> {
             .unwrap_or(self.profile.created_at)
     }
 }
+
+/// Why a message held by quiet hours that leave no time free is dropped.
+pub const NEVER_FREE: &str = "quiet hours leave no time to send it within 48 hours";
 
 /// A message on its way out of a step.
 struct Outgoing {
@@ -946,7 +949,7 @@ impl<S: Store> Engine<S> {
                         address,
                         message: rendered,
                     };
-                    self.send(p, module, w, &journey, out, now);
+                    self.send(p, w, &journey, out, now);
                 }
                 Effect::ScheduleTimer { at, seq } => self.store.schedule(
                     at,
@@ -992,15 +995,19 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 
+    /// A message on its way out: the address, then quiet hours, then the
+    /// cap. The policy is the current version's, whichever version the
+    /// journey runs (as when a held message is released).
     fn send(
         &mut self,
         p: &ProfileRecord,
-        module: &Module,
         w: &Workflow,
         journey: &Journey,
         out: Outgoing,
         now: DateTime<Utc>,
     ) {
+        let current = self.module.clone();
+        let module = &*current;
         let Outgoing {
             send_id,
             escalation,
@@ -1046,7 +1053,21 @@ impl<S: Store> Engine<S> {
                     })
                     .collect()
             };
-            if let Some(until) = quiet_release(now, &windows, send_id) {
+            let until = match quiet_release(now, &windows, send_id) {
+                Quiet::Free => None,
+                Quiet::Until(until) => Some(until),
+                Quiet::NeverFree => {
+                    self.log.push(Record::Dropped {
+                        at: now,
+                        profile: p.id.clone(),
+                        workflow: self.name(&w.name),
+                        send_id,
+                        reason: NEVER_FREE.to_owned(),
+                    });
+                    return;
+                }
+            };
+            if let Some(until) = until {
                 self.store.put_outbox(OutboxItem {
                     send_id,
                     profile: p.id.clone(),

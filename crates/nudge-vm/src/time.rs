@@ -155,7 +155,7 @@ impl QuietWindow {
         }
         // Clocks change in between: walk the minutes (a DST night only).
         let mut t = next_minute(at);
-        let limit = at + chrono::Duration::hours(48);
+        let limit = at + chrono::Duration::hours(RELEASE_HORIZON_HOURS + 24);
         while t < limit {
             if !self.contains(t) {
                 return t;
@@ -172,39 +172,64 @@ fn next_minute(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or(at)
 }
 
-/// How many windows a release may step through before it gives up (a
-/// policy whose windows cover the whole day never frees a message).
-const MAX_RELEASE_STEPS: usize = 64;
+/// How far ahead a release is looked for: windows that leave no free
+/// time within it (together they cover the whole day) never free a message.
+pub const RELEASE_HORIZON_HOURS: i64 = 48;
 
-/// When a send at `at` may go out under the quiet-hours `windows` that
-/// apply to it: `None` when `at` is inside none of them. Otherwise the
-/// first instant at which the local time is outside every window, plus a
-/// deterministic spread of `spread_key % 15 min` (so that held messages do
-/// not all leave at the same second); when the spread lands inside a
-/// window, the release moves on to that window's end, plus the spread
-/// again. A release is never at or before `at`, and never inside a window
-/// (unless the windows cover the whole day).
-pub fn quiet_release(
-    at: DateTime<Utc>,
+/// What quiet hours do to a send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quiet {
+    /// No window holds it: it goes now.
+    Free,
+    /// Held until then.
+    Until(DateTime<Utc>),
+    /// The windows leave no time free within [`RELEASE_HORIZON_HOURS`].
+    NeverFree,
+}
+
+/// The first instant at or after `t` outside every window, if there is one
+/// no later than `limit`: hopping from window end to window end gives the
+/// first free instant, since every instant hopped over is inside the
+/// window it was hopped across.
+fn first_free(
+    mut t: DateTime<Utc>,
     windows: &[QuietWindow],
-    spread_key: u64,
+    limit: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    windows.iter().find(|w| w.contains(at))?;
-    let spread =
-        chrono::Duration::seconds(i64::try_from(spread_key % QUIET_SPREAD_SECONDS).unwrap_or(0));
-    let mut t = at;
-    let mut release = at;
-    for _ in 0..MAX_RELEASE_STEPS {
-        match windows.iter().find(|w| w.contains(t)) {
-            Some(w) => {
-                t = w.end_after(t);
-                release = t.checked_add_signed(spread).unwrap_or(t);
-            }
-            None if t == release => return Some(release),
-            None => t = release,
+    while let Some(w) = windows.iter().find(|w| w.contains(t)) {
+        t = w.end_after(t);
+        if t > limit {
+            return None;
         }
     }
-    Some(release)
+    (t <= limit).then_some(t)
+}
+
+/// What quiet hours do to a send at `at`, under the `windows` that apply
+/// to it. A held message leaves at the first instant at which the local
+/// time is outside every window, plus a deterministic spread of
+/// `spread_key % 15 min` (so that held messages do not all leave at the
+/// same second); when the spread lands inside a window, the release moves
+/// on to the next free instant, plus the spread again. A release is never
+/// at or before `at`, and never inside a window.
+pub fn quiet_release(at: DateTime<Utc>, windows: &[QuietWindow], spread_key: u64) -> Quiet {
+    if !windows.iter().any(|w| w.contains(at)) {
+        return Quiet::Free;
+    }
+    let spread =
+        chrono::Duration::seconds(i64::try_from(spread_key % QUIET_SPREAD_SECONDS).unwrap_or(0));
+    let limit = at + chrono::Duration::hours(RELEASE_HORIZON_HOURS);
+    let mut candidate = at;
+    loop {
+        let Some(free) = first_free(candidate, windows, limit) else {
+            return Quiet::NeverFree;
+        };
+        let release = free.checked_add_signed(spread).unwrap_or(free);
+        if !windows.iter().any(|w| w.contains(release)) {
+            return Quiet::Until(release);
+        }
+        candidate = release;
+    }
 }
 
 trait HourMinute {
@@ -387,7 +412,7 @@ mod tests {
                 }],
                 0
             ),
-            Some(utc("2026-01-11T07:00:00Z"))
+            Quiet::Until(utc("2026-01-11T07:00:00Z"))
         );
         // The spread is the key modulo 15 minutes.
         assert_eq!(
@@ -400,7 +425,7 @@ mod tests {
                 }],
                 900 + 61
             ),
-            Some(utc("2026-01-11T07:01:01Z"))
+            Quiet::Until(utc("2026-01-11T07:01:01Z"))
         );
         // Early morning: released the same day.
         assert_eq!(
@@ -413,7 +438,7 @@ mod tests {
                 }],
                 0
             ),
-            Some(utc("2026-01-11T07:00:00Z"))
+            Quiet::Until(utc("2026-01-11T07:00:00Z"))
         );
         // Outside the window: not deferred.
         assert_eq!(
@@ -426,7 +451,7 @@ mod tests {
                 }],
                 0
             ),
-            None
+            Quiet::Free
         );
     }
 
@@ -443,7 +468,7 @@ mod tests {
                 }],
                 0
             ),
-            Some(utc("2026-03-29T06:00:00Z"))
+            Quiet::Until(utc("2026-03-29T06:00:00Z"))
         );
         // Fall back night 2026-10-24 -> 25: 23:00 CEST = 21:00Z; 08:00 CET = 07:00Z.
         assert_eq!(
@@ -456,30 +481,32 @@ mod tests {
                 }],
                 0
             ),
-            Some(utc("2026-10-25T07:00:00Z"))
+            Quiet::Until(utc("2026-10-25T07:00:00Z"))
         );
         // 20:30Z on Oct 24 is 22:30 CEST: quiet.
-        assert!(quiet_release(
-            utc("2026-10-24T20:30:00Z"),
-            &[QuietWindow {
-                tz: Berlin,
-                from: 1260,
-                to: 480
-            }],
-            0
-        )
-        .is_some());
+        assert!(
+            quiet_release(
+                utc("2026-10-24T20:30:00Z"),
+                &[QuietWindow {
+                    tz: Berlin,
+                    from: 1260,
+                    to: 480
+                }],
+                0
+            ) != Quiet::Free
+        );
         // 19:30Z on Mar 28 is 20:30 CET: not quiet.
-        assert!(quiet_release(
-            utc("2026-03-28T19:30:00Z"),
-            &[QuietWindow {
-                tz: Berlin,
-                from: 1260,
-                to: 480
-            }],
-            0
-        )
-        .is_none());
+        assert!(
+            quiet_release(
+                utc("2026-03-28T19:30:00Z"),
+                &[QuietWindow {
+                    tz: Berlin,
+                    from: 1260,
+                    to: 480
+                }],
+                0
+            ) == Quiet::Free
+        );
     }
 
     fn window(tz: Tz, from: u16, to: u16) -> QuietWindow {
@@ -493,11 +520,14 @@ mod tests {
         // leaves at the second 02:30 (01:30Z), never before it was sent.
         let w = [window(Berlin, 22 * 60, 2 * 60 + 30)];
         let at = utc("2026-10-25T01:10:00Z");
-        assert_eq!(quiet_release(at, &w, 0), Some(utc("2026-10-25T01:30:00Z")));
+        assert_eq!(
+            quiet_release(at, &w, 0),
+            Quiet::Until(utc("2026-10-25T01:30:00Z"))
+        );
         // In the first pass (00:10Z = 02:10 CEST) it leaves at the first 02:30.
         assert_eq!(
             quiet_release(utc("2026-10-25T00:10:00Z"), &w, 0),
-            Some(utc("2026-10-25T00:30:00Z"))
+            Quiet::Until(utc("2026-10-25T00:30:00Z"))
         );
     }
 
@@ -508,7 +538,7 @@ mod tests {
         let w = [window(Berlin, 22 * 60, 2 * 60 + 30)];
         assert_eq!(
             quiet_release(utc("2026-03-28T23:00:00Z"), &w, 0),
-            Some(utc("2026-03-29T01:00:00Z"))
+            Quiet::Until(utc("2026-03-29T01:00:00Z"))
         );
     }
 
@@ -520,7 +550,7 @@ mod tests {
             window(Berlin, 21 * 60, 8 * 60),
             window(chrono_tz::America::New_York, 22 * 60, 9 * 60),
         ];
-        let expected = Some(utc("2026-01-11T14:00:00Z"));
+        let expected = Quiet::Until(utc("2026-01-11T14:00:00Z"));
         assert_eq!(quiet_release(utc("2026-01-10T22:00:00Z"), &w, 0), expected);
         // The order the rules are written in does not matter.
         let reversed = [w[1], w[0]];
@@ -532,7 +562,19 @@ mod tests {
         let w = [window(Tz::UTC, 0, 60), window(Tz::UTC, 65, 120)];
         assert_eq!(
             quiet_release(utc("2026-01-10T00:30:00Z"), &w, 10 * 60),
-            Some(utc("2026-01-10T02:10:00Z"))
+            Quiet::Until(utc("2026-01-10T02:10:00Z"))
+        );
+    }
+
+    #[test]
+    fn windows_that_cover_the_whole_day_never_free_a_message() {
+        let w = [
+            window(Tz::UTC, 9 * 60 + 30, 9 * 60),
+            window(Tz::UTC, 9 * 60, 8 * 60),
+        ];
+        assert_eq!(
+            quiet_release(utc("2026-01-10T12:00:00Z"), &w, 5),
+            Quiet::NeverFree
         );
     }
 
