@@ -244,15 +244,17 @@ fn differs(list: &[u32]) -> bool {
     matches!(run(&case), Outcome::Differ(_))
 }
 
-/// Cuts and lowers choices while the case still fails.
+/// Cuts and lowers choices while the case still fails (for two minutes
+/// at most).
 fn shrink(mut list: Vec<u32>) -> Vec<u32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let mut budget = 3000;
     let mut progress = true;
-    while progress && budget > 0 {
+    while progress && budget > 0 && std::time::Instant::now() < deadline {
         progress = false;
         for size in [16, 8, 4, 2, 1] {
             let mut i = 0;
-            while i + size <= list.len() && budget > 0 {
+            while i + size <= list.len() && budget > 0 && std::time::Instant::now() < deadline {
                 let mut candidate = list.clone();
                 candidate.drain(i..i + size);
                 budget -= 1;

@@ -372,7 +372,18 @@ pub struct Engine<S: Store> {
     /// The ids of every message sent: none goes out twice. (Eight bytes
     /// and a table slot per message sent in this engine's life.)
     sent_ids: std::collections::HashSet<u64, crate::store::FxBuild>,
+    /// The instant timers are firing at, and how many timers of each
+    /// profile fired there: a rule that re-arms a timer at the instant it
+    /// fires would loop forever.
+    burst: (
+        Option<DateTime<Utc>>,
+        HashMap<Arc<str>, u32, crate::store::FxBuild>,
+    ),
 }
+
+/// How many timers of one profile may fire at one instant before the
+/// engine calls it a loop (a profile has a handful per workflow).
+const MAX_BURST: u32 = 10_000;
 
 /// Per-workflow counts, as a simulation summary shows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -418,6 +429,7 @@ impl<S: Store> Engine<S> {
             quiet_names_current: true,
             last_record_at: None,
             sent_ids: Default::default(),
+            burst: Default::default(),
         };
         engine.deploy(module);
         engine
@@ -1158,10 +1170,39 @@ impl<S: Store> Engine<S> {
             });
         }
         while let Some((at, timer)) = self.store.pop_due(t) {
+            self.count_burst(at, &timer)?;
             self.now = self.now.max(at);
             self.fire(at, timer)?;
         }
         self.now = t;
+        Ok(())
+    }
+
+    fn count_burst(&mut self, at: DateTime<Utc>, timer: &Timer) -> Result<()> {
+        let (profile, workflow) = match timer {
+            Timer::Journey {
+                profile, workflow, ..
+            }
+            | Timer::Inactivity {
+                profile, workflow, ..
+            } => (profile, workflow),
+            Timer::Outbox { .. } => return Ok(()),
+        };
+        let (instant, counts) = &mut self.burst;
+        if *instant != Some(at) {
+            *instant = Some(at);
+            counts.clear();
+        }
+        let n = counts.entry(profile.clone()).or_default();
+        *n += 1;
+        if *n > MAX_BURST {
+            return Err(EngineError::Invariant {
+                profile: profile.to_string(),
+                workflow: workflow.to_string(),
+                at,
+                what: format!("more than {MAX_BURST} of its timers fired at one instant (a loop)"),
+            });
+        }
         Ok(())
     }
 
