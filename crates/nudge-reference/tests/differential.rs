@@ -141,20 +141,28 @@ fn tally(log: &[Record]) {
 }
 
 fn run(case: &Case) -> Outcome {
-    let v1 = match compile(&case.project) {
-        Ok(m) => m,
-        Err(e) => return Outcome::Invalid(e),
-    };
+    match play(case) {
+        Ok(log) => {
+            tally(&log);
+            Outcome::Agree
+        }
+        Err(outcome) => outcome,
+    }
+}
+
+/// Runs a case on both engines: the log they agree on, or how they differ.
+fn play(case: &Case) -> Result<Vec<Record>, Outcome> {
+    let v1 = compile(&case.project).map_err(Outcome::Invalid)?;
     let v2 = match case.redeployed.as_deref().map(compile) {
         None => None,
         Some(Ok(m)) => Some(m),
-        Some(Err(e)) => return Outcome::Invalid(e),
+        Some(Err(e)) => return Err(Outcome::Invalid(e)),
     };
     let Some(first) = case.steps.iter().find_map(|s| match s {
         Step::Track { at, .. } | Step::Identify { at, .. } => Some(time(at)),
         Step::Deploy { .. } => None,
     }) else {
-        return Outcome::Agree;
+        return Ok(Vec::new());
     };
     let schemas = v1.schemas.clone();
     let mut fast = Engine::new(MemoryStore::new(), v1.clone(), first);
@@ -177,7 +185,7 @@ fn run(case: &Case) -> Outcome {
             Step::Track { .. } | Step::Identify { .. } => {
                 let (input, _) = match parse_call(&step.line(), &schemas) {
                     Ok(ok) => ok,
-                    Err(e) => return Outcome::Invalid(format!("trace line refused: {e}")),
+                    Err(e) => return Err(Outcome::Invalid(format!("trace line refused: {e}"))),
                 };
                 match input {
                     Input::Track {
@@ -215,28 +223,23 @@ fn run(case: &Case) -> Outcome {
             }
         };
         if f.is_err() || m.is_err() {
-            return Outcome::Differ(format!(
+            return Err(Outcome::Differ(format!(
                 "at {}: engine {f:?}, model {m:?}\n{}",
                 step.line(),
                 compare(&fast.log, &model.log).err().unwrap_or_default()
-            ));
+            )));
         }
     }
     let end = last + chrono::Duration::days(60);
     let (f, m) = (fast.advance_to(end), model.advance_to(end));
     if f.is_err() || m.is_err() {
-        return Outcome::Differ(format!(
+        return Err(Outcome::Differ(format!(
             "running the timers: engine {f:?}, model {m:?}\n{}",
             compare(&fast.log, &model.log).err().unwrap_or_default()
-        ));
+        )));
     }
-    match compare(&fast.log, &model.log) {
-        Ok(()) => {
-            tally(&fast.log);
-            Outcome::Agree
-        }
-        Err(e) => Outcome::Differ(e),
-    }
+    compare(&fast.log, &model.log).map_err(Outcome::Differ)?;
+    Ok(fast.log)
 }
 
 fn differs(list: &[u32]) -> bool {
@@ -327,4 +330,139 @@ fn the_engine_agrees_with_the_model() {
     for (kind, n) in SEEN.lock().unwrap().iter() {
         println!("  {n:>8}  {kind}");
     }
+}
+
+/// The log both engines agree on for a hand-written case.
+fn agreed(project: &str, redeployed: Option<&str>, steps: Vec<Step>) -> Vec<Record> {
+    let case = Case {
+        project: project.to_owned(),
+        redeployed: redeployed.map(str::to_owned),
+        steps,
+    };
+    match play(&case) {
+        Ok(log) => log,
+        Err(Outcome::Invalid(e)) => panic!("the case does not check:\n{e}"),
+        Err(Outcome::Differ(e)) => panic!("{e}"),
+        Err(Outcome::Agree) => unreachable!(),
+    }
+}
+
+fn identify(at: &str, user: &str, traits: &str) -> Step {
+    Step::Identify {
+        at: at.to_owned(),
+        user: user.to_owned(),
+        traits: traits.to_owned(),
+    }
+}
+
+fn track(at: &str, user: &str, event: &'static str) -> Step {
+    Step::Track {
+        at: at.to_owned(),
+        user: user.to_owned(),
+        event,
+        props: if event == "a" || event == "b" {
+            "{\"n\":1}".to_owned()
+        } else {
+            "{}".to_owned()
+        },
+    }
+}
+
+const QUIET_PAIR: &str = r#"
+profile {
+  email: email?
+  timezone: timezone = "UTC"
+}
+
+event login {}
+
+workflow five {
+  on inactive for 5d
+  audience profile.email != none
+  send email { subject: "five", text: "come back" }
+}
+
+workflow seven {
+  on inactive for 7d
+  audience profile.email != none
+  send email { subject: "seven", text: "come back" }
+}
+"#;
+
+fn sends(log: &[Record]) -> Vec<(String, String)> {
+    log.iter()
+        .filter_map(|r| match r {
+            Record::Sent { at, workflow, .. } => Some((at.to_rfc3339(), workflow.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An identify before the first event used to give `five` a second entry
+/// (and a second email) at the same instant, recorded after `seven`'s.
+#[test]
+fn one_inactive_entry_per_spell_after_an_identify() {
+    let log = agreed(
+        QUIET_PAIR,
+        None,
+        vec![
+            identify("2026-03-01T09:00:00Z", "u1", r#"{"email":"u1@example.com"}"#),
+            Step::Track {
+                at: "2026-03-01T10:00:00Z".into(),
+                user: "u1".into(),
+                event: "login",
+                props: "{}".into(),
+            },
+        ],
+    );
+    assert_eq!(
+        sends(&log),
+        [
+            ("2026-03-06T10:00:00+00:00".into(), "five".into()),
+            ("2026-03-08T10:00:00+00:00".into(), "seven".into()),
+        ]
+    );
+}
+
+/// Windows that together cover the whole day leave no time to send: the
+/// message is dropped with a reason (each engine once gave up differently).
+#[test]
+fn quiet_hours_that_cover_the_day_drop_the_message() {
+    let project = format!(
+        "{}\npolicy {{\n  quiet hours 09:30 to 09:00 local\n  quiet hours 09:00 to 08:00 local\n}}\n\nworkflow w {{\n  on a\n  send in_app \"hello\"\n}}\n",
+        gen::SCHEMA
+    );
+    let log = agreed(&project, None, vec![track("2026-03-01T12:00:00Z", "u1", "a")]);
+    assert!(
+        log.iter().any(|r| matches!(r, Record::Dropped { reason, .. } if reason == nudge_vm::engine::NEVER_FREE)),
+        "{log:?}"
+    );
+}
+
+/// A journey of an older version sends under the policy of the current
+/// one (as a held message is released under it).
+#[test]
+fn an_old_version_sends_under_the_current_policy() {
+    let v1 = format!(
+        "{}\nworkflow w {{\n  on a\n  wait 2h\n  send in_app \"hello\"\n}}\n",
+        gen::SCHEMA
+    );
+    let v2 = format!("{v1}\npolicy {{\n  quiet hours 13:00 to 15:00 in \"UTC\"\n}}\n");
+    let log = agreed(
+        &v1,
+        Some(&v2),
+        vec![
+            track("2026-03-01T12:00:00Z", "u1", "a"),
+            Step::Deploy {
+                at: "2026-03-01T12:30:00Z".into(),
+            },
+        ],
+    );
+    let deferred = log.iter().find_map(|r| match r {
+        Record::Deferred { at, until, .. } => Some((at.to_rfc3339(), *until)),
+        _ => None,
+    });
+    let (at, until) = deferred.unwrap_or_else(|| panic!("not deferred: {log:?}"));
+    assert_eq!(at, "2026-03-01T14:00:00+00:00");
+    assert!(until >= time("2026-03-01T15:00:00Z") && until < time("2026-03-01T15:15:00Z"));
 }

@@ -95,7 +95,7 @@ pub const STARTS: &[&str] = &[
     "2026-01-10T09:00:00Z",
 ];
 
-const SCHEMA: &str = r#"enum Plan { free, pro }
+pub const SCHEMA: &str = r#"enum Plan { free, pro }
 
 profile {
   email: email?
