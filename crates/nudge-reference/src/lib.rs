@@ -453,14 +453,13 @@ impl Reference {
                 self.record_suppressed(id, &w.name, Suppression::Once, now);
                 return Ok(());
             }
-            EntryRule::OncePer(d) => {
+            EntryRule::OncePer(d)
                 if entries
                     .last()
-                    .is_some_and(|last| now < plus(*last, m.duration(d)))
-                {
-                    self.record_suppressed(id, &w.name, Suppression::OncePer, now);
-                    return Ok(());
-                }
+                    .is_some_and(|last| now < plus(*last, m.duration(d))) =>
+            {
+                self.record_suppressed(id, &w.name, Suppression::OncePer, now);
+                return Ok(());
             }
             _ => {}
         }

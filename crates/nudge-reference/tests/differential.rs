@@ -8,7 +8,7 @@
 //! record log, record for record. A failing case is shrunk and printed as
 //! the `.flow` text and trace it stands for.
 //!
-//! `NUDGE_DIFF_CASES` sets the number of cases (default 300);
+//! `NUDGE_DIFF_CASES` sets the number of cases (default 1 000);
 //! `NUDGE_DIFF_SEED` the first seed (default 0).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -297,7 +297,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 
 #[test]
 fn the_engine_agrees_with_the_model() {
-    let cases = env_number("NUDGE_DIFF_CASES", 300);
+    let cases = env_number("NUDGE_DIFF_CASES", 1000);
     let seed = env_number("NUDGE_DIFF_SEED", 0);
     let mut records = 0usize;
     for n in seed..seed + cases {
@@ -406,7 +406,11 @@ fn one_inactive_entry_per_spell_after_an_identify() {
         QUIET_PAIR,
         None,
         vec![
-            identify("2026-03-01T09:00:00Z", "u1", r#"{"email":"u1@example.com"}"#),
+            identify(
+                "2026-03-01T09:00:00Z",
+                "u1",
+                r#"{"email":"u1@example.com"}"#,
+            ),
             Step::Track {
                 at: "2026-03-01T10:00:00Z".into(),
                 user: "u1".into(),
@@ -432,7 +436,11 @@ fn quiet_hours_that_cover_the_day_drop_the_message() {
         "{}\npolicy {{\n  quiet hours 09:30 to 09:00 local\n  quiet hours 09:00 to 08:00 local\n}}\n\nworkflow w {{\n  on a\n  send in_app \"hello\"\n}}\n",
         gen::SCHEMA
     );
-    let log = agreed(&project, None, vec![track("2026-03-01T12:00:00Z", "u1", "a")]);
+    let log = agreed(
+        &project,
+        None,
+        vec![track("2026-03-01T12:00:00Z", "u1", "a")],
+    );
     assert!(
         log.iter().any(|r| matches!(r, Record::Dropped { reason, .. } if reason == nudge_vm::engine::NEVER_FREE)),
         "{log:?}"

@@ -93,6 +93,13 @@ pub const STARTS: &[&str] = &[
     "2026-09-24T08:00:00Z",
     "2026-03-05T12:00:00Z",
     "2026-01-10T09:00:00Z",
+    // Within the hour before a change: Nuuk (Saturday 23:00 -> Sunday
+    // 00:00 at 01:00Z), Berlin, Dublin and Troll (01:00Z), Lord Howe
+    // (15:00Z) and Chatham (14:00Z) on 2026-04-04, Berlin back in October.
+    "2026-03-29T00:20:00Z",
+    "2026-03-28T23:50:00Z",
+    "2026-04-04T13:40:00Z",
+    "2026-10-25T00:15:00Z",
 ];
 
 pub const SCHEMA: &str = r#"enum Plan { free, pro }
