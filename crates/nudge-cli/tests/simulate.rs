@@ -265,7 +265,7 @@ fn bad_lines_are_reported_with_their_number_and_skipped() {
             "2026-03-02T10:00:00Z",
         ),
         "{\"type\": \"track\", \"userId\": ".to_owned(),
-        json!({"type": "page", "userId": "bo", "name": "home", "timestamp": "2026-03-02T10:01:00Z"})
+        json!({"type": "group", "userId": "bo", "groupId": "acme", "timestamp": "2026-03-02T10:01:00Z"})
             .to_string(),
         json!({"type": "track", "event": "login", "timestamp": "2026-03-02T10:02:00Z"}).to_string(),
         track(

@@ -375,14 +375,14 @@ pub struct Engine<S: Store> {
     /// The instant timers are firing at, and how many timers of each
     /// profile fired there: a rule that re-arms a timer at the instant it
     /// fires would loop forever.
-    burst: (
-        Option<DateTime<Utc>>,
-        HashMap<Arc<str>, u32, crate::store::FxBuild>,
-    ),
+    burst: (Option<DateTime<Utc>>, HashMap<String, u32>),
+    /// An invariant found broken where no error can be returned; the
+    /// operation stops with it.
+    broken: Option<EngineError>,
 }
 
-/// How many timers of one profile may fire at one instant before the
-/// engine calls it a loop (a profile has a handful per workflow).
+/// How many timers of one profile may be set for the instant being handled
+/// before the engine calls it a loop (a profile has a handful per workflow).
 const MAX_BURST: u32 = 10_000;
 
 /// Per-workflow counts, as a simulation summary shows them.
@@ -430,6 +430,7 @@ impl<S: Store> Engine<S> {
             last_record_at: None,
             sent_ids: Default::default(),
             burst: Default::default(),
+            broken: None,
         };
         engine.deploy(module);
         engine
@@ -574,12 +575,13 @@ impl<S: Store> Engine<S> {
         if self.quiet_names_current && p.quiet_checks.len() == self.quiet_workflows.len() {
             return;
         }
-        for (name, d) in &self.quiet_workflows {
-            if p.quiet_checks.contains(name) {
+        for i in 0..self.quiet_workflows.len() {
+            let (name, d) = self.quiet_workflows[i].clone();
+            if p.quiet_checks.contains(&name) {
                 continue;
             }
-            self.store.schedule(
-                plus(since, *d),
+            self.schedule(
+                plus(since, d),
                 Timer::Inactivity {
                     profile: p.id.clone(),
                     workflow: name.clone(),
@@ -637,7 +639,10 @@ impl<S: Store> Engine<S> {
     /// caller may drain the log between operations).
     fn checked<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let mark = self.log.len();
-        let out = op(self);
+        let out = op(self).and_then(|v| match self.broken.take() {
+            Some(e) => Err(e),
+            None => Ok(v),
+        });
         let broken = self.check_records(mark);
         let out = out?;
         broken.map(|()| out)
@@ -963,7 +968,7 @@ impl<S: Store> Engine<S> {
                     };
                     self.send(p, w, &journey, out, now);
                 }
-                Effect::ScheduleTimer { at, seq } => self.store.schedule(
+                Effect::ScheduleTimer { at, seq } => self.schedule(
                     at,
                     Timer::Journey {
                         profile: p.id.clone(),
@@ -1091,7 +1096,7 @@ impl<S: Store> Engine<S> {
                     message,
                     due: until,
                 });
-                self.store.schedule(until, Timer::Outbox { send_id });
+                self.schedule(until, Timer::Outbox { send_id });
                 self.log.push(Record::Deferred {
                     at: now,
                     until,
@@ -1170,40 +1175,61 @@ impl<S: Store> Engine<S> {
             });
         }
         while let Some((at, timer)) = self.store.pop_due(t) {
-            self.count_burst(at, &timer)?;
             self.now = self.now.max(at);
             self.fire(at, timer)?;
+            if let Some(e) = self.broken.take() {
+                return Err(e);
+            }
         }
         self.now = t;
         Ok(())
     }
 
-    fn count_burst(&mut self, at: DateTime<Utc>, timer: &Timer) -> Result<()> {
-        let (profile, workflow) = match timer {
-            Timer::Journey {
-                profile, workflow, ..
+    /// Sets a timer. A timer is never set before the clock (it would fire
+    /// in the past); one set for the instant being handled fires in this
+    /// same instant, which a few rules legitimately do (a quiet check whose
+    /// spell a redeploy shortened), but a rule that does it every time it
+    /// fires loops forever: past [`MAX_BURST`] such timers of one profile
+    /// at one instant the engine stops with an error.
+    fn schedule(&mut self, at: DateTime<Utc>, timer: Timer) {
+        if at <= self.now && self.broken.is_none() {
+            let (profile, workflow) = match &timer {
+                Timer::Journey {
+                    profile, workflow, ..
+                }
+                | Timer::Inactivity {
+                    profile, workflow, ..
+                } => (profile.to_string(), workflow.to_string()),
+                Timer::Outbox { .. } => (String::new(), String::new()),
+            };
+            if at < self.now {
+                self.broken = Some(EngineError::Invariant {
+                    profile,
+                    workflow,
+                    at: self.now,
+                    what: format!("a timer was set for {at}, before the clock"),
+                });
+            } else {
+                let (instant, counts) = &mut self.burst;
+                if *instant != Some(at) {
+                    *instant = Some(at);
+                    counts.clear();
+                }
+                let n = counts.entry(profile.clone()).or_default();
+                *n += 1;
+                if *n > MAX_BURST {
+                    self.broken = Some(EngineError::Invariant {
+                        profile,
+                        workflow,
+                        at,
+                        what: format!(
+                            "more than {MAX_BURST} of its timers were set for the instant they fired at (a loop)"
+                        ),
+                    });
+                }
             }
-            | Timer::Inactivity {
-                profile, workflow, ..
-            } => (profile, workflow),
-            Timer::Outbox { .. } => return Ok(()),
-        };
-        let (instant, counts) = &mut self.burst;
-        if *instant != Some(at) {
-            *instant = Some(at);
-            counts.clear();
         }
-        let n = counts.entry(profile.clone()).or_default();
-        *n += 1;
-        if *n > MAX_BURST {
-            return Err(EngineError::Invariant {
-                profile: profile.to_string(),
-                workflow: workflow.to_string(),
-                at,
-                what: format!("more than {MAX_BURST} of its timers fired at one instant (a loop)"),
-            });
-        }
-        Ok(())
+        self.store.schedule(at, timer);
     }
 
     /// Fires the next timer, if any, moving the clock to it (the virtual
@@ -1319,7 +1345,7 @@ impl<S: Store> Engine<S> {
         if let (Some(q), Some(d)) = (self.store.popped_quiet_state(), spell) {
             if q.last_active != since {
                 let due = plus(q.last_active, d).max(at);
-                self.store.schedule(
+                self.schedule(
                     due,
                     Timer::Inactivity {
                         profile,
@@ -1345,7 +1371,7 @@ impl<S: Store> Engine<S> {
             // Active since (or the spell grew in a redeploy): the check
             // moves to the end of the current spell.
             self.store.put_profile(p);
-            self.store.schedule(
+            self.schedule(
                 due.max(at),
                 Timer::Inactivity {
                     profile,

@@ -784,9 +784,44 @@ fn read<R>(
     check(&Call::of_map(&o))
 }
 
-/// Validates one Segment-style `track` or `identify` call.
+/// Validates one Segment-style `track`, `identify`, `page` or `screen`
+/// call. A `page` or `screen` call is read as a `track` of the event
+/// `page` or `screen` (see [`page_as_track`]).
 pub fn parse_call(line: &str, schemas: &Schemas) -> Result<Accepted, IngestError> {
+    if line.contains("\"page\"") || line.contains("\"screen\"") {
+        if let Some(track) = page_as_track(line) {
+            return read(&track, |call| check_call(call, schemas));
+        }
+    }
     read(line, |call| check_call(call, schemas))
+}
+
+/// A `page` or `screen` call rewritten as the `track` call it stands for:
+/// the event is named `page` or `screen`, its properties are the call's,
+/// and the call's `name` and `category` (which Segment sends beside the
+/// properties) are added to them when they do not hold their own. `None`
+/// for any other line.
+fn page_as_track(line: &str) -> Option<String> {
+    let mut o: serde_json::Map<String, Json> = serde_json::from_str(line).ok()?;
+    let kind = match o.get("type") {
+        Some(Json::String(k)) if k == "page" || k == "screen" => k.clone(),
+        _ => return None,
+    };
+    let extra: Vec<(String, Json)> = ["name", "category"]
+        .into_iter()
+        .filter_map(|k| Some((k.to_owned(), o.get(k).filter(|v| v.is_string())?.clone())))
+        .collect();
+    let properties = o
+        .entry("properties")
+        .or_insert_with(|| Json::Object(serde_json::Map::new()));
+    if let Json::Object(props) = properties {
+        for (k, v) in extra {
+            props.entry(k).or_insert(v);
+        }
+    }
+    o.insert("type".to_owned(), Json::String("track".to_owned()));
+    o.insert("event".to_owned(), Json::String(kind));
+    serde_json::to_string(&o).ok()
 }
 
 fn check_call(o: &Call<'_>, schemas: &Schemas) -> Result<Accepted, IngestError> {
@@ -837,9 +872,15 @@ fn check_call(o: &Call<'_>, schemas: &Schemas) -> Result<Accepted, IngestError> 
                 notes,
             ))
         }
+        "group" | "alias" => Err(IngestError::new(
+            "type".to_owned(),
+            format!(
+                "`{kind}` calls are not supported yet; send `track`, `identify`, `page` or `screen`"
+            ),
+        )),
         other => Err(IngestError::new(
             "type".to_owned(),
-            format!("unsupported type `{other}`; expected `track` or `identify`"),
+            format!("unsupported type `{other}`; expected `track`, `identify`, `page` or `screen`"),
         )),
     }
 }
@@ -868,6 +909,73 @@ pub fn parse_profile(line: &str, schemas: &Schemas) -> Result<Accepted, IngestEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_and_screen_calls_are_events_named_page_and_screen() {
+        let schemas = Schemas {
+            events: vec![nudge_bytecode::EventSchema {
+                name: "page".into(),
+                fields: vec![
+                    FieldSchema {
+                        name: "name".into(),
+                        ty: Type::Optional(Box::new(Type::String)),
+                        default: None,
+                    },
+                    FieldSchema {
+                        name: "url".into(),
+                        ty: Type::Optional(Box::new(Type::String)),
+                        default: None,
+                    },
+                ],
+            }],
+            ..Schemas::default()
+        };
+        let page = r#"{"type":"page","userId":"u","name":"Pricing","properties":{"url":"https://example.com/pricing"},"timestamp":"2026-03-01T10:00:00Z"}"#;
+        let (input, _) = parse_call(page, &schemas).unwrap();
+        let Input::Track {
+            event,
+            props,
+            declared,
+            ..
+        } = input
+        else {
+            panic!("not a track: {input:?}")
+        };
+        assert_eq!(event, "page");
+        assert!(declared);
+        assert_eq!(props.get("name"), Some(&Value::str("Pricing")));
+        assert_eq!(
+            props.get("url"),
+            Some(&Value::str("https://example.com/pricing"))
+        );
+        // A screen call with no `screen` event declared is activity only.
+        let screen =
+            r#"{"type":"screen","userId":"u","name":"Home","timestamp":"2026-03-01T10:00:00Z"}"#;
+        let (input, _) = parse_call(screen, &schemas).unwrap();
+        assert!(
+            matches!(&input, Input::Track { event, declared: false, .. } if event == "screen"),
+            "{input:?}"
+        );
+        // Bad properties are named as in a track call.
+        let bad = r#"{"type":"page","userId":"u","properties":{"url":3},"timestamp":"2026-03-01T10:00:00Z"}"#;
+        let e = parse_call(bad, &schemas).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("properties.url"), "{e}");
+        // A track of an event called `page` is still a track.
+        let track = r#"{"type":"track","userId":"u","event":"page","properties":{"name":"x"},"timestamp":"2026-03-01T10:00:00Z"}"#;
+        assert!(parse_call(track, &schemas).is_ok());
+    }
+
+    #[test]
+    fn group_and_alias_are_refused_as_not_supported_yet() {
+        for kind in ["group", "alias"] {
+            let line = format!(
+                r#"{{"type":"{kind}","userId":"u","groupId":"g","previousId":"p","timestamp":"2026-03-01T10:00:00Z"}}"#
+            );
+            let e = parse_call(&line, &Schemas::default()).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("type"));
+            assert!(e.message.contains("not supported yet"), "{}", e.message);
+        }
+    }
     use nudge_bytecode::{EnumSchema, EventSchema};
 
     fn schemas() -> Schemas {
