@@ -1071,7 +1071,10 @@ mod tests {
     fn envelope_errors() {
         assert_eq!(err("{").field, None);
         assert_eq!(err("[1]").message, "expected a JSON object, found a list");
-        assert_eq!(err(r#"{"type":"page"}"#).field.as_deref(), Some("type"));
+        assert_eq!(err(r#"{"type":"group"}"#).field.as_deref(), Some("type"));
+        assert_eq!(err(r#"{"type":"fax"}"#).field.as_deref(), Some("type"));
+        // A page call is a track call: it needs a user.
+        assert_eq!(err(r#"{"type":"page"}"#).field.as_deref(), Some("userId"));
         let e = err(&format!(r#"{{"type":"track","event":"x",{T}}}"#));
         assert_eq!(e.field.as_deref(), Some("userId"));
         let e = err(r#"{"type":"track","userId":"u","event":"x","timestamp":"yesterday"}"#);
