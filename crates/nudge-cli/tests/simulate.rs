@@ -775,3 +775,91 @@ fn records_keep_the_message_lines_and_summaries_unchanged() {
         assert_eq!(summary(&records), summary(&plain));
     }
 }
+
+/// Two `inactive for` workflows and a profile created by `identify` before
+/// its first event: one email per workflow, in time order (a due check
+/// once re-armed the other workflow's from the past: `five` was entered a
+/// second time, recorded after `seven`, with a second email).
+#[test]
+fn each_inactive_for_workflow_writes_once_per_quiet_spell() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("quiet.flow"),
+        r#"profile {
+  email: email?
+  timezone: timezone = "UTC"
+}
+
+event login {}
+
+workflow five {
+  on inactive for 5d
+  audience profile.email != none
+  send email { subject: "five", text: "come back" }
+}
+
+workflow seven {
+  on inactive for 7d
+  audience profile.email != none
+  send email { subject: "seven", text: "come back" }
+}
+"#,
+    )
+    .unwrap();
+    write_lines(
+        dir.path(),
+        "trace.jsonl",
+        &[
+            identify(
+                "u1",
+                json!({"email": "u1@example.com"}),
+                "2026-03-01T09:00:00Z",
+            ),
+            track("u1", "login", json!({}), "2026-03-01T10:00:00Z"),
+            identify(
+                "u2",
+                json!({"email": "u2@example.com"}),
+                "2026-03-01T11:00:00Z",
+            ),
+            track("u2", "login", json!({}), "2026-03-02T08:00:00Z"),
+        ],
+    );
+    let out = nudge(
+        dir.path(),
+        &[
+            "simulate",
+            "quiet.flow",
+            "--events",
+            "trace.jsonl",
+            "--records",
+            "--format",
+            "jsonl",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<Json> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let times: Vec<&str> = lines.iter().filter_map(|l| l["time"].as_str()).collect();
+    assert!(!times.is_empty());
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted, "records out of time order");
+    let sends: Vec<String> = lines
+        .iter()
+        .filter(|l| l["kind"] == "message")
+        .map(|l| format!("{} {} {}", l["time"], l["profile"], l["workflow"]))
+        .collect();
+    assert_eq!(
+        sends,
+        [
+            r#""2026-03-06T10:00:00Z" "u1" "five""#,
+            r#""2026-03-07T08:00:00Z" "u2" "five""#,
+            r#""2026-03-08T10:00:00Z" "u1" "seven""#,
+            r#""2026-03-09T08:00:00Z" "u2" "seven""#,
+        ],
+        "{}",
+        text(&out.stdout)
+    );
+}
