@@ -522,7 +522,7 @@ fn simulate(
     let end = engine
         .log
         .iter()
-        .map(record_time)
+        .map(Record::at)
         .max()
         .unwrap_or(last)
         .max(last);
@@ -533,20 +533,6 @@ fn simulate(
         start,
         pending,
     })
-}
-
-fn record_time(r: &Record) -> DateTime<Utc> {
-    match r {
-        Record::Entered { at, .. }
-        | Record::Suppressed { at, .. }
-        | Record::Sent { at, .. }
-        | Record::Deferred { at, .. }
-        | Record::Capped { at, .. }
-        | Record::Dropped { at, .. }
-        | Record::GoalReached { at, .. }
-        | Record::Exited { at, .. }
-        | Record::Completed { at, .. } => *at,
-    }
 }
 
 /// What happened per (profile, workflow).
@@ -563,7 +549,7 @@ impl Journeys {
     /// of `at`.
     fn active(&self, log: &[Record], profile: &str, workflow: &str, at: DateTime<Utc>) -> bool {
         let mut active = false;
-        for r in log.iter().take_while(|r| record_time(r) <= at) {
+        for r in log.iter().take_while(|r| r.at() <= at) {
             match r {
                 Record::Entered {
                     profile: p,

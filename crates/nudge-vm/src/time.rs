@@ -403,54 +403,22 @@ mod tests {
         // 23:00 Berlin in winter = 22:00Z; released at 08:00 Berlin = 07:00Z next day.
         let at = utc("2026-01-10T22:00:00Z");
         assert_eq!(
-            quiet_release(
-                at,
-                &[QuietWindow {
-                    tz: Berlin,
-                    from: 1260,
-                    to: 480
-                }],
-                0
-            ),
+            quiet_release(at, &[berlin_night()], 0),
             Quiet::Until(utc("2026-01-11T07:00:00Z"))
         );
         // The spread is the key modulo 15 minutes.
         assert_eq!(
-            quiet_release(
-                at,
-                &[QuietWindow {
-                    tz: Berlin,
-                    from: 1260,
-                    to: 480
-                }],
-                900 + 61
-            ),
+            quiet_release(at, &[berlin_night()], 900 + 61),
             Quiet::Until(utc("2026-01-11T07:01:01Z"))
         );
         // Early morning: released the same day.
         assert_eq!(
-            quiet_release(
-                utc("2026-01-11T05:00:00Z"),
-                &[QuietWindow {
-                    tz: Berlin,
-                    from: 1260,
-                    to: 480
-                }],
-                0
-            ),
+            quiet_release(utc("2026-01-11T05:00:00Z"), &[berlin_night()], 0),
             Quiet::Until(utc("2026-01-11T07:00:00Z"))
         );
         // Outside the window: not deferred.
         assert_eq!(
-            quiet_release(
-                utc("2026-01-11T12:00:00Z"),
-                &[QuietWindow {
-                    tz: Berlin,
-                    from: 1260,
-                    to: 480
-                }],
-                0
-            ),
+            quiet_release(utc("2026-01-11T12:00:00Z"), &[berlin_night()], 0),
             Quiet::Free
         );
     }
@@ -459,58 +427,27 @@ mod tests {
     fn quiet_hours_across_dst_changes() {
         // Spring forward night 2026-03-28 -> 29: 23:00 CET = 22:00Z; 08:00 CEST = 06:00Z.
         assert_eq!(
-            quiet_release(
-                utc("2026-03-28T22:00:00Z"),
-                &[QuietWindow {
-                    tz: Berlin,
-                    from: 1260,
-                    to: 480
-                }],
-                0
-            ),
+            quiet_release(utc("2026-03-28T22:00:00Z"), &[berlin_night()], 0),
             Quiet::Until(utc("2026-03-29T06:00:00Z"))
         );
         // Fall back night 2026-10-24 -> 25: 23:00 CEST = 21:00Z; 08:00 CET = 07:00Z.
         assert_eq!(
-            quiet_release(
-                utc("2026-10-24T21:00:00Z"),
-                &[QuietWindow {
-                    tz: Berlin,
-                    from: 1260,
-                    to: 480
-                }],
-                0
-            ),
+            quiet_release(utc("2026-10-24T21:00:00Z"), &[berlin_night()], 0),
             Quiet::Until(utc("2026-10-25T07:00:00Z"))
         );
         // 20:30Z on Oct 24 is 22:30 CEST: quiet.
-        assert!(
-            quiet_release(
-                utc("2026-10-24T20:30:00Z"),
-                &[QuietWindow {
-                    tz: Berlin,
-                    from: 1260,
-                    to: 480
-                }],
-                0
-            ) != Quiet::Free
-        );
+        assert!(quiet_release(utc("2026-10-24T20:30:00Z"), &[berlin_night()], 0) != Quiet::Free);
         // 19:30Z on Mar 28 is 20:30 CET: not quiet.
-        assert!(
-            quiet_release(
-                utc("2026-03-28T19:30:00Z"),
-                &[QuietWindow {
-                    tz: Berlin,
-                    from: 1260,
-                    to: 480
-                }],
-                0
-            ) == Quiet::Free
-        );
+        assert!(quiet_release(utc("2026-03-28T19:30:00Z"), &[berlin_night()], 0) == Quiet::Free);
     }
 
     fn window(tz: Tz, from: u16, to: u16) -> QuietWindow {
         QuietWindow { tz, from, to }
+    }
+
+    /// 21:00 to 08:00 in Berlin.
+    fn berlin_night() -> QuietWindow {
+        window(Berlin, 21 * 60, 8 * 60)
     }
 
     #[test]

@@ -9,6 +9,15 @@
 
 use std::fmt::Write as _;
 
+/// The next number of a splitmix64 sequence.
+pub fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// A source of choices: recorded from a seed, or replayed from a list.
 #[derive(Clone, Debug)]
 pub struct Choices {
@@ -38,12 +47,7 @@ impl Choices {
 
     fn next_raw(&mut self) -> u32 {
         if let Some(state) = &mut self.rng {
-            // splitmix64
-            *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = *state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            let v = ((z ^ (z >> 31)) >> 32) as u32;
+            let v = (splitmix(state) >> 32) as u32;
             self.list.push(v);
             self.pos += 1;
             return v;
@@ -119,23 +123,13 @@ event c {}
 event buy { total: float }
 "#;
 
-const SCHEMA_REQUIRED: &str = r#"enum Plan { free, pro }
-
-profile {
-  email: email?
-  phone: phone?
-  push_token: string?
-  plan: Plan = free
-  score: int = 0
-  timezone: timezone = "UTC"
-  name: string
+/// The schema with a required attribute, so that entries wait for it.
+fn schema_required() -> String {
+    SCHEMA.replace(
+        "  timezone: timezone = \"UTC\"\n",
+        "  timezone: timezone = \"UTC\"\n  name: string\n",
+    )
 }
-
-event a { n: int }
-event b { n: int }
-event c {}
-event buy { total: float }
-"#;
 
 fn duration(c: &mut Choices) -> &'static str {
     c.pick(&[
@@ -454,14 +448,14 @@ fn policy(c: &mut Choices) -> String {
 /// A project: its files' text, joined.
 #[derive(Clone, Debug)]
 pub struct Project {
-    pub schema: &'static str,
+    pub schema: String,
     pub policy: String,
     pub workflows: Vec<(String, String)>,
 }
 
 impl Project {
     pub fn text(&self) -> String {
-        let mut s = self.schema.to_owned();
+        let mut s = self.schema.clone();
         s.push('\n');
         s.push_str(&self.policy);
         for (_, w) in &self.workflows {
@@ -474,9 +468,9 @@ impl Project {
 
 pub fn project(c: &mut Choices) -> Project {
     let schema = if c.chance(15) {
-        SCHEMA_REQUIRED
+        schema_required()
     } else {
-        SCHEMA
+        SCHEMA.to_owned()
     };
     let policy = policy(c);
     let n = 1 + c.below(4);
