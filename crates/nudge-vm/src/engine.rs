@@ -221,8 +221,10 @@ pub enum EngineError {
     #[error("module version {0:016x} of a running journey is missing")]
     MissingModule(u64),
     /// One of the engine's invariants broke: a record earlier than the
-    /// one before it, a message sent twice, or a journey entered twice at
-    /// one instant by one trigger. Never tolerated: it is a bug.
+    /// one before it, a message sent twice, a journey entered twice at one
+    /// instant by one trigger, a timer set before the clock, or timers set
+    /// for the instant being handled without end. Never tolerated: it is a
+    /// bug.
     #[error(
         "engine invariant broken for profile `{profile}` in workflow `{workflow}` at {at}: {what}"
     )]
@@ -372,9 +374,9 @@ pub struct Engine<S: Store> {
     /// The ids of every message sent: none goes out twice. (Eight bytes
     /// and a table slot per message sent in this engine's life.)
     sent_ids: std::collections::HashSet<u64, crate::store::FxBuild>,
-    /// The instant timers are firing at, and how many timers of each
-    /// profile fired there: a rule that re-arms a timer at the instant it
-    /// fires would loop forever.
+    /// The instant being handled, and how many timers of each profile were
+    /// set for that very instant: a rule that re-arms a timer at the
+    /// instant it fires would loop forever (see [`Engine::schedule`]).
     burst: (Option<DateTime<Utc>>, HashMap<String, u32>),
     /// An invariant found broken where no error can be returned; the
     /// operation stops with it.
@@ -639,13 +641,16 @@ impl<S: Store> Engine<S> {
     /// caller may drain the log between operations).
     fn checked<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let mark = self.log.len();
-        let out = op(self).and_then(|v| match self.broken.take() {
-            Some(e) => Err(e),
-            None => Ok(v),
-        });
-        let broken = self.check_records(mark);
+        let out = op(self);
+        // A rule broken where no error could be returned stops the
+        // operation; it is reported first (it is the cause of what follows).
+        let found = self.broken.take();
+        let records = self.check_records(mark);
+        if let Some(e) = found {
+            return Err(e);
+        }
         let out = out?;
-        broken.map(|()| out)
+        records.map(|()| out)
     }
 
     fn check_records(&mut self, from: usize) -> Result<()> {
