@@ -10,17 +10,14 @@ use crate::keywords::{CHANNELS, KEYWORDS, PRIORITY_LEVELS, WEEKDAYS};
 /// Completions at byte `offset` of `text`.
 pub fn complete(index: &Index, text: &str, offset: usize) -> Vec<CompletionItem> {
     let offset = floor_boundary(text, offset);
-    let start = text[..offset]
-        .rfind(|c: char| !is_ident_char(c))
-        .map_or(0, |i| i + 1);
+    let start = word_start(&text[..offset]);
     let before = &text[..start];
     let lexed = lex(before);
     if lexed.in_string && !before.ends_with('.') {
         return Vec::new();
     }
     if let Some(head) = before.strip_suffix('.') {
-        let root_start = head.rfind(|c: char| !is_ident_char(c)).map_or(0, |i| i + 1);
-        let root = &head[root_start..];
+        let root = &head[word_start(head)..];
         return match root {
             "profile" => profile_fields(index),
             "event" => context_event(&lexed.tokens)
@@ -345,6 +342,16 @@ fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
+/// Where the word that `s` ends with starts: just after the last character
+/// that cannot be part of a name (which may take several bytes: `ß`, an
+/// emoji, U+2028).
+fn word_start(s: &str) -> usize {
+    s.char_indices()
+        .rev()
+        .find(|&(_, c)| !is_ident_char(c))
+        .map_or(0, |(i, c)| i + c.len_utf8())
+}
+
 fn is_time(word: &str) -> bool {
     word.starts_with(|c: char| c.is_ascii_digit()) && word.contains(':')
 }
@@ -507,6 +514,19 @@ template yo: push { title: "x" }
             .into_iter()
             .map(|c| c.label)
             .collect()
+    }
+
+    /// Completion right after a character of several bytes used to slice
+    /// inside it and kill the server.
+    #[test]
+    fn completion_after_a_multi_byte_character() {
+        for text in ["ß", "é.", "😀", "a\u{2028}", "\u{feff}", "x ß|.", "profile.ß"] {
+            let index = Index::default();
+            for offset in 0..=text.len() {
+                let _ = complete(&index, text, offset);
+            }
+        }
+        assert!(!labels("workflow w {\n on bought\n // ß\n if event.|").is_empty());
     }
 
     #[test]
