@@ -520,7 +520,15 @@ template yo: push { title: "x" }
     /// inside it and kill the server.
     #[test]
     fn completion_after_a_multi_byte_character() {
-        for text in ["ß", "é.", "😀", "a\u{2028}", "\u{feff}", "x ß|.", "profile.ß"] {
+        for text in [
+            "ß",
+            "é.",
+            "😀",
+            "a\u{2028}",
+            "\u{feff}",
+            "x ß|.",
+            "profile.ß",
+        ] {
             let index = Index::default();
             for offset in 0..=text.len() {
                 let _ = complete(&index, text, offset);

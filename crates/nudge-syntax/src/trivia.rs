@@ -47,6 +47,10 @@ pub fn scan(text: &str) -> Trivia {
     let mut stack: Vec<Frame> = Vec::new();
     // `not not … x` nests like brackets: count the current run of `not`s.
     let mut nots = 0;
+    // How many frames on the stack are brackets or interpolations (not
+    // strings), kept as the stack changes so that a deep file scans in
+    // linear time.
+    let mut depth = 0usize;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -63,7 +67,10 @@ pub fn scan(text: &str) -> Trivia {
                 }
                 b'{' if bytes.get(i + 1) == Some(&b'{') => i += 1,
                 b'}' if bytes.get(i + 1) == Some(&b'}') => i += 1,
-                b'{' => stack.push(Frame::Interp),
+                b'{' => {
+                    stack.push(Frame::Interp);
+                    depth += 1;
+                }
                 _ => {}
             }
             i += 1;
@@ -71,8 +78,7 @@ pub fn scan(text: &str) -> Trivia {
         }
         if is_not_keyword(bytes, i) {
             nots += 1;
-            let depth = stack.iter().filter(|f| **f != Frame::String).count() + nots;
-            if depth > MAX_NESTING && trivia.too_deep.is_none() {
+            if depth + nots > MAX_NESTING && trivia.too_deep.is_none() {
                 trivia.too_deep = Some(Span::new(i, i + 3));
             }
             i += 3;
@@ -95,7 +101,7 @@ pub fn scan(text: &str) -> Trivia {
             b'"' => stack.push(Frame::String),
             b'(' | b'[' | b'{' => {
                 stack.push(Frame::Bracket);
-                let depth = stack.iter().filter(|f| **f != Frame::String).count();
+                depth += 1;
                 if depth > MAX_NESTING && trivia.too_deep.is_none() {
                     trivia.too_deep = Some(Span::new(i, i + 1));
                 }
@@ -108,6 +114,7 @@ pub fn scan(text: &str) -> Trivia {
                 };
                 if closes {
                     stack.pop();
+                    depth -= 1;
                 }
             }
             _ => {}

@@ -73,3 +73,35 @@ fn a_long_line_is_shown_around_the_label_not_whole() {
     assert!(out.contains("1 │ workflow w { on x"), "{out}");
     assert!(out.contains("this `{` is never closed"), "{out}");
 }
+
+/// Runs `f` on its own thread and fails if it has not finished in five
+/// seconds: a hang guard for inputs under 100 KB, whose work is linear
+/// (milliseconds), not a measure of speed.
+fn finishes<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .unwrap();
+    rx.recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap_or_else(|_| panic!("{what} did not finish in 5 s"))
+}
+
+/// 50 000 nested brackets (100 KB) used to take seconds before the
+/// `too_deep` error: the pre-scan counted the stack at every bracket.
+#[test]
+fn deep_nesting_is_refused_in_linear_time() {
+    let text = format!(
+        "segment s = {}x{}\n",
+        "(".repeat(50_000),
+        ")".repeat(50_000)
+    );
+    let parsed = finishes("the nesting scan", move || parse_text(text));
+    assert_eq!(parsed.diagnostics.len(), 1);
+    assert_eq!(
+        parsed.diagnostics[0].code,
+        nudge_syntax::codes::parse::TOO_DEEP
+    );
+}
