@@ -197,18 +197,20 @@ fn open(path: &Path) -> Result<(std::io::BufReader<std::fs::File>, u64), Failure
 }
 
 /// Reads JSON lines, calling `each` with (line number, text); blank lines
-/// are skipped. Returns the bytes read per line through `progress`.
+/// are skipped, and a line that is not UTF-8 comes as the error that
+/// rejects it (the lines after it are read as usual). Returns the bytes
+/// read per line through `progress`.
 fn for_each_line(
     path: &Path,
     mut reader: impl std::io::BufRead,
-    mut each: impl FnMut(usize, &str) -> Result<bool, Failure>,
+    mut each: impl FnMut(usize, Result<&str, IngestError>) -> Result<bool, Failure>,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<(), Failure> {
-    let mut buf = String::new();
+    let mut buf = Vec::new();
     let mut number = 0usize;
     loop {
         buf.clear();
-        let n = reader.read_line(&mut buf).map_err(|e| {
+        let n = reader.read_until(b'\n', &mut buf).map_err(|e| {
             Failure::Other(format!(
                 "cannot read `{}` after line {number}: {e}",
                 path.display()
@@ -221,11 +223,17 @@ fn for_each_line(
         if let Some(bar) = progress {
             bar.inc(n as u64);
         }
-        let text = buf.trim();
-        if text.is_empty() {
+        let line = match std::str::from_utf8(&buf) {
+            Ok(text) => Ok(text.trim()),
+            Err(e) => Err(IngestError {
+                field: None,
+                message: format!("not valid UTF-8 (byte {} of the line)", e.valid_up_to() + 1),
+            }),
+        };
+        if line.as_ref().is_ok_and(|t| t.is_empty()) {
             continue;
         }
-        if !each(number, text)? {
+        if !each(number, line)? {
             return Ok(());
         }
     }
@@ -249,8 +257,8 @@ fn read_profiles(
     for_each_line(
         path,
         reader,
-        |number, text| {
-            match ingest::parse_profile(text, &module.schemas) {
+        |number, line| {
+            match line.and_then(|text| ingest::parse_profile(text, &module.schemas)) {
                 Ok((
                     Input::Identify {
                         user_id,
@@ -471,14 +479,15 @@ fn replay(
     for_each_line(
         &args.events,
         reader,
-        |number, text| {
-            let (input, notes) = match ingest::parse_call(text, &module.schemas) {
-                Ok(ok) => ok,
-                Err(e) => {
-                    rep.reject(&name, number, &e);
-                    return Ok(true);
-                }
-            };
+        |number, line| {
+            let (input, notes) =
+                match line.and_then(|text| ingest::parse_call(text, &module.schemas)) {
+                    Ok(ok) => ok,
+                    Err(e) => {
+                        rep.reject(&name, number, &e);
+                        return Ok(true);
+                    }
+                };
             let at = input.at().unwrap_or_default();
             if let Some(prev) = last.filter(|prev| at < *prev) {
                 rep.reject(

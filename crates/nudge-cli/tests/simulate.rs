@@ -782,30 +782,7 @@ fn records_keep_the_message_lines_and_summaries_unchanged() {
 /// second time, recorded after `seven`, with a second email).
 #[test]
 fn each_inactive_for_workflow_writes_once_per_quiet_spell() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("quiet.flow"),
-        r#"profile {
-  email: email?
-  timezone: timezone = "UTC"
-}
-
-event login {}
-
-workflow five {
-  on inactive for 5d
-  audience profile.email != none
-  send email { subject: "five", text: "come back" }
-}
-
-workflow seven {
-  on inactive for 7d
-  audience profile.email != none
-  send email { subject: "seven", text: "come back" }
-}
-"#,
-    )
-    .unwrap();
+    let dir = quiet_project();
     write_lines(
         dir.path(),
         "trace.jsonl",
@@ -862,4 +839,79 @@ workflow seven {
         "{}",
         text(&out.stdout)
     );
+}
+
+const QUIET_FLOW: &str = r#"profile {
+  email: email?
+  timezone: timezone = "UTC"
+}
+
+event login {}
+
+workflow five {
+  on inactive for 5d
+  audience profile.email != none
+  send email { subject: "five", text: "come back" }
+}
+
+workflow seven {
+  on inactive for 7d
+  audience profile.email != none
+  send email { subject: "seven", text: "come back" }
+}
+"#;
+
+/// A project with two `inactive for` workflows, `five` and `seven`.
+fn quiet_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("quiet.flow"), QUIET_FLOW).unwrap();
+    dir
+}
+
+/// A line with a byte that is not UTF-8 is rejected with its number like
+/// any other bad line, in the trace and in `--profiles`, and the rest is
+/// applied (it used to stop the whole run).
+#[test]
+fn a_line_that_is_not_utf8_is_rejected_alone() {
+    let dir = quiet_project();
+    let mut trace = identify(
+        "u1",
+        json!({"email": "u1@example.com"}),
+        "2026-03-01T09:00:00Z",
+    )
+    .into_bytes();
+    trace.extend_from_slice(b"\n{\"type\":\"track\",\"userId\":\"u\xff\",\"event\":\"login\",\"timestamp\":\"2026-03-01T09:30:00Z\"}\n");
+    trace.extend(track("u1", "login", json!({}), "2026-03-01T10:00:00Z").into_bytes());
+    trace.push(b'\n');
+    std::fs::write(dir.path().join("trace.jsonl"), trace).unwrap();
+    let mut profiles =
+        b"{\"userId\":\"u2\",\"traits\":{\"email\":\"u2@exa\xffmple.com\"}}\n".to_vec();
+    profiles.extend(profile_line("u3", json!({"email": "u3@example.com"})).into_bytes());
+    profiles.push(b'\n');
+    std::fs::write(dir.path().join("profiles.jsonl"), profiles).unwrap();
+    let out = nudge(
+        dir.path(),
+        &[
+            "simulate",
+            "quiet.flow",
+            "--events",
+            "trace.jsonl",
+            "--profiles",
+            "profiles.jsonl",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("trace.jsonl:2: not valid UTF-8 (byte 28 of the line) (line skipped)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("profiles.jsonl:1: not valid UTF-8"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 lines rejected, 2 applied"), "{stderr}");
+    // u1 (the lines around the bad one) and u3 (the profile after it) are greeted.
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("4 messages"), "{stdout}");
 }
