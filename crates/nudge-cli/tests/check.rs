@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use tempfile::TempDir;
 
 /// What one run printed and how it exited.
@@ -107,6 +107,23 @@ fn a_file_that_is_not_utf8_names_the_first_bad_byte() {
         (Some(2), Some(7))
     );
     assert_eq!(d["labels"][0]["start_byte"], 28);
+    assert_eq!(d["labels"][0]["end_byte"], 29);
+}
+
+/// A file of one byte that is not UTF-8: the label ends at the end of the
+/// file, not past it (the byte used to be counted as the three of U+FFFD).
+#[test]
+fn the_bad_byte_of_a_one_byte_file_is_labelled_within_the_file() {
+    let dir = project(&[("one.flow", b"\xff")]);
+    let run = nudge(dir.path(), &["check", "--format", "json", "proj"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let d = &json(&run)["diagnostics"][0];
+    assert_eq!(d["code"], "nudge::io::not_utf8");
+    assert_eq!(
+        (&d["labels"][0]["start_byte"], &d["labels"][0]["end_byte"]),
+        (&json!(0), &json!(1)),
+        "{d}"
+    );
 }
 
 #[test]

@@ -131,15 +131,11 @@ pub fn read_source(path: &Path) -> Result<SourceFile, ReadError> {
             // Keep what can be shown, so that the error points at the byte.
             let valid = e.utf8_error().valid_up_to();
             let bad = e.as_bytes().get(valid).copied().unwrap_or_default();
-            let source = Arc::new(SourceFile::new(
-                name.clone(),
-                String::from_utf8_lossy(e.as_bytes()).into_owned(),
-            ));
-            let replacement = char::REPLACEMENT_CHARACTER.len_utf8();
+            let source = Arc::new(SourceFile::new(name.clone(), shown_as_ascii(e.as_bytes())));
             Err(ReadError::InFile(Box::new(
                 Diagnostic::error(io_codes::NOT_UTF8, format!("`{name}` is not UTF-8 text"))
                     .with_primary(
-                        Span::new(valid, valid + replacement),
+                        Span::new(valid, valid + 1),
                         format!("byte `0x{bad:02X}` is not UTF-8"),
                     )
                     .with_help("save the file as UTF-8")
@@ -147,6 +143,18 @@ pub fn read_source(path: &Path) -> Result<SourceFile, ReadError> {
             )))
         }
     }
+}
+
+/// The text of a file that is not UTF-8, each byte that is not shown as
+/// `?`: one byte for one, so that every offset (the label's, the ones in
+/// `--format json`) is the file's own.
+fn shown_as_ascii(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        text.extend(std::iter::repeat_n('?', chunk.invalid().len()));
+    }
+    text
 }
 
 fn display_name(path: &Path) -> String {
