@@ -181,6 +181,13 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
+        .filter(in_range)
+}
+
+/// Whether a time falls in the years 0000 to 9999 (in UTC): the times RFC
+/// 3339 can write, so that every time Nudge prints reads back.
+fn in_range(t: &DateTime<Utc>) -> bool {
+    (0..=9999).contains(&chrono::Datelike::year(t))
 }
 
 /// Parses a duration written like the language does (`90m`, `1d12h`,
@@ -557,10 +564,12 @@ fn timestamp(field: Text<'_>, required: bool) -> Result<Option<DateTime<Utc>>, I
     }
     let s = string_field(field, "timestamp")?;
     parse_time(s).map(Some).ok_or_else(|| {
-        IngestError::new(
-            "timestamp".to_owned(),
-            format!("`{s}` is not an RFC 3339 time (like `2026-03-01T10:00:00Z`)"),
-        )
+        let message = if DateTime::parse_from_rfc3339(s).is_ok() {
+            format!("`{s}` is outside the years 0000 to 9999 (in UTC)")
+        } else {
+            format!("`{s}` is not an RFC 3339 time (like `2026-03-01T10:00:00Z`)")
+        };
+        IngestError::new("timestamp".to_owned(), message)
     })
 }
 
@@ -1065,6 +1074,21 @@ mod tests {
         ));
         assert_eq!(e.field.as_deref(), Some("properties.count"));
         assert_eq!(e.message, "missing property `count` (int)");
+    }
+
+    /// A time past 9999-12-31 in UTC used to be accepted and printed as
+    /// `+10000-01-01T…`, which no tool reads back.
+    #[test]
+    fn timestamps_outside_the_years_0000_to_9999_are_refused() {
+        let line =
+            |at: &str| format!(r#"{{"type":"track","userId":"u","event":"x","timestamp":"{at}"}}"#);
+        let e = err(&line("9999-12-31T23:00:00-05:00"));
+        assert_eq!(e.field.as_deref(), Some("timestamp"));
+        assert!(e.message.contains("outside the years 0000 to 9999"), "{e}");
+        let e = err(&line("0000-01-01T00:30:00+01:00"));
+        assert!(e.message.contains("outside the years 0000 to 9999"), "{e}");
+        assert!(parse_call(&line("9999-12-31T23:59:59Z"), &Schemas::default()).is_ok());
+        assert!(parse_call(&line("0000-01-01T00:00:00Z"), &Schemas::default()).is_ok());
     }
 
     #[test]
