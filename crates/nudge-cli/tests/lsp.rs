@@ -217,6 +217,11 @@ impl Server {
                 }
             }
         }
+        self.exit()
+    }
+
+    /// `exit`; returns whether the process exited cleanly.
+    fn exit(mut self) -> bool {
         self.notify("exit", Value::Null);
         // The reader thread sees end of file once the server is gone.
         loop {
@@ -806,4 +811,51 @@ fn document_symbols_list_the_declarations() {
 fn shutdown_then_exit_ends_the_process_cleanly() {
     let server = Server::start();
     assert!(server.shutdown());
+}
+
+/// Malformed frames and payloads are answered with the JSON-RPC error and
+/// the server keeps serving: a hover sent after each gets its answer. A
+/// request after `shutdown` is refused, and only `exit` ends the process
+/// (each of these used to stop the server).
+#[test]
+fn malformed_messages_are_answered_and_the_server_keeps_serving() {
+    let mut server = Server::start();
+    server.open("remind.flow", FIXED);
+    let malformed: [(&[u8], i64); 8] = [
+        (b"Content-Length: 8\r\n\r\nnot json", -32700),
+        (b"Content-Length: 2\r\n\r\n{}", -32600),
+        (b"Content-Length: 2\r\n\r\n[]", -32600),
+        (b"Content-Length: 4\r\n\r\nnull", -32600),
+        (b"Content-Length: 8\r\n\r\n[\"exit\"]", -32600),
+        (b"Content-Length: 3\r\n\r\n\"\xff\"", -32700),
+        (b"Content-Length: many\r\n\r\n", -32700),
+        (b"Content-Type: x\r\n\r\n", -32700),
+    ];
+    let float_id = r#"{"jsonrpc":"2.0","id":2.5,"method":"textDocument/hover"}"#;
+    let float_id = format!("Content-Length: {}\r\n\r\n{float_id}", float_id.len());
+    let malformed = malformed.into_iter().chain([(float_id.as_bytes(), -32600)]);
+    for (bytes, code) in malformed {
+        server.stdin.write_all(bytes).unwrap();
+        server.stdin.flush().unwrap();
+        let error = loop {
+            let m = server.next();
+            if m.get("error").is_some() {
+                break m;
+            }
+            server.pending.push(m);
+        };
+        assert_eq!(
+            error["error"]["code"],
+            json!(code),
+            "{} gave {error}",
+            String::from_utf8_lossy(bytes)
+        );
+        let hover = server.at("hover", "remind.flow", FIXED, "checkout_abandoned", 2);
+        assert!(hover["contents"].is_object(), "{hover}");
+    }
+    let result = server.request("shutdown", Value::Null);
+    assert_eq!(result, Value::Null);
+    let refused = server.request_raw("textDocument/hover", json!({}));
+    assert_eq!(refused["error"]["code"], json!(-32600), "{refused}");
+    assert!(server.exit());
 }

@@ -15,6 +15,8 @@ pub mod keywords;
 pub mod navigate;
 mod server;
 pub mod symbols;
+mod transport;
 pub mod uri;
 
 pub use server::{run, run_stdio};
+pub use transport::{connect, IoThreads};

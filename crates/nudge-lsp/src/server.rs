@@ -8,11 +8,11 @@ use std::rc::Rc;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
     DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument,
-    DidSaveTextDocument, Notification as _, PublishDiagnostics, ShowMessage,
+    DidSaveTextDocument, Exit, Notification as _, PublishDiagnostics, ShowMessage,
 };
 use lsp_types::request::{
     CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
-    Request as _,
+    Request as _, Shutdown,
 };
 use lsp_types::{
     CompletionOptions, CompletionParams, CompletionResponse, DocumentFormattingParams,
@@ -31,7 +31,8 @@ type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
 /// Runs the server on stdin and stdout until the client says `exit`.
 pub fn run_stdio() -> Result<()> {
-    let (connection, io_threads) = Connection::stdio();
+    let (connection, io_threads) =
+        crate::transport::connect(std::io::BufReader::new(std::io::stdin()), std::io::stdout())?;
     run(&connection)?;
     drop(connection);
     io_threads.join()?;
@@ -65,9 +66,16 @@ pub fn run(connection: &Connection) -> Result<()> {
             version: Some(env!("CARGO_PKG_VERSION").to_owned()),
         },
     });
+    // Requests before `initialize` are answered with an error by
+    // `initialize_start`. The parameters are not used: malformed ones do
+    // not stop the server.
     let (id, params) = connection.initialize_start()?;
-    let _params: InitializeParams = serde_json::from_value(params)?;
-    connection.initialize_finish(id, result)?;
+    if let Err(e) = serde_json::from_value::<InitializeParams>(params) {
+        eprintln!("nudge lsp: ignoring malformed `initialize` parameters: {e}");
+    }
+    connection
+        .sender
+        .send(Response::new_ok(id, result).into())?;
     let mut server = Server {
         connection,
         buffers: Buffers::new(),
@@ -76,14 +84,23 @@ pub fn run(connection: &Connection) -> Result<()> {
         told_checker_failed: false,
         dirty: Vec::new(),
     };
+    let mut shutting_down = false;
     for message in &connection.receiver {
         match message {
-            Message::Request(request) => {
-                if connection.handle_shutdown(&request)? {
-                    return Ok(());
-                }
-                server.request(request)?;
+            Message::Request(request) if shutting_down => server.respond(
+                request.id,
+                Err((
+                    ErrorCode::InvalidRequest,
+                    format!("`{}` after `shutdown`", request.method),
+                )),
+            )?,
+            Message::Request(request) if request.method == Shutdown::METHOD => {
+                shutting_down = true;
+                server.respond(request.id, Ok(Value::Null))?;
             }
+            Message::Request(request) => server.request(request)?,
+            Message::Notification(n) if n.method == Exit::METHOD => return Ok(()),
+            Message::Notification(_) if shutting_down => {}
             Message::Notification(n) => {
                 // A bad notification is logged; the server keeps serving.
                 let method = n.method.clone();
@@ -96,7 +113,7 @@ pub fn run(connection: &Connection) -> Result<()> {
         // Diagnostics go out once the messages that arrived together are
         // handled: a burst of edits (fast typing, a paste, a rename across
         // files) is checked once, not once per edit.
-        if connection.receiver.is_empty() {
+        if !shutting_down && connection.receiver.is_empty() {
             server.publish_dirty()?;
         }
     }
