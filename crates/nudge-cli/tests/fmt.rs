@@ -241,3 +241,30 @@ fn crlf_and_byte_order_mark_are_kept() {
         "\u{feff}event login {}\r\n\r\nevent logout {}\r\n"
     );
 }
+
+/// U+FEFF is whitespace wherever it stands, for the parser, the checker and
+/// the formatter alike (the formatter used to panic on one inside a file,
+/// or refuse a doc comment followed by one).
+#[test]
+fn a_byte_order_mark_inside_a_file_is_whitespace() {
+    let dir = folder(&[]);
+    for (input, expected) in [
+        ("enum E { a \u{feff}b }\n", "enum E { a, b }\n"),
+        (
+            "profile {\n  x: int\n\u{feff}}\n",
+            "profile {\n  x: int\n}\n",
+        ),
+        (
+            "/// d\n\u{feff}profile { x: int }\n",
+            "/// d\nprofile {\n  x: int\n}\n",
+        ),
+        // At the start of a file it is the file's mark, and kept.
+        ("\u{feff}event a {}\n", "\u{feff}event a {}\n"),
+    ] {
+        let run = nudge(dir.path(), &["fmt", "--stdin"], Some(input));
+        assert_eq!(run.code, 0, "{input:?}: {}", run.stderr);
+        assert_eq!(run.stdout, expected, "{input:?}");
+        let again = nudge(dir.path(), &["fmt", "--stdin"], Some(&run.stdout));
+        assert_eq!(again.stdout, run.stdout, "not a fixed point: {input:?}");
+    }
+}

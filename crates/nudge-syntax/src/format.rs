@@ -43,6 +43,9 @@ use crate::source::SourceFile;
 use crate::span::Span;
 use crate::trivia::Comment;
 
+/// U+FEFF, which the grammar reads as whitespace wherever it stands.
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
 /// The width the formatter keeps lines within when it has a choice.
 pub const MAX_WIDTH: usize = 100;
 
@@ -396,16 +399,17 @@ impl<'a> Printer<'a> {
                     i = self.src[i..].find('\n').map_or(bytes.len(), |n| i + n);
                 }
                 b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+                _ if bytes[i..].starts_with(BOM) => i += BOM.len(),
                 _ => break,
             }
         }
-        let rest = self.src.get(i..)?;
+        let rest = self.src.get(i..)?.strip_prefix(word)?;
         let is_word = word.starts_with(|c: char| c.is_ascii_alphabetic());
-        let boundary = rest[word.len().min(rest.len())..]
+        let boundary = rest
             .chars()
             .next()
             .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
-        (rest.starts_with(word) && (!is_word || boundary)).then_some(i)
+        (!is_word || boundary).then_some(i)
     }
 
     fn sp(&mut self) {
@@ -464,6 +468,7 @@ impl<'a> Printer<'a> {
                     i = self.src[i..].find('\n').map_or(bytes.len(), |n| i + n);
                 }
                 b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+                _ if bytes[i..].starts_with(BOM) => i += BOM.len(),
                 _ => return None,
             }
         }

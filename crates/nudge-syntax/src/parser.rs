@@ -173,9 +173,11 @@ impl DocIndex {
     }
 }
 
+/// The first character at or after `from` that is not whitespace (U+FEFF
+/// included, as in the grammar).
 fn skip_blank(text: &str, from: usize) -> usize {
     text[from..]
-        .find(|c: char| !c.is_whitespace())
+        .find(|c: char| !(c.is_whitespace() || c == '\u{feff}'))
         .map_or(text.len(), |n| from + n)
 }
 

@@ -84,6 +84,11 @@ pub fn scan(text: &str) -> Trivia {
             i += 3;
             continue;
         }
+        if bytes[i..].starts_with("\u{feff}".as_bytes()) {
+            // Whitespace to the grammar: a run of `not`s goes on across it.
+            i += 3;
+            continue;
+        }
         if !b.is_ascii_whitespace() {
             nots = 0;
         }
