@@ -98,14 +98,42 @@ pub fn run(connection: &Connection) -> Result<()> {
                 shutting_down = true;
                 server.respond(request.id, Ok(Value::Null))?;
             }
-            Message::Request(request) => server.request(request)?,
+            Message::Request(request) => {
+                // A bug in one handler costs that answer, not the server.
+                let id = request.id.clone();
+                let method = request.method.clone();
+                let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    server.request(request)
+                }));
+                match handled {
+                    Ok(sent) => sent?,
+                    Err(_) => {
+                        server.forget_analysis();
+                        server.respond(
+                            id,
+                            Err((
+                                ErrorCode::InternalError,
+                                format!("`{method}` failed inside nudge; please report it"),
+                            )),
+                        )?;
+                    }
+                }
+            }
             Message::Notification(n) if n.method == Exit::METHOD => return Ok(()),
             Message::Notification(_) if shutting_down => {}
             Message::Notification(n) => {
                 // A bad notification is logged; the server keeps serving.
                 let method = n.method.clone();
-                if let Err(e) = server.notification(n) {
-                    eprintln!("nudge lsp: cannot handle `{method}`: {e}");
+                let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    server.notification(n)
+                }));
+                match handled {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => eprintln!("nudge lsp: cannot handle `{method}`: {e}"),
+                    Err(_) => {
+                        server.forget_analysis();
+                        eprintln!("nudge lsp: `{method}` failed inside nudge; please report it");
+                    }
                 }
             }
             Message::Response(_) => {}
@@ -300,6 +328,12 @@ impl Server<'_> {
             )),
         };
         self.respond(id, result)
+    }
+
+    /// Drops the cached analysis (after a handler panicked, it may be
+    /// half-built).
+    fn forget_analysis(&mut self) {
+        self.cache = RefCell::new(None);
     }
 
     fn respond(
