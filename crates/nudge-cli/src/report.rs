@@ -364,8 +364,32 @@ struct SarifLog {
 #[serde(rename_all = "camelCase")]
 struct SarifRun {
     tool: SarifTool,
+    /// Problems that are in no file (a path that does not exist): SARIF
+    /// results need a location (GitHub's upload refuses one without), so
+    /// these are notifications of the tool's run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    invocations: Vec<SarifInvocation>,
     column_kind: &'static str,
     results: Vec<SarifResult>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifInvocation {
+    execution_successful: bool,
+    tool_execution_notifications: Vec<SarifNotification>,
+}
+
+#[derive(Serialize)]
+struct SarifNotification {
+    descriptor: SarifDescriptorRef,
+    level: Severity,
+    message: SarifText,
+}
+
+#[derive(Serialize)]
+struct SarifDescriptorRef {
+    id: &'static str,
 }
 
 #[derive(Serialize)]
@@ -404,7 +428,8 @@ struct SarifResult {
     /// `error` or `warning`, as SARIF spells its levels.
     level: Severity,
     message: SarifText,
-    locations: Vec<SarifLocation>,
+    /// Exactly one: where the problem is.
+    locations: [SarifLocation; 1],
     #[serde(skip_serializing_if = "Vec::is_empty")]
     related_locations: Vec<SarifLocation>,
 }
@@ -444,7 +469,18 @@ struct SarifRegion {
 fn sarif(diagnostics: &[Diagnostic]) -> SarifLog {
     let mut rules: Vec<SarifRule> = Vec::new();
     let mut results = Vec::new();
+    let mut notifications = Vec::new();
     for d in diagnostics {
+        let Some(source) = d.source.as_deref() else {
+            notifications.push(SarifNotification {
+                descriptor: SarifDescriptorRef { id: d.code },
+                level: d.severity,
+                message: SarifText {
+                    text: message_with_help(d),
+                },
+            });
+            continue;
+        };
         let rule_index = match rules.iter().position(|r| r.id == d.code) {
             Some(i) => i,
             None => {
@@ -458,24 +494,17 @@ fn sarif(diagnostics: &[Diagnostic]) -> SarifLog {
                 rules.len() - 1
             }
         };
-        let locations = d
-            .source
-            .as_deref()
-            .map(|source| SarifLocation {
-                id: None,
-                physical_location: physical_location(source, d.primary_span()),
-                message: None,
-            })
-            .into_iter()
-            .collect();
+        let locations = [SarifLocation {
+            id: None,
+            physical_location: physical_location(source, d.primary_span()),
+            message: None,
+        }];
         // Secondary labels, then related diagnostics that point into a file.
         let mut related: Vec<(&SourceFile, Option<Span>, Option<&str>)> = Vec::new();
-        if let Some(source) = d.source.as_deref() {
-            let primary = primary_index(d);
-            for (i, label) in d.labels.iter().enumerate() {
-                if Some(i) != primary {
-                    related.push((source, Some(label.span), label.message.as_deref()));
-                }
+        let primary = primary_index(d);
+        for (i, label) in d.labels.iter().enumerate() {
+            if Some(i) != primary {
+                related.push((source, Some(label.span), label.message.as_deref()));
             }
         }
         for r in &d.related {
@@ -516,6 +545,14 @@ fn sarif(diagnostics: &[Diagnostic]) -> SarifLog {
                     information_uri: REPOSITORY,
                     rules,
                 },
+            },
+            invocations: if notifications.is_empty() {
+                Vec::new()
+            } else {
+                vec![SarifInvocation {
+                    execution_successful: !notifications.iter().any(|n| n.level == Severity::Error),
+                    tool_execution_notifications: notifications,
+                }]
             },
             column_kind: "unicodeCodePoints",
             results,

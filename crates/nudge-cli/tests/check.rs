@@ -413,12 +413,57 @@ fn github_output_escapes_properties() {
     );
 }
 
+/// Validates a SARIF log against the SARIF 2.1.0 schema kept in
+/// `tests/data`, and checks what the schema allows but GitHub's upload
+/// refuses: a result without a location.
+fn assert_valid_sarif(log: &Value) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/sarif-schema-2.1.0.json"
+    );
+    let mut schemas = boon::Schemas::new();
+    let index = boon::Compiler::new().compile(path, &mut schemas).unwrap();
+    if let Err(e) = schemas.validate(log, index) {
+        panic!("not SARIF 2.1.0:\n{e:#}\n{log:#}");
+    }
+    for r in log["runs"][0]["results"].as_array().unwrap() {
+        assert!(
+            r["locations"].as_array().is_some_and(|l| !l.is_empty()),
+            "a result without a location: {r}"
+        );
+    }
+}
+
+/// A problem in no file (a path that does not exist) is a notification of
+/// the run, not a result with `"locations": []`, which GitHub's upload
+/// refuses.
+#[test]
+fn sarif_for_a_missing_path_is_a_tool_notification() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = nudge(dir.path(), &["check", "--format", "sarif", "missing.flow"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let sarif = json(&run);
+    assert_valid_sarif(&sarif);
+    let tool_run = &sarif["runs"][0];
+    assert_eq!(tool_run["results"], json!([]));
+    let invocation = &tool_run["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], json!(false));
+    let notification = &invocation["toolExecutionNotifications"][0];
+    assert_eq!(notification["descriptor"]["id"], "nudge::io::not_found");
+    assert_eq!(notification["level"], "error");
+    assert!(notification["message"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("`missing.flow` does not exist"));
+}
+
 #[test]
 fn sarif_output_is_valid_and_points_into_each_file() {
     let dir = broken_project();
     let run = nudge(dir.path(), &["check", "--format", "sarif", "proj"]);
     assert_eq!(run.code, 1);
     let sarif = json(&run);
+    assert_valid_sarif(&sarif);
     assert_eq!(
         sarif["$schema"],
         "https://json.schemastore.org/sarif-2.1.0.json"
