@@ -83,7 +83,11 @@ impl Session {
                     let r = serde_json::to_value(r).unwrap();
                     // The server answers a handler that panicked with an
                     // internal error and goes on: for the fuzzer, a bug.
-                    assert_ne!(r["error"]["code"], json!(-32603), "`{method}` panicked: {r}");
+                    assert_ne!(
+                        r["error"]["code"],
+                        json!(-32603),
+                        "`{method}` panicked: {r}"
+                    );
                     return r;
                 }
                 Ok(_) => {}
@@ -118,7 +122,31 @@ const METHODS: &[&str] = &[
     "textDocument/codeAction",
 ];
 
+/// The positions (line, UTF-16 character) just after each character of
+/// several bytes: where slicing by bytes breaks.
+fn after_wide_chars(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let (mut line, mut character) = (0, 0);
+    for c in text.chars() {
+        if c == '\n' {
+            line += 1;
+            character = 0;
+            continue;
+        }
+        character += c.len_utf16();
+        if c.len_utf8() > 1 {
+            out.push((line, character));
+        }
+    }
+    out
+}
+
 fn position(rng: &mut Rng, text: &str) -> Value {
+    let wide = after_wide_chars(text);
+    if !wide.is_empty() && rng.below(4) == 0 {
+        let (line, character) = wide[rng.below(wide.len())];
+        return json!({ "line": line, "character": character });
+    }
     let lines = text.lines().count();
     let line = rng.below(lines + 3);
     let width = text
@@ -164,6 +192,7 @@ fn random_sessions_are_answered_and_the_server_survives() {
     let corpus = corpus();
     let (n, seed) = cases(30);
     let mut requests = 0;
+    let mut useful = 0;
     for s in seed..seed + n {
         let mut rng = Rng::new(s);
         let mut text = corpus[rng.below(corpus.len())].clone();
@@ -199,6 +228,9 @@ fn random_sessions_are_answered_and_the_server_survives() {
                     let method = rng.pick(METHODS);
                     let p = params(&mut rng, &uri, &text);
                     let r = session.request(method, p);
+                    if !r["result"].is_null() && r.get("result").is_some() {
+                        useful += 1;
+                    }
                     assert!(
                         r.get("result").is_some() || r.get("error").is_some(),
                         "seed {s}: {method}: {r}"
@@ -210,7 +242,32 @@ fn random_sessions_are_answered_and_the_server_survives() {
         session.finish();
     }
     println!(
-        "{n} sessions, {requests} requests answered (seeds {seed}..{})",
+        "{n} sessions, {requests} requests answered, {useful} with a result (seeds {seed}..{})",
         seed + n
     );
+}
+
+/// Completion right after a character of several bytes, the whole text
+/// being that character: the server used to die (and, with the catch-all,
+/// answered an internal error).
+#[test]
+fn completion_after_a_wide_character_is_answered() {
+    for text in [
+        "ß",
+        "é.",
+        "😀",
+        "\u{2028}",
+        "\u{feff}",
+        "workflow w {\n  on é",
+    ] {
+        let mut session = Session::start(text);
+        let uri = session.uri.clone();
+        let (line, character) = after_wide_chars(text).last().copied().unwrap_or((0, 1));
+        let r = session.request(
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character } }),
+        );
+        assert!(r.get("result").is_some(), "{text:?}: {r}");
+        session.finish();
+    }
 }
