@@ -3,6 +3,7 @@
 // Helpers fail the test that calls them, like the tests themselves.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -914,4 +915,100 @@ fn a_line_that_is_not_utf8_is_rejected_alone() {
     // u1 (the lines around the bad one) and u3 (the profile after it) are greeted.
     let stdout = text(&out.stdout);
     assert!(stdout.contains("4 messages"), "{stdout}");
+}
+
+/// Random traces: valid calls in time order, some of them mutated (their
+/// text edited, stray bytes, bytes that are not UTF-8). `nudge simulate`
+/// never fails on them: every bad line is reported with its number, and
+/// every other line is applied. `NUDGE_FUZZ_CASES` sets the number of
+/// traces (default 20, of 60 lines each).
+#[test]
+fn random_bad_lines_are_each_reported_and_the_rest_applied() {
+    let (n, seed) = nudge_fuzz::cases(20);
+    let dir = project();
+    let mut lines_seen = 0;
+    for s in seed..seed + n {
+        let mut rng = nudge_fuzz::Rng::new(s);
+        let mut trace: Vec<u8> = Vec::new();
+        let mut t = DateTime::parse_from_rfc3339("2026-03-01T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut lines = 0;
+        for _ in 0..60 {
+            t += Duration::minutes(rng.below(600) as i64);
+            let at = t.to_rfc3339();
+            let user = format!("u{}", rng.below(5));
+            let line = match rng.below(5) {
+                0 => identify(
+                    &user,
+                    json!({"email": format!("{user}@example.com"), "plan": "pro"}),
+                    &at,
+                ),
+                1 => track(
+                    &user,
+                    "cart_abandoned",
+                    json!({"product": "Desk", "total": 30.5}),
+                    &at,
+                ),
+                2 => track(&user, "order_completed", json!({"total": 12}), &at),
+                3 => track(&user, "login", json!({}), &at),
+                _ => json!({"type": "page", "userId": user, "name": "Home", "timestamp": at})
+                    .to_string(),
+            };
+            let mut bytes = match rng.below(4) {
+                0 => nudge_fuzz::mutate(&mut rng, &line).into_bytes(),
+                _ => line.into_bytes(),
+            };
+            if rng.below(15) == 0 {
+                let at = rng.below(bytes.len() + 1);
+                bytes.insert(at, rng.pick(&[0xff, 0xc3, 0x80, 0x00, b'"', b'{']));
+            }
+            // A mutation may split a line or empty it: count what is there.
+            trace.extend_from_slice(&bytes);
+            trace.push(b'\n');
+        }
+        for line in trace.split(|b| *b == b'\n') {
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                lines += 1;
+            }
+        }
+        std::fs::write(dir.path().join("fuzz.jsonl"), &trace).unwrap();
+        let out = nudge(
+            dir.path(),
+            &[
+                "simulate",
+                "flows",
+                "--events",
+                "fuzz.jsonl",
+                "--allow-bad-lines",
+                "--format",
+                "jsonl",
+            ],
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "seed {s}:\n{stderr}");
+        let rejected: BTreeSet<usize> = stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("error: fuzz.jsonl:"))
+            .map(|rest| rest.split(':').next().unwrap().parse().unwrap())
+            .collect();
+        let applied = match stderr.lines().find_map(|l| l.strip_prefix("warning: ")) {
+            Some(summary) => {
+                let words: Vec<&str> = summary.split_whitespace().collect();
+                assert_eq!(
+                    words[0].parse::<usize>().unwrap(),
+                    rejected.len(),
+                    "seed {s}:\n{stderr}"
+                );
+                words[3].parse::<usize>().unwrap()
+            }
+            None => {
+                assert!(rejected.is_empty(), "seed {s}:\n{stderr}");
+                lines
+            }
+        };
+        assert_eq!(applied + rejected.len(), lines, "seed {s}:\n{stderr}");
+        lines_seen += lines;
+    }
+    println!("{n} traces, {lines_seen} lines");
 }
