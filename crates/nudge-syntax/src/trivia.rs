@@ -95,6 +95,14 @@ pub fn scan(text: &str) -> Trivia {
         match b {
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
                 let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+                // A comment ends before the `\r` of a `\r\n` line end, as
+                // its text does (the formatter looks comments up by their
+                // end).
+                let end = if text[..end].ends_with('\r') && end > i + 2 {
+                    end - 1
+                } else {
+                    end
+                };
                 let doc = text[i..].starts_with("///") && !text[i..].starts_with("////");
                 trivia.comments.push(Comment {
                     span: Span::new(i, end),
