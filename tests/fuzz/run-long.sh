@@ -11,7 +11,7 @@ run() { # crate test cases-variable count
     | grep -Ev '^(running|test result|$)|^\.$'
 }
 time {
-  run nudge-fuzz check_fmt NUDGE_FUZZ_CASES 3000000
+  run nudge-fuzz check_fmt NUDGE_FUZZ_CASES 5000000
   run nudge-fuzz module NUDGE_FUZZ_CASES 500000
   run nudge-fuzz lsp NUDGE_FUZZ_CASES 10000
   run nudge-cli simulate NUDGE_FUZZ_CASES 5000
