@@ -8,7 +8,7 @@
 //! record log, record for record. A failing case is shrunk and printed as
 //! the `.flow` text and trace it stands for.
 //!
-//! `NUDGE_DIFF_CASES` sets the number of cases (default 1 000);
+//! `NUDGE_DIFF_CASES` sets the number of cases (default 2 000);
 //! `NUDGE_DIFF_SEED` the first seed (default 0).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -297,7 +297,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 
 #[test]
 fn the_engine_agrees_with_the_model() {
-    let cases = env_number("NUDGE_DIFF_CASES", 1000);
+    let cases = env_number("NUDGE_DIFF_CASES", 2000);
     let seed = env_number("NUDGE_DIFF_SEED", 0);
     let mut records = 0usize;
     for n in seed..seed + cases {
