@@ -271,3 +271,26 @@ fn completion_after_a_wide_character_is_answered() {
         session.finish();
     }
 }
+
+/// Formatting a buffer with a byte order mark inside it (the formatter
+/// used to panic, and the server with it).
+#[test]
+fn formatting_a_buffer_with_a_byte_order_mark_inside_is_answered() {
+    for text in [
+        "enum E { a \u{feff}b }\n",
+        "profile {\n  x: int\n\u{feff}}\n",
+        "/// d\n\u{feff}profile { x: int }\n",
+    ] {
+        let mut session = Session::start(text);
+        let uri = session.uri.clone();
+        let r = session.request(
+            "textDocument/formatting",
+            json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 2, "insertSpaces": true } }),
+        );
+        let edits = r["result"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{text:?}: {r}"));
+        assert!(!edits.is_empty(), "{text:?}: {r}");
+        session.finish();
+    }
+}
