@@ -574,7 +574,10 @@ impl<'a> Printer<'a> {
             let Some(text) = self.src.get(start..end) else {
                 return span.end;
             };
-            end = start + text.trim_end_matches(|c: char| c.is_whitespace()).len();
+            end = start
+                + text
+                    .trim_end_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                    .len();
             let found = self
                 .comments
                 .binary_search_by_key(&end, |c| c.span.end as usize)
