@@ -337,9 +337,9 @@ fn previous_token(text: &str, pos: usize) -> Option<Span> {
     let before = &text[..end];
     let last = before.chars().next_back()?;
     let start = if is_word_char(last) {
-        before.rfind(|c: char| !is_word_char(c)).map_or(0, |n| {
-            n + before[n..].chars().next().map_or(1, char::len_utf8)
-        })
+        before
+            .rfind(|c: char| !is_word_char(c))
+            .map_or(0, |n| past_char(before, n))
     } else if last == '"' {
         // A whole string on this line.
         let line_start = before.rfind('\n').map_or(0, |n| n + 1);
@@ -391,6 +391,12 @@ fn string_start(line: &str) -> Option<usize> {
 
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
+}
+
+/// The offset just past the character at `n` (which may take several
+/// bytes: a byte order mark, `€`).
+fn past_char(text: &str, n: usize) -> usize {
+    n + text[n..].chars().next().map_or(1, char::len_utf8)
 }
 
 fn collect_tokens(
@@ -645,7 +651,7 @@ fn non_ascii_name(source: &Arc<SourceFile>, text: &str, pos: usize) -> Option<Di
     }
     let start = text[..pos]
         .rfind(|c: char| !is_word_char(c))
-        .map_or(0, |n| n + 1);
+        .map_or(0, |n| past_char(text, n));
     let end = text[pos..]
         .find(|c: char| !is_word_char(c))
         .map_or(text.len(), |n| pos + n);
@@ -767,7 +773,7 @@ fn fraction_for_count(ctx: &Context<'_>) -> Option<Diagnostic> {
     }
     let start = ctx.text[..ctx.pos]
         .rfind(|c: char| !c.is_ascii_digit())
-        .map_or(0, |n| n + 1);
+        .map_or(0, |n| past_char(ctx.text, n));
     let end = ctx.pos
         + 1
         + rest[1..]
