@@ -615,8 +615,13 @@ impl<'a> Printer<'a> {
             .is_some_and(|w| self.indent * INDENT.len() + w <= MAX_WIDTH)
     }
 
+    /// Whether the author wrote `span` over several lines, up to its last
+    /// token (a span can run on over the line end after it).
     fn author_broke(&self, span: Span) -> bool {
-        self.src.get(span.range()).is_some_and(|s| s.contains('\n'))
+        let end = self.content_end(span) as usize;
+        self.src
+            .get(span.start as usize..end)
+            .is_some_and(|s| s.contains('\n'))
     }
 
     // ---------------------------------------------------------- file
