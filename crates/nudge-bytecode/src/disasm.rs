@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use nudge_core::{duration, time_of_day, weekday};
+
 use crate::instr::*;
 use crate::module::*;
 
@@ -14,45 +16,6 @@ pub struct ListingSource<'a> {
     /// Its text.
     pub text: &'a str,
 }
-
-/// `1d12h`, `30m`, `0s`.
-pub fn format_duration(seconds: i64) -> String {
-    if seconds == 0 {
-        return "0s".to_owned();
-    }
-    let mut out = String::new();
-    if seconds < 0 {
-        out.push('-');
-    }
-    let mut rest = seconds.unsigned_abs();
-    for (unit, size) in [
-        ("w", 604_800u64),
-        ("d", 86_400),
-        ("h", 3_600),
-        ("m", 60),
-        ("s", 1),
-    ] {
-        if rest >= size {
-            let _ = write!(out, "{}{unit}", rest / size);
-            rest %= size;
-        }
-    }
-    out
-}
-
-fn hhmm(minutes: u16) -> String {
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
-}
-
-const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
 
 struct Lister<'a> {
     m: &'a Module,
@@ -80,7 +43,7 @@ impl Lister<'_> {
     }
 
     fn dur(&self, d: DurationId) -> String {
-        format_duration(self.m.duration(d))
+        duration::format(self.m.duration(d))
     }
 
     fn constant(&self, c: ConstId) -> String {
@@ -92,8 +55,8 @@ impl Lister<'_> {
             Some(Const::Float(x)) => format!("{x:?}"),
             Some(Const::Str(s)) => format!("{s:?}"),
             Some(Const::Time(ms)) => format!("@{ms}ms"),
-            Some(Const::Duration(s)) => format_duration(*s),
-            Some(Const::TimeOfDay(m)) => hhmm(*m),
+            Some(Const::Duration(s)) => duration::format(*s),
+            Some(Const::TimeOfDay(m)) => time_of_day::format(*m),
             Some(Const::Enum { enum_id, member }) => {
                 let e = self.m.schemas.enums.get(*enum_id as usize);
                 match e.and_then(|e| e.members.get(*member as usize).map(|m| (e, m))) {
@@ -192,14 +155,15 @@ impl Lister<'_> {
             Instr::WaitUntil(w) => match m.wait_untils.get(w as usize) {
                 None => format!("wait until {w}?"),
                 Some(w) => {
-                    let mut s = format!("{} {}", hhmm(w.minutes), self.zone(w.zone));
+                    let mut s = format!("{} {}", time_of_day::format(w.minutes), self.zone(w.zone));
                     match w.day {
                         DaySpec::Next => {}
                         DaySpec::Day(n) => {
                             let _ = write!(s, " on day {n}");
                         }
                         DaySpec::Weekday(d) => {
-                            let _ = write!(s, " on {}", WEEKDAYS.get(d as usize).unwrap_or(&"?"));
+                            let _ =
+                                write!(s, " on {}", weekday::NAMES.get(d as usize).unwrap_or(&"?"));
                         }
                     }
                     s
@@ -402,7 +366,7 @@ pub fn disassemble(m: &Module, sources: &[ListingSource<'_>]) -> String {
             out,
             "\npolicy cap {} per {}",
             cap.count,
-            format_duration(cap.per)
+            duration::format(cap.per)
         );
         if !chans.is_empty() {
             let _ = write!(out, " for {}", chans.join(", "));
@@ -414,8 +378,8 @@ pub fn disassemble(m: &Module, sources: &[ListingSource<'_>]) -> String {
         let _ = write!(
             out,
             "\npolicy quiet hours {} to {} {}",
-            hhmm(q.from),
-            hhmm(q.to),
+            time_of_day::format(q.from),
+            time_of_day::format(q.to),
             l.zone(q.zone)
         );
         if !chans.is_empty() {
@@ -446,19 +410,4 @@ pub fn disassemble(m: &Module, sources: &[ListingSource<'_>]) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_duration;
-
-    #[test]
-    fn durations_read_like_the_language() {
-        assert_eq!(format_duration(0), "0s");
-        assert_eq!(format_duration(90), "1m30s");
-        assert_eq!(format_duration(36 * 3600), "1d12h");
-        assert_eq!(format_duration(14 * 86_400), "2w");
-        assert_eq!(format_duration(-3600), "-1h");
-        assert!(format_duration(i64::MIN).starts_with('-'));
-    }
 }

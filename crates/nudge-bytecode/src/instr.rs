@@ -6,6 +6,7 @@
 //! Every operand is an index into a side table of the [`crate::Module`] (or a
 //! program counter inside the same function), which keeps `Instr` at 8 bytes.
 
+pub use nudge_core::CmpOp;
 use serde::{Deserialize, Serialize};
 
 /// Index into [`crate::Module::consts`].
@@ -40,50 +41,6 @@ pub type EscalationId = u16;
 pub type WorkflowId = u16;
 /// A program counter: an index into the current function's code.
 pub type Pc = u32;
-
-/// Comparison operators (also used by `did … times OP N`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum CmpOp {
-    /// `==`
-    Eq,
-    /// `!=`
-    Ne,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-}
-
-impl CmpOp {
-    /// The operator as written.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "==",
-            CmpOp::Ne => "!=",
-            CmpOp::Lt => "<",
-            CmpOp::Le => "<=",
-            CmpOp::Gt => ">",
-            CmpOp::Ge => ">=",
-        }
-    }
-
-    /// Whether `ordering` (left compared with right) satisfies the operator.
-    pub fn holds(self, ordering: std::cmp::Ordering) -> bool {
-        use std::cmp::Ordering::{Equal, Greater, Less};
-        match self {
-            CmpOp::Eq => ordering == Equal,
-            CmpOp::Ne => ordering != Equal,
-            CmpOp::Lt => ordering == Less,
-            CmpOp::Le => ordering != Greater,
-            CmpOp::Gt => ordering == Greater,
-            CmpOp::Ge => ordering != Less,
-        }
-    }
-}
 
 /// One instruction.
 ///

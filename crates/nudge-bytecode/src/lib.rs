@@ -22,12 +22,12 @@
 //! - A module is `b"NUDG"`, a format version, the compiler version, the
 //!   source hash, then a checksummed postcard body (see [`encode`]). Newer
 //!   formats, truncation and corruption each give their own [`LoadError`].
-//! - [`compile()`] turns the checker's typed program into a verified module.
+//! - The compiler (typed program → module) is `nudge-compile`; this crate
+//!   links neither the parser nor the checker, so the runtime does not.
 //! - [`hash`] is the one stable hash used for content hashes, send ids,
 //!   split buckets and quiet-hour spreads.
 
 pub mod builder;
-pub mod compile;
 pub mod context;
 pub mod disasm;
 pub mod encode;
@@ -37,8 +37,7 @@ pub mod module;
 pub mod verify;
 
 pub use builder::{BuildError, FunctionBuilder, Label, ModuleBuilder};
-pub use compile::{compile, source_hash, CompileError};
-pub use disasm::{disassemble, format_duration, ListingSource};
+pub use disasm::{disassemble, ListingSource};
 pub use encode::{LoadError, SaveError, FORMAT_VERSION, MAGIC};
 pub use hash::{stable_hash, StableHasher};
 pub use instr::*;

@@ -1,5 +1,6 @@
 //! The compiled module: side tables, programs, schemas and the span table.
 
+pub use nudge_core::{Channel, Priority, Scalar};
 use serde::{Deserialize, Serialize};
 
 use crate::instr::{
@@ -35,7 +36,8 @@ pub enum Const {
     },
 }
 
-/// The type of a schema field.
+/// The type of a schema field. (Its layout is part of the module format:
+/// the built-in types are listed here rather than wrapped in a [`Scalar`].)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Type {
     /// `string`
@@ -66,6 +68,45 @@ pub enum Type {
     List(Box<Type>),
     /// `T?`
     Optional(Box<Type>),
+}
+
+impl Type {
+    /// The built-in type this is, if it is neither an enum, a list nor an
+    /// optional.
+    pub fn scalar(&self) -> Option<Scalar> {
+        Some(match self {
+            Type::String => Scalar::String,
+            Type::Int => Scalar::Int,
+            Type::Float => Scalar::Float,
+            Type::Bool => Scalar::Bool,
+            Type::Time => Scalar::Time,
+            Type::Duration => Scalar::Duration,
+            Type::TimeOfDay => Scalar::TimeOfDay,
+            Type::Email => Scalar::Email,
+            Type::Phone => Scalar::Phone,
+            Type::Url => Scalar::Url,
+            Type::Timezone => Scalar::Timezone,
+            Type::Enum(_) | Type::List(_) | Type::Optional(_) => return None,
+        })
+    }
+}
+
+impl From<Scalar> for Type {
+    fn from(s: Scalar) -> Type {
+        match s {
+            Scalar::String => Type::String,
+            Scalar::Int => Type::Int,
+            Scalar::Float => Type::Float,
+            Scalar::Bool => Type::Bool,
+            Scalar::Time => Type::Time,
+            Scalar::Duration => Type::Duration,
+            Scalar::TimeOfDay => Type::TimeOfDay,
+            Scalar::Email => Type::Email,
+            Scalar::Phone => Type::Phone,
+            Scalar::Url => Type::Url,
+            Scalar::Timezone => Type::Timezone,
+        }
+    }
 }
 
 /// A field of a profile or event schema.
@@ -201,16 +242,6 @@ pub enum EntryRule {
     Restart,
 }
 
-/// Message priority.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Priority {
-    /// Subject to the cap and quiet hours.
-    #[default]
-    Marketing,
-    /// Bypasses both.
-    Transactional,
-}
-
 /// `goal NAME = EVENT [where …] within D`
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Goal {
@@ -250,34 +281,6 @@ pub struct Segment {
     pub name: String,
     /// Its predicate.
     pub predicate: FunctionId,
-}
-
-/// A delivery channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Channel {
-    /// `email`
-    Email,
-    /// `push`
-    Push,
-    /// `sms`
-    Sms,
-    /// `in_app`
-    InApp,
-    /// `webhook`
-    Webhook,
-}
-
-impl Channel {
-    /// The keyword.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Push => "push",
-            Channel::Sms => "sms",
-            Channel::InApp => "in_app",
-            Channel::Webhook => "webhook",
-        }
-    }
 }
 
 /// A piece of a compiled string.

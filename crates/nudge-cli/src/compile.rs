@@ -5,7 +5,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use nudge_bytecode::{compile, disassemble, verify, ListingSource, Module};
+use nudge_bytecode::{disassemble, verify, ListingSource, Module};
+use nudge_compile::compile;
 use nudge_syntax::{project, Diagnostic, Severity};
 
 use crate::check::{EXIT_ERRORS, EXIT_FAILURE, EXIT_OK};

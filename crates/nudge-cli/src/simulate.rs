@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, ValueEnum};
 use nudge_bytecode::Module;
+use nudge_ingest::{self as ingest, IngestError, Input, Note};
 use nudge_syntax::{project, Severity};
-use nudge_vm::ingest::{self, IngestError, Input, Note};
 use nudge_vm::{
     Engine, ExitReason, MemoryStore, Props, Record, Rendered, Store as _, Suppression,
     WorkflowStats,
@@ -134,7 +134,7 @@ fn load_module(paths: &[PathBuf]) -> Result<Module, Failure> {
     let Some(program) = checked.program else {
         return Err(Failure::Flows);
     };
-    nudge_bytecode::compile(&program, env!("CARGO_PKG_VERSION"))
+    nudge_compile::compile(&program, env!("CARGO_PKG_VERSION"))
         .map_err(|e| Failure::Other(format!("cannot compile the project: {e}")))
 }
 

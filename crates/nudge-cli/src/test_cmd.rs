@@ -4,9 +4,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
-use nudge_bytecode::compile;
+use nudge_compile::compile;
 use nudge_syntax::{project, Diagnostic, Severity};
-use nudge_vm::testing::{run_tests_where, TestOutcome};
+use nudge_test::{run_tests_where, TestOutcome};
 use serde::Serialize;
 
 use crate::check::{EXIT_ERRORS, EXIT_FAILURE, EXIT_OK};
@@ -66,7 +66,7 @@ fn line(t: &TestOutcome) -> String {
         t.source.name(),
         t.name,
         if t.passed() { "ok" } else { "FAILED" },
-        nudge_bytecode::format_duration(t.simulated.num_seconds()),
+        nudge_core::duration::format(t.simulated.num_seconds()),
         t.messages,
         if t.messages == 1 { "" } else { "s" }
     )

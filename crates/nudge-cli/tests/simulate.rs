@@ -499,7 +499,7 @@ fn the_simulator_matches_the_engine_driven_directly() {
     // The engine, driven by hand.
     let source = Arc::new(nudge_syntax::SourceFile::new("shop.flow", SHOP));
     let checked = nudge_check::check_project(&[source], &nudge_check::FsLoader);
-    let module = nudge_bytecode::compile(&checked.program.unwrap(), "test").unwrap();
+    let module = nudge_compile::compile(&checked.program.unwrap(), "test").unwrap();
     let first = events[0].0;
     let mut engine = Engine::new(MemoryStore::new(), module, first);
     for (id, traits) in initial {

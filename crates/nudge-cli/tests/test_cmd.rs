@@ -11,10 +11,10 @@ use std::process::Command;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use nudge_bytecode::compile;
 use nudge_check::{check_project, FsLoader};
+use nudge_compile::compile;
 use nudge_syntax::SourceFile;
-use nudge_vm::testing::run_tests;
+use nudge_test::run_tests;
 use nudge_vm::{Engine, MemoryStore, Props};
 
 fn root() -> PathBuf {
@@ -193,7 +193,7 @@ fn block_after<'a>(page: &'a str, heading: &str) -> Option<&'a str> {
 }
 
 /// Checks, compiles and runs the tests of one file.
-fn run_text(name: &str, text: &str) -> Vec<nudge_vm::testing::TestOutcome> {
+fn run_text(name: &str, text: &str) -> Vec<nudge_test::TestOutcome> {
     let checked = check_project(&[Arc::new(SourceFile::new(name, text))], &FsLoader);
     assert!(
         checked.diagnostics.is_empty(),
@@ -207,7 +207,7 @@ fn run_text(name: &str, text: &str) -> Vec<nudge_vm::testing::TestOutcome> {
 #[test]
 fn every_test_code_has_a_page_whose_examples_behave() {
     let dir = root().join("docs/errors/test");
-    for code in nudge_vm::testing::ALL {
+    for code in nudge_test::ALL {
         let name = code.strip_prefix("nudge::test::").unwrap();
         let path = dir.join(format!("{name}.md"));
         let page = std::fs::read_to_string(&path)
@@ -222,7 +222,7 @@ fn every_test_code_has_a_page_whose_examples_behave() {
         );
         // An engine error cannot be provoked by a flow that checks (that
         // is what the page says); the others must show their code.
-        if *code != nudge_vm::testing::RUN_FAILED {
+        if *code != nudge_test::RUN_FAILED {
             let failed = run_text("example.flow", example);
             assert!(
                 failed
@@ -240,7 +240,7 @@ fn every_test_code_has_a_page_whose_examples_behave() {
             path.file_stem().unwrap().to_str().unwrap()
         );
         assert!(
-            nudge_vm::testing::ALL.contains(&code.as_str()),
+            nudge_test::ALL.contains(&code.as_str()),
             "{} documents no code",
             path.display()
         );

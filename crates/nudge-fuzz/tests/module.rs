@@ -21,7 +21,7 @@ fn examples() -> Vec<u8> {
         .collect();
     let checked = check_project(&files, &FsLoader);
     let program = checked.program.unwrap();
-    nudge_bytecode::compile(&program, "fuzz")
+    nudge_compile::compile(&program, "fuzz")
         .unwrap()
         .to_bytes()
         .unwrap()

@@ -20,9 +20,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use gen::{Choices, Step};
 use nudge_bytecode::Module;
+use nudge_ingest::{parse_call, Input};
 use nudge_reference::Reference;
 use nudge_syntax::{Severity, SourceFile};
-use nudge_vm::ingest::{parse_call, Input};
 use nudge_vm::{Engine, MemoryStore, Record};
 
 /// How a case went.
@@ -47,7 +47,7 @@ fn compile(text: &str) -> Result<Module, String> {
         return Err(nudge_syntax::render_plain(&errors, 100));
     }
     let program = checked.program.ok_or("no program")?;
-    nudge_bytecode::compile(&program, "test").map_err(|e| e.to_string())
+    nudge_compile::compile(&program, "test").map_err(|e| e.to_string())
 }
 
 /// A generated case, written out.

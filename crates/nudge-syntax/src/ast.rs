@@ -5,6 +5,8 @@
 //! already decoded (durations in seconds, times of day in minutes, strings
 //! unescaped and split into text and interpolations). No pest type leaks out.
 
+pub use nudge_core::{BinaryOp, Channel, Priority};
+
 use crate::span::Span;
 
 /// A name as written, with where it was written.
@@ -210,48 +212,6 @@ pub struct TemplateDecl {
     pub span: Span,
 }
 
-/// A delivery channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Channel {
-    /// `email`
-    Email,
-    /// `push`
-    Push,
-    /// `sms`
-    Sms,
-    /// `in_app`
-    InApp,
-    /// `webhook`
-    Webhook,
-}
-
-impl Channel {
-    /// Every channel, in declaration order.
-    pub const ALL: [Channel; 5] = [
-        Channel::Email,
-        Channel::Push,
-        Channel::Sms,
-        Channel::InApp,
-        Channel::Webhook,
-    ];
-
-    /// The keyword.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Push => "push",
-            Channel::Sms => "sms",
-            Channel::InApp => "in_app",
-            Channel::Webhook => "webhook",
-        }
-    }
-
-    /// The channel for a keyword.
-    pub fn from_keyword(word: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == word)
-    }
-}
-
 /// A channel keyword with its span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChannelRef {
@@ -443,15 +403,6 @@ pub struct Goal {
     pub within: DurationLit,
     /// The whole clause.
     pub span: Span,
-}
-
-/// Message priority of a workflow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Priority {
-    /// Bypasses the cap, quiet hours and marketing unsubscribes.
-    Transactional,
-    /// The default.
-    Marketing,
 }
 
 /// `{ statements }`
@@ -954,76 +905,6 @@ pub enum ExprKind {
     /// A part the parser refused and already reported (an expression past
     /// the size limit); later stages accept it silently.
     Error,
-}
-
-/// Binary operators.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BinaryOp {
-    /// `or`
-    Or,
-    /// `and`
-    And,
-    /// `==`
-    Eq,
-    /// `!=`
-    Ne,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-    /// `in` (membership in a list)
-    In,
-    /// `??` (default for an optional value)
-    Coalesce,
-}
-
-impl BinaryOp {
-    /// The operator as written.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BinaryOp::Or => "or",
-            BinaryOp::And => "and",
-            BinaryOp::Eq => "==",
-            BinaryOp::Ne => "!=",
-            BinaryOp::Lt => "<",
-            BinaryOp::Le => "<=",
-            BinaryOp::Gt => ">",
-            BinaryOp::Ge => ">=",
-            BinaryOp::In => "in",
-            BinaryOp::Coalesce => "??",
-        }
-    }
-
-    /// Comparison operators do not chain.
-    pub fn is_comparison(self) -> bool {
-        matches!(
-            self,
-            BinaryOp::Eq
-                | BinaryOp::Ne
-                | BinaryOp::Lt
-                | BinaryOp::Le
-                | BinaryOp::Gt
-                | BinaryOp::Ge
-                | BinaryOp::In
-        )
-    }
-
-    /// A comparison operator from its text.
-    pub fn comparison(text: &str) -> Option<BinaryOp> {
-        Some(match text {
-            "==" => BinaryOp::Eq,
-            "!=" => BinaryOp::Ne,
-            "<" => BinaryOp::Lt,
-            "<=" => BinaryOp::Le,
-            ">" => BinaryOp::Gt,
-            ">=" => BinaryOp::Ge,
-            _ => return None,
-        })
-    }
 }
 
 /// `did EVENT …`

@@ -30,7 +30,6 @@ use pest::Parser as _;
 
 use crate::codes;
 use crate::diagnostic::Diagnostic;
-use crate::literal;
 use crate::parser::{FlowParser, R};
 use crate::source::SourceFile;
 use crate::span::Span;
@@ -625,19 +624,23 @@ fn bad_duration(
     {
         return None;
     }
-    match literal::parse_duration(word) {
-        Err(literal::DurationError::UnknownUnit { unit, offset }) if !unit.is_empty() => Some(
-            Diagnostic::error(
-                codes::parse::INVALID_DURATION,
-                format!("`{unit}` is not a unit of duration"),
+    match nudge_core::duration::parse(word) {
+        Err(nudge_core::duration::DurationError::UnknownUnit { unit, offset })
+            if !unit.is_empty() =>
+        {
+            Some(
+                Diagnostic::error(
+                    codes::parse::INVALID_DURATION,
+                    format!("`{unit}` is not a unit of duration"),
+                )
+                .with_primary(
+                    Span::new(pos + offset, pos + offset + unit.len()),
+                    "unknown unit",
+                )
+                .with_help(unit_hint(&unit))
+                .in_file(source),
             )
-            .with_primary(
-                Span::new(pos + offset, pos + offset + unit.len()),
-                "unknown unit",
-            )
-            .with_help(unit_hint(&unit))
-            .in_file(source),
-        ),
+        }
         _ => None,
     }
 }

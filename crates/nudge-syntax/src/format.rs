@@ -37,6 +37,8 @@ use std::sync::Arc;
 
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
+use nudge_core::{duration, percent, time_of_day, weekday};
+
 use crate::literal;
 use crate::parser::{parse, Parsed};
 use crate::source::SourceFile;
@@ -182,8 +184,8 @@ fn chain(e: &Expr) -> Option<Chain<'_>> {
 /// stays `30d`), without zero parts or leading zeros; `0s` for zero. Without
 /// a valid written form, the shortest form of `seconds`.
 fn duration_text(written: &str, seconds: i64) -> String {
-    if literal::parse_duration(written) != Ok(seconds) {
-        return literal::format_duration(seconds);
+    if duration::parse(written) != Ok(seconds) {
+        return duration::format(seconds);
     }
     let mut out = String::new();
     let mut number = String::new();
@@ -203,18 +205,6 @@ fn duration_text(written: &str, seconds: i64) -> String {
         "0s".to_owned()
     } else {
         out
-    }
-}
-
-fn weekday_name(day: chrono::Weekday) -> &'static str {
-    match day {
-        chrono::Weekday::Mon => "monday",
-        chrono::Weekday::Tue => "tuesday",
-        chrono::Weekday::Wed => "wednesday",
-        chrono::Weekday::Thu => "thursday",
-        chrono::Weekday::Fri => "friday",
-        chrono::Weekday::Sat => "saturday",
-        chrono::Weekday::Sun => "sunday",
     }
 }
 
@@ -991,7 +981,7 @@ impl<'a> Printer<'a> {
                     }
                     Some(DaySpec::Weekday { weekday, span }) => {
                         self.kw(" on ");
-                        self.tok(span.start, weekday_name(*weekday));
+                        self.tok(span.start, weekday::name(*weekday));
                     }
                     None => {}
                 }
@@ -1130,10 +1120,7 @@ impl<'a> Printer<'a> {
     }
 
     fn split_arm(&mut self, arm: &SplitArm, inline: bool) {
-        self.tok_span(
-            arm.percent.span,
-            &literal::format_percent(arm.percent.basis_points),
-        );
+        self.tok_span(arm.percent.span, &percent::format(arm.percent.basis_points));
         self.kw(":");
         self.sp();
         if arm.braced {
@@ -1368,7 +1355,7 @@ impl<'a> Printer<'a> {
                 // text keeps its value whatever the tree holds.
                 let written = self.src.get(span.range()).unwrap_or("");
                 let body = written.get(1..).unwrap_or("");
-                let seconds = match literal::parse_duration(body) {
+                let seconds = match duration::parse(body) {
                     Ok(s) if written.starts_with('-') => -s,
                     Ok(s) => s,
                     Err(_) => *seconds,
@@ -1494,7 +1481,7 @@ impl<'a> Printer<'a> {
     }
 
     fn time_of_day(&mut self, t: &TimeOfDayLit) {
-        self.tok_span(t.span, &literal::format_time_of_day(t.minutes));
+        self.tok_span(t.span, &time_of_day::format(t.minutes));
     }
 
     fn timestamp(&mut self, t: &TimestampLit) {

@@ -15,7 +15,11 @@ use crate::ast::*;
 use crate::codes;
 use crate::diagnostic::Diagnostic;
 use crate::expected;
-use crate::literal::{self, DurationError, TimeOfDayError};
+use nudge_core::duration::{self, DurationError};
+use nudge_core::time_of_day::{self, TimeOfDayError};
+use nudge_core::{percent, weekday};
+
+use crate::literal;
 use crate::source::SourceFile;
 use crate::span::Span;
 use crate::trivia::{self, Comment, MAX_NESTING};
@@ -766,7 +770,7 @@ impl Builder<'_> {
                         }
                         R::weekday => {
                             day = Some(DaySpec::Weekday {
-                                weekday: p.as_str().parse().ok()?,
+                                weekday: weekday::from_name(p.as_str())?,
                                 span: self.span(&p, o),
                             });
                         }
@@ -1378,7 +1382,7 @@ impl Builder<'_> {
     fn duration(&mut self, pair: Pair<'_, R>, o: usize) -> DurationLit {
         let span = self.span(&pair, o);
         let text = pair.as_str();
-        let seconds = match literal::parse_duration(text) {
+        let seconds = match duration::parse(text) {
             Ok(s) => s,
             Err(DurationError::UnknownUnit { unit, offset }) => {
                 let unit_span = Span::new(
@@ -1395,7 +1399,7 @@ impl Builder<'_> {
                 );
                 0
             }
-            Err(DurationError::Order { canonical }) => {
+            Err(DurationError::Order { canonical, .. }) => {
                 self.error(
                     codes::parse::INVALID_DURATION,
                     format!("the units of `{text}` are out of order"),
@@ -1405,7 +1409,7 @@ impl Builder<'_> {
                 );
                 0
             }
-            Err(DurationError::Overflow) => {
+            Err(DurationError::TooLong { .. } | DurationError::Overflow) => {
                 self.error(
                     codes::parse::INVALID_DURATION,
                     format!("the duration `{text}` is too long"),
@@ -1422,7 +1426,7 @@ impl Builder<'_> {
     fn time_of_day(&mut self, pair: Pair<'_, R>, o: usize) -> TimeOfDayLit {
         let span = self.span(&pair, o);
         let text = pair.as_str();
-        let minutes = match literal::parse_time_of_day(text) {
+        let minutes = match time_of_day::parse(text) {
             Ok(m) => m,
             Err(TimeOfDayError::OneDigitHour) => {
                 self.error(
@@ -1476,7 +1480,7 @@ impl Builder<'_> {
     fn percent(&mut self, pair: Pair<'_, R>, o: usize) -> PercentLit {
         let span = self.span(&pair, o);
         let text = pair.as_str();
-        let basis_points = match literal::parse_percent(text) {
+        let basis_points = match percent::parse(text) {
             Some(b) if b <= 10_000 => b,
             Some(_) => {
                 self.error(

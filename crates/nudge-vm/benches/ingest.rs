@@ -18,7 +18,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use common::{cpu_seconds, examples, rates, KINDS};
 use nudge_bytecode::Schemas;
-use nudge_vm::ingest;
+use nudge_ingest as ingest;
 
 /// Event `i`'s properties, as the engine benchmark's trace has them.
 fn properties(i: u64, kind: &str) -> serde_json::Value {

@@ -31,12 +31,10 @@
 pub mod engine;
 pub mod exec;
 pub mod facts;
-pub mod ingest;
 pub mod journey;
 pub mod render;
 pub mod split;
 pub mod store;
-pub mod testing;
 pub mod time;
 pub mod value;
 

@@ -104,7 +104,7 @@ impl fmt::Display for Value {
                 "{}",
                 t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
-            Value::Duration(s) => f.write_str(&nudge_bytecode::format_duration(*s)),
+            Value::Duration(s) => f.write_str(&nudge_core::duration::format(*s)),
             Value::TimeOfDay(m) => write!(f, "{:02}:{:02}", m / 60, m % 60),
             Value::List(items) => {
                 for (i, v) in items.iter().enumerate() {

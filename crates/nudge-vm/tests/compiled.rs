@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{props, t};
-use nudge_bytecode::{compile, disassemble, Instr, Module};
+use nudge_bytecode::{disassemble, Instr, Module};
 use nudge_check::{check_project, FsLoader};
+use nudge_compile::compile;
 use nudge_syntax::SourceFile;
 use nudge_vm::{Engine, MemoryStore, Props, Record, Value};
 

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{props, t};
-use nudge_bytecode::{compile, Channel, Module};
+use nudge_bytecode::{Channel, Module};
 use nudge_check::{check_project, TemplateLoader};
+use nudge_compile::compile;
 use nudge_syntax::SourceFile;
 use nudge_vm::{
     Engine, EntryLog, Event, Journey, MemoryStore, OutboxItem, ProfileRecord, Props, Record, Store,

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nudge_bytecode::{compile, Module};
+use nudge_bytecode::Module;
 use nudge_check::{check_project, TemplateLoader};
+use nudge_compile::compile;
 use nudge_syntax::SourceFile;
 
 /// The allocator the `nudge` binary uses.

@@ -22,10 +22,10 @@
 //!   naming the field at fault: nothing is half-applied.
 
 use chrono::{DateTime, Utc};
-use nudge_bytecode::{FieldSchema, Schemas, Type};
+use nudge_bytecode::{FieldSchema, Scalar, Schemas, Type};
 use serde_json::Value as Json;
 
-use crate::value::{Props, Value};
+use nudge_vm::{Props, Value};
 
 /// One accepted input line.
 #[derive(Clone, Debug, PartialEq)]
@@ -156,23 +156,13 @@ fn json_kind(v: &Json) -> &'static str {
 /// A schema type as the language spells it.
 pub fn type_name(ty: &Type, schemas: &Schemas) -> String {
     match ty {
-        Type::String => "string".into(),
-        Type::Int => "int".into(),
-        Type::Float => "float".into(),
-        Type::Bool => "bool".into(),
-        Type::Time => "time".into(),
-        Type::Duration => "duration".into(),
-        Type::TimeOfDay => "time_of_day".into(),
-        Type::Email => "email".into(),
-        Type::Phone => "phone".into(),
-        Type::Url => "url".into(),
-        Type::Timezone => "timezone".into(),
         Type::Enum(e) => schemas
             .enums
             .get(*e as usize)
             .map_or_else(|| "enum".into(), |e| e.name.clone()),
         Type::List(t) => format!("[{}]", type_name(t, schemas)),
         Type::Optional(t) => format!("{}?", type_name(t, schemas)),
+        scalar => scalar.scalar().map_or("", Scalar::name).to_owned(),
     }
 }
 
@@ -190,41 +180,19 @@ fn in_range(t: &DateTime<Utc>) -> bool {
     (0..=9999).contains(&chrono::Datelike::year(t))
 }
 
-/// Parses a duration written like the language does (`90m`, `1d12h`,
-/// `2w`), in seconds.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    let mut total: i64 = 0;
-    let mut digits = String::new();
-    let mut any = false;
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit: i64 = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3_600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return None,
-        };
-        let n: i64 = digits.parse().ok()?;
-        total = total.checked_add(n.checked_mul(unit)?)?;
-        digits.clear();
-        any = true;
-    }
-    (any && digits.is_empty()).then_some(total)
-}
-
+/// `HH:MM` exactly, digits only, as the language writes a time of day.
 fn time_of_day(s: &str) -> Option<u16> {
-    let (h, m) = s.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
-        return None;
-    }
-    let h: u16 = h.parse().ok()?;
-    let m: u16 = m.parse().ok()?;
-    (h < 24 && m < 60).then_some(h * 60 + m)
+    let shaped = s.len() == 5
+        && s.bytes().enumerate().all(|(i, b)| {
+            if i == 2 {
+                b == b':'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    shaped
+        .then(|| nudge_core::time_of_day::parse(s).ok())
+        .flatten()
 }
 
 fn expected(ty: &Type, schemas: &Schemas, got: Node<'_>) -> String {
@@ -263,7 +231,7 @@ fn convert_node(ty: &Type, v: Node<'_>, schemas: &Schemas) -> Result<Value, Stri
         }
         Type::Timezone => {
             let s = text()?;
-            match crate::time::zone(s) {
+            match nudge_vm::time::zone(s) {
                 Some(_) => Ok(Value::str(s)),
                 None => Err(format!(
                     "`{s}` is not an IANA time zone (like `Europe/Berlin`)"
@@ -295,7 +263,7 @@ fn convert_node(ty: &Type, v: Node<'_>, schemas: &Schemas) -> Result<Value, Stri
                 .as_i64()
                 .map(Value::Duration)
                 .ok_or_else(|| "a duration in seconds must be a whole number".into()),
-            Node::Str(s) => parse_duration(s)
+            Node::Str(s) => nudge_core::duration::parse_lenient(s)
                 .map(Value::Duration)
                 .ok_or_else(|| format!("`{s}` is not a duration (like `90m` or `1d12h`)")),
             _ => Err(expected(ty, schemas, v)),
@@ -1437,12 +1405,10 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_times_of_day() {
-        assert_eq!(parse_duration("1d12h"), Some(129_600));
-        assert_eq!(parse_duration("90m"), Some(5_400));
-        assert_eq!(parse_duration("5"), None);
-        assert_eq!(parse_duration("h"), None);
+    fn times_of_day() {
         assert_eq!(time_of_day("09:30"), Some(570));
-        assert_eq!(time_of_day("24:00"), None);
+        for bad in ["24:00", "9:30", "+9:00", "09:+5", "09:5", "0930", "09:300"] {
+            assert_eq!(time_of_day(bad), None, "{bad}");
+        }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use nudge_bytecode::*;
 use nudge_check::{check_project, TemplateLoader};
+use nudge_compile::compile;
 use nudge_syntax::SourceFile;
 
 fn examples_dir() -> PathBuf {

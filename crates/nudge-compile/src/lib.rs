@@ -7,20 +7,15 @@
 //! times are fixed when the block starts. The result is verified before it
 //! is returned, so a compiler bug shows up here and not in a journey.
 
+use nudge_bytecode::{BuildError, FunctionBuilder, ModuleBuilder, StableHasher, VerifyError, *};
 use nudge_check::ir::{
     self, Const as IrConst, DidWindow, Entry, EventMatch as IrMatch, Expr, ExprKind,
     FieldValue as IrFieldValue, Loc, MessageField as IrField, PolicyRule, Program, Stmt, TextPart,
     Trigger as IrTrigger,
 };
 use nudge_check::Type as IrType;
-use nudge_syntax::ast::{BinaryOp, Channel as AstChannel, Priority as AstPriority};
+use nudge_core::BinaryOp;
 use nudge_syntax::Span;
-
-use crate::builder::{BuildError, FunctionBuilder, ModuleBuilder};
-use crate::hash::StableHasher;
-use crate::instr::*;
-use crate::module::*;
-use crate::verify::VerifyError;
 
 /// Why a program could not be compiled.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -38,16 +33,6 @@ pub enum CompileError {
 }
 
 type Result<T> = std::result::Result<T, CompileError>;
-
-fn channel(c: AstChannel) -> Channel {
-    match c {
-        AstChannel::Email => Channel::Email,
-        AstChannel::Push => Channel::Push,
-        AstChannel::Sms => Channel::Sms,
-        AstChannel::InApp => Channel::InApp,
-        AstChannel::Webhook => Channel::Webhook,
-    }
-}
 
 fn ty(t: &IrType) -> Type {
     match t {
@@ -394,7 +379,7 @@ impl<'p> Compiler<'p> {
             None => None,
         };
         Ok(self.mb.add_message(MessageDesc {
-            channel: channel(s.channel),
+            channel: s.channel,
             template,
             overrides,
             address: s.address.and_then(profile_field),
@@ -631,10 +616,7 @@ impl<'p> Compiler<'p> {
             exit_on,
             entry,
             goals,
-            priority: match w.priority {
-                AstPriority::Transactional => Priority::Transactional,
-                AstPriority::Marketing => Priority::Marketing,
-            },
+            priority: w.priority,
             body,
         })?;
         Ok(())
@@ -656,7 +638,7 @@ impl<'p> Compiler<'p> {
                         count: u32::try_from(*count)
                             .map_err(|_| CompileError::TooLarge("a cap"))?,
                         per: *per,
-                        channels: channels.iter().map(|c| channel(*c)).collect(),
+                        channels: channels.clone(),
                     });
                 }
                 PolicyRule::QuietHours {
@@ -670,7 +652,7 @@ impl<'p> Compiler<'p> {
                         from: *from,
                         to: *to,
                         zone,
-                        channels: channels.iter().map(|c| channel(*c)).collect(),
+                        channels: channels.clone(),
                     });
                 }
             }
@@ -716,7 +698,7 @@ pub fn compile(program: &Program, compiler_version: &str) -> Result<Module> {
         };
         c.mb.add_template(Template {
             name: t.name.clone(),
-            channel: channel(t.channel),
+            channel: t.channel,
             event,
             fields,
         })?;

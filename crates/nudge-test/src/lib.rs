@@ -30,18 +30,18 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use nudge_bytecode::{format_duration, Module, Trigger};
+use nudge_bytecode::{Module, Trigger};
+use nudge_core::duration::format as format_duration;
 use nudge_syntax::ast::{
     self, ExpectCount, ExpectKind, ExpectTime, ExprKind, JourneyState, Literal, Object, TestAction,
     TestDecl, TestStep, TimeRef,
 };
 use nudge_syntax::{Diagnostic, Parsed, SourceFile, Span};
 
-use crate::engine::{Engine, Record};
-use crate::journey::ExitReason;
-use crate::render::Rendered;
-use crate::store::{MemoryStore, ProfileRecord, Store, Timer};
-use crate::value::{Event, Props, Value};
+use nudge_vm::{
+    Engine, Event, ExitReason, MemoryStore, ProfileRecord, Props, Record, Rendered, Store, Timer,
+    Value,
+};
 
 /// An `expect` that does not hold.
 pub const EXPECTATION_FAILED: &str = "nudge::test::expectation_failed";
@@ -468,7 +468,7 @@ fn simulate(
     }
 
     let mut engine = Engine::new(store, module.clone(), start);
-    let fail = |e: crate::engine::EngineError, span: Span| {
+    let fail = |e: nudge_vm::EngineError, span: Span| {
         Box::new((
             Diagnostic::error(RUN_FAILED, "the test could not run to its end")
                 .with_primary(span, "the engine stopped here")
@@ -973,7 +973,7 @@ mod tests {
         let program = checked
             .program
             .unwrap_or_else(|| panic!("{}", nudge_syntax::render_plain(&checked.diagnostics, 80)));
-        let module = nudge_bytecode::compile(&program, "test").unwrap();
+        let module = nudge_compile::compile(&program, "test").unwrap();
         run_tests(&checked.parsed, &module)
     }
 
@@ -990,7 +990,7 @@ mod tests {
         );
         let src = Arc::new(SourceFile::new("t.flow", text));
         let checked = nudge_check::check_project(&[src], &nudge_check::FsLoader);
-        let module = nudge_bytecode::compile(checked.program.as_ref().unwrap(), "test").unwrap();
+        let module = nudge_compile::compile(checked.program.as_ref().unwrap(), "test").unwrap();
         let (out, left_out) = run_tests_where(&checked.parsed, &module, |n| n.contains("drip"));
         let names: Vec<&str> = out.iter().map(|o| o.name.as_str()).collect();
         assert_eq!(names, ["drip one", "drip two"]);
