@@ -198,7 +198,7 @@ impl ModuleBuilder {
     /// Adds a source file name; returns its index for spans.
     pub fn file(&mut self, name: impl Into<String>) -> u16 {
         self.module.files.push(name.into());
-        u16::try_from(self.module.files.len() - 1).unwrap_or(u16::MAX)
+        u16::try_from(self.module.files.len() - 1).unwrap_or(SourceSpan::NO_FILE)
     }
 
     /// Adds a constant.

@@ -222,7 +222,7 @@ impl Lister<'_> {
     }
 
     fn location(&self, span: SourceSpan) -> String {
-        if span.file == u16::MAX {
+        if !span.has_file() {
             return String::new();
         }
         let name = self

@@ -20,21 +20,21 @@
 //!   keep their target pcs in their descriptors, which the verifier checks
 //!   like jump targets.
 //! - A module is `b"NUDG"`, a format version, the compiler version, the
-//!   source hash, then a checksummed postcard body (see [`encode`]). Newer
+//!   source hash, then a checksummed postcard body ([`Module::to_bytes`]). Newer
 //!   formats, truncation and corruption each give their own [`LoadError`].
 //! - The compiler (typed program → module) is `nudge-compile`; this crate
 //!   links neither the parser nor the checker, so the runtime does not.
 //! - [`hash`] is the one stable hash used for content hashes, send ids,
 //!   split buckets and quiet-hour spreads.
 
-pub mod builder;
-pub mod context;
-pub mod disasm;
-pub mod encode;
-pub mod hash;
-pub mod instr;
-pub mod module;
-pub mod verify;
+mod builder;
+mod context;
+mod disasm;
+mod encode;
+mod hash;
+mod instr;
+mod module;
+mod verify;
 
 pub use builder::{BuildError, FunctionBuilder, Label, ModuleBuilder};
 pub use disasm::{disassemble, ListingSource};

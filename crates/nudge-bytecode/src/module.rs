@@ -170,7 +170,7 @@ impl Schemas {
 /// A byte range in one source file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceSpan {
-    /// Index into [`Module::files`]; `u16::MAX` means "no source".
+    /// Index into [`Module::files`], or [`SourceSpan::NO_FILE`].
     pub file: u16,
     /// First byte.
     pub start: u32,
@@ -179,12 +179,21 @@ pub struct SourceSpan {
 }
 
 impl SourceSpan {
+    /// The file index of code that comes from no source file
+    /// (hand-assembled code, or more files than a module can name).
+    pub const NO_FILE: u16 = u16::MAX;
+
     /// A span that points nowhere (hand-assembled code).
     pub const NONE: SourceSpan = SourceSpan {
-        file: u16::MAX,
+        file: SourceSpan::NO_FILE,
         start: 0,
         end: 0,
     };
+
+    /// Whether the span names a source file.
+    pub fn has_file(&self) -> bool {
+        self.file != SourceSpan::NO_FILE
+    }
 }
 
 /// What a function computes.

@@ -326,7 +326,7 @@ fn verify_function(
     let mut succ: Vec<Vec<u32>> = Vec::with_capacity(len);
     for (pc, (instr, span)) in f.code.iter().zip(&f.spans).enumerate() {
         let at = |p: Problem| (u32::try_from(pc).unwrap_or(u32::MAX), p);
-        if span.file != u16::MAX && span.file as usize >= m.files.len() {
+        if span.has_file() && span.file as usize >= m.files.len() {
             return Err(at(Problem::BadSpanFile(span.file)));
         }
         if f.kind == FunctionKind::Expr && instr.is_statement() {

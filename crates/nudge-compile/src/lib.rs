@@ -99,7 +99,7 @@ impl<'p> Compiler<'p> {
     }
 
     fn at(&mut self, loc: Loc) {
-        self.file = u16::try_from(loc.file.0).unwrap_or(u16::MAX);
+        self.file = u16::try_from(loc.file.0).unwrap_or(SourceSpan::NO_FILE);
     }
 
     fn dur(&mut self, seconds: i64) -> Result<DurationId> {
@@ -676,7 +676,7 @@ pub fn compile(program: &Program, compiler_version: &str) -> Result<Module> {
     let mut c = Compiler {
         program,
         mb: ModuleBuilder::new(compiler_version),
-        file: u16::MAX,
+        file: SourceSpan::NO_FILE,
     };
     c.mb.set_source_hash(source_hash(program));
     for f in &program.files {

@@ -442,7 +442,8 @@ fn quiet_hours_that_cover_the_day_drop_the_message() {
         vec![track("2026-03-01T12:00:00Z", "u1", "a")],
     );
     assert!(
-        log.iter().any(|r| matches!(r, Record::Dropped { reason, .. } if reason == nudge_vm::engine::NEVER_FREE)),
+        log.iter()
+            .any(|r| matches!(r, Record::Dropped { reason, .. } if reason == nudge_vm::NEVER_FREE)),
         "{log:?}"
     );
 }

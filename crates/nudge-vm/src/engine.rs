@@ -19,13 +19,13 @@ use nudge_bytecode::{
     Const, EntryRule, EventMatch, Module, Priority, Trigger, Type, Workflow, WorkflowId,
 };
 
-use crate::exec::{minus, plus, Ctx, Vm, VmError};
 use crate::facts::Facts;
 use crate::journey::{Effect, ExitReason, Input, Journey, Status};
 use crate::render::Rendered;
 use crate::store::{EntryLog, OutboxItem, ProfileRecord, Store, Timer};
 use crate::time::{quiet_release, Quiet, QuietWindow};
 use crate::value::{Event, Props, Value};
+use crate::vm::{minus, plus, Ctx, Vm, VmError};
 
 /// Why a trigger did not start a journey.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -28,20 +28,21 @@
 //!   serves the simulator and tests; a durable store (not built yet) would
 //!   implement the same trait.
 
-pub mod engine;
-pub mod exec;
-pub mod facts;
-pub mod journey;
-pub mod render;
-pub mod split;
-pub mod store;
+mod engine;
+mod facts;
+mod journey;
+mod render;
+mod split;
+mod store;
 pub mod time;
-pub mod value;
+mod value;
+mod vm;
 
-pub use engine::{Engine, EngineError, Record, Suppression, WorkflowStats};
-pub use exec::{send_id, Ctx, Vm, VmError};
+pub use engine::{Engine, EngineError, Record, Suppression, WorkflowStats, NEVER_FREE};
 pub use facts::Facts;
 pub use journey::{ActiveEscalation, Effect, ExitReason, Input, Journey, Status, Wait};
 pub use render::{Fields, Rendered};
+pub use split::{choose_arm, split_bucket};
 pub use store::{EntryLog, MemoryStore, OutboxItem, ProfileRecord, QuietState, Store, Timer};
 pub use value::{Event, Prop, Props, Value};
+pub use vm::{send_id, Ctx, Vm, VmError};

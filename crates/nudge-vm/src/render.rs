@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 
-use crate::exec::{Ctx, Vm, VmError};
 use crate::value::{Props, Value};
+use crate::vm::{Ctx, Vm, VmError};
 
 /// A message ready for a channel.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -6,7 +6,7 @@ mod common;
 use chrono::Duration;
 use common::*;
 use nudge_bytecode::*;
-use nudge_vm::split::{choose_arm, split_bucket};
+use nudge_vm::{choose_arm, split_bucket};
 use nudge_vm::{send_id, Ctx, Effect, ExitReason, Input, Props, Status, Value, Vm};
 
 fn sends(effects: &[Effect]) -> Vec<u16> {
