@@ -562,3 +562,53 @@ fn files_named_together_form_one_project_and_keep_their_names() {
         .collect();
     assert_eq!(files, ["proj/a.flow", "proj/c.flow"]);
 }
+
+/// A project with an error in one file, whose related note points into a
+/// second, and a warning in a third. Files are read in name order, so
+/// `upgrade.flow` holds the second declaration of `signed_up`.
+fn error_and_warning_project() -> TempDir {
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "proj/schema.flow",
+        "profile {\n  email: email\n  created_at: time\n}\n\n\
+         event signed_up { seats: int }\nevent upgraded {}\n\n\
+         template hello: email {\n  subject: \"Hello\"\n  text: \"Welcome\"\n}\n",
+    );
+    write(
+        dir.path(),
+        "proj/upgrade.flow",
+        "event signed_up { plan: string }\n",
+    );
+    write(
+        dir.path(),
+        "proj/welcome.flow",
+        "workflow welcome {\n  on signed_up\n  exit on upgraded\n  exit\n  send email hello\n}\n",
+    );
+    dir
+}
+
+#[test]
+fn every_format_reports_an_error_and_a_warning_in_two_files() {
+    let dir = error_and_warning_project();
+    for f in ["human", "json", "github", "sarif"] {
+        let run = nudge(dir.path(), &["check", "--format", f, "proj"]);
+        assert_eq!(run.code, 1, "{f}:\n{}{}", run.stdout, run.stderr);
+        assert!(!run.stdout.is_empty(), "{f}: nothing on stdout");
+        assert_eq!(run.stderr, "", "{f}");
+        match f {
+            "json" => assert_eq!(
+                json(&run)["summary"],
+                json!({ "files": 3, "errors": 1, "warnings": 1 })
+            ),
+            "sarif" => assert_valid_sarif(&json(&run)),
+            _ => {}
+        }
+        // SARIF names the tool's version; the snapshot outlives releases.
+        let out = run.stdout.replace(
+            &format!("\"version\": \"{}\"", env!("CARGO_PKG_VERSION")),
+            "\"version\": \"[version]\"",
+        );
+        insta::assert_snapshot!(format!("formats_{f}"), out);
+    }
+}
