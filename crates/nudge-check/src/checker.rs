@@ -7,10 +7,10 @@ use std::sync::Arc;
 use nudge_syntax::ast::{self, Ident, Item, TypeExpr, TypeExprKind};
 use nudge_syntax::{Diagnostic, Parsed, SourceFile, Span};
 
-use crate::codes;
 use crate::ir::{
     self, Const, EnumId, EventId, FieldDef, FileId, Loc, Schema, SegmentId, TemplateId,
 };
+use crate::messages::{self, ConstantSite, Declaration, NameHint};
 use crate::suggest;
 use crate::types::Type;
 use crate::TemplateLoader;
@@ -103,6 +103,8 @@ pub(crate) struct Checker<'a> {
     pub parsed: &'a [Parsed],
     pub loader: &'a dyn TemplateLoader,
     pub diags: Vec<Diagnostic>,
+    /// The `test` blocks, lowered (file and source order).
+    pub tests: Vec<ir::Test>,
     pub enums: Vec<ir::EnumDef>,
     pub enum_names: HashMap<String, EnumId>,
     pub profile: Schema,
@@ -136,6 +138,7 @@ pub(crate) fn run(
         parsed,
         loader,
         diags: Vec::new(),
+        tests: Vec::new(),
         enums: Vec::new(),
         enum_names: HashMap::new(),
         profile: Schema::default(),
@@ -184,6 +187,7 @@ pub(crate) fn run(
         templates,
         workflows,
         policy,
+        tests: std::mem::take(&mut c.tests),
     };
     (c.diags, Some(program))
 }
@@ -242,32 +246,23 @@ impl<'a> Checker<'a> {
         self.next_tag
     }
 
-    /// A duplicate: the second place is primary; the first is a secondary
-    /// label (same file) or a related diagnostic (other file).
-    pub(crate) fn duplicate(
-        &mut self,
-        code: &'static str,
-        what: &str,
-        name: &Ident,
-        file: FileId,
-        first: Loc,
-    ) {
-        let mut d = Diagnostic::error(code, format!("{what} `{}` is declared twice", name.name))
-            .with_primary(name.span, "declared again here")
-            .with_help("rename one of them or remove this one; a project has one namespace across all its files");
-        if first.file == file {
-            d = d.with_secondary(first.span, "first declared here");
-        } else {
-            let src = self.source(first.file).clone();
-            d = d.with_related(
-                Diagnostic::error(
-                    code,
-                    format!("{what} `{}` is first declared here", name.name),
-                )
-                .with_primary(first.span, "first declared here")
-                .in_file(&src),
-            );
-        }
+    /// The file of `first` if it is not `file`: a duplicate then points
+    /// there with a related diagnostic instead of a secondary label.
+    fn elsewhere(&self, file: FileId, first: Loc) -> Option<Arc<SourceFile>> {
+        (first.file != file).then(|| self.source(first.file).clone())
+    }
+
+    /// A duplicate declaration: the second place is primary; the first is
+    /// a secondary label (same file) or a related diagnostic (other file).
+    pub(crate) fn duplicate(&mut self, what: Declaration, name: &Ident, file: FileId, first: Loc) {
+        let elsewhere = self.elsewhere(file, first);
+        let d = messages::duplicate_declaration(
+            what,
+            &name.name,
+            name.span,
+            first.span,
+            elsewhere.as_ref(),
+        );
         self.emit(file, d);
     }
 
@@ -276,26 +271,19 @@ impl<'a> Checker<'a> {
             let Item::Enum(decl) = item else { continue };
             if let Some(&prev) = self.enum_names.get(&decl.name.name) {
                 let first = self.enums[prev.index()].loc;
-                self.duplicate(
-                    codes::DUPLICATE_DECLARATION,
-                    "enum",
-                    &decl.name,
-                    file,
-                    first,
-                );
+                self.duplicate(Declaration::Enum, &decl.name, file, first);
                 continue;
             }
             let mut members: Vec<String> = Vec::new();
             let mut spans: Vec<Span> = Vec::new();
             for m in &decl.members {
                 if let Some(i) = members.iter().position(|x| *x == m.name.name) {
-                    let d = Diagnostic::error(
-                        codes::DUPLICATE_MEMBER,
-                        format!("enum `{}` lists `{}` twice", decl.name.name, m.name.name),
-                    )
-                    .with_primary(m.name.span, "listed again here")
-                    .with_secondary(spans[i], "first listed here")
-                    .with_help("remove one of them");
+                    let d = messages::duplicate_member(
+                        m.name.span,
+                        spans[i],
+                        &decl.name.name,
+                        &m.name.name,
+                    );
                     self.emit(file, d);
                     continue;
                 }
@@ -332,14 +320,9 @@ impl<'a> Checker<'a> {
                     .map(|s| (*s).to_owned())
                     .chain(self.enums.iter().map(|e| e.name.clone()))
                     .collect();
-                let help = suggest::did_you_mean(&name.name, candidates.iter().map(String::as_str))
-                    .unwrap_or_else(|| {
-                        "use a built-in type (`string`, `int`, `float`, `bool`, `time`, `duration`, `email`, `phone`, `url`, `timezone`) or declare an `enum`".to_owned()
-                    });
-                let d =
-                    Diagnostic::error(codes::UNKNOWN_TYPE, format!("unknown type `{}`", name.name))
-                        .with_primary(name.span, "not a type")
-                        .with_help(help);
+                let suggestion =
+                    suggest::closest(&name.name, candidates.iter().map(String::as_str));
+                let d = messages::unknown_type(name.span, &name.name, suggestion);
                 self.emit(file, d);
                 Type::Error
             }
@@ -368,27 +351,19 @@ impl<'a> Checker<'a> {
         }
         for f in fields {
             if is_profile && f.name.name == "id" {
-                let d = Diagnostic::error(codes::RESERVED_FIELD, "every profile already has `id`")
-                    .with_primary(f.name.span, "declared here")
-                    .with_help("remove this field: `profile.id` is the user id of incoming events, a `string`");
-                self.emit(file, d);
+                self.emit(file, messages::reserved_field(f.name.span));
                 continue;
             }
             let ty = self.resolve_type(file, &f.ty);
             if let Some(i) = schema.fields.iter().position(|x| x.name == f.name.name) {
-                let d = Diagnostic::error(
-                    codes::DUPLICATE_FIELD,
-                    format!("field `{}` is declared twice", f.name.name),
-                )
-                .with_primary(f.name.span, "declared again here")
-                .with_secondary(spans[i], "first declared here")
-                .with_help("rename or remove one of them");
+                let d = messages::duplicate_field(f.name.span, spans[i], &f.name.name);
                 self.emit(file, d);
                 continue;
             }
-            let default = f.default.as_ref().and_then(|e| {
-                self.constant(file, e, &ty, &format!("the default of `{}`", f.name.name))
-            });
+            let default = f
+                .default
+                .as_ref()
+                .and_then(|e| self.constant(file, e, &ty, ConstantSite::Default(&f.name.name)));
             schema.fields.push(FieldDef {
                 name: f.name.name.clone(),
                 ty,
@@ -414,37 +389,24 @@ impl<'a> Checker<'a> {
                             file: f0,
                             span: first.keyword,
                         };
-                        let ident = Ident {
-                            name: "profile".to_owned(),
-                            span: p.keyword,
-                        };
-                        self.duplicate_block(
-                            codes::DUPLICATE_PROFILE,
-                            "profile",
-                            &ident,
-                            file,
-                            first,
-                        );
+                        let elsewhere = self.elsewhere(file, first);
+                        let d =
+                            messages::duplicate_profile(p.keyword, first.span, elsewhere.as_ref());
+                        self.emit(file, d);
                     } else {
                         found = Some((file, p));
                     }
                 }
                 Item::Policy(p) => {
                     if let Some((f0, first)) = policy {
-                        let ident = Ident {
-                            name: "policy".to_owned(),
-                            span: p.keyword,
+                        let first = Loc {
+                            file: f0,
+                            span: first,
                         };
-                        self.duplicate_block(
-                            codes::DUPLICATE_POLICY,
-                            "policy",
-                            &ident,
-                            file,
-                            Loc {
-                                file: f0,
-                                span: first,
-                            },
-                        );
+                        let elsewhere = self.elsewhere(file, first);
+                        let d =
+                            messages::duplicate_policy(p.keyword, first.span, elsewhere.as_ref());
+                        self.emit(file, d);
                     } else {
                         policy = Some((file, p.keyword));
                     }
@@ -463,14 +425,7 @@ impl<'a> Checker<'a> {
                 if let Some(f) = self.profile.fields.iter().find(|f| f.name == "timezone") {
                     let ty = f.ty.strip_optional();
                     if *ty != Type::Timezone && !ty.is_error() {
-                        let what = self.type_name(&f.ty);
-                        let span = f.loc.span;
-                        let d = Diagnostic::error(
-                            codes::TYPE_MISMATCH,
-                            format!("`profile.timezone` must be a `timezone`, not a `{what}`"),
-                        )
-                        .with_primary(span, "read by every `local` time")
-                        .with_help("declare it `timezone: timezone = \"UTC\"` (an IANA zone name, checked), or rename the field");
+                        let d = messages::timezone_field_type(f.loc.span, &self.type_name(&f.ty));
                         self.emit(file, d);
                     }
                 }
@@ -486,42 +441,10 @@ impl<'a> Checker<'a> {
                     },
                 });
                 if !self.parsed.is_empty() {
-                    let d = Diagnostic::error(codes::MISSING_PROFILE, "the project has no `profile` block")
-                        .with_primary(Span::empty(0), "expected a `profile { … }` in one of the files")
-                        .with_help("declare what is known about each user, for example `profile { email: email?, plan: Plan }`");
-                    self.emit(FileId(0), d);
+                    self.emit(FileId(0), messages::missing_profile(Span::empty(0)));
                 }
             }
         }
-    }
-
-    fn duplicate_block(
-        &mut self,
-        code: &'static str,
-        what: &str,
-        name: &Ident,
-        file: FileId,
-        first: Loc,
-    ) {
-        let mut d = Diagnostic::error(
-            code,
-            format!("the project has more than one `{what}` block"),
-        )
-        .with_primary(name.span, "another one here")
-        .with_help(format!(
-            "a project has exactly one `{what}`: merge the two blocks"
-        ));
-        if first.file == file {
-            d = d.with_secondary(first.span, "first one here");
-        } else {
-            let src = self.source(first.file).clone();
-            d = d.with_related(
-                Diagnostic::error(code, format!("the first `{what}` block"))
-                    .with_primary(first.span, "first one here")
-                    .in_file(&src),
-            );
-        }
-        self.emit(file, d);
     }
 
     fn collect_events(&mut self) {
@@ -529,13 +452,7 @@ impl<'a> Checker<'a> {
             let Item::Event(decl) = item else { continue };
             if let Some(&prev) = self.event_names.get(&decl.name.name) {
                 let first = self.events[prev.index()].loc;
-                self.duplicate(
-                    codes::DUPLICATE_DECLARATION,
-                    "event",
-                    &decl.name,
-                    file,
-                    first,
-                );
+                self.duplicate(Declaration::Event, &decl.name, file, first);
                 continue;
             }
             let schema = self.schema(file, &decl.fields, false);
@@ -564,13 +481,7 @@ impl<'a> Checker<'a> {
                             file: s.file,
                             span: s.decl.name.span,
                         };
-                        self.duplicate(
-                            codes::DUPLICATE_DECLARATION,
-                            "segment",
-                            &decl.name,
-                            file,
-                            first,
-                        );
+                        self.duplicate(Declaration::Segment, &decl.name, file, first);
                         continue;
                     }
                     self.segment_names.insert(
@@ -593,13 +504,7 @@ impl<'a> Checker<'a> {
                             file: t.file,
                             span: t.decl.name.span,
                         };
-                        self.duplicate(
-                            codes::DUPLICATE_DECLARATION,
-                            "template",
-                            &decl.name,
-                            file,
-                            first,
-                        );
+                        self.duplicate(Declaration::Template, &decl.name, file, first);
                         continue;
                     }
                     let event = decl.event.as_ref().and_then(|e| self.event_ref(file, e));
@@ -622,13 +527,7 @@ impl<'a> Checker<'a> {
                             file: f0,
                             span: w.name.span,
                         };
-                        self.duplicate(
-                            codes::DUPLICATE_DECLARATION,
-                            "workflow",
-                            &decl.name,
-                            file,
-                            first,
-                        );
+                        self.duplicate(Declaration::Workflow, &decl.name, file, first);
                         continue;
                     }
                     self.workflow_names
@@ -642,7 +541,7 @@ impl<'a> Checker<'a> {
                             name: name.clone(),
                             span: decl.name.span,
                         };
-                        self.duplicate(codes::DUPLICATE_DECLARATION, "test", &ident, file, first);
+                        self.duplicate(Declaration::Test, &ident, file, first);
                         continue;
                     }
                     tests.insert(
@@ -663,14 +562,8 @@ impl<'a> Checker<'a> {
         if let Some(&id) = self.event_names.get(&name.name) {
             return Some(id);
         }
-        let help = suggest::did_you_mean(&name.name, self.events.iter().map(|e| e.name.as_str()))
-            .unwrap_or_else(|| format!("declare it: `event {} {{ … }}`", name.name));
-        let d = Diagnostic::error(
-            codes::UNKNOWN_EVENT,
-            format!("unknown event `{}`", name.name),
-        )
-        .with_primary(name.span, "no event of this name")
-        .with_help(help);
+        let suggestion = suggest::closest(&name.name, self.events.iter().map(|e| e.name.as_str()));
+        let d = messages::unknown_event(name.span, &name.name, suggestion);
         self.emit(file, d);
         None
     }
@@ -686,7 +579,7 @@ impl<'a> Checker<'a> {
         file: FileId,
         e: &ast::Expr,
         want: &Type,
-        what: &str,
+        what: ConstantSite<'_>,
     ) -> Option<Const> {
         use ast::{ExprKind, Literal};
         let target = want.strip_optional().clone();
@@ -696,12 +589,7 @@ impl<'a> Checker<'a> {
                 if want.is_optional() || want.is_error() {
                     return Some(Const::None);
                 }
-                let d = Diagnostic::error(codes::NOT_OPTIONAL, format!("{what} cannot be `none`"))
-                    .with_primary(
-                        e.span,
-                        format!("`{}` is never `none`", self.type_name(want)),
-                    )
-                    .with_help("give a value, or declare the field optional with `?`");
+                let d = messages::constant_not_optional(e.span, what, &self.type_name(want));
                 self.emit(file, d);
                 return None;
             }
@@ -720,13 +608,7 @@ impl<'a> Checker<'a> {
             ExprKind::Literal(Literal::Timestamp(t)) => (Type::Time, Const::Time(t.value)),
             ExprKind::Literal(Literal::String(s)) => {
                 let Some(text) = s.as_plain() else {
-                    let d = Diagnostic::error(
-                        codes::TYPE_MISMATCH,
-                        format!("{what} cannot interpolate"),
-                    )
-                    .with_primary(s.span, "a constant is needed here")
-                    .with_help("write the text without `{…}`; use `{{` for a literal brace");
-                    self.emit(file, d);
+                    self.emit(file, messages::constant_interpolates(s.span, what));
                     return None;
                 };
                 if let Type::Enum(id) = target {
@@ -735,18 +617,7 @@ impl<'a> Checker<'a> {
                 }
                 if target.is_stringlike() {
                     if let Err(err) = crate::format::validate(&target, &text) {
-                        let code = if err.timezone {
-                            codes::UNKNOWN_TIMEZONE
-                        } else {
-                            codes::INVALID_FORMAT
-                        };
-                        let d = Diagnostic::error(code, err.message)
-                            .with_primary(
-                                s.span,
-                                format!("not a valid `{}`", self.type_name(&target)),
-                            )
-                            .with_help(err.help);
-                        self.emit(file, d);
+                        self.emit(file, err.diagnostic(s.span, &text));
                         return None;
                     }
                     return Some(Const::String(text));
@@ -759,24 +630,19 @@ impl<'a> Checker<'a> {
                         .enum_member(file, id, &p.segments[0])
                         .map(|m| Const::Enum(id, m));
                 }
-                let d = Diagnostic::error(
-                    codes::UNKNOWN_NAME,
-                    format!("unknown name `{}`", p.segments[0].name),
-                )
-                .with_primary(e.span, format!("expected a `{}`", self.type_name(&target)))
-                .with_help(self.bare_name_help(&p.segments[0].name));
+                let name = &p.segments[0].name;
+                let d = messages::unknown_name(
+                    e.span,
+                    name,
+                    Some(self.type_name(&target).as_str()),
+                    self.bare_name_hint(name),
+                );
                 self.emit(file, d);
                 return None;
             }
             ExprKind::List(items) => {
                 let Type::List(elem) = &target else {
-                    let d =
-                        Diagnostic::error(codes::TYPE_MISMATCH, format!("{what} is not a list"))
-                            .with_primary(
-                                e.span,
-                                format!("expected a `{}`", self.type_name(&target)),
-                            )
-                            .with_help("give a single value");
+                    let d = messages::constant_not_list(e.span, what, &self.type_name(&target));
                     self.emit(file, d);
                     return None;
                 };
@@ -787,10 +653,7 @@ impl<'a> Checker<'a> {
                 return Some(Const::List(out));
             }
             _ => {
-                let d =
-                    Diagnostic::error(codes::TYPE_MISMATCH, format!("{what} must be a constant"))
-                        .with_primary(e.span, "not a constant")
-                        .with_help(format!("write a `{}` literal", self.type_name(&target)));
+                let d = messages::not_constant(e.span, what, &self.type_name(&target));
                 self.emit(file, d);
                 return None;
             }
@@ -798,16 +661,12 @@ impl<'a> Checker<'a> {
         if got.0.fits(&target) {
             Some(got.1)
         } else {
-            let d = Diagnostic::error(
-                codes::TYPE_MISMATCH,
-                format!(
-                    "{what} must be a `{}`, not a `{}`",
-                    self.type_name(&target),
-                    self.type_name(&got.0)
-                ),
-            )
-            .with_primary(e.span, format!("this is a `{}`", self.type_name(&got.0)))
-            .with_help(format!("write a `{}` value", self.type_name(&target)));
+            let d = messages::constant_type(
+                e.span,
+                what,
+                &self.type_name(&target),
+                &self.type_name(&got.0),
+            );
             self.emit(file, d);
             None
         }
@@ -820,23 +679,16 @@ impl<'a> Checker<'a> {
         if let Some(i) = def.members.iter().position(|m| *m == name.name) {
             return Some(i as u32);
         }
-        let help = suggest::did_you_mean(&name.name, def.members.iter().map(String::as_str))
-            .unwrap_or_else(|| {
-                let members = suggest::all_of(def.members.iter().map(String::as_str));
-                match self.enums.iter().find(|e| e.members.contains(&name.name)) {
-                    Some(other) => format!(
-                        "`{}` is a member of `{}`, not of `{}`; `{}` has {members}",
-                        name.name, other.name, def.name, def.name
-                    ),
-                    None => format!("`{}` has {members}", def.name),
-                }
-            });
-        let d = Diagnostic::error(
-            codes::UNKNOWN_ENUM_MEMBER,
-            format!("`{}` has no member `{}`", def.name, name.name),
-        )
-        .with_primary(name.span, format!("not a member of `{}`", def.name))
-        .with_help(help);
+        let members: Vec<&str> = def.members.iter().map(String::as_str).collect();
+        let suggestion = suggest::closest(&name.name, members.iter().copied());
+        let other = self
+            .enums
+            .iter()
+            .find(|e| e.members.contains(&name.name))
+            .map(|e| e.name.as_str());
+        let d = messages::unknown_enum_member(
+            name.span, &def.name, &name.name, suggestion, other, &members,
+        );
         self.emit(file, d);
         None
     }
@@ -845,46 +697,32 @@ impl<'a> Checker<'a> {
     pub(crate) fn enum_string(&mut self, file: FileId, id: EnumId, text: &str, span: Span) {
         self.used_enums[id.index()] = true;
         let def = &self.enums[id.index()];
-        let help = match suggest::closest(text, def.members.iter().map(String::as_str)) {
-            Some(m) => format!("did you mean `{m}`? enum members are written without quotes"),
-            None if def.members.iter().any(|m| m == text) => {
-                format!("enum members are written without quotes: `{text}`")
-            }
-            None => format!(
-                "`{}` has {}; members are written without quotes",
-                def.name,
-                suggest::all_of(def.members.iter().map(String::as_str))
-            ),
-        };
-        let d = Diagnostic::error(
-            codes::UNKNOWN_ENUM_MEMBER,
-            format!("`{}` has no member `\"{text}\"`", def.name),
-        )
-        .with_primary(
-            span,
-            format!("a string, where a `{}` is expected", def.name),
-        )
-        .with_help(help);
+        let members: Vec<&str> = def.members.iter().map(String::as_str).collect();
+        let suggestion = suggest::closest(text, members.iter().copied());
+        let is_member = members.contains(&text);
+        let d =
+            messages::enum_member_as_string(span, &def.name, text, suggestion, is_member, &members);
         self.emit(file, d);
     }
 
-    /// Help for a bare name that is not an expected enum member.
-    pub(crate) fn bare_name_help(&self, name: &str) -> String {
-        for e in &self.enums {
-            if e.members.iter().any(|m| m == name) {
-                return format!(
-                    "`{name}` is a member of `{}`; it can stand only where a `{}` is expected, for example compared with a `{}` field",
-                    e.name, e.name, e.name
-                );
-            }
+    /// What a bare name that is not an expected enum member could have
+    /// meant: a member of another enum, or a path root.
+    pub(crate) fn bare_name_hint(&self, name: &str) -> NameHint<'_> {
+        if let Some(e) = self
+            .enums
+            .iter()
+            .find(|e| e.members.iter().any(|m| m == name))
+        {
+            return NameHint::MemberOf(&e.name);
         }
         let roots: Vec<&str> = ["profile", "event"]
             .into_iter()
             .chain(self.events.iter().map(|e| e.name.as_str()))
             .collect();
-        suggest::did_you_mean(name, roots).unwrap_or_else(|| {
-            "a value is a literal, an enum member, or a path such as `profile.plan` or `event.total`".to_owned()
-        })
+        match suggest::closest(name, roots) {
+            Some(root) => NameHint::Suggestion(root),
+            None => NameHint::Nothing,
+        }
     }
 
     /// How a type is written.

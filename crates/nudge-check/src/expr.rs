@@ -4,13 +4,13 @@
 use nudge_syntax::ast::{
     self, BinaryOp, DidWindow as AstWindow, ExprKind as A, Literal, StringLit, StringPart,
 };
-use nudge_syntax::{Diagnostic, Span};
+use nudge_syntax::Span;
 
 use crate::checker::{Checker, Cx, EventScope, Key, NoEvent, SegState};
-use crate::codes;
 use crate::ir::{
     self, Const, DidWindow, EventId, ExprKind as K, FieldId, SegmentDef, SegmentId, TextPart,
 };
+use crate::messages::{self, ConditionSite, DurationSite};
 use crate::suggest;
 use crate::types::Type;
 
@@ -209,38 +209,23 @@ impl Checker<'_> {
     }
 
     /// Checks a condition: a `bool`.
-    pub(crate) fn condition(&mut self, cx: &Cx, e: &ast::Expr, what: &str) -> ir::Expr {
+    pub(crate) fn condition(&mut self, cx: &Cx, e: &ast::Expr, what: ConditionSite) -> ir::Expr {
         let t = self.expr(cx, e, Some(&Type::Bool));
-        self.require(cx, &t, &Type::Bool, what);
+        self.require_bool(cx, &t, what);
         t
     }
 
-    /// Reports `t` if it does not fit `want`.
-    pub(crate) fn require(&mut self, cx: &Cx, t: &ir::Expr, want: &Type, what: &str) -> bool {
-        if t.ty.fits(want) {
-            return true;
+    /// Reports `t` if it is not a `bool`.
+    fn require_bool(&mut self, cx: &Cx, t: &ir::Expr, what: ConditionSite) {
+        if t.ty.fits(&Type::Bool) {
+            return;
         }
-        if t.ty.is_optional() && t.ty.strip_optional().fits(want) {
+        if t.ty.is_optional() && t.ty.strip_optional().fits(&Type::Bool) {
             self.not_narrowed(cx, t.span, &t.ty);
-            return false;
+            return;
         }
-        let d = Diagnostic::error(
-            codes::TYPE_MISMATCH,
-            format!(
-                "{what} must be a `{}`, not a `{}`",
-                self.type_name(want),
-                self.type_name(&t.ty)
-            ),
-        )
-        .with_primary(t.span, format!("this is a `{}`", self.type_name(&t.ty)))
-        .with_help(match want {
-            Type::Bool => {
-                "write a condition such as `profile.plan == pro` or `event.total > 20.0`".to_owned()
-            }
-            _ => format!("give a `{}` here", self.type_name(want)),
-        });
+        let d = messages::not_a_condition(t.span, what, &self.type_name(&t.ty));
         self.emit(cx.file, d);
-        false
     }
 
     pub(crate) fn not_narrowed(&mut self, cx: &Cx, span: Span, ty: &Type) {
@@ -250,11 +235,7 @@ impl Checker<'_> {
             .get(span.range())
             .unwrap_or("this")
             .to_owned();
-        let d = Diagnostic::error(codes::OPTIONAL_NOT_NARROWED, format!("`{text}` may be `none` here"))
-            .with_primary(span, format!("a `{}`", self.type_name(ty)))
-            .with_help(format!(
-                "check it first (`if {text} != none {{ … }}`, `audience {text} != none`, or `{text} != none and …`), or give a default: `{text} ?? …`"
-            ));
+        let d = messages::optional_not_narrowed(span, &text, &self.type_name(ty));
         self.emit(cx.file, d);
     }
 
@@ -282,19 +263,11 @@ impl Checker<'_> {
                         None => elem_ty = Some(t.ty.clone()),
                         Some(et) => {
                             if !t.ty.fits(et) && !t.ty.comparable(et.strip_optional()) {
-                                let d = Diagnostic::error(
-                                    codes::TYPE_MISMATCH,
-                                    format!(
-                                        "a list of `{}` cannot hold a `{}`",
-                                        self.type_name(et),
-                                        self.type_name(&t.ty)
-                                    ),
-                                )
-                                .with_primary(
+                                let d = messages::list_item_type(
                                     t.span,
-                                    format!("this is a `{}`", self.type_name(&t.ty)),
-                                )
-                                .with_help("every item of a list has the same type");
+                                    &self.type_name(et),
+                                    &self.type_name(&t.ty),
+                                );
                                 self.emit(cx.file, d);
                             }
                         }
@@ -305,7 +278,7 @@ impl Checker<'_> {
                 typed(K::List(out), ty, span)
             }
             A::Not(inner) => {
-                let t = self.condition(cx, inner, "the operand of `not`");
+                let t = self.condition(cx, inner, ConditionSite::NotOperand);
                 typed(K::Not(Box::new(t)), Type::Bool, span)
             }
             A::Binary {
@@ -323,7 +296,7 @@ impl Checker<'_> {
             }
             A::Did(did) => self.did(cx, did, span),
             A::Inactive(d) => {
-                self.positive(cx.file, d, "`inactive for`");
+                self.positive(cx.file, d, DurationSite::InactiveFor);
                 typed(K::Inactive(d.seconds), Type::Bool, span)
             }
             A::InSegment(name) => match self.segment_ref(cx, name) {
@@ -331,7 +304,7 @@ impl Checker<'_> {
                 None => typed(K::Const(Const::Bool(false)), Type::Error, span),
             },
             A::Ago(d) => {
-                self.positive(cx.file, d, "`ago`");
+                self.positive(cx.file, d, DurationSite::Ago);
                 typed(K::Ago(d.seconds), Type::Time, span)
             }
             A::Error => error(span),
@@ -345,17 +318,17 @@ impl Checker<'_> {
             .get(t.span.range())
             .unwrap_or("this")
             .to_owned();
-        let d = Diagnostic::error(codes::NOT_OPTIONAL, format!("`{text}` is never `none`"))
-            .with_primary(
-                t.span,
-                format!("a `{}`, not optional", self.type_name(&t.ty)),
-            )
-            .with_help("only optional values (`T?`) can be `none`; remove the comparison");
+        let d = messages::never_none(t.span, &text, &self.type_name(&t.ty));
         self.emit(cx.file, d);
     }
 
     /// Reports a duration of zero where a positive one is needed.
-    pub(crate) fn positive(&mut self, file: ir::FileId, d: &ast::DurationLit, what: &str) -> bool {
+    pub(crate) fn positive(
+        &mut self,
+        file: ir::FileId,
+        d: &ast::DurationLit,
+        what: DurationSite,
+    ) -> bool {
         if d.seconds > 0 {
             return true;
         }
@@ -366,13 +339,7 @@ impl Checker<'_> {
         if nudge_syntax::literal::parse_duration(written).is_err() {
             return false;
         }
-        let diag = Diagnostic::error(
-            codes::NON_POSITIVE_DURATION,
-            format!("{what} needs a duration above zero"),
-        )
-        .with_primary(d.span, "zero")
-        .with_help("give a positive duration such as `1h`");
-        self.emit(file, diag);
+        self.emit(file, messages::non_positive_duration(d.span, what));
         false
     }
 
@@ -401,15 +368,7 @@ impl Checker<'_> {
                 }
                 Some(t) if t.is_stringlike() && *t != Type::String => {
                     if let Err(err) = crate::format::validate(t, &text) {
-                        let code = if err.timezone {
-                            codes::UNKNOWN_TIMEZONE
-                        } else {
-                            codes::INVALID_FORMAT
-                        };
-                        let d = Diagnostic::error(code, err.message)
-                            .with_primary(s.span, format!("not a valid `{}`", self.type_name(t)))
-                            .with_help(err.help);
-                        self.emit(cx.file, d);
+                        self.emit(cx.file, err.diagnostic(s.span, &text));
                     }
                     return typed(K::Const(Const::String(text)), t.clone(), s.span);
                 }
@@ -436,19 +395,11 @@ impl Checker<'_> {
                             }
                             let d = self.expr(cx, default, Some(&inner));
                             if !d.ty.fits(&inner) && !inner.is_stringlike() {
-                                let diag = Diagnostic::error(
-                                    codes::TYPE_MISMATCH,
-                                    format!(
-                                        "the default must be a `{}`, not a `{}`",
-                                        self.type_name(&inner),
-                                        self.type_name(&d.ty)
-                                    ),
-                                )
-                                .with_primary(
+                                let diag = messages::default_type(
                                     d.span,
-                                    format!("this is a `{}`", self.type_name(&d.ty)),
-                                )
-                                .with_help(format!("give a `{}` default", self.type_name(&inner)));
+                                    &self.type_name(&inner),
+                                    &self.type_name(&d.ty),
+                                );
                                 self.emit(cx.file, diag);
                             }
                             let ty = inner;
@@ -460,27 +411,18 @@ impl Checker<'_> {
                         }
                         None => {
                             if path.ty.is_optional() {
-                                let text = i.path.dotted();
-                                let d = Diagnostic::error(
-                                    codes::OPTIONAL_NOT_NARROWED,
-                                    format!("`{text}` may be `none` here"),
-                                )
-                                .with_primary(i.span, format!("a `{}`", self.type_name(&path.ty)))
-                                .with_help(format!(
-                                    "give a default: `{{{text} ?? \"…\"}}`, or send only where it is set (`if {text} != none {{ … }}`)"
-                                ));
+                                let d = messages::optional_in_text(
+                                    i.span,
+                                    &i.path.dotted(),
+                                    &self.type_name(&path.ty),
+                                );
                                 self.emit(cx.file, d);
                             }
                             path
                         }
                     };
                     if let Type::List(_) = t.ty.strip_optional() {
-                        let d = Diagnostic::error(
-                            codes::TYPE_MISMATCH,
-                            "a list cannot be written into text",
-                        )
-                        .with_primary(i.span, format!("a `{}`", self.type_name(&t.ty)))
-                        .with_help("interpolate single values; lists can go into a webhook `body`");
+                        let d = messages::list_in_text(i.span, &self.type_name(&t.ty));
                         self.emit(cx.file, d);
                     }
                     parts.push(TextPart::Interp(t));
@@ -497,12 +439,7 @@ impl Checker<'_> {
             .get(t.span.range())
             .unwrap_or("this")
             .to_owned();
-        let d = Diagnostic::warning(
-            codes::NEEDLESS_DEFAULT,
-            format!("`{text}` is never `none`, so `??` does nothing"),
-        )
-        .with_primary(span, format!("`{text}` is a `{}`", self.type_name(&t.ty)))
-        .with_help("remove the `??` and its default");
+        let d = messages::needless_default(span, &text, &self.type_name(&t.ty));
         self.emit(cx.file, d);
     }
 
@@ -535,39 +472,29 @@ impl Checker<'_> {
                 || root.name == "event"
                 || self.event_names.contains_key(&root.name)
             {
-                let d = Diagnostic::error(
-                    codes::INVALID_PATH,
-                    format!("`{}` alone is not a value", root.name),
-                )
-                .with_primary(span, "name one of its fields")
-                .with_help(format!("write `{}.FIELD`", root.name));
-                self.emit(cx.file, d);
+                self.emit(cx.file, messages::path_root_alone(span, &root.name));
                 return error(span);
             }
-            let help = self.bare_name_help(&root.name);
-            let d = Diagnostic::error(codes::UNKNOWN_NAME, format!("unknown name `{}`", root.name))
-                .with_primary(
-                    span,
-                    match expect {
-                        Some(t) if !t.is_error() => format!("expected a `{}`", self.type_name(t)),
-                        _ => "not a value here".to_owned(),
-                    },
-                )
-                .with_help(help);
+            let expected = match expect {
+                Some(t) if !t.is_error() => Some(self.type_name(t)),
+                _ => None,
+            };
+            let d = messages::unknown_name(
+                span,
+                &root.name,
+                expected.as_deref(),
+                self.bare_name_hint(&root.name),
+            );
             self.emit(cx.file, d);
             return error(span);
         }
         if p.segments.len() > 2 {
             let extra = &p.segments[2];
-            let d = Diagnostic::error(
-                codes::INVALID_PATH,
-                format!("`{}.{}` has no fields", root.name, p.segments[1].name),
-            )
-            .with_primary(
+            let d = messages::path_past_field(
                 extra.span.to(p.segments[p.segments.len() - 1].span),
-                "fields have no fields",
-            )
-            .with_help(format!("write `{}.{}`", root.name, p.segments[1].name));
+                &root.name,
+                &p.segments[1].name,
+            );
             self.emit(cx.file, d);
             return error(span);
         }
@@ -577,22 +504,19 @@ impl Checker<'_> {
             "profile" => match self.profile.field(&field.name) {
                 Some(f) => (K::Profile(f), self.profile.fields[f.index()].ty.clone()),
                 None => {
-                    let help = suggest::did_you_mean(
+                    let fields: Vec<&str> = self
+                        .profile
+                        .fields
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect();
+                    let suggestion = suggest::closest(&field.name, fields.iter().copied());
+                    let d = messages::unknown_profile_field(
+                        field.span,
                         &field.name,
-                        self.profile.fields.iter().map(|f| f.name.as_str()),
-                    )
-                    .unwrap_or_else(|| {
-                        format!(
-                            "the profile has {}",
-                            suggest::all_of(self.profile.fields.iter().map(|f| f.name.as_str()))
-                        )
-                    });
-                    let d = Diagnostic::error(
-                        codes::UNKNOWN_PROPERTY,
-                        format!("the profile has no field `{}`", field.name),
-                    )
-                    .with_primary(field.span, "unknown field")
-                    .with_help(help);
+                        suggestion,
+                        &fields,
+                    );
                     self.emit(cx.file, d);
                     return error(span);
                 }
@@ -629,12 +553,8 @@ impl Checker<'_> {
                         }
                     }
                     if !missing.is_empty() || ty.is_none() {
-                        let d = Diagnostic::error(
-                            codes::UNKNOWN_PROPERTY,
-                            format!("not every trigger of this workflow has `{}` of one type", field.name),
-                        )
-                        .with_primary(field.span, format!("missing or of another type in {}", suggest::one_of(missing.iter().map(String::as_str))))
-                        .with_help("with several triggers, `event.` reaches only the fields they all share with the same type; split the workflow, or filter in the trigger's `where`");
+                        let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
+                        let d = messages::field_not_shared(field.span, &field.name, &missing);
                         self.emit(cx.file, d);
                         return error(span);
                     }
@@ -644,15 +564,7 @@ impl Checker<'_> {
             name => match self.event_names.get(name).copied() {
                 Some(id) => {
                     if !cx.received.contains(&id) {
-                        let d = Diagnostic::error(
-                            codes::EVENT_NOT_RECEIVED,
-                            format!("`{name}.{}` is used where `{name}` may not have been received", field.name),
-                        )
-                        .with_primary(root.span, format!("no `wait for {name}` received it on every path to here"))
-                        .with_help(format!(
-                            "`{name}.FIELD` is available in the `then {{ … }}` block of `wait for {name}`; inside `{name} where …` clauses write `event.{}`",
-                            field.name
-                        ));
+                        let d = messages::event_not_received(root.span, name, &field.name);
                         self.emit(cx.file, d);
                         return error(span);
                     }
@@ -666,15 +578,8 @@ impl Checker<'_> {
                         .into_iter()
                         .chain(self.events.iter().map(|e| e.name.as_str()))
                         .collect();
-                    let help = suggest::did_you_mean(&root.name, roots).unwrap_or_else(|| {
-                        "a path starts with `profile`, `event` or the name of an event received by `wait for`".to_owned()
-                    });
-                    let d = Diagnostic::error(
-                        codes::UNKNOWN_NAME,
-                        format!("unknown name `{}`", root.name),
-                    )
-                    .with_primary(root.span, "not `profile`, `event` or an event")
-                    .with_help(help);
+                    let suggestion = suggest::closest(&root.name, roots);
+                    let d = messages::unknown_path_root(root.span, &root.name, suggestion);
                     self.emit(cx.file, d);
                     return error(span);
                 }
@@ -692,50 +597,21 @@ impl Checker<'_> {
         if let Some(f) = ev.schema.field(&field.name) {
             return Some((f, ev.schema.fields[f.index()].ty.clone()));
         }
-        let help = suggest::did_you_mean(
+        let fields: Vec<&str> = ev.schema.fields.iter().map(|f| f.name.as_str()).collect();
+        let suggestion = suggest::closest(&field.name, fields.iter().copied());
+        let d = messages::unknown_event_property(
+            field.span,
+            &ev.name,
             &field.name,
-            ev.schema.fields.iter().map(|f| f.name.as_str()),
-        )
-        .unwrap_or_else(|| {
-            if ev.schema.fields.is_empty() {
-                format!("`{}` has no properties", ev.name)
-            } else {
-                format!(
-                    "`{}` has {}",
-                    ev.name,
-                    suggest::all_of(ev.schema.fields.iter().map(|f| f.name.as_str()))
-                )
-            }
-        });
-        let d = Diagnostic::error(
-            codes::UNKNOWN_PROPERTY,
-            format!("event `{}` has no property `{}`", ev.name, field.name),
-        )
-        .with_primary(field.span, "unknown property")
-        .with_help(help);
+            suggestion,
+            &fields,
+        );
         self.emit(cx.file, d);
         None
     }
 
     fn no_event(&mut self, cx: &Cx, why: NoEvent, span: Span) {
-        let (message, help) = match why {
-            NoEvent::Segment => (
-                "a segment has no `event`",
-                "segments are conditions over the profile and its history: use `did EVENT where event.FIELD …` or a `profile.` field",
-            ),
-            NoEvent::Inactive => (
-                "a workflow started by `on inactive for` has no triggering `event`",
-                "use `profile.` fields, or `did EVENT where event.FIELD …` to look at history",
-            ),
-            NoEvent::Template => (
-                "this template is not for an event",
-                "add `for EVENT` after the channel (`template t: email for order_completed { … }`) to use that event's properties",
-            ),
-        };
-        let d = Diagnostic::error(codes::EVENT_NOT_IN_SCOPE, message)
-            .with_primary(span, "`event` is not defined here")
-            .with_help(help);
-        self.emit(cx.file, d);
+        self.emit(cx.file, messages::event_not_in_scope(span, why));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -751,14 +627,14 @@ impl Checker<'_> {
     ) -> ir::Expr {
         match op {
             BinaryOp::And | BinaryOp::Or => {
-                let l = self.condition(cx, lhs, &format!("the left side of `{}`", op.as_str()));
+                let l = self.condition(cx, lhs, ConditionSite::LeftOf(op));
                 let facts = if op == BinaryOp::And {
                     self.facts_true(cx, lhs)
                 } else {
                     self.facts_false(cx, lhs)
                 };
                 let rcx = cx.with_facts(&facts);
-                let r = self.condition(&rcx, rhs, &format!("the right side of `{}`", op.as_str()));
+                let r = self.condition(&rcx, rhs, ConditionSite::RightOf(op));
                 typed(K::Binary(op, Box::new(l), Box::new(r)), Type::Bool, span)
             }
             BinaryOp::Coalesce => {
@@ -769,16 +645,11 @@ impl Checker<'_> {
                 let inner = l.ty.strip_optional().clone();
                 let r = self.expr(cx, rhs, Some(&inner));
                 if !r.ty.fits(&inner) {
-                    let d = Diagnostic::error(
-                        codes::TYPE_MISMATCH,
-                        format!(
-                            "the default must be a `{}`, not a `{}`",
-                            self.type_name(&inner),
-                            self.type_name(&r.ty)
-                        ),
-                    )
-                    .with_primary(r.span, format!("this is a `{}`", self.type_name(&r.ty)))
-                    .with_help(format!("give a `{}` default", self.type_name(&inner)));
+                    let d = messages::default_type(
+                        r.span,
+                        &self.type_name(&inner),
+                        &self.type_name(&r.ty),
+                    );
                     self.emit(cx.file, d);
                 }
                 let ty = if r.ty.is_optional() {
@@ -795,31 +666,18 @@ impl Checker<'_> {
                 match &r.ty {
                     Type::List(elem) => {
                         if !l.ty.strip_optional().comparable(elem.strip_optional()) {
-                            let d = Diagnostic::error(
-                                codes::TYPE_MISMATCH,
-                                format!(
-                                    "a `{}` is never in a list of `{}`",
-                                    self.type_name(&l.ty),
-                                    self.type_name(elem)
-                                ),
-                            )
-                            .with_primary(op_span, "types differ")
-                            .with_secondary(l.span, format!("a `{}`", self.type_name(&l.ty)))
-                            .with_help("compare values of the same type");
+                            let d = messages::never_in_list(
+                                op_span,
+                                l.span,
+                                &self.type_name(&l.ty),
+                                &self.type_name(elem),
+                            );
                             self.emit(cx.file, d);
                         }
                     }
                     Type::Error => {}
                     other => {
-                        let d = Diagnostic::error(
-                            codes::TYPE_MISMATCH,
-                            format!(
-                                "the right side of `in` must be a list, not a `{}`",
-                                self.type_name(other)
-                            ),
-                        )
-                        .with_primary(r.span, "not a list")
-                        .with_help("write a list such as `[pro, enterprise]`, or use `==`");
+                        let d = messages::in_needs_list(r.span, &self.type_name(other));
                         self.emit(cx.file, d);
                     }
                 }
@@ -845,13 +703,7 @@ impl Checker<'_> {
                 if l.ty == Type::None || r.ty == Type::None {
                     let other = if l.ty == Type::None { &r } else { &l };
                     if !equality {
-                        let d = Diagnostic::error(
-                            codes::NOT_ORDERED,
-                            format!("`none` cannot be compared with `{}`", op.as_str()),
-                        )
-                        .with_primary(op_span, "not an ordering")
-                        .with_help("use `== none`, `!= none`, `is none` or `is not none`");
-                        self.emit(cx.file, d);
+                        self.emit(cx.file, messages::none_ordered(op_span, op));
                     } else if !other.ty.is_optional()
                         && !other.ty.is_error()
                         && other.ty != Type::None
@@ -871,33 +723,17 @@ impl Checker<'_> {
                 }
                 let (lt, rt) = (l.ty.strip_optional(), r.ty.strip_optional());
                 if !lt.comparable(rt) {
-                    let d = Diagnostic::error(
-                        codes::TYPE_MISMATCH,
-                        format!(
-                            "cannot compare a `{}` with a `{}`",
-                            self.type_name(lt),
-                            self.type_name(rt)
-                        ),
-                    )
-                    .with_primary(op_span, "types differ")
-                    .with_secondary(l.span, format!("a `{}`", self.type_name(lt)))
-                    .with_secondary(r.span, format!("a `{}`", self.type_name(rt)))
-                    .with_help("compare values of the same type (`int` and `float` mix)");
+                    let d = messages::incomparable(
+                        op_span,
+                        l.span,
+                        &self.type_name(lt),
+                        r.span,
+                        &self.type_name(rt),
+                    );
                     self.emit(cx.file, d);
                 } else if !(equality || lt.is_ordered() && rt.is_ordered()) {
                     let bad = if lt.is_ordered() { rt } else { lt };
-                    let d = Diagnostic::error(
-                        codes::NOT_ORDERED,
-                        format!("`{}` values have no order", self.type_name(bad)),
-                    )
-                    .with_primary(
-                        op_span,
-                        format!(
-                            "`{}` needs numbers, durations, times or times of day",
-                            op.as_str()
-                        ),
-                    )
-                    .with_help("compare with `==`, `!=` or `in` instead");
+                    let d = messages::not_ordered(op_span, op, &self.type_name(bad));
                     self.emit(cx.file, d);
                 }
                 typed(K::Binary(op, Box::new(l), Box::new(r)), Type::Bool, span)
@@ -910,7 +746,7 @@ impl Checker<'_> {
         let mut inner = cx.clone();
         inner.event = EventScope::One(event);
         inner.tag = self.fresh_tag();
-        self.condition(&inner, filter, "a `where` filter")
+        self.condition(&inner, filter, ConditionSite::WhereFilter)
     }
 
     /// Resolves an `EVENT [where …]` and returns what its filter narrows:
@@ -932,7 +768,7 @@ impl Checker<'_> {
         inner.tag = tag;
         let (filter, facts) = match &m.filter {
             Some(f) => {
-                let t = self.condition(&inner, f, "a `where` filter");
+                let t = self.condition(&inner, f, ConditionSite::WhereFilter);
                 (Some(t), self.facts_true(&inner, f))
             }
             None => (None, Vec::new()),
@@ -968,28 +804,19 @@ impl Checker<'_> {
         let m = self.event_match(cx, &did.event);
         let count = did.count.as_ref().map(|c| {
             if c.count.value < 0 {
-                let d = Diagnostic::error(codes::INVALID_COUNT, "a count cannot be negative")
-                    .with_primary(c.count.span, "below zero")
-                    .with_help("count with a number of zero or more, such as `times >= 3`");
-                self.emit(cx.file, d);
+                self.emit(cx.file, messages::invalid_count(c.count.span));
             }
             (c.op, c.count.value)
         });
         let window = match &did.window {
             None => DidWindow::Ever,
             Some(AstWindow::Within(d)) => {
-                self.positive(cx.file, d, "`within`");
+                self.positive(cx.file, d, DurationSite::Within);
                 DidWindow::Within(d.seconds)
             }
             Some(AstWindow::SinceEntry(s)) => {
                 if matches!(cx.event, EventScope::None(NoEvent::Segment)) || cx.segment.is_some() {
-                    let d = Diagnostic::error(
-                        codes::TYPE_MISMATCH,
-                        "a segment has no entry to count from",
-                    )
-                    .with_primary(*s, "`since entry` needs a journey")
-                    .with_help("use `within D` in segments; `since entry` belongs in workflows");
-                    self.emit(cx.file, d);
+                    self.emit(cx.file, messages::since_entry_in_segment(*s));
                 }
                 DidWindow::SinceEntry
             }
@@ -1011,17 +838,11 @@ impl Checker<'_> {
 
     fn segment_ref(&mut self, cx: &Cx, name: &ast::Ident) -> Option<SegmentId> {
         let Some(&id) = self.segment_names.get(&name.name) else {
-            let help = suggest::did_you_mean(
+            let suggestion = suggest::closest(
                 &name.name,
                 self.segments.iter().map(|s| s.decl.name.name.as_str()),
-            )
-            .unwrap_or_else(|| format!("declare it: `segment {} = …`", name.name));
-            let d = Diagnostic::error(
-                codes::UNKNOWN_SEGMENT,
-                format!("unknown segment `{}`", name.name),
-            )
-            .with_primary(name.span, "no segment of this name")
-            .with_help(help);
+            );
+            let d = messages::unknown_segment(name.span, &name.name, suggestion);
             self.emit(cx.file, d);
             return None;
         };
@@ -1034,22 +855,12 @@ impl Checker<'_> {
             }
             SegState::InProgress => {
                 let start = self.seg_stack.iter().position(|s| *s == id).unwrap_or(0);
-                let mut names: Vec<String> = self.seg_stack[start..]
+                let mut chain: Vec<&str> = self.seg_stack[start..]
                     .iter()
-                    .map(|s| self.segments[s.index()].decl.name.name.clone())
+                    .map(|s| self.segments[s.index()].decl.name.name.as_str())
                     .collect();
-                names.push(name.name.clone());
-                let chain = names
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(" → ");
-                let d = Diagnostic::error(
-                    codes::SEGMENT_CYCLE,
-                    format!("segment `{}` refers to itself", name.name),
-                )
-                .with_primary(name.span, format!("cycle: {chain}"))
-                .with_help("a segment is a condition over the profile and its history; break the cycle by inlining the shared part");
+                chain.push(&name.name);
+                let d = messages::segment_cycle(name.span, &name.name, &chain);
                 self.emit(cx.file, d);
                 None
             }
@@ -1064,7 +875,7 @@ impl Checker<'_> {
         let tag = self.fresh_tag();
         let mut cx = Cx::new(file, EventScope::None(NoEvent::Segment), tag);
         cx.segment = Some(id);
-        let typed = self.condition(&cx, &decl.condition, "a segment");
+        let typed = self.condition(&cx, &decl.condition, ConditionSite::Segment);
         self.lint_condition(&cx, &decl.condition);
         let facts: Vec<Key> = self
             .facts_true(&cx, &decl.condition)

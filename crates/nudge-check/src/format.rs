@@ -3,56 +3,64 @@
 
 use std::str::FromStr;
 
+use nudge_syntax::{Diagnostic, Span};
+
+use crate::messages;
 use crate::suggest;
 use crate::types::Type;
 
-/// Why a literal does not fit its format, and how to fix it.
-pub(crate) struct FormatError {
-    pub message: String,
-    pub help: String,
-    pub timezone: bool,
+/// Why a literal does not fit the format of its type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FormatError {
+    /// Not an email address.
+    Email,
+    /// Not a phone number in E.164 form.
+    Phone,
+    /// Not an `http` or `https` address.
+    Url,
+    /// Not an IANA time zone.
+    Timezone(UnknownTimezone),
+}
+
+impl FormatError {
+    /// The diagnostic for the literal `text` at `span`.
+    pub(crate) fn diagnostic(self, span: Span, text: &str) -> Diagnostic {
+        match self {
+            FormatError::Email => messages::invalid_email(span, text),
+            FormatError::Phone => messages::invalid_phone(span, text),
+            FormatError::Url => messages::invalid_url(span, text),
+            FormatError::Timezone(e) => {
+                messages::unknown_timezone_literal(span, text, e.suggestion)
+            }
+        }
+    }
+}
+
+/// A name that is not an IANA time zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct UnknownTimezone {
+    /// The closest zone name, if one is close.
+    pub suggestion: Option<&'static str>,
 }
 
 /// Checks a literal against the format of `ty` (no-op for other types).
 pub(crate) fn validate(ty: &Type, text: &str) -> Result<(), FormatError> {
     match ty {
-        Type::Email if !is_email(text) => Err(FormatError {
-            message: format!("`{text}` is not an email address"),
-            help: "write an address such as `ada@example.com`".to_owned(),
-            timezone: false,
-        }),
-        Type::Phone if !is_phone(text) => Err(FormatError {
-            message: format!("`{text}` is not a phone number in international form"),
-            help:
-                "write the number in E.164 form: `+` and 8 to 15 digits, such as `+4915112345678`"
-                    .to_owned(),
-            timezone: false,
-        }),
-        Type::Url if !is_url(text) => Err(FormatError {
-            message: format!("`{text}` is not an `http` or `https` address"),
-            help: "write a full address such as `https://example.com/path`".to_owned(),
-            timezone: false,
-        }),
-        Type::Timezone => timezone(text),
+        Type::Email if !is_email(text) => Err(FormatError::Email),
+        Type::Phone if !is_phone(text) => Err(FormatError::Phone),
+        Type::Url if !is_url(text) => Err(FormatError::Url),
+        Type::Timezone => timezone(text).map_err(FormatError::Timezone),
         _ => Ok(()),
     }
 }
 
 /// Checks an IANA time zone name.
-pub(crate) fn timezone(text: &str) -> Result<(), FormatError> {
+pub(crate) fn timezone(text: &str) -> Result<(), UnknownTimezone> {
     if chrono_tz::Tz::from_str(text).is_ok() {
         return Ok(());
     }
-    let help = match suggest::closest(text, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name())) {
-        Some(best) => format!("did you mean `{best}`?"),
-        None => {
-            "use an IANA zone name such as `Europe/Berlin`, `America/New_York` or `UTC`".to_owned()
-        }
-    };
-    Err(FormatError {
-        message: format!("unknown time zone `{text}`"),
-        help,
-        timezone: true,
+    Err(UnknownTimezone {
+        suggestion: suggest::closest(text, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name())),
     })
 }
 
@@ -103,6 +111,6 @@ mod tests {
         assert!(!is_url("x.io"));
         assert!(timezone("Europe/Berlin").is_ok());
         let e = timezone("Europe/Berln").err().unwrap();
-        assert_eq!(e.help, "did you mean `Europe/Berlin`?");
+        assert_eq!(e.suggestion, Some("Europe/Berlin"));
     }
 }

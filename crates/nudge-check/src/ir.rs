@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use nudge_syntax::ast::{BinaryOp, Channel, Priority};
+pub use nudge_syntax::ast::{ExpectCount, JourneyState};
 use nudge_syntax::{SourceFile, Span};
 
 use crate::types::Type;
@@ -83,6 +84,8 @@ pub struct Program {
     pub workflows: Vec<WorkflowDef>,
     /// The project policy, if declared.
     pub policy: Option<PolicyDef>,
+    /// The `test` blocks, in file and source order.
+    pub tests: Vec<Test>,
 }
 
 impl Program {
@@ -548,4 +551,135 @@ pub enum DidWindow {
     Within(i64),
     /// Since this journey started (trigger excluded).
     SinceEntry,
+}
+
+// ------------------------------------------------------------------ tests
+
+/// A `test` block: names resolved, values typed against their schemas,
+/// times read. Steps of each kind keep their source order.
+#[derive(Clone, Debug)]
+pub struct Test {
+    /// Its name.
+    pub name: String,
+    /// Its file and the whole declaration.
+    pub loc: Loc,
+    /// Its name as written (problems of the whole test point here).
+    pub name_span: Span,
+    /// `given profile "ID" { … }`: attributes set before the first step.
+    pub profiles: Vec<(String, Vec<(FieldId, Const)>)>,
+    /// `given "ID" did EVENT { … } at T`: history from before the test.
+    pub history: Vec<PastEvent>,
+    /// `at T "ID" …`: what profiles do during the test.
+    pub steps: Vec<TestStep>,
+    /// `expect …`
+    pub expectations: Vec<Expectation>,
+}
+
+/// A point in test time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestTime {
+    /// An absolute time.
+    At(chrono::DateTime<chrono::Utc>),
+    /// Signed seconds from the test's first absolute time.
+    Offset(i64),
+}
+
+/// An event from before the test.
+#[derive(Clone, Debug)]
+pub struct PastEvent {
+    /// The profile id.
+    pub profile: String,
+    /// The event.
+    pub event: EventId,
+    /// Its properties (fields of the event's schema).
+    pub properties: Vec<(FieldId, Const)>,
+    /// When it happened.
+    pub at: TestTime,
+}
+
+/// An `at` step.
+#[derive(Clone, Debug)]
+pub struct TestStep {
+    /// When.
+    pub at: TestTime,
+    /// The profile id.
+    pub profile: String,
+    /// What it does.
+    pub action: TestAction,
+    /// The whole step.
+    pub span: Span,
+}
+
+/// What a profile does at a test step.
+#[derive(Clone, Debug)]
+pub enum TestAction {
+    /// `does EVENT { properties }`
+    Does {
+        /// The event.
+        event: EventId,
+        /// Its properties (fields of the event's schema).
+        properties: Vec<(FieldId, Const)>,
+    },
+    /// `identify { traits }` (fields of the profile schema).
+    Identify(Vec<(FieldId, Const)>),
+}
+
+/// An `expect` step.
+#[derive(Clone, Debug)]
+pub struct Expectation {
+    /// What it expects.
+    pub kind: Expect,
+    /// The step, without the blank lines and comments after it.
+    pub span: Span,
+}
+
+/// What an `expect` step expects.
+#[derive(Clone, Debug)]
+pub enum Expect {
+    /// `expect [no | N] (message[s] | CHANNEL [TEMPLATE]) [to "ID"] [TIME] [with FIELD "text"]*`
+    Messages {
+        /// How many.
+        count: ExpectCount,
+        /// The channel, if named.
+        channel: Option<Channel>,
+        /// The template, if named.
+        template: Option<TemplateId>,
+        /// The recipient, if named.
+        to: Option<String>,
+        /// When they go out.
+        time: Option<ExpectTime>,
+        /// Rendered fields that must match exactly.
+        with: Vec<(String, String)>,
+    },
+    /// `expect "ID" entered WORKFLOW`, `did not enter`, `exited`,
+    /// `completed`, `is in`, `reached goal GOAL`
+    Journey {
+        /// The profile id.
+        profile: String,
+        /// The state.
+        state: JourneyState,
+        /// The workflow or goal named.
+        target: JourneyTarget,
+    },
+}
+
+/// When expected messages go out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpectTime {
+    /// `at T`: exactly then.
+    At(TestTime),
+    /// `between T1 and T2`, inclusive.
+    Between(TestTime, TestTime),
+    /// `within D`: no later than D seconds after the test's first absolute
+    /// time.
+    Within(i64),
+}
+
+/// What a journey expectation names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JourneyTarget {
+    /// A workflow.
+    Workflow(WorkflowId),
+    /// A goal, by name (any workflow's goal of that name).
+    Goal(String),
 }

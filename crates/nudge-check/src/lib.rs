@@ -54,6 +54,7 @@ mod expr;
 mod format;
 pub mod ir;
 mod lints;
+mod messages;
 mod spec;
 mod suggest;
 mod template;

@@ -8,8 +8,8 @@ use nudge_syntax::ast::{self, BinaryOp, ExprKind as A, Literal};
 use nudge_syntax::Diagnostic;
 
 use crate::checker::{Checker, Cx, Key};
-use crate::codes;
-use crate::ir::Loc;
+use crate::ir::FileId;
+use crate::messages;
 
 fn conjuncts<'e>(e: &'e ast::Expr, out: &mut Vec<&'e ast::Expr>) {
     match &e.kind {
@@ -107,7 +107,7 @@ impl Checker<'_> {
         let mut ranges: HashMap<Key, Range> = HashMap::new();
         let mut allowed: HashMap<Key, Vec<String>> = HashMap::new();
         let mut excluded: HashMap<Key, Vec<String>> = HashMap::new();
-        let mut why: Option<String> = None;
+        let mut found: Option<Diagnostic> = None;
         // What the enclosing conditions already say about enum values.
         for fact in &cx.facts {
             if let Some((key, members)) = fact.strip_prefix('=').and_then(|f| f.rsplit_once('=')) {
@@ -155,9 +155,7 @@ impl Checker<'_> {
             if op == BinaryOp::In {
                 if let A::List(items) = &other.kind {
                     if items.is_empty() {
-                        why = Some(format!(
-                            "nothing is in an empty list, so `{shown} in []` never holds"
-                        ));
+                        found = Some(messages::impossible_empty_list(e.span, &shown));
                         break;
                     }
                     let names: Option<Vec<String>> =
@@ -171,9 +169,7 @@ impl Checker<'_> {
                 let r = ranges.entry(key.clone()).or_default();
                 r.add(op, v);
                 if r.empty() {
-                    why = Some(format!(
-                        "no value of `{shown}` satisfies all of these bounds"
-                    ));
+                    found = Some(messages::impossible_bounds(e.span, &shown));
                     break;
                 }
             } else if let Some(m) = member(other) {
@@ -192,78 +188,50 @@ impl Checker<'_> {
                 let ex = excluded.get(&key).cloned().unwrap_or_default();
                 if set.iter().all(|n| ex.contains(n)) {
                     let ruled_out = member(other).filter(|m| ex.iter().any(|x| x == m));
-                    why = Some(if let Some(m) = ruled_out {
-                        format!("an earlier condition already ruled out `{shown} == {m}`")
+                    found = Some(if let Some(m) = ruled_out {
+                        messages::impossible_ruled_out(e.span, &shown, m)
                     } else if before.is_empty() {
-                        format!("`{shown}` cannot equal every member these comparisons require")
+                        messages::impossible_members(e.span, &shown)
                     } else {
-                        format!(
-                            "`{shown}` can only be {} here",
-                            crate::suggest::one_of(before.iter().map(String::as_str))
-                        )
+                        let before: Vec<&str> = before.iter().map(String::as_str).collect();
+                        messages::impossible_member(e.span, &shown, &before)
                     });
                     break;
                 }
             }
         }
-        if let Some(why) = why {
-            let d =
-                Diagnostic::warning(codes::IMPOSSIBLE_CONDITION, "this condition can never hold")
-                    .with_primary(e.span, why)
-                    .with_help("check the bounds and members; did you mean `or`?");
+        if let Some(d) = found {
             self.emit(cx.file, d);
         }
     }
 
     /// Warns about declarations that nothing uses.
     pub(crate) fn lint_unused(&mut self) {
-        let mut unused: Vec<(Loc, &str, String, &str)> = Vec::new();
+        let mut unused: Vec<(FileId, Diagnostic)> = Vec::new();
         for (i, e) in self.enums.iter().enumerate() {
             if !self.used_enums[i] {
-                unused.push((
-                    e.loc,
-                    "enum",
-                    e.name.clone(),
-                    "no field has this type; remove it or use it as a field's type",
-                ));
+                unused.push((e.loc.file, messages::unused_enum(e.loc.span, &e.name)));
             }
         }
         for (i, e) in self.events.iter().enumerate() {
             if !self.used_events[i] {
-                unused.push((e.loc, "event", e.name.clone(), "no workflow, segment or template refers to it; remove it, or use it (`on`, `exit on`, `did`, `wait for`)"));
+                unused.push((e.loc.file, messages::unused_event(e.loc.span, &e.name)));
             }
         }
         for (i, s) in self.segments.iter().enumerate() {
             if !self.used_segments[i] {
-                unused.push((
-                    Loc {
-                        file: s.file,
-                        span: s.decl.name.span,
-                    },
-                    "segment",
-                    s.decl.name.name.clone(),
-                    "remove it, or use it with `in NAME` (for example `audience in NAME`)",
-                ));
+                let d = messages::unused_segment(s.decl.name.span, &s.decl.name.name);
+                unused.push((s.file, d));
             }
         }
         for (i, t) in self.templates.iter().enumerate() {
             if !self.used_templates[i] {
-                unused.push((
-                    Loc {
-                        file: t.file,
-                        span: t.decl.name.span,
-                    },
-                    "template",
-                    t.decl.name.name.clone(),
-                    "remove it, or send it: `send CHANNEL NAME`",
-                ));
+                let d = messages::unused_template(t.decl.name.span, &t.decl.name.name);
+                unused.push((t.file, d));
             }
         }
-        for (loc, what, name, help) in unused {
-            let d = Diagnostic::warning(codes::UNUSED, format!("{what} `{name}` is never used"))
-                .with_primary(loc.span, "declared here")
-                .with_help(help);
-            self.emit(loc.file, d);
+        for (file, d) in unused {
+            self.emit(file, d);
         }
     }
 }

@@ -1,14 +1,15 @@
 //! `test` blocks: profiles and events against their schemas, names of
-//! workflows, goals and templates, and test time.
+//! workflows, goals and templates, and test time; each block lowered into
+//! an [`ir::Test`] for the test runner.
 
 use nudge_syntax::ast::{
     self, ExpectKind, ExpectTime, JourneyState, Object, TestAction, TestStep, TimeRef, Value,
 };
-use nudge_syntax::{Diagnostic, Span};
+use nudge_syntax::{SourceFile, Span};
 
 use crate::checker::{items, Checker};
-use crate::codes;
-use crate::ir::{FileId, Schema};
+use crate::ir::{self, Const, EventId, FieldId, FileId, Loc, Schema, WorkflowId};
+use crate::messages::{self, ConstantSite, Owner};
 use crate::suggest;
 use crate::template::channel_fields;
 
@@ -19,11 +20,28 @@ impl Checker<'_> {
             let ast::Item::Test(test) = item else {
                 continue;
             };
-            self.test(file, test);
+            let lowered = self.test(file, test);
+            self.tests.push(lowered);
         }
     }
 
-    fn test(&mut self, file: FileId, test: &ast::TestDecl) {
+    /// Checks one `test` block and lowers it. (The lowered test only runs
+    /// when the project has no error, so what an error leaves out of it
+    /// does not matter.)
+    fn test(&mut self, file: FileId, test: &ast::TestDecl) -> ir::Test {
+        let source = self.parsed[file.index()].source.clone();
+        let mut lowered = ir::Test {
+            name: test.name.as_plain().unwrap_or_default(),
+            loc: Loc {
+                file,
+                span: test.span,
+            },
+            name_span: test.name.span,
+            profiles: Vec::new(),
+            history: Vec::new(),
+            steps: Vec::new(),
+            expectations: Vec::new(),
+        };
         let mut absolute = false;
         // History (`given … did … at -2d`) may come before the first `at`
         // in the text; its offsets count from that `at` all the same.
@@ -41,9 +59,12 @@ impl Checker<'_> {
             match step {
                 TestStep::GivenProfile { id, attributes, .. } => {
                     let schema = self.profile.clone();
-                    self.values(file, attributes, &schema, "the profile", Some(id.span));
+                    let values =
+                        self.values(file, attributes, &schema, Owner::Profile, Some(id.span));
+                    lowered.profiles.push((plain(id), values));
                 }
                 TestStep::GivenEvent {
+                    id,
                     event,
                     properties,
                     at,
@@ -52,181 +73,210 @@ impl Checker<'_> {
                     if !has_absolute_at {
                         self.test_time(file, at, &mut absolute, true);
                     }
-                    self.test_event(file, event, properties.as_ref());
+                    if let Some((event, properties)) =
+                        self.test_event(file, event, properties.as_ref())
+                    {
+                        lowered.history.push(ir::PastEvent {
+                            profile: plain(id),
+                            event,
+                            properties,
+                            at: test_time(at),
+                        });
+                    }
                 }
-                TestStep::At { at, action, .. } => {
+                TestStep::At {
+                    at,
+                    id,
+                    action,
+                    span,
+                } => {
                     self.test_time(file, at, &mut absolute, false);
-                    match action {
-                        TestAction::Does { event, properties } => {
-                            self.test_event(file, event, properties.as_ref())
-                        }
+                    let action = match action {
+                        TestAction::Does { event, properties } => self
+                            .test_event(file, event, properties.as_ref())
+                            .map(|(event, properties)| ir::TestAction::Does { event, properties }),
                         TestAction::Identify { traits } => {
                             let schema = self.profile.clone();
-                            self.values(file, traits, &schema, "the profile", None);
+                            let values = self.values(file, traits, &schema, Owner::Profile, None);
+                            Some(ir::TestAction::Identify(values))
+                        }
+                    };
+                    if let Some(action) = action {
+                        lowered.steps.push(ir::TestStep {
+                            at: test_time(at),
+                            profile: plain(id),
+                            action,
+                            span: *span,
+                        });
+                    }
+                }
+                TestStep::Expect(e) => {
+                    if let Some(kind) = self.expectation(&e.kind) {
+                        lowered.expectations.push(ir::Expectation {
+                            kind,
+                            span: trimmed(&source, e.span),
+                        });
+                    }
+                    match &e.kind {
+                        ExpectKind::Messages {
+                            channel,
+                            template,
+                            time,
+                            with,
+                            ..
+                        } => {
+                            if let Some(name) = template {
+                                if let Some(&id) = self.template_names.get(&name.name) {
+                                    let t = &self.templates[id.index()];
+                                    let tc = t.decl.channel.channel;
+                                    if let Some(c) = channel {
+                                        if c.channel != tc {
+                                            let d = messages::expected_template_channel_mismatch(
+                                                name.span, &name.name, tc, c.channel,
+                                            );
+                                            self.emit(file, d);
+                                        }
+                                    }
+                                } else {
+                                    let suggestion = suggest::closest(
+                                        &name.name,
+                                        self.templates.iter().map(|t| t.decl.name.name.as_str()),
+                                    );
+                                    let d = messages::unknown_template_in_test(
+                                        name.span, &name.name, suggestion,
+                                    );
+                                    self.emit(file, d);
+                                }
+                            }
+                            for (field, _) in with {
+                                let allowed: Vec<&str> = match channel {
+                                    Some(c) => channel_fields(c.channel).to_vec(),
+                                    None => {
+                                        let mut all: Vec<&str> = nudge_syntax::ast::Channel::ALL
+                                            .iter()
+                                            .flat_map(|c| channel_fields(*c).iter().copied())
+                                            .collect();
+                                        all.sort_unstable();
+                                        all.dedup();
+                                        all
+                                    }
+                                };
+                                if !allowed.contains(&field.name.as_str()) {
+                                    let suggestion =
+                                        suggest::closest(&field.name, allowed.iter().copied());
+                                    let d = messages::unknown_expected_message_field(
+                                        field.span,
+                                        channel.map(|c| c.channel),
+                                        &field.name,
+                                        suggestion,
+                                        &allowed,
+                                    );
+                                    self.emit(file, d);
+                                }
+                            }
+                            match time {
+                                Some(ExpectTime::At(TimeRef::Offset { span, .. })) => {
+                                    offsets_in_expect.push(*span)
+                                }
+                                Some(ExpectTime::Between(a, b)) => {
+                                    for t in [a, b] {
+                                        if let TimeRef::Offset { span, .. } = t {
+                                            offsets_in_expect.push(*span);
+                                        }
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                        ExpectKind::Journey { state, target, .. } => {
+                            if *state == JourneyState::ReachedGoal {
+                                let goals: Vec<String> = self
+                                    .workflows
+                                    .iter()
+                                    .flat_map(|(_, w)| w.clauses.iter())
+                                    .filter_map(|c| match c {
+                                        ast::Clause::Goal(g) => Some(g.name.name.clone()),
+                                        _ => None,
+                                    })
+                                    .collect();
+                                if !goals.contains(&target.name) {
+                                    let suggestion = suggest::closest(
+                                        &target.name,
+                                        goals.iter().map(String::as_str),
+                                    );
+                                    let d = messages::unknown_goal(
+                                        target.span,
+                                        &target.name,
+                                        suggestion,
+                                    );
+                                    self.emit(file, d);
+                                }
+                            } else if !self.workflow_names.contains_key(&target.name) {
+                                let suggestion = suggest::closest(
+                                    &target.name,
+                                    self.workflows.iter().map(|(_, w)| w.name.name.as_str()),
+                                );
+                                let d = messages::unknown_workflow(
+                                    target.span,
+                                    &target.name,
+                                    suggestion,
+                                );
+                                self.emit(file, d);
+                            }
                         }
                     }
                 }
-                TestStep::Expect(e) => match &e.kind {
-                    ExpectKind::Messages {
-                        channel,
-                        template,
-                        time,
-                        with,
-                        ..
-                    } => {
-                        if let Some(name) = template {
-                            if let Some(&id) = self.template_names.get(&name.name) {
-                                let t = &self.templates[id.index()];
-                                let tc = t.decl.channel.channel;
-                                if let Some(c) = channel {
-                                    if c.channel != tc {
-                                        let d = Diagnostic::error(
-                                            codes::TEMPLATE_CHANNEL_MISMATCH,
-                                            format!(
-                                                "template `{}` is for `{}`, not `{}`",
-                                                name.name,
-                                                tc.as_str(),
-                                                c.channel.as_str()
-                                            ),
-                                        )
-                                        .with_primary(
-                                            name.span,
-                                            format!("a `{}` template", tc.as_str()),
-                                        )
-                                        .with_help(format!(
-                                            "write `expect {} {}`",
-                                            tc.as_str(),
-                                            name.name
-                                        ));
-                                        self.emit(file, d);
-                                    }
-                                }
-                            } else {
-                                let help = suggest::did_you_mean(
-                                    &name.name,
-                                    self.templates.iter().map(|t| t.decl.name.name.as_str()),
-                                )
-                                .unwrap_or_else(|| "name a declared template".to_owned());
-                                let d = Diagnostic::error(
-                                    codes::UNKNOWN_TEMPLATE,
-                                    format!("unknown template `{}`", name.name),
-                                )
-                                .with_primary(name.span, "no template of this name")
-                                .with_help(help);
-                                self.emit(file, d);
-                            }
-                        }
-                        for (field, _) in with {
-                            let allowed: Vec<&str> = match channel {
-                                Some(c) => channel_fields(c.channel).to_vec(),
-                                None => {
-                                    let mut all: Vec<&str> = nudge_syntax::ast::Channel::ALL
-                                        .iter()
-                                        .flat_map(|c| channel_fields(*c).iter().copied())
-                                        .collect();
-                                    all.sort_unstable();
-                                    all.dedup();
-                                    all
-                                }
-                            };
-                            if !allowed.contains(&field.name.as_str()) {
-                                let help =
-                                    suggest::did_you_mean(&field.name, allowed.iter().copied())
-                                        .unwrap_or_else(|| {
-                                            format!(
-                                                "messages here have {}",
-                                                suggest::one_of(allowed.iter().copied())
-                                            )
-                                        });
-                                let d = Diagnostic::error(
-                                    codes::UNKNOWN_MESSAGE_FIELD,
-                                    match channel {
-                                        Some(c) => format!(
-                                            "`{}` messages have no field `{}`",
-                                            c.channel.as_str(),
-                                            field.name
-                                        ),
-                                        None => format!("no channel has a field `{}`", field.name),
-                                    },
-                                )
-                                .with_primary(field.span, "unknown field")
-                                .with_help(help);
-                                self.emit(file, d);
-                            }
-                        }
-                        match time {
-                            Some(ExpectTime::At(TimeRef::Offset { span, .. })) => {
-                                offsets_in_expect.push(*span)
-                            }
-                            Some(ExpectTime::Between(a, b)) => {
-                                for t in [a, b] {
-                                    if let TimeRef::Offset { span, .. } = t {
-                                        offsets_in_expect.push(*span);
-                                    }
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                    ExpectKind::Journey { state, target, .. } => {
-                        if *state == JourneyState::ReachedGoal {
-                            let goals: Vec<String> = self
-                                .workflows
-                                .iter()
-                                .flat_map(|(_, w)| w.clauses.iter())
-                                .filter_map(|c| match c {
-                                    ast::Clause::Goal(g) => Some(g.name.name.clone()),
-                                    _ => None,
-                                })
-                                .collect();
-                            if !goals.contains(&target.name) {
-                                let help = suggest::did_you_mean(
-                                    &target.name,
-                                    goals.iter().map(String::as_str),
-                                )
-                                .unwrap_or_else(|| {
-                                    "name a goal declared with `goal NAME = …` in a workflow"
-                                        .to_owned()
-                                });
-                                let d = Diagnostic::error(
-                                    codes::UNKNOWN_GOAL,
-                                    format!("no workflow has a goal `{}`", target.name),
-                                )
-                                .with_primary(target.span, "unknown goal")
-                                .with_help(help);
-                                self.emit(file, d);
-                            }
-                        } else if !self.workflow_names.contains_key(&target.name) {
-                            let help = suggest::did_you_mean(
-                                &target.name,
-                                self.workflows.iter().map(|(_, w)| w.name.name.as_str()),
-                            )
-                            .unwrap_or_else(|| "name a declared workflow".to_owned());
-                            let d = Diagnostic::error(
-                                codes::UNKNOWN_WORKFLOW,
-                                format!("unknown workflow `{}`", target.name),
-                            )
-                            .with_primary(target.span, "no workflow of this name")
-                            .with_help(help);
-                            self.emit(file, d);
-                        }
-                    }
-                },
             }
         }
         if !absolute {
             if let Some(span) = offsets_in_expect.first() {
-                let d = Diagnostic::error(
-                    codes::RELATIVE_FIRST_AT,
-                    "this test has no absolute time to count from",
-                )
-                .with_primary(*span, "relative to nothing")
-                .with_help(
-                    "start the test with an absolute time: `at 2026-03-01T10:00:00Z \"u1\" does …`",
-                );
-                self.emit(file, d);
+                self.emit(file, messages::no_absolute_time(*span));
             }
         }
+        lowered
+    }
+
+    /// The lowered form of an expectation whose names resolve.
+    fn expectation(&self, kind: &ExpectKind) -> Option<ir::Expect> {
+        Some(match kind {
+            ExpectKind::Messages {
+                count,
+                channel,
+                template,
+                to,
+                time,
+                with,
+            } => ir::Expect::Messages {
+                count: *count,
+                channel: channel.map(|c| c.channel),
+                template: match template {
+                    Some(t) => Some(*self.template_names.get(&t.name)?),
+                    None => None,
+                },
+                to: to.as_ref().map(plain),
+                time: time.as_ref().map(|t| match t {
+                    ExpectTime::At(at) => ir::ExpectTime::At(test_time(at)),
+                    ExpectTime::Between(a, b) => {
+                        ir::ExpectTime::Between(test_time(a), test_time(b))
+                    }
+                    ExpectTime::Within(d) => ir::ExpectTime::Within(d.seconds),
+                }),
+                with: with
+                    .iter()
+                    .map(|(field, text)| (field.name.clone(), plain(text)))
+                    .collect(),
+            },
+            ExpectKind::Journey { id, state, target } => ir::Expect::Journey {
+                profile: plain(id),
+                state: *state,
+                target: if *state == JourneyState::ReachedGoal {
+                    ir::JourneyTarget::Goal(target.name.clone())
+                } else {
+                    let index = *self.workflow_names.get(&target.name)?;
+                    ir::JourneyTarget::Workflow(WorkflowId(u32::try_from(index).ok()?))
+                },
+            },
+        })
     }
 
     fn test_time(&mut self, file: FileId, t: &TimeRef, absolute: &mut bool, given: bool) {
@@ -238,83 +288,82 @@ impl Checker<'_> {
             }
             TimeRef::Offset { span, .. } => {
                 if !*absolute {
-                    let d = Diagnostic::error(codes::RELATIVE_FIRST_AT, "the first time of a test must be absolute")
-                        .with_primary(*span, "relative to nothing yet")
-                        .with_help("offsets such as `+30m` count from the test's first absolute `at`; write one first, such as `at 2026-03-01T10:00:00Z`");
-                    self.emit(file, d);
+                    self.emit(file, messages::relative_first_at(*span));
                     *absolute = true;
                 }
             }
         }
     }
 
-    fn test_event(&mut self, file: FileId, event: &ast::Ident, properties: Option<&Object>) {
-        let Some(id) = self.event_ref(file, event) else {
-            return;
-        };
+    /// Checks a test event and its properties; the event and the values
+    /// that check.
+    fn test_event(
+        &mut self,
+        file: FileId,
+        event: &ast::Ident,
+        properties: Option<&Object>,
+    ) -> Option<(EventId, Vec<(FieldId, Const)>)> {
+        let id = self.event_ref(file, event)?;
         let schema = self.events[id.index()].schema.clone();
-        let owner = format!("event `{}`", event.name);
-        match properties {
-            Some(obj) => self.values(file, obj, &schema, &owner, Some(event.span)),
-            None => self.missing(file, &schema, &[], &owner, event.span, false),
-        }
+        let owner = Owner::Event(&event.name);
+        let values = match properties {
+            Some(obj) => self.values(file, obj, &schema, owner, Some(event.span)),
+            None => {
+                self.missing(file, &schema, &[], owner, event.span, false);
+                Vec::new()
+            }
+        };
+        Some((id, values))
     }
 
     /// Checks the values of a test object against a schema; `required`
-    /// anchors the report of missing required fields.
+    /// anchors the report of missing required fields. Returns the values
+    /// that check, typed.
     fn values(
         &mut self,
         file: FileId,
         obj: &Object,
         schema: &Schema,
-        owner: &str,
+        owner: Owner<'_>,
         required: Option<Span>,
-    ) {
+    ) -> Vec<(FieldId, Const)> {
+        let mut typed = Vec::new();
         let mut given: Vec<&str> = Vec::new();
         for f in &obj.fields {
             if given.contains(&f.name.name.as_str()) {
-                let d = Diagnostic::error(
-                    codes::DUPLICATE_FIELD,
-                    format!("`{}` is given twice", f.name.name),
-                )
-                .with_primary(f.name.span, "given again here")
-                .with_help("remove one of them");
+                let d = messages::duplicate_test_value(f.name.span, &f.name.name);
                 self.emit(file, d);
                 continue;
             }
             given.push(&f.name.name);
             let Some(fid) = schema.field(&f.name.name) else {
-                let help = suggest::did_you_mean(
+                let fields: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
+                let suggestion = suggest::closest(&f.name.name, fields.iter().copied());
+                let d = messages::unknown_test_field(
+                    f.name.span,
+                    owner,
                     &f.name.name,
-                    schema.fields.iter().map(|f| f.name.as_str()),
-                )
-                .unwrap_or_else(|| {
-                    format!(
-                        "{owner} has {}",
-                        suggest::one_of(schema.fields.iter().map(|f| f.name.as_str()))
-                    )
-                });
-                let d = Diagnostic::error(
-                    codes::UNKNOWN_PROPERTY,
-                    format!("{owner} has no field `{}`", f.name.name),
-                )
-                .with_primary(f.name.span, "unknown field")
-                .with_help(help);
+                    suggestion,
+                    &fields,
+                );
                 self.emit(file, d);
                 continue;
             };
             let ty = schema.fields[fid.index()].ty.clone();
             match &f.value {
                 Value::Expr(e) => {
-                    let _ = self.constant(file, e, &ty, &format!("`{}`", f.name.name));
+                    if let Some(c) =
+                        self.constant(file, e, &ty, ConstantSite::TestValue(&f.name.name))
+                    {
+                        typed.push((fid, c));
+                    }
                 }
                 other => {
-                    let d = Diagnostic::error(
-                        codes::TYPE_MISMATCH,
-                        format!("`{}` must be a constant", f.name.name),
-                    )
-                    .with_primary(other.span(), "not a value")
-                    .with_help(format!("write a `{}` literal", self.type_name(&ty)));
+                    let d = messages::test_value_not_constant(
+                        other.span(),
+                        &f.name.name,
+                        &self.type_name(&ty),
+                    );
                     self.emit(file, d);
                 }
             }
@@ -322,6 +371,7 @@ impl Checker<'_> {
         if let Some(anchor) = required {
             self.missing(file, schema, &given, owner, anchor, true);
         }
+        typed
     }
 
     fn missing(
@@ -329,7 +379,7 @@ impl Checker<'_> {
         file: FileId,
         schema: &Schema,
         given: &[&str],
-        owner: &str,
+        owner: Owner<'_>,
         anchor: Span,
         _object: bool,
     ) {
@@ -342,19 +392,45 @@ impl Checker<'_> {
         if missing.is_empty() {
             return;
         }
-        let list = suggest::all_of(missing.iter().copied());
-        let d = Diagnostic::error(codes::MISSING_PROPERTY, format!("{owner} needs {list}"))
-            .with_primary(
-                anchor,
-                format!(
-                    "{} required field{} missing",
-                    missing.len(),
-                    if missing.len() == 1 { "" } else { "s" }
-                ),
-            )
-            .with_help(format!(
-                "give {list}; only optional fields and fields with a default may be left out"
-            ));
+        let d = messages::missing_property(anchor, owner, &missing);
         self.emit(file, d);
     }
+}
+
+/// A test time as written.
+fn test_time(t: &TimeRef) -> ir::TestTime {
+    match t {
+        TimeRef::Absolute(ts) => ir::TestTime::At(ts.value),
+        TimeRef::Offset { seconds, .. } => ir::TestTime::Offset(*seconds),
+    }
+}
+
+/// The text of a string without interpolation (test names and profile ids
+/// always are).
+fn plain(s: &ast::StringLit) -> String {
+    s.as_plain().unwrap_or_default()
+}
+
+/// `span` without the blank lines and comments after it: what a failed
+/// expectation points at.
+fn trimmed(source: &SourceFile, span: Span) -> Span {
+    let text = source.text();
+    let (start, end) = (span.start as usize, span.end as usize);
+    let Some(piece) = text.get(start..end) else {
+        return span;
+    };
+    let mut keep = piece.len();
+    // Drop whole trailing lines that are blank or comments.
+    loop {
+        let body = piece[..keep].trim_end();
+        let last_line_start = body.rfind('\n').map_or(0, |i| i + 1);
+        let last = body[last_line_start..].trim_start();
+        keep = body.len();
+        if last_line_start > 0 && (last.starts_with("//") || last.is_empty()) {
+            keep = last_line_start;
+            continue;
+        }
+        break;
+    }
+    Span::new(start, start + keep)
 }

@@ -33,14 +33,6 @@ where
         .map(|(_, c)| c)
 }
 
-/// `did you mean `x`?` or nothing.
-pub(crate) fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<String>
-where
-    I: IntoIterator<Item = &'a str>,
-{
-    closest(word, candidates).map(|c| format!("did you mean `{c}`?"))
-}
-
 /// A list of names for a help text: "`a`, `b` or `c`" (at most eight).
 pub(crate) fn one_of<'a, I>(names: I) -> String
 where

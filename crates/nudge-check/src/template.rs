@@ -7,8 +7,8 @@ use nudge_syntax::ast::{self, Channel, Object, StringLit, Value};
 use nudge_syntax::{Diagnostic, Span};
 
 use crate::checker::{Checker, Cx, EventScope, NoEvent};
-use crate::codes;
 use crate::ir::{self, FieldValue, Loc, MessageField, TemplateDef, TemplateId};
+use crate::messages::{self, MessageSite, Owner};
 use crate::suggest;
 use crate::types::Type;
 
@@ -17,19 +17,26 @@ use crate::types::Type;
 pub(crate) enum TemplateFile {
     /// Its text and the variables it uses (dotted, sorted).
     Parsed(String, Vec<String>),
-    /// It could not be read: why.
-    Unreadable(String),
-    /// It does not parse: what and where.
-    Syntax(String),
+    /// It could not be read: why (nothing if it does not exist).
+    Unreadable(Option<String>),
+    /// It does not parse: what, on which line, and the path it was read by.
+    Syntax {
+        /// What is wrong.
+        detail: String,
+        /// The line, if known.
+        line: Option<usize>,
+        /// The path as written where the file was first read.
+        path: String,
+    },
 }
 
 fn read_template(loader: &dyn crate::TemplateLoader, path: &Path, rel: &str) -> TemplateFile {
     let text = match loader.load(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return TemplateFile::Unreadable("it does not exist".to_owned())
+            return TemplateFile::Unreadable(None)
         }
-        Err(e) => return TemplateFile::Unreadable(e.to_string()),
+        Err(e) => return TemplateFile::Unreadable(Some(e.to_string())),
     };
     let env = minijinja::Environment::new();
     match env.template_from_named_str(rel, &text) {
@@ -39,17 +46,14 @@ fn read_template(loader: &dyn crate::TemplateLoader, path: &Path, rel: &str) -> 
             variables.sort();
             TemplateFile::Parsed(text.clone(), variables)
         }
-        Err(e) => {
-            let line = e
-                .line()
-                .map(|l| format!(" at line {l}"))
-                .unwrap_or_default();
-            let detail = e
+        Err(e) => TemplateFile::Syntax {
+            detail: e
                 .detail()
                 .map(str::to_owned)
-                .unwrap_or_else(|| e.kind().to_string());
-            TemplateFile::Syntax(format!("{detail}{line} of `{rel}`"))
-        }
+                .unwrap_or_else(|| e.kind().to_string()),
+            line: e.line(),
+            path: rel.to_owned(),
+        },
     }
 }
 
@@ -111,35 +115,19 @@ impl Checker<'_> {
         let mut spans: Vec<Span> = Vec::new();
         for f in &obj.fields {
             if !allowed.contains(&f.name.name.as_str()) {
-                let help = suggest::did_you_mean(&f.name.name, allowed.iter().copied())
-                    .unwrap_or_else(|| {
-                        format!(
-                            "`{}` messages have {}",
-                            channel.as_str(),
-                            suggest::one_of(allowed.iter().copied())
-                        )
-                    });
-                let d = Diagnostic::error(
-                    codes::UNKNOWN_MESSAGE_FIELD,
-                    format!(
-                        "`{}` messages have no field `{}`",
-                        channel.as_str(),
-                        f.name.name
-                    ),
-                )
-                .with_primary(f.name.span, "unknown field")
-                .with_help(help);
+                let suggestion = suggest::closest(&f.name.name, allowed.iter().copied());
+                let d = messages::unknown_message_field(
+                    f.name.span,
+                    channel,
+                    &f.name.name,
+                    suggestion,
+                    allowed,
+                );
                 self.emit(cx.file, d);
                 continue;
             }
             if let Some(i) = out.iter().position(|m| m.name == f.name.name) {
-                let d = Diagnostic::error(
-                    codes::DUPLICATE_FIELD,
-                    format!("field `{}` is given twice", f.name.name),
-                )
-                .with_primary(f.name.span, "given again here")
-                .with_secondary(spans[i], "first given here")
-                .with_help("remove one of them");
+                let d = messages::duplicate_message_field(f.name.span, spans[i], &f.name.name);
                 self.emit(cx.file, d);
                 continue;
             }
@@ -162,13 +150,7 @@ impl Checker<'_> {
         s: &StringLit,
     ) -> Vec<MessageField> {
         let Some(name) = text_field(channel) else {
-            let d = Diagnostic::error(
-                codes::TYPE_MISMATCH,
-                "a webhook message is an object, not text",
-            )
-            .with_primary(s.span, "text")
-            .with_help("write `webhook { url: \"https://…\", body: { … } }`");
-            self.emit(cx.file, d);
+            self.emit(cx.file, messages::webhook_text(s.span));
             return Vec::new();
         };
         let parts = self.text_parts(cx, s);
@@ -185,33 +167,18 @@ impl Checker<'_> {
         match value {
             Value::File(lit) if !is_url && !is_body_object => self.template_file(cx, lit),
             Value::File(lit) => {
-                let d = Diagnostic::error(
-                    codes::TYPE_MISMATCH,
-                    format!("`{name}` cannot come from a template file"),
-                )
-                .with_primary(lit.span, "a template file")
-                .with_help("template files hold text fields such as an email's `html` or `text`");
-                self.emit(cx.file, d);
+                self.emit(cx.file, messages::field_from_file(lit.span, name));
                 FieldValue::Text(Vec::new())
             }
             Value::Object(obj) if is_body_object => self.json_object(cx, obj),
             Value::Object(obj) => {
-                let d = Diagnostic::error(
-                    codes::TYPE_MISMATCH,
-                    format!("`{name}` is text, not an object"),
-                )
-                .with_primary(obj.span, "an object")
-                .with_help("write a string such as `\"Hi {profile.first_name ?? \"there\"}\"`");
-                self.emit(cx.file, d);
+                self.emit(cx.file, messages::field_object(obj.span, name));
                 FieldValue::Text(Vec::new())
             }
             Value::Expr(e) => {
                 if is_body_object {
                     let t = self.expr(cx, e, None);
-                    let d = Diagnostic::error(codes::TYPE_MISMATCH, "a webhook `body` is an object")
-                        .with_primary(t.span, "not an object")
-                        .with_help("write the JSON to send as an object of values and paths: `body: { user: profile.id, total: event.total }`");
-                    self.emit(cx.file, d);
+                    self.emit(cx.file, messages::webhook_body_not_object(t.span));
                     return FieldValue::Expr(t);
                 }
                 if let ast::ExprKind::Literal(ast::Literal::String(s)) = &e.kind {
@@ -231,16 +198,7 @@ impl Checker<'_> {
                     _ => true,
                 };
                 if !ok {
-                    let d = Diagnostic::error(
-                        codes::TYPE_MISMATCH,
-                        format!(
-                            "`{name}` must be {}, not a `{}`",
-                            if is_url { "a url" } else { "text" },
-                            self.type_name(&t.ty)
-                        ),
-                    )
-                    .with_primary(t.span, format!("a `{}`", self.type_name(&t.ty)))
-                    .with_help("write a string; interpolate values with `{path}`");
+                    let d = messages::field_type(t.span, name, is_url, &self.type_name(&t.ty));
                     self.emit(cx.file, d);
                 } else if t.ty.is_optional() {
                     let (s, ty) = (t.span, t.ty.clone());
@@ -255,12 +213,7 @@ impl Checker<'_> {
         let mut out: Vec<(String, FieldValue)> = Vec::new();
         for f in &obj.fields {
             if out.iter().any(|(n, _)| *n == f.name.name) {
-                let d = Diagnostic::error(
-                    codes::DUPLICATE_FIELD,
-                    format!("field `{}` is given twice", f.name.name),
-                )
-                .with_primary(f.name.span, "given again here")
-                .with_help("remove one of them");
+                let d = messages::duplicate_body_field(f.name.span, &f.name.name);
                 self.emit(cx.file, d);
                 continue;
             }
@@ -268,13 +221,7 @@ impl Checker<'_> {
                 Value::Object(o) => self.json_object(cx, o),
                 Value::Expr(e) => FieldValue::Expr(self.expr(cx, e, None)),
                 Value::File(lit) => {
-                    let d = Diagnostic::error(
-                        codes::TYPE_MISMATCH,
-                        "a webhook body cannot hold a template file",
-                    )
-                    .with_primary(lit.span, "a template file")
-                    .with_help("put values and `{path}` strings in a webhook body");
-                    self.emit(cx.file, d);
+                    self.emit(cx.file, messages::file_in_webhook_body(lit.span));
                     FieldValue::Object(Vec::new())
                 }
             };
@@ -287,13 +234,7 @@ impl Checker<'_> {
     fn template_file(&mut self, cx: &Cx, lit: &StringLit) -> FieldValue {
         let empty = FieldValue::Text(Vec::new());
         let Some(rel) = lit.as_plain() else {
-            let d = Diagnostic::error(
-                codes::TEMPLATE_FILE,
-                "a template file path cannot interpolate",
-            )
-            .with_primary(lit.span, "interpolated path")
-            .with_help("write the path as plain text, relative to this `.flow` file");
-            self.emit(cx.file, d);
+            self.emit(cx.file, messages::template_path_interpolates(lit.span));
             return empty;
         };
         let flow_name = self.source(cx.file).name().to_owned();
@@ -309,35 +250,25 @@ impl Checker<'_> {
         };
         let (text, variables) = match file {
             TemplateFile::Parsed(text, variables) => (text, variables),
-            TemplateFile::Unreadable(reason) => {
-                let d = Diagnostic::error(
-                    codes::TEMPLATE_FILE,
-                    format!("cannot read template file `{rel}`"),
-                )
-                .with_primary(lit.span, reason)
-                .with_help(format!(
-                    "the path is relative to the folder of `{flow_name}`: it names `{}`",
-                    full.display()
-                ));
+            TemplateFile::Unreadable(error) => {
+                let d = messages::unreadable_template_file(
+                    lit.span,
+                    &rel,
+                    error.as_deref(),
+                    &flow_name,
+                    &full,
+                );
                 self.emit(cx.file, d);
                 return empty;
             }
-            TemplateFile::Syntax(what) => {
-                let d = Diagnostic::error(codes::TEMPLATE_SYNTAX, format!("template file `{rel}` does not parse"))
-                    .with_primary(lit.span, what)
-                    .with_help("fix the template: `{{ value }}` prints, `{% if … %}…{% endif %}` decides, `{% for x in … %}…{% endfor %}` repeats");
+            TemplateFile::Syntax { detail, line, path } => {
+                let d = messages::template_syntax(lit.span, &rel, &detail, line, &path);
                 self.emit(cx.file, d);
                 return empty;
             }
         };
         for var in &variables {
-            if let Err((message, help)) = self.template_variable(cx, var) {
-                let d = Diagnostic::error(
-                    codes::TEMPLATE_VARIABLE,
-                    format!("template file `{rel}` uses `{var}`, {message}"),
-                )
-                .with_primary(lit.span, format!("uses `{var}`"))
-                .with_help(help);
+            if let Some(d) = self.template_variable(cx, var, lit.span, &rel) {
                 self.emit(cx.file, d);
             }
         }
@@ -348,32 +279,35 @@ impl Checker<'_> {
         }
     }
 
-    /// Whether a dotted variable of a template file exists in `cx`.
-    fn template_variable(&mut self, cx: &Cx, var: &str) -> Result<(), (String, String)> {
+    /// What is wrong with a dotted variable of the template file `path`
+    /// (named at `span`) in `cx`, if anything.
+    fn template_variable(&self, cx: &Cx, var: &str, span: Span, path: &str) -> Option<Diagnostic> {
         let mut parts = var.split('.');
         let root = parts.next().unwrap_or("");
         let field = parts.next();
         if ENGINE_GLOBALS.contains(&root) {
-            return Ok(());
+            return None;
         }
-        let (fields, owner): (Vec<String>, String) = match root {
+        let (fields, owner): (Vec<&str>, Owner<'_>) = match root {
             "profile" => (
-                self.profile.fields.iter().map(|f| f.name.clone()).collect(),
-                "the profile".to_owned(),
+                self.profile
+                    .fields
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect(),
+                Owner::Profile,
             ),
             "event" => match &cx.event {
                 EventScope::One(id) => {
                     let ev = &self.events[id.index()];
                     (
-                        ev.schema.fields.iter().map(|f| f.name.clone()).collect(),
-                        format!("event `{}`", ev.name),
+                        ev.schema.fields.iter().map(|f| f.name.as_str()).collect(),
+                        Owner::Event(&ev.name),
                     )
                 }
                 EventScope::Many(ids) => {
-                    let Some(first) = ids.first().map(|id| &self.events[id.index()]) else {
-                        return Ok(());
-                    };
-                    let common: Vec<String> = first
+                    let first = ids.first().map(|id| &self.events[id.index()])?;
+                    let common: Vec<&str> = first
                         .schema
                         .fields
                         .iter()
@@ -386,17 +320,14 @@ impl Checker<'_> {
                                     .any(|g| g.name == f.name && g.ty == f.ty)
                             })
                         })
-                        .map(|f| f.name.clone())
+                        .map(|f| f.name.as_str())
                         .collect();
-                    (common, "every trigger of this workflow".to_owned())
+                    (common, Owner::EveryTrigger)
                 }
                 EventScope::None(why) => {
-                    let help = if *why == NoEvent::Template {
-                        "add `for EVENT` to the template to use that event's properties".to_owned()
-                    } else {
-                        "use `profile.` fields".to_owned()
-                    };
-                    return Err(("but there is no `event` here".to_owned(), help));
+                    return Some(messages::template_variable_without_event(
+                        span, path, var, *why,
+                    ));
                 }
             },
             other => {
@@ -404,40 +335,35 @@ impl Checker<'_> {
                     if cx.received.contains(&id) {
                         let ev = &self.events[id.index()];
                         (
-                            ev.schema.fields.iter().map(|f| f.name.clone()).collect(),
-                            format!("event `{}`", ev.name),
+                            ev.schema.fields.iter().map(|f| f.name.as_str()).collect(),
+                            Owner::Event(&ev.name),
                         )
                     } else {
-                        return Err((
-                            format!("but `{other}` is not received here"),
-                            format!("`{other}.FIELD` is available in the `then` block of `wait for {other}`"),
+                        return Some(messages::template_variable_not_received(
+                            span, path, var, other,
                         ));
                     }
                 } else {
-                    let help = suggest::did_you_mean(other, ["profile", "event"])
-                        .unwrap_or_else(|| "template files see `profile` and, for a template `for EVENT`, `event`; set other names with `{% set %}`".to_owned());
-                    return Err(("which is not defined".to_owned(), help));
+                    let suggestion = suggest::closest(other, ["profile", "event"]);
+                    return Some(messages::template_variable_undefined(
+                        span, path, var, suggestion,
+                    ));
                 }
             }
         };
-        let Some(field) = field else { return Ok(()) };
+        let field = field?;
         if parts.next().is_some() {
-            return Err((
-                format!("but `{root}.{field}` has no fields"),
-                format!("use `{root}.{field}`"),
+            return Some(messages::template_variable_past_field(
+                span, path, var, root, field,
             ));
         }
-        if fields.iter().any(|f| f == field) {
-            return Ok(());
+        if fields.contains(&field) {
+            return None;
         }
-        let help = match suggest::closest(field, fields.iter().map(String::as_str)) {
-            Some(best) => format!("did you mean `{root}.{best}`?"),
-            None => format!(
-                "{owner} has {}",
-                suggest::one_of(fields.iter().map(String::as_str))
-            ),
-        };
-        Err((format!("which {owner} does not have"), help))
+        let suggestion = suggest::closest(field, fields.iter().copied());
+        Some(messages::template_variable_unknown_field(
+            span, path, var, owner, root, suggestion, &fields,
+        ))
     }
 
     /// Reports missing required fields of a complete message.
@@ -447,31 +373,19 @@ impl Checker<'_> {
         channel: Channel,
         fields: &[&str],
         span: Span,
-        what: &str,
+        what: MessageSite<'_>,
     ) {
         for group in required(channel) {
             if group.iter().any(|g| fields.contains(g)) {
                 continue;
             }
-            let names = suggest::one_of(group.iter().copied());
-            let d = Diagnostic::error(
-                codes::MISSING_MESSAGE_FIELD,
-                format!("{what} has no {names}"),
-            )
-            .with_primary(
+            let d = messages::missing_message_field(
                 span,
-                format!("`{}` messages need {names}", channel.as_str()),
-            )
-            .with_help(format!(
-                "add {} (`{}` messages have {})",
-                if group.len() > 1 {
-                    format!("one of {names}")
-                } else {
-                    names.clone()
-                },
-                channel.as_str(),
-                suggest::all_of(channel_fields(channel).iter().copied())
-            ));
+                what,
+                channel,
+                group,
+                channel_fields(channel),
+            );
             self.emit(cx.file, d);
         }
     }
@@ -510,7 +424,7 @@ impl Checker<'_> {
                     decl.channel.channel,
                     &names,
                     decl.name.span,
-                    &format!("template `{}`", decl.name.name),
+                    MessageSite::Template(&decl.name.name),
                 );
                 fields
             };

@@ -3,11 +3,11 @@
 //! channel addresses, and the policy.
 
 use nudge_syntax::ast::{self, Channel, Clause, Content, DaySpec, EntryRule, Priority, Stmt, Zone};
-use nudge_syntax::{Diagnostic, Span};
+use nudge_syntax::Span;
 
 use crate::checker::{Checker, Cx, EventScope, Key, NoEvent};
-use crate::codes;
 use crate::ir::{self, EventId, FileId, Loc};
+use crate::messages::{self, ConditionSite, DurationSite, MessageSite, OnceClause};
 use crate::suggest;
 
 const DAY: i64 = 86_400;
@@ -119,14 +119,7 @@ impl Checker<'_> {
             }
         }
         if !has_on {
-            let d = Diagnostic::error(
-                codes::MISSING_TRIGGER,
-                format!("workflow `{}` has no trigger", decl.name.name),
-            )
-            .with_primary(decl.name.span, "nothing starts this workflow")
-            .with_help(
-                "add an `on EVENT` clause (or `on inactive for D`) at the top of the workflow",
-            );
+            let d = messages::missing_trigger(decl.name.span, &decl.name.name);
             self.emit(file, d);
         }
         let trigger_count: usize = decl
@@ -183,7 +176,7 @@ impl Checker<'_> {
                                 }
                             }
                             ast::Trigger::Inactive { duration, span } => {
-                                self.positive(file, duration, "`inactive for`");
+                                self.positive(file, duration, DurationSite::InactiveFor);
                                 triggers.push(ir::Trigger::Inactive {
                                     seconds: duration.seconds,
                                     span: *span,
@@ -194,17 +187,12 @@ impl Checker<'_> {
                 }
                 Clause::Audience { condition, span } => {
                     if let Some(first) = audience_span {
-                        self.duplicate_clause(
-                            file,
-                            "audience",
-                            *span,
-                            first,
-                            "combine the conditions with `and`",
-                        );
+                        let d = messages::duplicate_clause(*span, first, OnceClause::Audience);
+                        self.emit(file, d);
                         continue;
                     }
                     audience_span = Some(*span);
-                    let t = self.condition(&base, condition, "`audience`");
+                    let t = self.condition(&base, condition, ConditionSite::Audience);
                     self.lint_condition(&base, condition);
                     let facts = self.facts_true(&base, condition);
                     base = base.with_facts(&facts);
@@ -219,14 +207,15 @@ impl Checker<'_> {
                 }
                 Clause::Entry { rule, span } => {
                     if let Some(first) = entry_span {
-                        self.duplicate_clause(file, "entry", *span, first, "keep one `entry` rule");
+                        let d = messages::duplicate_clause(*span, first, OnceClause::Entry);
+                        self.emit(file, d);
                         continue;
                     }
                     entry_span = Some(*span);
                     entry = match rule {
                         EntryRule::Once => ir::Entry::Once,
                         EntryRule::OncePer(d) => {
-                            self.positive(file, d, "`entry once per`");
+                            self.positive(file, d, DurationSite::EntryOncePer);
                             ir::Entry::OncePer(d.seconds)
                         }
                         EntryRule::Restart => ir::Entry::Restart,
@@ -236,17 +225,11 @@ impl Checker<'_> {
                     if let Some((_, first, _, _)) =
                         goal_spans.iter().find(|(n, ..)| *n == g.name.name)
                     {
-                        let d = Diagnostic::error(
-                            codes::DUPLICATE_GOAL,
-                            format!("goal `{}` is declared twice", g.name.name),
-                        )
-                        .with_primary(g.name.span, "declared again here")
-                        .with_secondary(*first, "first declared here")
-                        .with_help("give each goal of a workflow its own name");
+                        let d = messages::duplicate_goal(g.name.span, *first, &g.name.name);
                         self.emit(file, d);
                         continue;
                     }
-                    self.positive(file, &g.within, "a goal's `within`");
+                    self.positive(file, &g.within, DurationSite::GoalWithin);
                     if let Some(m) = self.event_match(&base, &g.event) {
                         goal_spans.push((
                             g.name.name.clone(),
@@ -264,13 +247,8 @@ impl Checker<'_> {
                 }
                 Clause::Priority { level, span, .. } => {
                     if let Some(first) = priority_span {
-                        self.duplicate_clause(
-                            file,
-                            "priority",
-                            *span,
-                            first,
-                            "keep one `priority`",
-                        );
+                        let d = messages::duplicate_clause(*span, first, OnceClause::Priority);
+                        self.emit(file, d);
                         continue;
                     }
                     priority_span = Some(*span);
@@ -281,15 +259,8 @@ impl Checker<'_> {
         // A goal whose event does not end the journey.
         for (name, _, event_span, event) in &goal_spans {
             if !exits.iter().any(|e| e.event == *event) {
-                let ev = self.events[event.index()].name.clone();
-                let d = Diagnostic::warning(
-                    codes::GOAL_NOT_EXIT,
-                    format!("reaching goal `{name}` does not end the journey"),
-                )
-                .with_primary(*event_span, format!("`{ev}` is not an `exit on` event"))
-                .with_help(format!(
-                    "add `exit on {ev}` so that converted users stop getting messages"
-                ));
+                let ev = &self.events[event.index()].name;
+                let d = messages::goal_not_exit(*event_span, name, ev);
                 self.emit(file, d);
             }
         }
@@ -333,17 +304,6 @@ impl Checker<'_> {
         }
     }
 
-    fn duplicate_clause(&mut self, file: FileId, what: &str, span: Span, first: Span, help: &str) {
-        let d = Diagnostic::error(
-            codes::DUPLICATE_CLAUSE,
-            format!("a workflow has one `{what}` clause"),
-        )
-        .with_primary(span, "a second one")
-        .with_secondary(first, "first one here")
-        .with_help(help.to_owned());
-        self.emit(file, d);
-    }
-
     fn block(&mut self, wf: &mut Wf, stmts: &[Stmt], mut flow: Flow) -> (Vec<ir::Stmt>, Flow) {
         let mut out = Vec::new();
         // Inside code that is already unreachable, the outer block reported it.
@@ -351,15 +311,8 @@ impl Checker<'_> {
         for (i, stmt) in stmts.iter().enumerate() {
             if flow.dead && !reported && i > 0 {
                 reported = true;
-                let ends = if matches!(stmts[i - 1], Stmt::Exit { .. }) {
-                    "the journey ends here"
-                } else {
-                    "every path through this ends the journey"
-                };
-                let d = Diagnostic::warning(codes::UNREACHABLE, "this never runs")
-                    .with_primary(stmt.span(), "after `exit`")
-                    .with_secondary(stmts[i - 1].span(), ends)
-                    .with_help("remove these statements, or move the `exit` after them");
+                let after_exit = matches!(stmts[i - 1], Stmt::Exit { .. });
+                let d = messages::unreachable(stmt.span(), stmts[i - 1].span(), after_exit);
                 self.emit(wf.base.file, d);
             }
             let (s, next) = self.stmt(wf, stmt, flow.clone());
@@ -377,7 +330,7 @@ impl Checker<'_> {
                 (ir::Stmt::Send(send), flow)
             }
             Stmt::Wait { duration, span } => {
-                self.positive(file, duration, "`wait`");
+                self.positive(file, duration, DurationSite::Wait);
                 let next = flow.after(duration.seconds, duration.seconds);
                 (
                     ir::Stmt::Wait {
@@ -403,25 +356,17 @@ impl Checker<'_> {
                     }
                     Some(DaySpec::Day { number, span }) => {
                         if *number < 0 {
-                            let d = Diagnostic::error(
-                                codes::INVALID_DAY,
-                                "a day number cannot be negative",
-                            )
-                            .with_primary(*span, "below zero")
-                            .with_help(
-                                "the entry day is `day 0`; count days after entry from there",
-                            );
-                            self.emit(file, d);
+                            self.emit(file, messages::invalid_day(*span));
                         } else {
                             // The target is at least (N-1) days + TIME after entry.
                             let earliest = (*number - 1) * DAY + time;
                             if flow.max > earliest {
-                                let d = Diagnostic::warning(
-                                    codes::WAIT_UNTIL_PAST,
-                                    format!("earlier waits can run past day {number} at {}", nudge_syntax::literal::format_time_of_day(w.time.minutes)),
-                                )
-                                .with_primary(w.span, format!("up to {} may have passed since entry", nudge_syntax::literal::format_duration(flow.max)))
-                                .with_help("a time already past continues at once; pick a later day or shorten the waits before it");
+                                let d = messages::wait_until_past(
+                                    w.span,
+                                    *number,
+                                    w.time.minutes,
+                                    flow.max,
+                                );
                                 self.emit(file, d);
                             }
                             next.min = next.min.max(earliest.max(0));
@@ -457,11 +402,13 @@ impl Checker<'_> {
                     .iter()
                     .map(|k| k.replace(&prefix, &received))
                     .collect();
-                self.positive(file, &w.within, "`wait for … within`");
+                self.positive(file, &w.within, DurationSite::WaitForWithin);
                 if w.else_block.is_none() {
-                    let d = Diagnostic::warning(codes::WAIT_FOR_WITHOUT_ELSE, format!("nothing says what happens when `{}` does not come", w.event.event.name))
-                        .with_primary(w.event.event.span, format!("after {} without it, the workflow goes on silently", nudge_syntax::literal::format_duration(w.within.seconds)))
-                        .with_help("add `else { … }` for the timeout, even an empty `else {}` to say that nothing happens");
+                    let d = messages::wait_for_without_else(
+                        w.event.event.span,
+                        &w.event.event.name,
+                        w.within.seconds,
+                    );
                     self.emit(file, d);
                 }
                 let mut then_flow = flow.after(0, w.within.seconds).with_facts(then_facts);
@@ -499,7 +446,7 @@ impl Checker<'_> {
                 let mut ends: Vec<Flow> = Vec::new();
                 for b in &s.branches {
                     let cx = self.flow_cx(wf, &otherwise, &[]);
-                    let cond = self.condition(&cx, &b.condition, "an `if` condition");
+                    let cond = self.condition(&cx, &b.condition, ConditionSite::IfCondition);
                     self.lint_condition(&cx, &b.condition);
                     let then_flow = otherwise.with_facts(self.facts_true(&cx, &b.condition));
                     let (block, end) = self.block(wf, &b.block.stmts, then_flow);
@@ -523,40 +470,14 @@ impl Checker<'_> {
             }
             Stmt::Split(s) => {
                 if let Some((_, first)) = wf.splits.iter().find(|(n, _)| *n == s.name.name) {
-                    let d = Diagnostic::error(
-                        codes::DUPLICATE_SPLIT,
-                        format!("split `{}` is declared twice in this workflow", s.name.name),
-                    )
-                    .with_primary(s.name.span, "declared again here")
-                    .with_secondary(*first, "first declared here")
-                    .with_help("the name picks each user's arm; give every split its own name");
+                    let d = messages::duplicate_split(s.name.span, *first, &s.name.name);
                     self.emit(file, d);
                 } else {
                     wf.splits.push((s.name.name.clone(), s.name.span));
                 }
                 let total: u32 = s.arms.iter().map(|a| a.percent.basis_points).sum();
                 if total != 10_000 {
-                    let d = Diagnostic::error(
-                        codes::SPLIT_TOTAL,
-                        format!(
-                            "the arms of split `{}` add up to {}",
-                            s.name.name,
-                            nudge_syntax::literal::format_percent(total)
-                        ),
-                    )
-                    .with_primary(s.name.span, "must add up to 100%")
-                    .with_help(if total < 10_000 {
-                        format!(
-                            "add {} to an arm, or add a control arm: `{}: {{}}`",
-                            nudge_syntax::literal::format_percent(10_000 - total),
-                            nudge_syntax::literal::format_percent(10_000 - total)
-                        )
-                    } else {
-                        format!(
-                            "take {} away from the arms",
-                            nudge_syntax::literal::format_percent(total - 10_000)
-                        )
-                    });
+                    let d = messages::split_total(s.name.span, &s.name.name, total);
                     self.emit(file, d);
                 }
                 let mut arms = Vec::new();
@@ -588,13 +509,13 @@ impl Checker<'_> {
                 let mut steps = Vec::new();
                 for step in &s.steps {
                     if let Some(after) = &step.after {
-                        self.positive(file, after, "`after`");
+                        self.positive(file, after, DurationSite::After);
                         elapsed = elapsed.saturating_add(after.seconds);
                     }
                     let step_flow = flow.after(elapsed, elapsed);
                     let cx = self.flow_cx(wf, &step_flow, &[]);
                     let guard = step.guard.as_ref().map(|g| {
-                        let t = self.condition(&cx, g, "a step guard");
+                        let t = self.condition(&cx, g, ConditionSite::StepGuard);
                         self.lint_condition(&cx, g);
                         t
                     });
@@ -643,9 +564,7 @@ impl Checker<'_> {
             Some(Zone::Named(s)) => {
                 let text = s.as_plain().unwrap_or_default();
                 if let Err(e) = crate::format::timezone(&text) {
-                    let d = Diagnostic::error(codes::UNKNOWN_TIMEZONE, e.message)
-                        .with_primary(s.span, "not an IANA time zone")
-                        .with_help(e.help);
+                    let d = messages::unknown_timezone(s.span, &text, e.suggestion);
                     self.emit(file, d);
                 }
                 ir::Zone::Named(text)
@@ -666,41 +585,30 @@ impl Checker<'_> {
                     (t.decl.channel.channel, t.event, t.decl.name.name.clone())
                 };
                 if t_channel != channel {
-                    let d = Diagnostic::error(
-                        codes::TEMPLATE_CHANNEL_MISMATCH,
-                        format!(
-                            "template `{t_name}` is for `{}`, not `{}`",
-                            t_channel.as_str(),
-                            channel.as_str()
-                        ),
-                    )
-                    .with_primary(name.span, format!("a `{}` template", t_channel.as_str()))
-                    .with_secondary(msg.channel.span, format!("sent as `{}`", channel.as_str()))
-                    .with_help(format!(
-                        "write `send {} {t_name}`, or use a `{}` template",
-                        t_channel.as_str(),
-                        channel.as_str()
-                    ));
+                    let d = messages::template_channel_mismatch(
+                        name.span,
+                        msg.channel.span,
+                        &t_name,
+                        t_channel,
+                        channel,
+                    );
                     self.emit(file, d);
                 }
                 if let Some(ev) = t_event {
                     if wf.inactive || wf.triggers.iter().any(|t| *t != ev) {
-                        let ev_name = self.events[ev.index()].name.clone();
-                        let started = if wf.inactive {
-                            "`on inactive for`".to_owned()
-                        } else {
-                            suggest::one_of(
-                                wf.triggers
-                                    .iter()
-                                    .map(|t| self.events[t.index()].name.as_str()),
-                            )
-                        };
-                        let d = Diagnostic::error(
-                            codes::TEMPLATE_EVENT_MISMATCH,
-                            format!("template `{t_name}` is for `{ev_name}`, but workflow `{}` starts on {started}", wf.name.name),
-                        )
-                        .with_primary(name.span, format!("uses `{ev_name}`'s properties"))
-                        .with_help(format!("send it from a workflow triggered by `on {ev_name}`, or remove `for {ev_name}` from the template and use `profile.` fields"));
+                        let triggers: Vec<&str> = wf
+                            .triggers
+                            .iter()
+                            .map(|t| self.events[t.index()].name.as_str())
+                            .collect();
+                        let d = messages::template_event_mismatch(
+                            name.span,
+                            &t_name,
+                            &self.events[ev.index()].name,
+                            &wf.name.name,
+                            wf.inactive,
+                            &triggers,
+                        );
                         self.emit(file, d);
                     }
                 }
@@ -715,40 +623,21 @@ impl Checker<'_> {
             channel == Channel::Webhook && matches!(msg.content, Some(Content::Text(_)));
         if msg.template.is_none() && !webhook_text {
             let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-            let what = format!("this `{}` message", channel.as_str());
-            self.require_fields(&cx, channel, &names, msg.channel.span, &what);
+            let what = MessageSite::Inline(channel);
+            self.require_fields(&cx, channel, &names, msg.channel.span, what);
         }
         // The address.
         let address = match self.address_field(channel) {
             None => None,
             Some(None) => {
-                let (what, how) = match channel {
-                    Channel::Email => ("an `email` attribute", "`email: email?`"),
-                    Channel::Sms => ("a `phone` attribute", "`phone: phone?`"),
-                    _ => ("a `push_token` attribute", "`push_token: string?`"),
-                };
-                let d = Diagnostic::error(
-                    codes::NO_ADDRESS_FIELD,
-                    format!("`{}` messages need {what} in the profile", channel.as_str()),
-                )
-                .with_primary(msg.channel.span, "nowhere to send this")
-                .with_help(format!("declare one in the profile, for example {how}"));
-                self.emit(file, d);
+                self.emit(file, messages::no_address_field(msg.channel.span, channel));
                 None
             }
             Some(Some(field)) => {
                 let f = &self.profile.fields[field.index()];
                 let key = format!("profile.{}", f.name);
                 if f.ty.is_optional() && !cx.facts.contains(&key) {
-                    let d = Diagnostic::error(
-                        codes::ADDRESS_NOT_NARROWED,
-                        format!("`profile.{}` may be `none` when this `{}` is sent", f.name, channel.as_str()),
-                    )
-                    .with_primary(msg.channel.span, format!("needs `profile.{}`", f.name))
-                    .with_help(format!(
-                        "add `audience profile.{0} != none` to the workflow, or send inside `if profile.{0} != none {{ … }}`",
-                        f.name
-                    ));
+                    let d = messages::address_not_narrowed(msg.channel.span, &f.name, channel);
                     self.emit(file, d);
                 }
                 Some(field)
@@ -758,37 +647,13 @@ impl Checker<'_> {
         let counted = matches!(channel, Channel::Email | Channel::Push | Channel::Sms);
         if wf.marketing && counted && !wf.suppressed && flow.waited && !wf.reported_suppression {
             wf.reported_suppression = true;
-            let d = Diagnostic::warning(
-                codes::MISSING_SUPPRESSION,
-                format!("workflow `{}` keeps sending after a wait, with no `exit on` and no `goal`", wf.name.name),
-            )
-            .with_primary(msg.span, "sent even if the user already did what this asks")
-            .with_secondary(wf.name.span, "no suppression")
-            .with_help("add `exit on EVENT` for what makes this message pointless (a purchase, an upgrade), or a `goal`; transactional workflows say `priority transactional`");
+            let d = messages::missing_suppression(msg.span, wf.name.span, &wf.name.name);
             self.emit(file, d);
         }
         if let Some((goal, within, goal_span)) = wf.goals.iter().max_by_key(|g| g.1).cloned() {
             if flow.min > within && !wf.reported_goal_window {
                 wf.reported_goal_window = true;
-                let d = Diagnostic::warning(
-                    codes::WAIT_PAST_GOAL,
-                    format!("this message goes out after goal `{goal}` can no longer be reached"),
-                )
-                .with_primary(
-                    msg.span,
-                    format!(
-                        "at least {} after entry",
-                        nudge_syntax::literal::format_duration(flow.min)
-                    ),
-                )
-                .with_secondary(
-                    goal_span,
-                    format!(
-                        "counts only {} after entry",
-                        nudge_syntax::literal::format_duration(within)
-                    ),
-                )
-                .with_help("shorten the waits before this send, or widen the goal's `within`");
+                let d = messages::wait_past_goal(msg.span, goal_span, &goal, flow.min, within);
                 self.emit(file, d);
             }
         }
@@ -811,22 +676,11 @@ impl Checker<'_> {
             self.used_templates[id.index()] = true;
             return Some(id);
         }
-        let help = suggest::did_you_mean(
+        let suggestion = suggest::closest(
             &name.name,
             self.templates.iter().map(|t| t.decl.name.name.as_str()),
-        )
-        .unwrap_or_else(|| {
-            format!(
-                "declare it: `template {}: CHANNEL {{ … }}`, or write the content inline",
-                name.name
-            )
-        });
-        let d = Diagnostic::error(
-            codes::UNKNOWN_TEMPLATE,
-            format!("unknown template `{}`", name.name),
-        )
-        .with_primary(name.span, "no template of this name")
-        .with_help(help);
+        );
+        let d = messages::unknown_template(name.span, &name.name, suggestion);
         self.emit(file, d);
         None
     }
@@ -846,17 +700,9 @@ impl Checker<'_> {
                         ..
                     } => {
                         if count.value < 1 {
-                            let d = Diagnostic::error(
-                                codes::INVALID_CAP,
-                                "a cap must allow at least one message",
-                            )
-                            .with_primary(count.span, "below one")
-                            .with_help(
-                                "use `cap 1 per D` or more; to stop a channel, do not send on it",
-                            );
-                            self.emit(file, d);
+                            self.emit(file, messages::invalid_cap(count.span));
                         }
-                        self.positive(file, per, "a cap's window");
+                        self.positive(file, per, DurationSite::CapWindow);
                         rules.push(ir::PolicyRule::Cap {
                             count: count.value,
                             per: per.seconds,
@@ -871,14 +717,7 @@ impl Checker<'_> {
                         ..
                     } => {
                         if from.minutes == to.minutes {
-                            let d = Diagnostic::error(
-                                codes::EMPTY_QUIET_HOURS,
-                                "quiet hours start and end at the same time",
-                            )
-                            .with_primary(from.span.to(to.span), "an empty window")
-                            .with_help(
-                                "give two different times, such as `quiet hours 21:00 to 08:00`",
-                            );
+                            let d = messages::empty_quiet_hours(from.span.to(to.span));
                             self.emit(file, d);
                         }
                         let zone = self.zone(file, zone.as_ref());

@@ -1,22 +1,26 @@
 //! `nudge`: flows as code.
+//!
+//! `cli` declares the command line; each command lives in its own file
+//! under `command/` with its arguments; `pipeline` loads, checks and
+//! compiles projects for all of them; `report` writes diagnostics in every
+//! output format; `exit` holds the exit codes.
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
-mod check;
 mod cli;
-mod compile;
-mod fmt;
-mod lsp;
+mod command;
+mod exit;
+mod pipeline;
 mod report;
-mod simulate;
+
+use exit::Exit;
 
 /// The engine allocates per event; mimalloc runs `nudge simulate` markedly
 /// faster than the system allocator (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-mod test_cmd;
 
 /// Stack of the thread that does the work. Bracket nesting is capped by the
 /// parser, but very long expressions still recurse; a roomy stack keeps
@@ -29,27 +33,19 @@ fn main() -> ExitCode {
     let worker = std::thread::Builder::new()
         .name("nudge".into())
         .stack_size(STACK_SIZE)
-        .spawn(move || match cli.command {
-            cli::Command::Check(args) => check::run(&args),
-            cli::Command::Fmt(args) => fmt::run(&args),
-            cli::Command::Lsp => lsp::run(),
-            cli::Command::Simulate(args) => simulate::run(&args),
-            cli::Command::Test(args) => test_cmd::run(&args),
-            cli::Command::Compile(args) => compile::run_compile(&args),
-            cli::Command::Disasm(args) => compile::run_disasm(&args),
-        });
-    let code = match worker {
+        .spawn(move || command::run(cli.command));
+    let exit = match worker {
         Ok(handle) => handle.join().unwrap_or_else(|_| {
             // The panic message is already on stderr.
             eprintln!(
                 "error: internal error in nudge; please report it with the input that caused it"
             );
-            check::EXIT_FAILURE
+            Exit::Failure
         }),
         Err(e) => {
             eprintln!("error: cannot start: {e}");
-            check::EXIT_FAILURE
+            Exit::Failure
         }
     };
-    ExitCode::from(code)
+    exit.into()
 }

@@ -77,7 +77,7 @@ fn every_run_scenario_passes() {
             )
         });
         let module = compile(program, "test").unwrap();
-        let outcomes = run_tests(&checked.parsed, &module);
+        let outcomes = run_tests(program, &module);
         assert!(!outcomes.is_empty(), "{} has no test", path.display());
         tests += outcomes.len();
         for o in outcomes.iter().filter(|o| !o.passed()) {
@@ -200,8 +200,9 @@ fn run_text(name: &str, text: &str) -> Vec<nudge_test::TestOutcome> {
         "{name}:\n{}",
         nudge_syntax::render_plain(&checked.diagnostics, 80)
     );
-    let module = compile(checked.program.as_ref().unwrap(), "test").unwrap();
-    run_tests(&checked.parsed, &module)
+    let program = checked.program.unwrap();
+    let module = compile(&program, "test").unwrap();
+    run_tests(&program, &module)
 }
 
 #[test]

@@ -27,8 +27,6 @@ pub struct ProjectFile {
 pub struct Analysis {
     /// The files, in a stable order.
     pub files: Vec<ProjectFile>,
-    /// The syntax trees, parallel to `files`.
-    pub parsed: Vec<Parsed>,
     /// Diagnostics by file index (a diagnostic without a file goes to the
     /// file that was asked about).
     pub diagnostics: Vec<Vec<Diagnostic>>,
@@ -127,7 +125,6 @@ pub fn analyze(files: Vec<ProjectFile>, asked: &Uri) -> Analysis {
     let index = Index::build(&trees);
     Analysis {
         files,
-        parsed,
         diagnostics,
         index,
         checker_failed,

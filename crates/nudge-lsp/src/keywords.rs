@@ -87,7 +87,8 @@ pub const WEEKDAYS: &[&str] = &[
 
 /// Other words with a meaning in one place: `messages` in expectations and
 /// `file` in `file("…")`.
-pub const OTHER_WORDS: &[&str] = &["message", "messages", "file"];
+#[cfg(test)]
+const OTHER_WORDS: &[&str] = &["message", "messages", "file"];
 
 /// The words a `.flow` grammar (the text of `grammar/flow.pest`) treats as
 /// keywords: the `k_*` rules, `reserved`, `channel`, `priority_level`,

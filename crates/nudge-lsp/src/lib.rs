@@ -5,18 +5,19 @@
 //! A project is the folder of the file being edited: every `*.flow` file in
 //! it, with unsaved buffers in place of the files on disk.
 
-pub mod analysis;
-pub mod completion;
-pub mod convert;
-pub mod fixes;
-pub mod format;
-pub mod index;
-pub mod keywords;
-pub mod navigate;
+mod analysis;
+mod completion;
+mod convert;
+mod fixes;
+mod formatting;
+mod index;
+mod keywords;
+mod navigate;
 mod server;
-pub mod symbols;
+mod symbols;
 mod transport;
-pub mod uri;
+mod uri;
 
+pub use keywords::grammar_words;
 pub use server::{run, run_stdio};
 pub use transport::{connect, IoThreads};

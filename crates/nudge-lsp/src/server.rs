@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::analysis::{self, Analysis, Buffers};
-use crate::{completion, convert, fixes, format, navigate, symbols};
+use crate::{completion, convert, fixes, formatting, navigate, symbols};
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -482,7 +482,7 @@ impl Server<'_> {
             return Ok(Value::Null);
         };
         let source = analysis.files[file].source.clone();
-        match format::format_document(source.clone()) {
+        match formatting::format_document(source.clone()) {
             Ok(text) if text == source.text() => Ok(serde_json::json!([])),
             Ok(text) => {
                 let edit = TextEdit {

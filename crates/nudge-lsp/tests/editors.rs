@@ -308,7 +308,7 @@ fn vim_syntax_highlights_escapes_and_braces_in_strings() {
 /// words, channels, priority levels, weekdays, `message(s)` and `file`.
 fn grammar_words() -> BTreeSet<String> {
     let pest = std::fs::read_to_string(repo().join("grammar/flow.pest")).unwrap();
-    nudge_lsp::keywords::grammar_words(&pest)
+    nudge_lsp::grammar_words(&pest)
 }
 
 /// The identifier-like pieces of some highlighter source text.

@@ -14,9 +14,9 @@
 pub mod ast;
 pub mod codes;
 pub mod diagnostic;
-mod expected;
-pub mod format;
+pub mod formatter;
 pub mod literal;
+mod parse_errors;
 mod parser;
 pub mod project;
 pub mod source;

@@ -14,7 +14,7 @@ use pest::Parser as _;
 use crate::ast::*;
 use crate::codes;
 use crate::diagnostic::Diagnostic;
-use crate::expected;
+use crate::parse_errors;
 use nudge_core::duration::{self, DurationError};
 use nudge_core::time_of_day::{self, TimeOfDayError};
 use nudge_core::{percent, weekday};
@@ -109,7 +109,7 @@ pub fn parse_expr(source: Arc<SourceFile>) -> Result<Expr, Vec<Diagnostic>> {
                 _ => Err(builder.diagnostics),
             }
         }
-        Err(e) => Err(vec![expected::syntax_error_in(
+        Err(e) => Err(vec![parse_errors::syntax_error_in(
             R::expr_only,
             &source,
             source.text(),
@@ -332,7 +332,7 @@ impl Builder<'_> {
         if starts.len() == 1 {
             // Nothing to cut at: the piece is the whole file, which failed.
             self.diagnostics
-                .push(expected::syntax_error(self.source, text, 0, &first));
+                .push(parse_errors::syntax_error(self.source, text, 0, &first));
             return Vec::new();
         }
         let mut items = Vec::new();
@@ -344,14 +344,14 @@ impl Builder<'_> {
                 Ok(pairs) => items.extend(self.file(pairs, start)),
                 Err(e) => {
                     errors += 1;
-                    let d = expected::syntax_error(self.source, piece, start, &e);
+                    let d = parse_errors::syntax_error(self.source, piece, start, &e);
                     self.diagnostics.push(d);
                 }
             }
         }
         if errors == 0 {
             self.diagnostics
-                .push(expected::syntax_error(self.source, text, 0, &first));
+                .push(parse_errors::syntax_error(self.source, text, 0, &first));
         }
         items
     }
@@ -1389,7 +1389,7 @@ impl Builder<'_> {
                     span.start as usize + offset,
                     span.start as usize + offset + unit.len(),
                 );
-                let hint = expected::unit_hint(&unit);
+                let hint = parse_errors::unit_hint(&unit);
                 self.error(
                     codes::parse::INVALID_DURATION,
                     format!("`{unit}` is not a unit of duration"),

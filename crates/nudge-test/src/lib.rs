@@ -31,12 +31,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use nudge_bytecode::{Module, Trigger};
-use nudge_core::duration::format as format_duration;
-use nudge_syntax::ast::{
-    self, ExpectCount, ExpectKind, ExpectTime, ExprKind, JourneyState, Literal, Object, TestAction,
-    TestDecl, TestStep, TimeRef,
+use nudge_check::ir::{
+    Const, Expect, ExpectCount, ExpectTime, Expectation, FieldId, JourneyState, JourneyTarget,
+    Program, Schema, Test, TestAction, TestTime,
 };
-use nudge_syntax::{Diagnostic, Parsed, SourceFile, Span};
+use nudge_core::duration::format as format_duration;
+use nudge_core::Channel;
+use nudge_syntax::{Diagnostic, SourceFile, Span};
 
 use nudge_vm::{
     Engine, Event, ExitReason, MemoryStore, ProfileRecord, Props, Record, Rendered, Store, Timer,
@@ -90,29 +91,26 @@ impl TestOutcome {
     }
 }
 
-/// Runs every `test` block of the parsed files, in file and source order.
-pub fn run_tests(parsed: &[Parsed], module: &Module) -> Vec<TestOutcome> {
-    run_tests_where(parsed, module, |_| true).0
+/// Runs every `test` block of a checked program, in file and source
+/// order, on the module compiled from it.
+pub fn run_tests(program: &Program, module: &Module) -> Vec<TestOutcome> {
+    run_tests_where(program, module, |_| true).0
 }
 
 /// Runs the `test` blocks whose name `keep` accepts, in file and source
 /// order; also returns how many blocks it left out.
 pub fn run_tests_where(
-    parsed: &[Parsed],
+    program: &Program,
     module: &Module,
     mut keep: impl FnMut(&str) -> bool,
 ) -> (Vec<TestOutcome>, usize) {
     let mut out = Vec::new();
     let mut left_out = 0;
-    for p in parsed {
-        for item in &p.file.items {
-            if let ast::Item::Test(test) = item {
-                if keep(&plain(&test.name)) {
-                    out.push(run_test(&p.source, test, module));
-                } else {
-                    left_out += 1;
-                }
-            }
+    for test in &program.tests {
+        if keep(&test.name) {
+            out.push(run_test(program, test, module));
+        } else {
+            left_out += 1;
         }
     }
     (out, left_out)
@@ -134,10 +132,10 @@ struct Clock {
 }
 
 impl Clock {
-    fn resolve(&self, t: &TimeRef) -> DateTime<Utc> {
+    fn resolve(&self, t: TestTime) -> DateTime<Utc> {
         match t {
-            TimeRef::Absolute(ts) => ts.value,
-            TimeRef::Offset { seconds, .. } => self.origin + Duration::seconds(*seconds),
+            TestTime::At(at) => at,
+            TestTime::Offset(seconds) => self.origin + Duration::seconds(seconds),
         }
     }
 
@@ -155,35 +153,25 @@ impl Clock {
 }
 
 /// A time as the test wrote it: `+1h`, `2026-03-01T10:00:00Z`.
-fn written(t: &TimeRef) -> String {
+fn written(t: TestTime) -> String {
     match t {
-        TimeRef::Absolute(ts) => ts.value.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-        TimeRef::Offset { seconds, .. } if *seconds >= 0 => {
-            format!("+{}", format_duration(*seconds))
-        }
-        TimeRef::Offset { seconds, .. } => format_duration(*seconds),
+        TestTime::At(at) => at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        TestTime::Offset(seconds) if seconds >= 0 => format!("+{}", format_duration(seconds)),
+        TestTime::Offset(seconds) => format_duration(seconds),
     }
 }
 
-fn origin_of(test: &TestDecl) -> DateTime<Utc> {
-    let first_at = test.steps.iter().find_map(|s| match s {
-        TestStep::At {
-            at: TimeRef::Absolute(t),
-            ..
-        } => Some(t.value),
-        _ => None,
-    });
-    let first_given = || {
-        test.steps.iter().find_map(|s| match s {
-            TestStep::GivenEvent {
-                at: TimeRef::Absolute(t),
-                ..
-            } => Some(t.value),
-            _ => None,
-        })
+/// Where offsets count from: the first absolute `at` step, else the first
+/// absolute `given … at`, else [`DEFAULT_ORIGIN`].
+fn origin_of(test: &Test) -> DateTime<Utc> {
+    let absolute = |t: TestTime| match t {
+        TestTime::At(at) => Some(at),
+        TestTime::Offset(_) => None,
     };
-    first_at
-        .or_else(first_given)
+    test.steps
+        .iter()
+        .find_map(|s| absolute(s.at))
+        .or_else(|| test.history.iter().find_map(|e| absolute(e.at)))
         .or_else(|| {
             DateTime::parse_from_rfc3339(DEFAULT_ORIGIN)
                 .ok()
@@ -192,45 +180,36 @@ fn origin_of(test: &TestDecl) -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-/// The value of a test literal (`plan: pro` is the member name).
-fn value_of(v: &ast::Value) -> Value {
-    match v {
-        ast::Value::Expr(e) => expr_value(e),
-        ast::Value::File(_) | ast::Value::Object(_) => Value::None,
+/// The engine's value of a checked constant (enum members are their
+/// names, as ingestion gives them).
+fn value_of(program: &Program, c: &Const) -> Value {
+    match c {
+        Const::None => Value::None,
+        Const::Bool(b) => Value::Bool(*b),
+        Const::Int(i) => Value::Int(*i),
+        Const::Float(x) => Value::Float(*x),
+        Const::String(s) => Value::str(s),
+        Const::Duration(d) => Value::Duration(*d),
+        Const::TimeOfDay(t) => Value::TimeOfDay(*t),
+        Const::Time(t) => Value::Time(*t),
+        Const::Enum(id, member) => program
+            .enums
+            .get(id.index())
+            .and_then(|e| e.members.get(*member as usize))
+            .map_or(Value::None, |m| Value::str(m)),
+        Const::List(items) => Value::List(items.iter().map(|c| value_of(program, c)).collect()),
     }
 }
 
-fn expr_value(e: &ast::Expr) -> Value {
-    match &e.kind {
-        ExprKind::Literal(l) => match l {
-            Literal::None => Value::None,
-            Literal::Bool(b) => Value::Bool(*b),
-            Literal::Int(i) => Value::Int(*i),
-            Literal::Float(x) => Value::Float(*x),
-            Literal::String(s) => Value::str(&s.as_plain().unwrap_or_default()),
-            Literal::Duration(d) => Value::Duration(d.seconds),
-            Literal::TimeOfDay(t) => Value::TimeOfDay(t.minutes),
-            Literal::Timestamp(t) => Value::Time(t.value),
-        },
-        ExprKind::Path(p) => Value::str(&p.dotted()),
-        ExprKind::List(items) => Value::List(items.iter().map(expr_value).collect()),
-        ExprKind::Paren(inner) => expr_value(inner),
-        _ => Value::None,
-    }
-}
-
-fn props_of(obj: Option<&Object>) -> Props {
-    obj.map(|o| {
-        o.fields
-            .iter()
-            .map(|f| (f.name.name.clone(), value_of(&f.value)))
-            .collect()
-    })
-    .unwrap_or_default()
-}
-
-fn plain(s: &ast::StringLit) -> String {
-    s.as_plain().unwrap_or_default()
+/// Properties or attributes by name.
+fn props_of(program: &Program, schema: &Schema, values: &[(FieldId, Const)]) -> Props {
+    values
+        .iter()
+        .filter_map(|(field, c)| {
+            let name = &schema.fields.get(field.index())?.name;
+            Some((name.clone(), value_of(program, c)))
+        })
+        .collect()
 }
 
 /// An event from before the test: when, which, its properties.
@@ -242,8 +221,9 @@ enum Play<'a> {
     Identify(&'a str, Props),
 }
 
-/// Runs one `test` block.
-pub fn run_test(source: &Arc<SourceFile>, test: &TestDecl, module: &Module) -> TestOutcome {
+/// Runs one `test` block of `program` on the module compiled from it.
+pub fn run_test(program: &Program, test: &Test, module: &Module) -> TestOutcome {
+    let source = &program.files[test.loc.file.index()];
     let origin = origin_of(test);
     let mut clock = Clock {
         origin,
@@ -252,10 +232,7 @@ pub fn run_test(source: &Arc<SourceFile>, test: &TestDecl, module: &Module) -> T
     clock.last_step = test
         .steps
         .iter()
-        .filter_map(|s| match s {
-            TestStep::At { at, .. } => Some(clock.resolve(at)),
-            _ => None,
-        })
+        .map(|s| clock.resolve(s.at))
         .max()
         .unwrap_or(origin);
     let mut failures = Vec::new();
@@ -266,7 +243,7 @@ pub fn run_test(source: &Arc<SourceFile>, test: &TestDecl, module: &Module) -> T
         end,
         start,
         pending,
-    } = match simulate(test, module, &clock) {
+    } = match simulate(program, test, module, &clock) {
         Ok(r) => r,
         Err(failed) => {
             let (d, start) = *failed;
@@ -291,7 +268,7 @@ pub fn run_test(source: &Arc<SourceFile>, test: &TestDecl, module: &Module) -> T
                     horizon_days()
                 ),
             )
-            .with_primary(test.name.span, "this test never settles")
+            .with_primary(test.name_span, "this test never settles")
             .with_help(format!(
                 "the next timer was due at {}; a test runs until no timer is left, but never \
                  past the last step plus {}: shorten the waits this test reaches",
@@ -302,48 +279,19 @@ pub fn run_test(source: &Arc<SourceFile>, test: &TestDecl, module: &Module) -> T
         );
     }
     // After an engine error the expectations would only repeat it.
-    for step in test.steps.iter().filter(|_| ran) {
-        if let TestStep::Expect(e) = step {
-            let e = ast::Expectation {
-                kind: e.kind.clone(),
-                span: trimmed(source, e.span),
-            };
-            if let Some(d) = check_expectation(&e, &sent, &log, &journeys, &clock) {
-                failures.push(d.in_file(source));
-            }
+    for e in test.expectations.iter().filter(|_| ran) {
+        if let Some(d) = check_expectation(program, e, &sent, &log, &journeys, &clock) {
+            failures.push(d.in_file(source));
         }
     }
     TestOutcome {
-        name: plain(&test.name),
+        name: test.name.clone(),
         source: source.clone(),
-        span: test.span,
+        span: test.loc.span,
         failures,
         simulated: end - start,
         messages: sent.len(),
     }
-}
-
-/// `span` without the blank space and comments after it.
-fn trimmed(source: &SourceFile, span: Span) -> Span {
-    let text = source.text();
-    let (start, end) = (span.start as usize, span.end as usize);
-    let Some(piece) = text.get(start..end) else {
-        return span;
-    };
-    let mut keep = piece.len();
-    // Drop whole trailing lines that are blank or comments.
-    loop {
-        let body = piece[..keep].trim_end();
-        let last_line_start = body.rfind('\n').map_or(0, |i| i + 1);
-        let last = body[last_line_start..].trim_start();
-        keep = body.len();
-        if last_line_start > 0 && (last.starts_with("//") || last.is_empty()) {
-            keep = last_line_start;
-            continue;
-        }
-        break;
-    }
-    Span::new(start, start + keep)
 }
 
 /// What a test run produced.
@@ -358,52 +306,48 @@ struct Run {
 }
 
 /// Plays the test on a fresh engine.
-fn simulate(
-    test: &TestDecl,
+fn simulate<'a>(
+    program: &'a Program,
+    test: &'a Test,
     module: &Module,
     clock: &Clock,
 ) -> Result<Run, Box<(Diagnostic, DateTime<Utc>)>> {
     // Profiles, history and steps.
     let mut profiles: BTreeMap<&str, Props> = BTreeMap::new();
+    for (id, attributes) in &test.profiles {
+        profiles.entry(id.as_str()).or_default().extend(props_of(
+            program,
+            &program.profile,
+            attributes,
+        ));
+    }
+    let event_of = |e: nudge_check::ir::EventId| &program.events[e.index()];
     let mut history: BTreeMap<&str, Vec<Past<'_>>> = BTreeMap::new();
+    for past in &test.history {
+        let event = event_of(past.event);
+        history.entry(past.profile.as_str()).or_default().push((
+            clock.resolve(past.at),
+            event.name.as_str(),
+            props_of(program, &event.schema, &past.properties),
+        ));
+    }
     let mut plays: Vec<(DateTime<Utc>, Span, Play<'_>)> = Vec::new();
     for step in &test.steps {
-        match step {
-            TestStep::GivenProfile { id, attributes, .. } => {
-                let id = id.as_plain_ref();
-                profiles
-                    .entry(id)
-                    .or_default()
-                    .extend(props_of(Some(attributes)));
+        let id = step.profile.as_str();
+        let play = match &step.action {
+            TestAction::Does { event, properties } => {
+                let event = event_of(*event);
+                Play::Track(
+                    id,
+                    event.name.as_str(),
+                    props_of(program, &event.schema, properties),
+                )
             }
-            TestStep::GivenEvent {
-                id,
-                event,
-                properties,
-                at,
-                ..
-            } => history.entry(id.as_plain_ref()).or_default().push((
-                clock.resolve(at),
-                event.name.as_str(),
-                props_of(properties.as_ref()),
-            )),
-            TestStep::At {
-                at,
-                id,
-                action,
-                span,
-            } => {
-                let id = id.as_plain_ref();
-                let play = match action {
-                    TestAction::Does { event, properties } => {
-                        Play::Track(id, event.name.as_str(), props_of(properties.as_ref()))
-                    }
-                    TestAction::Identify { traits } => Play::Identify(id, props_of(Some(traits))),
-                };
-                plays.push((clock.resolve(at), *span, play));
+            TestAction::Identify(traits) => {
+                Play::Identify(id, props_of(program, &program.profile, traits))
             }
-            TestStep::Expect(_) => {}
-        }
+        };
+        plays.push((clock.resolve(step.at), step.span, play));
     }
     plays.sort_by_key(|(at, _, _)| *at);
     let start = plays
@@ -479,7 +423,7 @@ fn simulate(
     for (id, attrs) in profiles {
         engine
             .identify(id, attrs, start)
-            .map_err(|e| fail(e, test.name.span))?;
+            .map_err(|e| fail(e, test.name_span))?;
     }
     for (at, span, play) in plays {
         let r = match play {
@@ -496,7 +440,7 @@ fn simulate(
         }
         engine
             .advance_to(at.max(engine.now()))
-            .map_err(|e| fail(e, test.name.span))?;
+            .map_err(|e| fail(e, test.name_span))?;
         fired += 1;
     }
     let pending = engine.store().next_timer();
@@ -592,20 +536,6 @@ fn journeys_of(log: &[Record]) -> Journeys {
         }
     }
     j
-}
-
-trait PlainRef {
-    fn as_plain_ref(&self) -> &str;
-}
-
-impl PlainRef for ast::StringLit {
-    /// The text of a string without interpolation (test ids always are).
-    fn as_plain_ref(&self) -> &str {
-        match self.parts.as_slice() {
-            [ast::StringPart::Text(t)] => t.as_str(),
-            _ => "",
-        }
-    }
 }
 
 /// The fields shown for a message, most telling first.
@@ -763,25 +693,26 @@ fn journey_help(log: &[Record], profile: &str, clock: &Clock) -> String {
 }
 
 /// "`email cart_reminder` messages", "message".
-fn what(channel: Option<&ast::ChannelRef>, template: Option<&ast::Ident>, plural: bool) -> String {
+fn what(channel: Option<Channel>, template: Option<&str>, plural: bool) -> String {
     let noun = if plural { "messages" } else { "message" };
     match (channel, template) {
-        (Some(c), Some(t)) => format!("`{} {}` {noun}", c.channel.as_str(), t.name),
-        (Some(c), None) => format!("`{}` {noun}", c.channel.as_str()),
-        (None, Some(t)) => format!("`{}` {noun}", t.name),
+        (Some(c), Some(t)) => format!("`{} {t}` {noun}", c.as_str()),
+        (Some(c), None) => format!("`{}` {noun}", c.as_str()),
+        (None, Some(t)) => format!("`{t}` {noun}"),
         (None, None) => noun.to_owned(),
     }
 }
 
 fn check_expectation(
-    e: &ast::Expectation,
+    program: &Program,
+    e: &Expectation,
     sent: &[Sent],
     log: &[Record],
     journeys: &Journeys,
     clock: &Clock,
 ) -> Option<Diagnostic> {
     match &e.kind {
-        ExpectKind::Messages {
+        Expect::Messages {
             count,
             channel,
             template,
@@ -789,8 +720,10 @@ fn check_expectation(
             time,
             with,
         } => {
-            let to = to.as_ref().map(|t| t.as_plain_ref());
-            let window = time.as_ref().map(|t| match t {
+            let channel = *channel;
+            let template = template.map(|t| program.templates[t.index()].name.as_str());
+            let to = to.as_deref();
+            let window = time.map(|t| match t {
                 ExpectTime::At(t) => {
                     let at = clock.resolve(t);
                     (at, at, format!(" at {}", written(t)))
@@ -800,27 +733,17 @@ fn check_expectation(
                     clock.resolve(b),
                     format!(" between {} and {}", written(a), written(b)),
                 ),
-                ExpectTime::Within(d) => (
+                ExpectTime::Within(seconds) => (
                     DateTime::<Utc>::MIN_UTC,
-                    clock.origin + Duration::seconds(d.seconds),
-                    format!(" within {}", format_duration(d.seconds)),
+                    clock.origin + Duration::seconds(seconds),
+                    format!(" within {}", format_duration(seconds)),
                 ),
             });
-            let with: Vec<(String, String)> = with
-                .iter()
-                .map(|(f, s)| (f.name.clone(), plain(s)))
-                .collect();
             let matching: Vec<&Sent> = sent
                 .iter()
                 .filter(|s| to.is_none_or(|t| t == s.profile))
-                .filter(|s| {
-                    channel.is_none_or(|c| c.channel.as_str() == s.message.channel.as_str())
-                })
-                .filter(|s| {
-                    template
-                        .as_ref()
-                        .is_none_or(|t| s.message.template.as_deref() == Some(t.name.as_str()))
-                })
+                .filter(|s| channel.is_none_or(|c| c == s.message.channel))
+                .filter(|s| template.is_none_or(|t| s.message.template.as_deref() == Some(t)))
                 .filter(|s| {
                     window
                         .as_ref()
@@ -847,23 +770,23 @@ fn check_expectation(
             if let Some((_, _, w)) = &window {
                 scope.push_str(w);
             }
-            for (f, v) in &with {
+            for (f, v) in with {
                 let _ = write!(scope, " with {f} {v:?}");
             }
             let message = match count {
                 ExpectCount::AtLeastOne => {
                     format!(
                         "expected at least one {}{scope}, none went out",
-                        what(channel.as_ref(), template.as_ref(), false)
+                        what(channel, template, false)
                     )
                 }
                 ExpectCount::None => format!(
                     "expected no {}{scope}, {n} went out",
-                    what(channel.as_ref(), template.as_ref(), false)
+                    what(channel, template, false)
                 ),
                 ExpectCount::Exactly(k) => format!(
                     "expected {k} {}{scope}, {n} went out",
-                    what(channel.as_ref(), template.as_ref(), *k != 1)
+                    what(channel, template, *k != 1)
                 ),
             };
             let label = match count {
@@ -877,12 +800,10 @@ fn check_expectation(
                 let near: Vec<&Sent> = sent
                     .iter()
                     .filter(|s| to.is_none_or(|t| t == s.profile))
-                    .filter(|s| {
-                        channel.is_none_or(|c| c.channel.as_str() == s.message.channel.as_str())
-                    })
+                    .filter(|s| channel.is_none_or(|c| c == s.message.channel))
                     .collect();
                 for s in near {
-                    for (f, v) in &with {
+                    for (f, v) in with {
                         match s.message.fields.get(f) {
                             Some(x) if x != v => {
                                 let _ = write!(
@@ -911,37 +832,41 @@ fn check_expectation(
                     .with_help(help),
             )
         }
-        ExpectKind::Journey { id, state, target } => {
-            let profile = id.as_plain_ref();
-            let key = (profile.to_owned(), target.name.clone());
+        Expect::Journey {
+            profile,
+            state,
+            target,
+        } => {
+            let target = match target {
+                JourneyTarget::Workflow(w) => program.workflows[w.index()].name.as_str(),
+                JourneyTarget::Goal(goal) => goal.as_str(),
+            };
+            let key = (profile.clone(), target.to_owned());
             let has = |v: &Vec<(String, String)>| v.contains(&key);
             let (ok, message) = match state {
                 JourneyState::Entered => (
                     has(&journeys.entered),
-                    format!("`{profile}` never entered `{}`", target.name),
+                    format!("`{profile}` never entered `{}`", target),
                 ),
                 JourneyState::NotEntered => (
                     !has(&journeys.entered),
-                    format!("`{profile}` entered `{}`", target.name),
+                    format!("`{profile}` entered `{}`", target),
                 ),
                 JourneyState::Exited => (
                     has(&journeys.exited),
-                    format!("`{profile}` never exited `{}`", target.name),
+                    format!("`{profile}` never exited `{}`", target),
                 ),
                 JourneyState::Completed => (
                     has(&journeys.completed),
-                    format!("`{profile}` never completed `{}`", target.name),
+                    format!("`{profile}` never completed `{}`", target),
                 ),
                 JourneyState::Active => (
-                    journeys.active(log, profile, &target.name, clock.last_step),
-                    format!(
-                        "`{profile}` is not in `{}` after the last step",
-                        target.name
-                    ),
+                    journeys.active(log, profile, target, clock.last_step),
+                    format!("`{profile}` is not in `{}` after the last step", target),
                 ),
                 JourneyState::ReachedGoal => (
                     has(&journeys.goals),
-                    format!("`{profile}` never reached goal `{}`", target.name),
+                    format!("`{profile}` never reached goal `{}`", target),
                 ),
             };
             if ok {
@@ -974,7 +899,7 @@ mod tests {
             .program
             .unwrap_or_else(|| panic!("{}", nudge_syntax::render_plain(&checked.diagnostics, 80)));
         let module = nudge_compile::compile(&program, "test").unwrap();
-        run_tests(&checked.parsed, &module)
+        run_tests(&program, &module)
     }
 
     fn codes(o: &TestOutcome) -> Vec<&'static str> {
@@ -990,13 +915,14 @@ mod tests {
         );
         let src = Arc::new(SourceFile::new("t.flow", text));
         let checked = nudge_check::check_project(&[src], &nudge_check::FsLoader);
-        let module = nudge_compile::compile(checked.program.as_ref().unwrap(), "test").unwrap();
-        let (out, left_out) = run_tests_where(&checked.parsed, &module, |n| n.contains("drip"));
+        let program = checked.program.unwrap();
+        let module = nudge_compile::compile(&program, "test").unwrap();
+        let (out, left_out) = run_tests_where(&program, &module, |n| n.contains("drip"));
         let names: Vec<&str> = out.iter().map(|o| o.name.as_str()).collect();
         assert_eq!(names, ["drip one", "drip two"]);
         assert_eq!(left_out, 1);
         assert!(out[0].passed() && !out[1].passed());
-        assert_eq!(run_tests(&checked.parsed, &module).len(), 3);
+        assert_eq!(run_tests(&program, &module).len(), 3);
     }
 
     #[test]

@@ -3,21 +3,19 @@
 
 use std::io::{self, Write};
 
-use nudge_syntax::Diagnostic;
+use nudge_syntax::{render_plain, Diagnostic};
 
 use super::Summary;
 
 /// Writes each diagnostic as miette renders it (in colour on a terminal
-/// unless `NO_COLOR` is set), then the totals of `summary`.
+/// unless `NO_COLOR` is set) at miette's default width, then the totals of
+/// `summary`.
 pub(super) fn write(
     diagnostics: &[Diagnostic],
     summary: Summary,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    // https://no-color.org: a set, non-empty NO_COLOR turns colour off.
-    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && io::IsTerminal::is_terminal(&io::stdout());
-    let theme = if color {
+    let theme = if color_on(&io::stdout()) {
         miette::GraphicalTheme::unicode()
     } else {
         miette::GraphicalTheme::unicode_nocolor()
@@ -50,4 +48,29 @@ fn plural(n: usize) -> &'static str {
     } else {
         "s"
     }
+}
+
+/// Whether people reading `stream` get colour: it is a terminal and
+/// `NO_COLOR` (<https://no-color.org>) is unset or empty.
+pub fn color_on(stream: &impl io::IsTerminal) -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && stream.is_terminal()
+}
+
+/// Diagnostics as people read them in the middle of other output (the
+/// failures of `nudge test`, the errors that stop `nudge simulate`):
+/// miette's graphical report wrapped at 80 columns; without colour,
+/// exactly what the snapshot tests lock ([`render_plain`]).
+pub fn render(diagnostics: &[Diagnostic], color: bool) -> String {
+    if !color {
+        return render_plain(diagnostics, 80);
+    }
+    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode());
+    let mut out = String::new();
+    for d in diagnostics {
+        if handler.render_report(&mut out, d).is_err() {
+            out.push_str(&format!("{}: {}", d.severity, d.message));
+        }
+        out.push('\n');
+    }
+    out
 }

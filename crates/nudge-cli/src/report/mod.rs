@@ -17,12 +17,25 @@ use std::path::Path;
 use nudge_syntax::{Diagnostic, Severity, SourceFile, Span};
 use serde::Serialize;
 
-use crate::cli::Format;
-
 mod github;
 mod human;
 mod json;
 mod sarif;
+
+pub use human::{color_on, render as render_human};
+
+/// The output formats of `--format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Source excerpts with labels, for people.
+    Human,
+    /// One JSON document with every diagnostic.
+    Json,
+    /// GitHub Actions workflow commands (`::error file=…`).
+    Github,
+    /// SARIF 2.1.0, for code-scanning tools.
+    Sarif,
+}
 
 /// Totals of one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

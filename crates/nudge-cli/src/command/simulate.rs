@@ -3,7 +3,7 @@
 //! record of the run: why a message did or did not go out).
 //!
 //! The trace is Segment-style JSON lines, validated by
-//! [`nudge_vm::ingest`]. Lines are
+//! [`nudge_ingest`]. Lines are
 //! applied in file order, their `timestamp` taken as the receive time; a
 //! line earlier than the one before is rejected (the engine's clock only
 //! moves forward). A rejected line is reported on stderr with its number and
@@ -17,20 +17,21 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use clap::{Args, ValueEnum};
+use clap::ValueEnum;
 use nudge_bytecode::Module;
 use nudge_ingest::{self as ingest, IngestError, Input, Note};
-use nudge_syntax::{project, Severity};
 use nudge_vm::{
     Engine, ExitReason, MemoryStore, Props, Record, Rendered, Store as _, Suppression,
     WorkflowStats,
 };
 
-use crate::check::{EXIT_ERRORS, EXIT_FAILURE, EXIT_OK};
+use crate::exit::Exit;
+use crate::pipeline::{self, NoModule};
+use crate::report;
 
 /// `nudge simulate`
-#[derive(Args, Debug)]
-pub struct SimulateArgs {
+#[derive(clap::Args, Debug)]
+pub struct Args {
     /// The project: a folder (or `.flow` files).
     pub project: Vec<PathBuf>,
     /// The trace: Segment-style JSON lines (`track` and `identify` calls
@@ -73,14 +74,14 @@ const PROGRESS_BYTES: u64 = 4 << 20;
 /// The widest content summary in the table.
 const CONTENT_WIDTH: usize = 60;
 
-/// Runs `nudge simulate`; returns the exit code.
-pub fn run(args: &SimulateArgs) -> u8 {
+/// Runs `nudge simulate`.
+pub fn run(args: &Args) -> Exit {
     match simulate(args) {
-        Ok(code) => code,
-        Err(Failure::Flows) => EXIT_ERRORS,
+        Ok(exit) => exit,
+        Err(Failure::Flows) => Exit::Problems,
         Err(Failure::Other(message)) => {
             eprintln!("error: {message}");
-            EXIT_FAILURE
+            Exit::Failure
         }
     }
 }
@@ -98,44 +99,40 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-/// Loads, checks and compiles the project.
+/// Loads, checks and compiles the project; problems go to stderr.
 fn load_module(paths: &[PathBuf]) -> Result<Module, Failure> {
-    let (projects, load_errors) = project::load(paths);
-    if !load_errors.fatal.is_empty() {
-        eprint!("{}", nudge_syntax::render_plain(&load_errors.fatal, 80));
+    let loaded = pipeline::load(paths);
+    let color = report::color_on(&std::io::stderr());
+    if !loaded.fatal.is_empty() {
+        eprint!("{}", report::render_human(&loaded.fatal, color));
         return Err(Failure::Other("cannot load the project".into()));
     }
-    if !load_errors.in_files.is_empty() {
-        eprint!("{}", nudge_syntax::render_plain(&load_errors.in_files, 80));
+    if !loaded.file_errors.is_empty() {
+        eprint!("{}", report::render_human(&loaded.file_errors, color));
         return Err(Failure::Flows);
     }
-    let [project] = projects.as_slice() else {
-        return Err(Failure::Other(format!(
-            "expected one project, found {}; name one folder",
-            projects.len()
-        )));
-    };
-    let checked = nudge_check::check_project(&project.files, &nudge_check::FsLoader);
-    let errors: Vec<_> = checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .cloned()
-        .collect();
-    if !errors.is_empty() {
-        eprint!("{}", nudge_syntax::render_plain(&errors, 80));
-        eprintln!(
-            "error: the flows have {} error{}; nothing was simulated",
-            errors.len(),
-            if errors.len() == 1 { "" } else { "s" }
-        );
-        return Err(Failure::Flows);
+    let project = loaded.single().map_err(|found| {
+        Failure::Other(format!(
+            "expected one project, found {found}; name one folder"
+        ))
+    })?;
+    match pipeline::compile(&pipeline::check(project)) {
+        Ok(compiled) => Ok(compiled.module),
+        Err(NoModule::Errors(errors)) => {
+            if !errors.is_empty() {
+                eprint!("{}", report::render_human(&errors, color));
+                eprintln!(
+                    "error: the flows have {} error{}; nothing was simulated",
+                    errors.len(),
+                    plural(errors.len() as u64)
+                );
+            }
+            Err(Failure::Flows)
+        }
+        Err(NoModule::Internal(e)) => {
+            Err(Failure::Other(format!("cannot compile the project: {e}")))
+        }
     }
-    let Some(program) = checked.program else {
-        return Err(Failure::Flows);
-    };
-    nudge_compile::compile(&program, env!("CARGO_PKG_VERSION"))
-        .map_err(|e| Failure::Other(format!("cannot compile the project: {e}")))
 }
 
 /// Reports rejected lines and notes on stderr, and counts them.
@@ -318,7 +315,7 @@ struct Outcome {
     skipped_after_until: u64,
 }
 
-fn simulate(args: &SimulateArgs) -> Result<u8, Failure> {
+fn simulate(args: &Args) -> Result<Exit, Failure> {
     let until = match &args.until {
         None => None,
         Some(s) => Some(ingest::parse_time(s).ok_or_else(|| {
@@ -413,10 +410,10 @@ fn simulate(args: &SimulateArgs) -> Result<u8, Failure> {
         );
         if !args.allow_bad_lines {
             eprintln!("  help: fix the lines, or pass --allow-bad-lines to exit 0 all the same");
-            return Ok(EXIT_ERRORS);
+            return Ok(Exit::Problems);
         }
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
 /// Runs timers after the last line, to `until` or until none is left,
@@ -462,7 +459,7 @@ fn plural(n: u64) -> &'static str {
 }
 
 fn replay(
-    args: &SimulateArgs,
+    args: &Args,
     module: &Module,
     reader: impl std::io::BufRead,
     profiles: &mut Vec<Initial>,

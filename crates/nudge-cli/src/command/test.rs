@@ -3,20 +3,17 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use clap::Args;
-use nudge_compile::compile;
-use nudge_syntax::{project, Diagnostic, Severity};
+use nudge_syntax::Diagnostic;
 use nudge_test::{run_tests_where, TestOutcome};
 use serde::Serialize;
 
-use crate::check::{EXIT_ERRORS, EXIT_FAILURE, EXIT_OK};
-use crate::cli::Format;
-use crate::compile::COMPILER_VERSION;
-use crate::report;
+use crate::exit::Exit;
+use crate::pipeline::{self, NoModule};
+use crate::report::{self, Format};
 
 /// `nudge test`
-#[derive(Args, Debug)]
-pub struct TestArgs {
+#[derive(clap::Args, Debug)]
+pub struct Args {
     /// Files or folders; a folder is one project. Default: the current folder.
     pub paths: Vec<PathBuf>,
     /// Output format: `human`, or the diagnostics (load and flow errors,
@@ -30,34 +27,15 @@ pub struct TestArgs {
 }
 
 /// What a run of `nudge test` found, ready to print.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Report {
     /// Standard output: for people, one line per test, then the failures,
     /// then the summary; for machines, the document of `--format`.
     pub text: String,
     /// Notes for standard error.
     pub notes: String,
-    /// The exit code.
-    pub code: u8,
-}
-
-/// Renders diagnostics as `nudge check` does for people (colour only on a
-/// terminal, and never with `NO_COLOR`).
-fn render(diagnostics: &[Diagnostic], color: bool) -> String {
-    if !color {
-        return nudge_syntax::render_plain(diagnostics, 80);
-    }
-    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode());
-    let mut out = String::new();
-    for d in diagnostics {
-        let mut s = String::new();
-        if handler.render_report(&mut s, d).is_err() {
-            s = format!("{}: {}\n", d.severity, d.message);
-        }
-        out.push_str(&s);
-        out.push('\n');
-    }
-    out
+    /// How the run ends.
+    pub exit: Exit,
 }
 
 fn line(t: &TestOutcome) -> String {
@@ -95,13 +73,11 @@ impl Outcome {
         self.outcomes.iter().filter(|t| !t.passed()).count()
     }
 
-    fn code(&self) -> u8 {
+    fn exit(&self) -> Exit {
         if !self.fatal.is_empty() || self.internal.is_some() {
-            EXIT_FAILURE
-        } else if self.failed() == 0 && self.check_errors.is_empty() {
-            EXIT_OK
+            Exit::Failure
         } else {
-            EXIT_ERRORS
+            Exit::problems_if(self.failed() > 0 || !self.check_errors.is_empty())
         }
     }
 
@@ -140,40 +116,32 @@ fn selected(filters: &[String], name: &str) -> bool {
 
 /// Loads, checks and runs.
 fn run_all(paths: &[PathBuf], filters: &[String]) -> Outcome {
-    let (projects, load_errors) = project::load(paths);
-    let files = projects.iter().map(|p| p.files.len()).sum::<usize>() + load_errors.in_files.len();
-    if !load_errors.fatal.is_empty() {
+    let loaded = pipeline::load(paths);
+    if !loaded.fatal.is_empty() {
         return Outcome {
-            fatal: load_errors.fatal,
-            files,
+            fatal: loaded.fatal,
+            files: loaded.files,
             ..Outcome::default()
         };
     }
     let mut run = Outcome {
-        files,
-        check_errors: load_errors.in_files,
+        files: loaded.files,
+        check_errors: loaded.file_errors,
         ..Outcome::default()
     };
-    for project in &projects {
-        let checked = nudge_check::check_project(&project.files, &nudge_check::FsLoader);
-        let errors: Vec<Diagnostic> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .cloned()
-            .collect();
-        let Some(program) = checked.program.as_ref().filter(|_| errors.is_empty()) else {
-            run.check_errors.extend(errors);
-            continue;
-        };
-        match compile(program, COMPILER_VERSION) {
-            Ok(module) => {
+    for project in &loaded.projects {
+        let checked = pipeline::check(project);
+        match pipeline::compile(&checked) {
+            Ok(compiled) => {
                 let (outcomes, left_out) =
-                    run_tests_where(&checked.parsed, &module, |name| selected(filters, name));
+                    run_tests_where(compiled.program, &compiled.module, |name| {
+                        selected(filters, name)
+                    });
                 run.outcomes.extend(outcomes);
                 run.filtered_out += left_out;
             }
-            Err(e) => {
+            Err(NoModule::Errors(errors)) => run.check_errors.extend(errors),
+            Err(NoModule::Internal(e)) => {
                 run.internal = Some(format!("error: internal compiler error: {e}\n"));
                 return run;
             }
@@ -185,7 +153,7 @@ fn run_all(paths: &[PathBuf], filters: &[String]) -> Outcome {
 /// The output for people.
 fn human(run: &Outcome, filtering: bool, color: bool) -> String {
     if !run.fatal.is_empty() {
-        return render(&run.fatal, color);
+        return report::render_human(&run.fatal, color);
     }
     if let Some(internal) = &run.internal {
         return internal.clone();
@@ -193,7 +161,7 @@ fn human(run: &Outcome, filtering: bool, color: bool) -> String {
     let mut text = String::new();
     let check_errors = &run.check_errors;
     if !check_errors.is_empty() {
-        text.push_str(&render(check_errors, color));
+        text.push_str(&report::render_human(check_errors, color));
         text.push_str(&format!(
             "error: the flows have {} error{}; their tests did not run\n",
             check_errors.len(),
@@ -208,7 +176,7 @@ fn human(run: &Outcome, filtering: bool, color: bool) -> String {
         text.push_str("\nfailures:\n\n");
         for t in &failed {
             text.push_str(&format!("---- {} :: {} ----\n", t.source.name(), t.name));
-            text.push_str(&render(&t.failures, color));
+            text.push_str(&report::render_human(&t.failures, color));
         }
     }
     text.push_str(&format!("\n{}\n", run.summary(filtering)));
@@ -307,7 +275,7 @@ pub fn run_paths(paths: &[PathBuf], filters: &[String], format: Format, color: b
             texts.join(" or ")
         ));
     }
-    let code = run.code();
+    let exit = run.exit();
     let text = match format {
         Format::Human => Ok(human(&run, filtering, color)),
         Format::Github => github(&run, filtering),
@@ -324,19 +292,18 @@ pub fn run_paths(paths: &[PathBuf], filters: &[String], format: Format, color: b
         }
     }
     match text {
-        Ok(text) => Report { text, notes, code },
+        Ok(text) => Report { text, notes, exit },
         Err(e) => Report {
             text: String::new(),
             notes: format!("error: cannot write the report: {e}\n"),
-            code: EXIT_FAILURE,
+            exit: Exit::Failure,
         },
     }
 }
 
-/// Runs `nudge test`; returns the exit code.
-pub fn run(args: &TestArgs) -> u8 {
-    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::io::IsTerminal::is_terminal(&std::io::stdout());
+/// Runs `nudge test`.
+pub fn run(args: &Args) -> Exit {
+    let color = report::color_on(&std::io::stdout());
     let report = run_paths(&args.paths, &args.filters, args.format, color);
     if !report.notes.is_empty() {
         eprint!("{}", report.notes);
@@ -346,11 +313,11 @@ pub fn run(args: &TestArgs) -> u8 {
         .write_all(report.text.as_bytes())
         .and_then(|()| out.flush())
     {
-        Ok(()) => report.code,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => report.code,
+        Ok(()) => report.exit,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => report.exit,
         Err(e) => {
             eprintln!("error: cannot write the report: {e}");
-            EXIT_FAILURE
+            Exit::Failure
         }
     }
 }

@@ -1,14 +1,14 @@
 //! `nudge lsp`: the language server on stdin and stdout.
 
-use crate::check::{EXIT_FAILURE, EXIT_OK};
+use crate::exit::Exit;
 
-/// Serves until the editor says `exit`; returns the exit code.
-pub fn run() -> u8 {
+/// Serves until the editor says `exit`.
+pub fn run() -> Exit {
     match nudge_lsp::run_stdio() {
-        Ok(()) => EXIT_OK,
+        Ok(()) => Exit::Ok,
         Err(e) => {
             eprintln!("error: the language server stopped: {e}");
-            EXIT_FAILURE
+            Exit::Failure
         }
     }
 }

@@ -8,27 +8,34 @@ use std::io::{self, IsTerminal as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nudge_syntax::format::{comment_texts, format_file, same_tree};
+use nudge_syntax::formatter::{comment_texts, format_file, same_tree};
 use nudge_syntax::project::{self, ReadError};
 use nudge_syntax::{parse, Diagnostic, SourceFile};
 
-use crate::cli::FmtArgs;
+use crate::exit::Exit;
 
-/// Exit code: every file is (now) formatted.
-const EXIT_OK: u8 = 0;
-/// Exit code: a file would change (`--check`) or has errors.
-const EXIT_CHANGES: u8 = 1;
-/// Exit code: usage or IO error.
-const EXIT_FAILURE: u8 = 2;
+/// `nudge fmt`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Files or folders (a folder means the `.flow` files directly inside);
+    /// `-` reads stdin. Default: the current folder.
+    pub paths: Vec<PathBuf>,
+    /// Write nothing; print a diff of each file that would change and exit 1.
+    #[arg(long)]
+    pub check: bool,
+    /// Read a file from stdin and write the formatted text to stdout.
+    #[arg(long)]
+    pub stdin: bool,
+}
 
-/// Runs `nudge fmt`; returns the exit code.
-pub fn run(args: &FmtArgs) -> u8 {
+/// Runs `nudge fmt`.
+pub fn run(args: &Args) -> Exit {
     let dash = Path::new("-");
     let reads_stdin = args.stdin || args.paths.iter().any(|p| p == dash);
     if reads_stdin {
         if args.paths.iter().any(|p| p != dash) {
             eprintln!("error: `-` (stdin) cannot be combined with paths");
-            return EXIT_FAILURE;
+            return Exit::Failure;
         }
         return stdin(args.check);
     }
@@ -50,13 +57,13 @@ struct Status {
 }
 
 impl Status {
-    fn code(&self) -> u8 {
+    fn code(&self) -> Exit {
         if self.failure {
-            EXIT_FAILURE
+            Exit::Failure
         } else if self.errors {
-            EXIT_CHANGES
+            Exit::Problems
         } else {
-            EXIT_OK
+            Exit::Ok
         }
     }
 }
@@ -196,45 +203,45 @@ fn one_file(path: &Path, check: bool, status: &mut Status, outcome: &mut Outcome
 }
 
 /// `nudge fmt -`: stdin to stdout.
-fn stdin(check: bool) -> u8 {
+fn stdin(check: bool) -> Exit {
     let mut bytes = Vec::new();
     if let Err(e) = io::stdin().lock().read_to_end(&mut bytes) {
         eprintln!("error: cannot read stdin: {e}");
-        return EXIT_FAILURE;
+        return Exit::Failure;
     }
     let Ok(text) = String::from_utf8(bytes) else {
         eprintln!("error: stdin is not UTF-8 text");
-        return EXIT_CHANGES;
+        return Exit::Problems;
     };
     let source = Arc::new(SourceFile::new("<stdin>", text));
     match format_checked(source.clone()) {
         Ok(formatted) => {
             if check {
                 if formatted == source.text() {
-                    return EXIT_OK;
+                    return Exit::Ok;
                 }
                 let diff = similar::TextDiff::from_lines(source.text(), formatted.as_str());
                 let text = diff.unified_diff().header("<stdin>", "<stdin>").to_string();
                 return match io::stdout().lock().write_all(text.as_bytes()) {
-                    Ok(()) => EXIT_CHANGES,
-                    Err(_) => EXIT_FAILURE,
+                    Ok(()) => Exit::Problems,
+                    Err(_) => Exit::Failure,
                 };
             }
             match io::stdout().lock().write_all(formatted.as_bytes()) {
-                Ok(()) => EXIT_OK,
+                Ok(()) => Exit::Ok,
                 Err(e) => {
                     eprintln!("error: cannot write stdout: {e}");
-                    EXIT_FAILURE
+                    Exit::Failure
                 }
             }
         }
         Err(Failure::Parse(diagnostics)) => {
             report(&diagnostics);
-            EXIT_CHANGES
+            Exit::Problems
         }
         Err(Failure::Internal(why)) => {
             eprintln!("error: internal error: formatting would {why}; please report it");
-            EXIT_FAILURE
+            Exit::Failure
         }
     }
 }
