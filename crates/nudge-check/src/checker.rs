@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use nudge_core::Scalar;
 use nudge_syntax::ast::{self, Ident, Item, TypeExpr, TypeExprKind};
 use nudge_syntax::{Diagnostic, Parsed, SourceFile, Span};
 
@@ -315,9 +316,9 @@ impl<'a> Checker<'a> {
                     self.used_enums[id.index()] = true;
                     return Type::Enum(id);
                 }
-                let candidates: Vec<String> = Type::BUILTINS
+                let candidates: Vec<String> = Scalar::DECLARABLE
                     .iter()
-                    .map(|s| (*s).to_owned())
+                    .map(|s| s.name().to_owned())
                     .chain(self.enums.iter().map(|e| e.name.clone()))
                     .collect();
                 let suggestion =
@@ -616,7 +617,7 @@ impl<'a> Checker<'a> {
                     return None;
                 }
                 if target.is_stringlike() {
-                    if let Err(err) = crate::format::validate(&target, &text) {
+                    if let Err(err) = crate::string_formats::validate(&target, &text) {
                         self.emit(file, err.diagnostic(s.span, &text));
                         return None;
                     }
@@ -728,22 +729,14 @@ impl<'a> Checker<'a> {
     /// How a type is written.
     pub(crate) fn type_name(&self, t: &Type) -> String {
         match t {
-            Type::String => "string".into(),
-            Type::Int => "int".into(),
-            Type::Float => "float".into(),
-            Type::Bool => "bool".into(),
-            Type::Time => "time".into(),
-            Type::Duration => "duration".into(),
-            Type::Email => "email".into(),
-            Type::Phone => "phone".into(),
-            Type::Url => "url".into(),
-            Type::Timezone => "timezone".into(),
+            // A time of day is only ever a literal: it is named in words.
             Type::TimeOfDay => "time of day".into(),
             Type::Enum(id) => self.enums[id.index()].name.clone(),
             Type::Optional(inner) => format!("{}?", self.type_name(inner)),
             Type::List(inner) => format!("[{}]", self.type_name(inner)),
             Type::None => "none".into(),
             Type::Error => "unknown".into(),
+            scalar => scalar.scalar().map_or("", Scalar::name).into(),
         }
     }
 }

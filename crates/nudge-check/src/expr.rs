@@ -336,7 +336,7 @@ impl Checker<'_> {
         // reported it already.
         let src = self.parsed[file.index()].source.clone();
         let written = src.text().get(d.span.range()).unwrap_or_default();
-        if nudge_syntax::literal::parse_duration(written).is_err() {
+        if nudge_core::duration::parse(written).is_err() {
             return false;
         }
         self.emit(file, messages::non_positive_duration(d.span, what));
@@ -367,7 +367,7 @@ impl Checker<'_> {
                     return error(s.span);
                 }
                 Some(t) if t.is_stringlike() && *t != Type::String => {
-                    if let Err(err) = crate::format::validate(t, &text) {
+                    if let Err(err) = crate::string_formats::validate(t, &text) {
                         self.emit(cx.file, err.diagnostic(s.span, &text));
                     }
                     return typed(K::Const(Const::String(text)), t.clone(), s.span);

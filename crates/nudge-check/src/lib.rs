@@ -51,14 +51,14 @@ use nudge_syntax::{Diagnostic, Parsed, Severity, SourceFile};
 mod checker;
 pub mod codes;
 mod expr;
-mod format;
 pub mod ir;
 mod lints;
 mod messages;
-mod spec;
+mod string_formats;
 mod suggest;
 mod template;
-pub mod types;
+mod test_blocks;
+mod types;
 mod workflow;
 
 pub use ir::Program;

@@ -12,8 +12,10 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use nudge_core::duration::format as format_duration;
+use nudge_core::percent::format as format_percent;
+use nudge_core::time_of_day::format as format_time_of_day;
 use nudge_syntax::ast::{BinaryOp, Channel};
-use nudge_syntax::literal::{format_duration, format_percent, format_time_of_day};
 use nudge_syntax::{Diagnostic, SourceFile, Span};
 
 use crate::checker::NoEvent;

@@ -1,5 +1,7 @@
 //! The types of the language.
 
+use nudge_core::Scalar;
+
 use crate::ir::EnumId;
 
 /// The type of a value.
@@ -41,27 +43,31 @@ pub enum Type {
 }
 
 impl Type {
-    /// The built-in type called `name`.
+    /// The declarable built-in type called `name`.
     pub fn builtin(name: &str) -> Option<Type> {
-        Some(match name {
-            "string" => Type::String,
-            "int" => Type::Int,
-            "float" => Type::Float,
-            "bool" => Type::Bool,
-            "time" => Type::Time,
-            "duration" => Type::Duration,
-            "email" => Type::Email,
-            "phone" => Type::Phone,
-            "url" => Type::Url,
-            "timezone" => Type::Timezone,
-            _ => return None,
-        })
+        Scalar::from_name(name).map(Type::from)
     }
 
-    /// Names of the built-in types, for suggestions.
-    pub const BUILTINS: [&'static str; 10] = [
-        "string", "int", "float", "bool", "time", "duration", "email", "phone", "url", "timezone",
-    ];
+    /// The built-in type this is, if it is neither an enum, a list, an
+    /// optional, `none` nor the error type.
+    pub fn scalar(&self) -> Option<Scalar> {
+        Some(match self {
+            Type::String => Scalar::String,
+            Type::Int => Scalar::Int,
+            Type::Float => Scalar::Float,
+            Type::Bool => Scalar::Bool,
+            Type::Time => Scalar::Time,
+            Type::Duration => Scalar::Duration,
+            Type::Email => Scalar::Email,
+            Type::Phone => Scalar::Phone,
+            Type::Url => Scalar::Url,
+            Type::Timezone => Scalar::Timezone,
+            Type::TimeOfDay => Scalar::TimeOfDay,
+            Type::Enum(_) | Type::Optional(_) | Type::List(_) | Type::None | Type::Error => {
+                return None
+            }
+        })
+    }
 
     /// Whether the value may be `none`.
     pub fn is_optional(&self) -> bool {
@@ -83,23 +89,18 @@ impl Type {
 
     /// Strings and the string types with a format.
     pub fn is_stringlike(&self) -> bool {
-        matches!(
-            self,
-            Type::String | Type::Email | Type::Phone | Type::Url | Type::Timezone
-        )
+        self.scalar().is_some_and(Scalar::is_stringlike)
     }
 
     /// `int` or `float`.
     pub fn is_numeric(&self) -> bool {
-        matches!(self, Type::Int | Type::Float)
+        self.scalar().is_some_and(Scalar::is_numeric)
     }
 
-    /// Whether `<`, `<=`, `>`, `>=` apply.
+    /// Whether `<`, `<=`, `>`, `>=` apply (the error type too, so that one
+    /// mistake is reported once).
     pub fn is_ordered(&self) -> bool {
-        matches!(
-            self,
-            Type::Int | Type::Float | Type::Duration | Type::Time | Type::TimeOfDay | Type::Error
-        )
+        self.is_error() || self.scalar().is_some_and(Scalar::is_ordered)
     }
 
     /// Whether a value of this type may stand where `target` is wanted
@@ -129,6 +130,24 @@ impl Type {
             (a, Type::String) if a.is_stringlike() => true,
             (Type::List(a), Type::List(b)) => a.comparable(b),
             _ => false,
+        }
+    }
+}
+
+impl From<Scalar> for Type {
+    fn from(s: Scalar) -> Type {
+        match s {
+            Scalar::String => Type::String,
+            Scalar::Int => Type::Int,
+            Scalar::Float => Type::Float,
+            Scalar::Bool => Type::Bool,
+            Scalar::Time => Type::Time,
+            Scalar::Duration => Type::Duration,
+            Scalar::Email => Type::Email,
+            Scalar::Phone => Type::Phone,
+            Scalar::Url => Type::Url,
+            Scalar::Timezone => Type::Timezone,
+            Scalar::TimeOfDay => Type::TimeOfDay,
         }
     }
 }

@@ -563,7 +563,7 @@ impl Checker<'_> {
             None | Some(Zone::Local(_)) => ir::Zone::Local,
             Some(Zone::Named(s)) => {
                 let text = s.as_plain().unwrap_or_default();
-                if let Err(e) = crate::format::timezone(&text) {
+                if let Err(e) = crate::string_formats::timezone(&text) {
                     let d = messages::unknown_timezone(s.span, &text, e.suggestion);
                     self.emit(file, d);
                 }

@@ -36,20 +36,12 @@ type Result<T> = std::result::Result<T, CompileError>;
 
 fn ty(t: &IrType) -> Type {
     match t {
-        IrType::String | IrType::None | IrType::Error => Type::String,
-        IrType::Int => Type::Int,
-        IrType::Float => Type::Float,
-        IrType::Bool => Type::Bool,
-        IrType::Time => Type::Time,
-        IrType::Duration => Type::Duration,
-        IrType::Email => Type::Email,
-        IrType::Phone => Type::Phone,
-        IrType::Url => Type::Url,
-        IrType::Timezone => Type::Timezone,
-        IrType::TimeOfDay => Type::TimeOfDay,
         IrType::Enum(e) => Type::Enum(u16::try_from(e.0).unwrap_or(u16::MAX)),
         IrType::Optional(inner) => Type::Optional(Box::new(ty(inner))),
         IrType::List(inner) => Type::List(Box::new(ty(inner))),
+        // `none` and the error type never reach a schema of a checked
+        // program; a string is the harmless stand-in.
+        other => other.scalar().map_or(Type::String, Type::from),
     }
 }
 

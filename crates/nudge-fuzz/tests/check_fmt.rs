@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use nudge_check::{check_project, FsLoader};
 use nudge_fuzz::{cases, corpus, hang_limit, mutate, mutate_layout, regressions, within, Rng};
-use nudge_syntax::formatter::{comment_texts, format_file, same_tree};
+use nudge_syntax::{comment_texts, format_file, same_tree};
 use nudge_syntax::{parse, SourceFile};
 
 /// The diagnostic codes `nudge check` gives `text`, sorted.

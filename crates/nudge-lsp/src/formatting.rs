@@ -7,5 +7,5 @@ use nudge_syntax::{Diagnostic, SourceFile};
 /// The canonical text of a file, or its syntax errors (a file that does not
 /// parse is never formatted: text would be lost).
 pub fn format_document(source: Arc<SourceFile>) -> Result<String, Vec<Diagnostic>> {
-    nudge_syntax::formatter::format_source(source)
+    nudge_syntax::format_source(source)
 }

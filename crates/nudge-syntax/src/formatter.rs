@@ -39,7 +39,7 @@ use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use nudge_core::{duration, percent, time_of_day, weekday};
 
-use crate::literal;
+use crate::escape;
 use crate::parser::{parse, Parsed};
 use crate::source::SourceFile;
 use crate::span::Span;
@@ -1518,7 +1518,7 @@ impl<'a> Printer<'a> {
         let mut text = String::from("\"");
         for part in &s.parts {
             match part {
-                StringPart::Text(t) => text.push_str(&literal::escape(t)),
+                StringPart::Text(t) => text.push_str(&escape::escape(t)),
                 StringPart::Interp(i) => {
                     text.push('{');
                     text.push_str(&i.path.dotted());

@@ -13,17 +13,19 @@
 
 pub mod ast;
 pub mod codes;
-pub mod diagnostic;
-pub mod formatter;
-pub mod literal;
+mod diagnostic;
+mod escape;
+mod formatter;
 mod parse_errors;
 mod parser;
 pub mod project;
-pub mod source;
-pub mod span;
-pub mod trivia;
+mod source;
+mod span;
+mod trivia;
 
 pub use diagnostic::{render_plain, Diagnostic, Label, Severity};
+pub use formatter::{comment_texts, format_file, format_source, same_tree, tree_without_spans};
 pub use parser::{parse, parse_expr, Parsed};
 pub use source::{LineCol, SourceFile};
 pub use span::Span;
+pub use trivia::{Comment, Trivia};

@@ -19,7 +19,7 @@ use nudge_core::duration::{self, DurationError};
 use nudge_core::time_of_day::{self, TimeOfDayError};
 use nudge_core::{percent, weekday};
 
-use crate::literal;
+use crate::escape;
 use crate::source::SourceFile;
 use crate::span::Span;
 use crate::trivia::{self, Comment, MAX_NESTING};
@@ -1517,7 +1517,7 @@ impl Builder<'_> {
             match p.as_rule() {
                 R::str_text => text.push_str(p.as_str()),
                 R::str_escape => {
-                    match literal::unescape(&p.as_str()[1..]) {
+                    match escape::unescape(&p.as_str()[1..]) {
                         Some(c) => text.push(c),
                         None => {
                             let s = self.span(&p, o);

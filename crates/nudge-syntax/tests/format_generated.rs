@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use nudge_syntax::formatter::{comment_texts, format_file, same_tree, tree_without_spans};
+use nudge_syntax::{comment_texts, format_file, same_tree, tree_without_spans};
 use nudge_syntax::{parse, render_plain, SourceFile};
 
 /// xorshift64*: small, seeded, the same on every machine.

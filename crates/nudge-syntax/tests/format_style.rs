@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use nudge_syntax::formatter::format_source;
+use nudge_syntax::format_source;
 use nudge_syntax::{render_plain, SourceFile};
 
 fn fmt(text: &str) -> String {

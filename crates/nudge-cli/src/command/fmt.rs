@@ -8,8 +8,8 @@ use std::io::{self, IsTerminal as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nudge_syntax::formatter::{comment_texts, format_file, same_tree};
 use nudge_syntax::project::{self, ReadError};
+use nudge_syntax::{comment_texts, format_file, same_tree};
 use nudge_syntax::{parse, Diagnostic, SourceFile};
 
 use crate::exit::Exit;

@@ -2,16 +2,6 @@
 //! which the grammar accepts a little more loosely than is valid so that
 //! their errors can explain the mistake, are read by `nudge_core`.)
 
-// TEMPORARY (removed once the checker calls nudge_core directly).
-#[doc(hidden)]
-pub use nudge_core::duration::format as format_duration;
-#[doc(hidden)]
-pub use nudge_core::duration::parse as parse_duration;
-#[doc(hidden)]
-pub use nudge_core::percent::format as format_percent;
-#[doc(hidden)]
-pub use nudge_core::time_of_day::format as format_time_of_day;
-
 /// Decodes one escape sequence (without the backslash).
 pub fn unescape(escape: &str) -> Option<char> {
     Some(match escape {
