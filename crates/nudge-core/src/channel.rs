@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A delivery channel.
+/// A delivery channel. Serialised by its keyword in formats that name
+/// variants (JSON), by its index in those that do not (modules).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// `email`
     Email,
@@ -46,6 +48,7 @@ impl Channel {
 
 /// Message priority of a workflow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// The default: subject to the cap, quiet hours and marketing
     /// unsubscribes.

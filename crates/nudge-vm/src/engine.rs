@@ -11,8 +11,10 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
+use serde::ser::{SerializeMap as _, Serializer};
+use serde::Serialize;
 use std::collections::HashMap;
 
 use nudge_bytecode::{
@@ -42,7 +44,28 @@ pub enum Suppression {
     Incomplete,
 }
 
+impl Serialize for Suppression {
+    /// `{"reason": "once_per", "detail": "the previous entry is too recent"}`
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("reason", self.code())?;
+        map.serialize_entry("detail", self.describe())?;
+        map.end()
+    }
+}
+
 impl Suppression {
+    /// A short name: `active`, `once`, `once_per`, `audience`, `incomplete`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Suppression::Active => "active",
+            Suppression::Once => "once",
+            Suppression::OncePer => "once_per",
+            Suppression::Audience => "audience",
+            Suppression::Incomplete => "incomplete",
+        }
+    }
+
     /// The reason in words, as `nudge test` and `nudge simulate` show it.
     pub fn describe(&self) -> &'static str {
         match self {
@@ -56,11 +79,18 @@ impl Suppression {
 }
 
 /// One thing that happened, in order.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Serialised (for `nudge simulate --format jsonl`) as one object per
+/// record: `kind` (`entered`, `suppressed`, `message`, `deferred`,
+/// `capped`, `dropped`, `goal`, `exited`, `completed`), `time`, `profile`,
+/// `workflow`, then what the kind adds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Record {
     /// A journey started.
     Entered {
         /// When.
+        #[serde(rename = "time", serialize_with = "rfc3339")]
         at: DateTime<Utc>,
         /// Who.
         profile: Arc<str>,
@@ -72,32 +102,40 @@ pub enum Record {
     /// A trigger matched but did not start a journey.
     Suppressed {
         /// When.
+        #[serde(rename = "time", serialize_with = "rfc3339")]
         at: DateTime<Utc>,
         /// Who.
         profile: Arc<str>,
         /// Which workflow.
         workflow: Arc<str>,
-        /// Why.
+        /// Why: `reason` (a short name) and `detail` (in words).
+        #[serde(flatten)]
         reason: Suppression,
     },
     /// A message went out.
+    #[serde(rename = "message")]
     Sent {
         /// When.
+        #[serde(rename = "time", serialize_with = "rfc3339")]
         at: DateTime<Utc>,
         /// Who.
         profile: Arc<str>,
         /// Which workflow.
         workflow: Arc<str>,
         /// The deterministic id.
+        #[serde(skip)]
         send_id: u64,
-        /// The content.
+        /// The content: `channel`, `template` and `content`.
+        #[serde(flatten)]
         message: Rendered,
     },
     /// A message was held until the end of quiet hours.
     Deferred {
         /// When.
+        #[serde(rename = "time", serialize_with = "rfc3339")]
         at: DateTime<Utc>,
         /// Until when.
+        #[serde(serialize_with = "rfc3339")]
         until: DateTime<Utc>,
         /// Who.
         profile: Arc<str>,
@@ -109,6 +147,7 @@ pub enum Record {
     /// A message was skipped by the frequency cap.
     Capped {
         /// When.
+        #[serde(rename = "time", serialize_with = "rfc3339")]
         at: DateTime<Utc>,
         /// Who.
         profile: Arc<str>,
@@ -120,6 +159,7 @@ pub enum Record {
     /// A message could not be sent or a deferred one was cancelled.
     Dropped {
         /// When.
+        #[serde(rename = "time", serialize_with = "rfc3339")]
         at: DateTime<Utc>,
         /// Who.
         profile: Arc<str>,
@@ -128,11 +168,14 @@ pub enum Record {
         /// The deterministic id.
         send_id: u64,
         /// Why.
+        #[serde(rename = "detail")]
         reason: String,
     },
     /// A goal was reached.
+    #[serde(rename = "goal")]
     GoalReached {
         /// When.
+        #[serde(rename = "time", serialize_with = "rfc3339")]
         at: DateTime<Utc>,
         /// Who.
         profile: Arc<str>,
@@ -144,23 +187,52 @@ pub enum Record {
     /// A journey ended early.
     Exited {
         /// When.
+        #[serde(rename = "time", serialize_with = "rfc3339")]
         at: DateTime<Utc>,
         /// Who.
         profile: Arc<str>,
         /// Which workflow.
         workflow: Arc<str>,
-        /// Why.
+        /// Why: `reason` (a short name), `detail` (in words) and, for
+        /// `exit on`, the `event`.
+        #[serde(flatten, serialize_with = "exit_reason")]
         reason: ExitReason,
     },
     /// A journey ran to its end.
     Completed {
         /// When.
+        #[serde(rename = "time", serialize_with = "rfc3339")]
         at: DateTime<Utc>,
         /// Who.
         profile: Arc<str>,
         /// Which workflow.
         workflow: Arc<str>,
     },
+}
+
+/// An instant as RFC 3339 in UTC, with fractions of a second only when
+/// there are some.
+fn rfc3339<S: Serializer>(
+    at: &DateTime<Utc>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(&at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+/// `{"reason": "exit_on", "detail": "on `order_completed`", "event":
+/// "order_completed"}` (the journey's own serialisation of [`ExitReason`]
+/// is for storing it).
+fn exit_reason<S: Serializer>(
+    reason: &ExitReason,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(None)?;
+    map.serialize_entry("reason", reason.code())?;
+    map.serialize_entry("detail", &reason.describe())?;
+    if let ExitReason::ExitOn(event) = reason {
+        map.serialize_entry("event", event)?;
+    }
+    map.end()
 }
 
 impl Record {
@@ -388,7 +460,7 @@ pub struct Engine<S: Store> {
 const MAX_BURST: u32 = 10_000;
 
 /// Per-workflow counts, as a simulation summary shows them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct WorkflowStats {
     /// Journeys started.
     pub entered: u64,
@@ -400,7 +472,8 @@ pub struct WorkflowStats {
     pub completed: u64,
     /// Goals reached.
     pub goals: u64,
-    /// Messages sent, by channel name.
+    /// Messages sent, by channel name (serialised as `messages`).
+    #[serde(rename = "messages")]
     pub sent: std::collections::BTreeMap<&'static str, u64>,
     /// Messages skipped by the cap.
     pub capped: u64,

@@ -34,6 +34,16 @@ pub enum ExitReason {
 }
 
 impl ExitReason {
+    /// A short name: `exit_on`, `exit`, `restarted`, `cancelled`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExitReason::ExitOn(_) => "exit_on",
+            ExitReason::Statement => "exit",
+            ExitReason::Restarted => "restarted",
+            ExitReason::Cancelled => "cancelled",
+        }
+    }
+
     /// The reason in words, as `nudge test` and `nudge simulate` show it.
     pub fn describe(&self) -> String {
         match self {

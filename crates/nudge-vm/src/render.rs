@@ -18,7 +18,9 @@ pub struct Rendered {
     pub channel: Channel,
     /// The template's name, if any.
     pub template: Option<Arc<str>>,
-    /// Field name → text (webhook objects as JSON).
+    /// Field name → text (webhook objects as JSON); serialised as
+    /// `content`.
+    #[serde(rename = "content")]
     pub fields: Fields,
 }
 

@@ -20,10 +20,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use clap::ValueEnum;
 use nudge_bytecode::Module;
 use nudge_ingest::{self as ingest, IngestError, Input, Note};
-use nudge_vm::{
-    Engine, ExitReason, MemoryStore, Props, Record, Rendered, Store as _, Suppression,
-    WorkflowStats,
-};
+use nudge_vm::{Engine, MemoryStore, Props, Record, Rendered, Store as _, WorkflowStats};
 
 use crate::exit::Exit;
 use crate::pipeline::{self, NoModule};
@@ -660,8 +657,7 @@ impl<W: std::io::Write> Sink<W> {
                 match self.format {
                     SimFormat::Table => self.trace.push(record_row(r)),
                     SimFormat::Jsonl => {
-                        let line = record_line(r);
-                        let written = writeln!(self.out, "{line}");
+                        let written = record_line(r).and_then(|line| writeln!(self.out, "{line}"));
                         self.check(written)?;
                     }
                 }
@@ -687,8 +683,7 @@ impl<W: std::io::Write> Sink<W> {
                     shorten(&summary(message), CONTENT_WIDTH),
                 ]),
                 SimFormat::Jsonl => {
-                    let line = message_line(*at, profile, workflow, message);
-                    let written = writeln!(self.out, "{line}");
+                    let written = record_line(r).and_then(|line| writeln!(self.out, "{line}"));
                     self.check(written)?;
                 }
             }
@@ -740,166 +735,14 @@ impl<W: std::io::Write> Sink<W> {
     }
 }
 
-/// A message's JSON line (`kind` `message`), with or without `--records`.
-fn message_line(
-    at: DateTime<Utc>,
-    profile: &str,
-    workflow: &str,
-    message: &Rendered,
-) -> serde_json::Value {
-    serde_json::json!({
-        "kind": "message",
-        "time": stamp(at),
-        "profile": profile,
-        "workflow": workflow,
-        "channel": message.channel.as_str(),
-        "template": message.template,
-        "content": message.fields,
-    })
-}
-
-/// A suppression's short name, for JSON.
-fn suppression_code(reason: &Suppression) -> &'static str {
-    match reason {
-        Suppression::Active => "active",
-        Suppression::Once => "once",
-        Suppression::OncePer => "once_per",
-        Suppression::Audience => "audience",
-        Suppression::Incomplete => "incomplete",
-    }
-}
-
-/// An exit's short name, for JSON.
-fn exit_code(reason: &ExitReason) -> &'static str {
-    match reason {
-        ExitReason::ExitOn(_) => "exit_on",
-        ExitReason::Statement => "exit",
-        ExitReason::Restarted => "restarted",
-        ExitReason::Cancelled => "cancelled",
-    }
-}
-
 /// What a capped message's row says.
 const CAPPED: &str = "held back by the frequency cap";
 
-/// A record's JSON line (`--records`).
-fn record_line(r: &Record) -> serde_json::Value {
-    use serde_json::json;
-    match r {
-        Record::Sent {
-            at,
-            profile,
-            workflow,
-            message,
-            ..
-        } => message_line(*at, profile, workflow, message),
-        Record::Entered {
-            at,
-            profile,
-            workflow,
-            run,
-        } => json!({
-            "kind": "entered",
-            "time": stamp(*at),
-            "profile": &**profile,
-            "workflow": &**workflow,
-            "run": run,
-        }),
-        Record::Suppressed {
-            at,
-            profile,
-            workflow,
-            reason,
-        } => json!({
-            "kind": "suppressed",
-            "time": stamp(*at),
-            "profile": &**profile,
-            "workflow": &**workflow,
-            "reason": suppression_code(reason),
-            "detail": reason.describe(),
-        }),
-        Record::Deferred {
-            at,
-            until,
-            profile,
-            workflow,
-            send_id,
-        } => json!({
-            "kind": "deferred",
-            "time": stamp(*at),
-            "profile": &**profile,
-            "workflow": &**workflow,
-            "until": stamp(*until),
-            "send_id": send_id,
-        }),
-        Record::Capped {
-            at,
-            profile,
-            workflow,
-            send_id,
-        } => json!({
-            "kind": "capped",
-            "time": stamp(*at),
-            "profile": &**profile,
-            "workflow": &**workflow,
-            "send_id": send_id,
-        }),
-        Record::Dropped {
-            at,
-            profile,
-            workflow,
-            send_id,
-            reason,
-        } => json!({
-            "kind": "dropped",
-            "time": stamp(*at),
-            "profile": &**profile,
-            "workflow": &**workflow,
-            "send_id": send_id,
-            "detail": reason,
-        }),
-        Record::GoalReached {
-            at,
-            profile,
-            workflow,
-            goal,
-        } => json!({
-            "kind": "goal",
-            "time": stamp(*at),
-            "profile": &**profile,
-            "workflow": &**workflow,
-            "goal": goal,
-        }),
-        Record::Exited {
-            at,
-            profile,
-            workflow,
-            reason,
-        } => {
-            let mut line = json!({
-                "kind": "exited",
-                "time": stamp(*at),
-                "profile": &**profile,
-                "workflow": &**workflow,
-                "reason": exit_code(reason),
-                "detail": reason.describe(),
-            });
-            if let (ExitReason::ExitOn(event), Some(fields)) = (reason, line.as_object_mut()) {
-                fields.insert("event".into(), event.as_str().into());
-            }
-            line
-        }
-        Record::Completed {
-            at,
-            profile,
-            workflow,
-        } => json!({
-            "kind": "completed",
-            "time": stamp(*at),
-            "profile": &**profile,
-            "workflow": &**workflow,
-        }),
-    }
+/// A record's JSON line: its own serialisation, keys in alphabetical
+/// order (a `serde_json::Value` keeps them sorted), so lines are stable
+/// whatever order the record declares its fields in.
+fn record_line(r: &Record) -> std::io::Result<serde_json::Value> {
+    serde_json::to_value(r).map_err(std::io::Error::other)
 }
 
 /// A record's table row (`--records`): time, profile, workflow, what,
@@ -1122,20 +965,22 @@ fn write_summaries(
     out: &mut dyn std::io::Write,
     stats: &BTreeMap<String, WorkflowStats>,
 ) -> std::io::Result<()> {
-    for (name, s) in stats {
-        let line = serde_json::json!({
-            "kind": "summary",
-            "workflow": name,
-            "entered": s.entered,
-            "suppressed": s.suppressed,
-            "exited": s.exited,
-            "completed": s.completed,
-            "goals": s.goals,
-            "capped": s.capped,
-            "deferred": s.deferred,
-            "dropped": s.dropped,
-            "messages": s.sent,
-        });
+    /// `{"kind": "summary", "workflow": …, "entered": …, …}`
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        kind: &'static str,
+        workflow: &'a str,
+        #[serde(flatten)]
+        stats: &'a WorkflowStats,
+    }
+    for (workflow, stats) in stats {
+        let line = Line {
+            kind: "summary",
+            workflow,
+            stats,
+        };
+        // Sorted keys, as the record lines have them.
+        let line = serde_json::to_value(&line).map_err(std::io::Error::other)?;
         writeln!(out, "{line}")?;
     }
     Ok(())
