@@ -16,6 +16,7 @@ pub mod codes;
 mod diagnostic;
 mod escape;
 mod formatter;
+mod grammar;
 mod parse_errors;
 mod parser;
 pub mod project;

@@ -30,7 +30,7 @@ use pest::Parser as _;
 
 use crate::codes;
 use crate::diagnostic::Diagnostic;
-use crate::parser::{FlowParser, R};
+use crate::grammar::{FlowParser, R};
 use crate::source::SourceFile;
 use crate::span::Span;
 

@@ -20,16 +20,10 @@ use nudge_core::time_of_day::{self, TimeOfDayError};
 use nudge_core::{percent, weekday};
 
 use crate::escape;
+use crate::grammar::{FlowParser, R};
 use crate::source::SourceFile;
 use crate::span::Span;
 use crate::trivia::{self, Comment, MAX_NESTING};
-
-/// The pest parser generated from `grammar/flow.pest`.
-#[derive(pest_derive::Parser)]
-#[grammar = "../../grammar/flow.pest"]
-pub(crate) struct FlowParser;
-
-pub(crate) use self::Rule as R;
 
 /// The result of parsing one file: a tree (possibly partial) and every
 /// problem found.

@@ -18,15 +18,15 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 use nudge_bytecode::{
-    Const, EntryRule, EventMatch, Module, Priority, Trigger, Type, Workflow, WorkflowId,
+    EntryRule, EventMatch, Module, Priority, Trigger, Type, Workflow, WorkflowId,
 };
 
 use crate::facts::Facts;
 use crate::journey::{Effect, ExitReason, Input, Journey, Status};
-use crate::render::Rendered;
+use crate::message::Rendered;
 use crate::store::{EntryLog, OutboxItem, ProfileRecord, Store, Timer};
 use crate::time::{quiet_release, Quiet, QuietWindow};
-use crate::value::{Event, Props, Value};
+use crate::value::{profile_default, Event, Props, Value};
 use crate::vm::{minus, plus, Ctx, Vm, VmError};
 
 /// Why a trigger did not start a journey.
@@ -327,34 +327,6 @@ struct ProfileFacts<'a, S: Store> {
     store: &'a S,
     module: &'a Module,
     profile: &'a ProfileRecord,
-}
-
-fn const_value(c: &Const) -> Value {
-    match c {
-        Const::None | Const::Enum { .. } => Value::None,
-        Const::Bool(b) => Value::Bool(*b),
-        Const::Int(i) => Value::Int(*i),
-        Const::Float(x) => Value::Float(*x),
-        Const::Str(s) => Value::str(s),
-        Const::Time(ms) => Value::Time(DateTime::from_timestamp_millis(*ms).unwrap_or_default()),
-        Const::Duration(s) => Value::Duration(*s),
-        Const::TimeOfDay(m) => Value::TimeOfDay(*m),
-    }
-}
-
-/// What an unset profile field reads as: its schema default, else none.
-pub(crate) fn profile_default(module: &Module, name: &str) -> Value {
-    let field = module.schemas.profile.iter().find(|f| f.name == name);
-    match field.and_then(|f| f.default.as_ref()) {
-        Some(Const::Enum { enum_id, member }) => module
-            .schemas
-            .enums
-            .get(*enum_id as usize)
-            .and_then(|e| e.members.get(*member as usize))
-            .map_or(Value::None, |m| Value::str(m)),
-        Some(c) => const_value(c),
-        None => Value::None,
-    }
 }
 
 impl<S: Store> Facts for ProfileFacts<'_, S> {

@@ -12,7 +12,7 @@
 //!   makes firing idempotent and cancelling free.
 //! - Sends get a deterministic id: hash(profile, workflow, run, pc, visit).
 //! - Time rules (DST gaps, repeated hours, `on day N`, quiet hours) are in
-//!   [`time`]; split buckets in [`split`]. Both use the stable hash of
+//!   [`time`]; split buckets in `split.rs`. Both use the stable hash of
 //!   `nudge_bytecode::hash`, never std's randomised one.
 //! - Per event, each running journey sees it in one step (its `exit on`
 //!   first, then goals, then `escalate until` and `wait for`); triggers come
@@ -27,10 +27,15 @@
 //!   driver ([`Engine::fire_next`], [`Engine::advance_to`]). [`MemoryStore`]
 //!   serves the simulator and tests; a durable store (not built yet) would
 //!   implement the same trait.
+//! - Files import one way (`engine` → `vm`, `store`, `render` → `message`,
+//!   `value`, `journey`), with one pair on purpose: `vm.rs` and
+//!   `render.rs` use each other, because sending renders a message and
+//!   rendering evaluates the message's interpolations on the `Vm`.
 
 mod engine;
 mod facts;
 mod journey;
+mod message;
 mod render;
 mod split;
 mod store;
@@ -41,7 +46,7 @@ mod vm;
 pub use engine::{Engine, EngineError, Record, Suppression, WorkflowStats, NEVER_FREE};
 pub use facts::Facts;
 pub use journey::{ActiveEscalation, Effect, ExitReason, Input, Journey, Status, Wait};
-pub use render::{Fields, Rendered};
+pub use message::{Fields, Rendered};
 pub use split::{choose_arm, split_bucket};
 pub use store::{EntryLog, MemoryStore, OutboxItem, ProfileRecord, QuietState, Store, Timer};
 pub use value::{Event, Prop, Props, Value};

@@ -14,7 +14,7 @@ use nudge_bytecode::{Channel, Module};
 use serde::{Deserialize, Serialize};
 
 use crate::journey::Journey;
-use crate::render::Rendered;
+use crate::message::Rendered;
 use crate::value::{Event, Props};
 
 /// What is known about a profile, besides its history.

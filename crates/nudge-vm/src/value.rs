@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use nudge_bytecode::{Const, Module};
 use serde::{Deserialize, Serialize};
 
 /// A value on the VM's stack, in a profile or in an event.
@@ -325,6 +326,36 @@ impl Event {
     /// A property (none when absent).
     pub fn prop(&self, name: &str) -> Value {
         self.props.get(name).cloned().unwrap_or(Value::None)
+    }
+}
+
+/// A module constant as a value (enum members are read by name where
+/// their enum is known: see [`profile_default`]).
+fn const_value(c: &Const) -> Value {
+    match c {
+        Const::None | Const::Enum { .. } => Value::None,
+        Const::Bool(b) => Value::Bool(*b),
+        Const::Int(i) => Value::Int(*i),
+        Const::Float(x) => Value::Float(*x),
+        Const::Str(s) => Value::str(s),
+        Const::Time(ms) => Value::Time(DateTime::from_timestamp_millis(*ms).unwrap_or_default()),
+        Const::Duration(s) => Value::Duration(*s),
+        Const::TimeOfDay(m) => Value::TimeOfDay(*m),
+    }
+}
+
+/// What an unset profile field reads as: its schema default, else none.
+pub(crate) fn profile_default(module: &Module, name: &str) -> Value {
+    let field = module.schemas.profile.iter().find(|f| f.name == name);
+    match field.and_then(|f| f.default.as_ref()) {
+        Some(Const::Enum { enum_id, member }) => module
+            .schemas
+            .enums
+            .get(*enum_id as usize)
+            .and_then(|e| e.members.get(*member as usize))
+            .map_or(Value::None, |m| Value::str(m)),
+        Some(c) => const_value(c),
+        None => Value::None,
     }
 }
 
