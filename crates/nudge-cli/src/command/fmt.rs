@@ -4,7 +4,7 @@
 //! formatted text has been parsed again and found to hold the same tree and
 //! the same comments; a file with parse errors is reported and left alone.
 
-use std::io::{self, IsTerminal as _, Read as _, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use nudge_syntax::{comment_texts, format_file, same_tree};
 use nudge_syntax::{parse, Diagnostic, SourceFile};
 
 use crate::exit::Exit;
+use crate::report;
 
 /// `nudge fmt`
 #[derive(clap::Args, Debug)]
@@ -276,20 +277,7 @@ fn format_checked(source: Arc<SourceFile>) -> Result<String, Failure> {
 
 /// Diagnostics for people, on stderr.
 fn report(diagnostics: &[Diagnostic]) {
-    let color = std::env::var_os("NO_COLOR").is_none() && io::stderr().is_terminal();
-    let theme = if color {
-        miette::GraphicalTheme::unicode()
-    } else {
-        miette::GraphicalTheme::unicode_nocolor()
-    };
-    let handler = miette::GraphicalReportHandler::new_themed(theme);
     let mut err = io::stderr().lock();
-    for d in diagnostics {
-        let mut s = String::new();
-        if handler.render_report(&mut s, d).is_err() {
-            s = d.message.clone();
-        }
-        // Nothing useful can be done when stderr is gone.
-        let _ = writeln!(err, "{s}");
-    }
+    // Nothing useful can be done when stderr is gone.
+    let _ = report::write_human(diagnostics, report::color_on(&io::stderr()), &mut err);
 }

@@ -15,19 +15,7 @@ pub(super) fn write(
     summary: Summary,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let theme = if color_on(&io::stdout()) {
-        miette::GraphicalTheme::unicode()
-    } else {
-        miette::GraphicalTheme::unicode_nocolor()
-    };
-    let handler = miette::GraphicalReportHandler::new_themed(theme);
-    for d in diagnostics {
-        let mut s = String::new();
-        if handler.render_report(&mut s, d).is_err() {
-            s = format!("{}: {}", d.severity, d.message);
-        }
-        writeln!(out, "{s}")?;
-    }
+    write_each(diagnostics, color_on(&io::stdout()), out)?;
     let Summary {
         files,
         errors,
@@ -40,6 +28,26 @@ pub(super) fn write(
         plural(errors),
         plural(warnings),
     )
+}
+
+/// Writes each diagnostic as miette renders it at its default width, in
+/// colour when `color` holds (the report of `nudge check`, and the parse
+/// errors of `nudge fmt`).
+pub fn write_each(diagnostics: &[Diagnostic], color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme);
+    for d in diagnostics {
+        let mut s = String::new();
+        if handler.render_report(&mut s, d).is_err() {
+            s = format!("{}: {}", d.severity, d.message);
+        }
+        writeln!(out, "{s}")?;
+    }
+    Ok(())
 }
 
 fn plural(n: usize) -> &'static str {

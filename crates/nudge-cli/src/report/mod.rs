@@ -22,7 +22,7 @@ mod human;
 mod json;
 mod sarif;
 
-pub use human::{color_on, render as render_human};
+pub use human::{color_on, render as render_human, write_each as write_human};
 
 /// The output formats of `--format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
