@@ -40,7 +40,7 @@ use nudge_core::Channel;
 use nudge_syntax::{Diagnostic, SourceFile, Span};
 
 use nudge_vm::{
-    Engine, Event, ExitReason, MemoryStore, ProfileRecord, Props, Record, Rendered, Store, Timer,
+    Engine, Event, ExitReason, MemoryStore, ProfileState, Props, Record, Rendered, Store, Timer,
     Value,
 };
 
@@ -375,25 +375,18 @@ fn simulate<'a>(
         events.sort_by_key(|(at, _, _)| *at);
         let first = events.first().map_or(start, |e| e.0).min(start);
         let last_activity = events.last().map(|e| e.0);
-        let mut record = ProfileRecord {
-            id: Arc::from(*id),
-            attributes: profiles.remove(id).unwrap_or_default(),
-            created_at: first,
-            last_activity,
-            next_seq: 1,
-            quiet_checks: Vec::new(),
-        };
+        let mut state = ProfileState::new(Arc::from(*id), first);
+        let record = &mut state.record;
+        record.attributes = profiles.remove(id).unwrap_or_default();
+        record.last_activity = last_activity;
         for (at, name, props) in events.drain(..) {
-            store.append_event(
-                id,
-                Event {
-                    name: Arc::from(name),
-                    at,
-                    seq: record.next_seq,
-                    props,
-                },
-            );
-            record.next_seq += 1;
+            state.history.push(Event {
+                name: Arc::from(name),
+                at,
+                seq: state.record.next_seq,
+                props,
+            });
+            state.record.next_seq += 1;
         }
         let since = last_activity.unwrap_or(first);
         for (workflow, d) in &quiet {
@@ -406,9 +399,9 @@ fn simulate<'a>(
                     since,
                 },
             );
-            record.quiet_checks.push(Arc::from(workflow.as_str()));
+            state.record.quiet_checks.push(Arc::from(workflow.as_str()));
         }
-        store.put_profile(record);
+        store.save(state);
     }
 
     let mut engine = Engine::new(store, module.clone(), start);

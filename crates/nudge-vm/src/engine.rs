@@ -24,7 +24,7 @@ use nudge_bytecode::{
 use crate::facts::Facts;
 use crate::journey::{Effect, ExitReason, Input, Journey, Status};
 use crate::message::Rendered;
-use crate::store::{EntryLog, OutboxItem, ProfileRecord, Store, Timer};
+use crate::store::{EntryLog, OutboxItem, ProfileRecord, ProfileState, Store, StoreError, Timer};
 use crate::time::{quiet_release, Quiet, QuietWindow};
 use crate::value::{profile_default, Event, Props, Value};
 use crate::vm::{minus, plus, Ctx, Vm, VmError};
@@ -292,6 +292,9 @@ pub enum EngineError {
     /// A journey's module version is not in the store.
     #[error("module version {0:016x} of a running journey is missing")]
     MissingModule(u64),
+    /// The store could not read or write.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// One of the engine's invariants broke: a record earlier than the
     /// one before it, a message sent twice, a journey entered twice at one
     /// instant by one trigger, a timer set before the clock, or timers set
@@ -323,40 +326,38 @@ pub enum EngineError {
 type Result<T> = std::result::Result<T, EngineError>;
 
 /// A profile as the VM sees it.
-struct ProfileFacts<'a, S: Store> {
-    store: &'a S,
+struct ProfileFacts<'a> {
     module: &'a Module,
-    profile: &'a ProfileRecord,
+    state: &'a ProfileState,
 }
 
-impl<S: Store> Facts for ProfileFacts<'_, S> {
+impl Facts for ProfileFacts<'_> {
     fn profile_id(&self) -> &str {
-        &self.profile.id
+        &self.state.record.id
     }
 
     fn shared_profile_id(&self) -> Arc<str> {
-        self.profile.id.clone()
+        self.state.record.id.clone()
     }
 
     fn attribute(&self, name: &str) -> Value {
-        match self.profile.attributes.get(name) {
+        match self.state.record.attributes.get(name) {
             Some(v) => v.clone(),
             None => profile_default(self.module, name),
         }
     }
 
     fn attributes(&self) -> Option<Props> {
-        Some(self.profile.attributes.clone())
+        Some(self.state.record.attributes.clone())
     }
 
     fn history(&self, name: &str, visit: &mut dyn FnMut(&Event) -> bool) {
-        self.store.history(&self.profile.id, name, visit);
+        self.state.history(name, visit);
     }
 
     fn last_activity(&self) -> DateTime<Utc> {
-        self.profile
-            .last_activity
-            .unwrap_or(self.profile.created_at)
+        let p = &self.state.record;
+        p.last_activity.unwrap_or(p.created_at)
     }
 }
 
@@ -561,6 +562,13 @@ impl<S: Store> Engine<S> {
         self.module_hash
     }
 
+    /// Makes every step so far durable (group commit: a caller handles
+    /// many events and timers, then commits once, and only then
+    /// acknowledges them).
+    pub fn commit(&mut self) -> Result<()> {
+        self.store.commit().map_err(EngineError::Store)
+    }
+
     /// The store.
     pub fn store(&self) -> &S {
         &self.store
@@ -594,22 +602,25 @@ impl<S: Store> Engine<S> {
     /// Takes a profile out of the store (creating it when new); the
     /// caller puts it back with `put_profile`. Nothing in between reads the
     /// profile from the store: the steps get it by reference.
-    fn take_profile(&mut self, id: &str, now: DateTime<Utc>) -> ProfileRecord {
-        match self.store.take_profile(id) {
-            Some(p) => p,
+    /// A profile's state, out of the store (a new profile's, with its
+    /// quiet checks armed, when it was never seen).
+    fn load(&mut self, id: &str, now: DateTime<Utc>) -> ProfileState {
+        match self.store.load(id) {
+            Some(state) => state,
             None => {
-                let mut p = ProfileRecord {
-                    id: Arc::from(id),
-                    attributes: Props::new(),
-                    created_at: now,
-                    last_activity: None,
-                    next_seq: 1,
-                    quiet_checks: Vec::new(),
-                };
-                self.arm_quiet_checks(&mut p, now);
-                p
+                let mut state = ProfileState::new(Arc::from(id), now);
+                self.arm_quiet_checks(&mut state.record, now);
+                state
             }
         }
+    }
+
+    /// Ends a step: the store takes what it saved and scheduled as one
+    /// unit.
+    fn end_step<T>(&mut self, result: Result<T>) -> Result<T> {
+        let ended = self.store.end_step().map_err(EngineError::Store);
+        let out = result?;
+        ended.map(|()| out)
     }
 
     /// Schedules a quiet check for every `inactive for` workflow that has
@@ -647,7 +658,8 @@ impl<S: Store> Engine<S> {
 
     fn identify_unchecked(&mut self, id: &str, traits: Props, now: DateTime<Utc>) -> Result<()> {
         self.advance(now)?;
-        let mut p = self.take_profile(id, now);
+        let mut state = self.load(id, now);
+        let p = &mut state.record;
         let mut attributes = p.attributes.entries().to_vec();
         for (k, v) in traits {
             let Some(name) = self.names.get(&*k) else {
@@ -666,8 +678,8 @@ impl<S: Store> Engine<S> {
             }
         }
         p.attributes = attributes.into_iter().collect();
-        self.store.put_profile(p);
-        Ok(())
+        self.store.save(state);
+        self.end_step(Ok(()))
     }
 
     fn complete(&self, p: &ProfileRecord) -> bool {
@@ -734,7 +746,8 @@ impl<S: Store> Engine<S> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         self.advance(now)?;
-        let mut p = self.take_profile(id, now);
+        let mut state = self.load(id, now);
+        let p = &mut state.record;
         let name = self
             .names
             .get(name)
@@ -752,21 +765,24 @@ impl<S: Store> Engine<S> {
         p.last_activity = Some(now);
         // A quiet spell starts now; workflows whose check already fired
         // (or that are new) get one.
-        self.arm_quiet_checks(&mut p, now);
-        // The profile's slot exists from here on (as when the profile was
-        // put first); the record itself goes back once the steps are done.
-        self.store.append_event(id, event.clone());
-        let result = self.track_steps(&p, &event, now);
-        self.store.put_profile(p);
-        result
+        self.arm_quiet_checks(&mut state.record, now);
+        state.history.push(event.clone());
+        let result = self.track_steps(&mut state, &event, now);
+        self.store.save(state);
+        self.end_step(result)
     }
 
     /// The steps of a `track` event: running journeys, then triggers.
-    fn track_steps(&mut self, p: &ProfileRecord, event: &Event, now: DateTime<Utc>) -> Result<()> {
+    fn track_steps(
+        &mut self,
+        st: &mut ProfileState,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         // Running journeys (each in its own module version). A step only
         // touches its own journey, so they can be read up front.
-        for (wf, journey) in self.store.active_journeys(&p.id) {
-            self.step_journey(p, &wf, journey, Input::Event(event), now)?;
+        for (wf, journey) in st.active_journeys() {
+            self.step_journey(st, &wf, journey, Input::Event(event), now)?;
         }
 
         // Triggers (current version).
@@ -782,16 +798,15 @@ impl<S: Store> Engine<S> {
             }
             let hit = {
                 let facts = ProfileFacts {
-                    store: &self.store,
                     module: &module,
-                    profile: p,
+                    state: st,
                 };
                 self.vm(&module)
                     .matches(&m, event, &Ctx::new(&facts, now))?
             };
             if hit {
                 entered = Some(wi);
-                self.enter(p, wi, Some(event.clone()), now)?;
+                self.enter(st, wi, Some(event.clone()), now)?;
             }
         }
         Ok(())
@@ -799,7 +814,7 @@ impl<S: Store> Engine<S> {
 
     fn enter(
         &mut self,
-        p: &ProfileRecord,
+        st: &mut ProfileState,
         wi: WorkflowId,
         trigger: Option<Event>,
         now: DateTime<Utc>,
@@ -808,36 +823,35 @@ impl<S: Store> Engine<S> {
         let Some(w) = module.workflows.get(wi as usize) else {
             return Ok(());
         };
+        let id = st.record.id.clone();
         let suppress = |engine: &mut Self, reason| {
             let workflow = engine.name(&w.name);
             engine.log.push(Record::Suppressed {
                 at: now,
-                profile: p.id.clone(),
+                profile: id.clone(),
                 workflow,
                 reason,
             });
             Ok(())
         };
-        if !self.complete(p) {
+        if !self.complete(&st.record) {
             return suppress(self, Suppression::Incomplete);
         }
-        let log = self.store.entry_log(&p.id, &w.name);
+        let log = st.entry_log(&w.name);
         let trigger_key = trigger.as_ref().map_or(0, |e| e.seq);
         if log.count > 0 && log.last == Some(now) && log.trigger == trigger_key {
             return Err(EngineError::Invariant {
-                profile: p.id.to_string(),
+                profile: id.to_string(),
                 workflow: w.name.clone(),
                 at: now,
                 what: "entered twice at one instant by one trigger".to_owned(),
             });
         }
-        if self.store.has_active_journey(&p.id, &w.name) {
+        if let Some(existing) = st.journey(&w.name).filter(|j| j.is_active()).cloned() {
             if w.entry != EntryRule::Restart {
                 return suppress(self, Suppression::Active);
             }
-            if let Some(existing) = self.store.journey(&p.id, &w.name) {
-                self.end_journey(p, &w.name, existing, ExitReason::Restarted, now);
-            }
+            self.end_journey(st, &w.name, existing, ExitReason::Restarted, now);
         }
         match w.entry {
             EntryRule::Once if log.count > 0 => return suppress(self, Suppression::Once),
@@ -853,9 +867,8 @@ impl<S: Store> Engine<S> {
         let vm = self.vm(&module);
         if let Some(a) = w.audience {
             let facts = ProfileFacts {
-                store: &self.store,
                 module: &module,
-                profile: p,
+                state: st,
             };
             let event = trigger
                 .as_ref()
@@ -867,36 +880,32 @@ impl<S: Store> Engine<S> {
                 return suppress(self, Suppression::Audience);
             }
         }
-        self.store.put_entry_log(
-            &p.id,
-            &w.name,
-            EntryLog {
-                count: log.count + 1,
-                last: Some(now),
-                trigger: trigger_key,
-            },
-        );
+        let workflow = self.name(&w.name);
+        st.workflow_mut(&workflow).entries = EntryLog {
+            count: log.count + 1,
+            last: Some(now),
+            trigger: trigger_key,
+        };
         self.log.push(Record::Entered {
             at: now,
-            profile: p.id.clone(),
-            workflow: self.name(&w.name),
+            profile: id,
+            workflow,
             run: log.count,
         });
         let (journey, effects) = {
             let facts = ProfileFacts {
-                store: &self.store,
                 module: &module,
-                profile: p,
+                state: st,
             };
             vm.start(wi, self.module_hash, log.count, trigger, now, &facts)?
         };
         self.steps += 1;
-        self.apply(p, &module, w, journey, effects, now)
+        self.apply(st, &module, w, journey, effects, now)
     }
 
     fn end_journey(
         &mut self,
-        p: &ProfileRecord,
+        st: &mut ProfileState,
         workflow: &str,
         mut journey: Journey,
         reason: ExitReason,
@@ -905,32 +914,41 @@ impl<S: Store> Engine<S> {
         journey.status = Status::Exited(reason.clone());
         journey.wait = None;
         journey.escalation = None;
-        self.cancel_outbox(p, workflow, false, now);
-        self.store.put_journey(&p.id, workflow, journey);
+        self.cancel_outbox(st, workflow, false, now);
+        let workflow = self.name(workflow);
+        st.workflow_mut(&workflow).journey = Some(journey);
         self.log.push(Record::Exited {
             at: now,
-            profile: p.id.clone(),
-            workflow: self.name(workflow),
+            profile: st.record.id.clone(),
+            workflow,
             reason,
         });
     }
 
+    /// Drops the parked messages of a profile's journey in `workflow` (only
+    /// those of escalation steps when `escalation_only`), in send id order.
     fn cancel_outbox(
         &mut self,
-        p: &ProfileRecord,
+        st: &mut ProfileState,
         workflow: &str,
         escalation_only: bool,
         now: DateTime<Utc>,
     ) {
-        for id in self.store.outbox_of(&p.id, workflow) {
-            if let Some(item) = self.store.take_outbox(id) {
-                if escalation_only && !item.escalation {
-                    self.store.put_outbox(item);
-                    continue;
-                }
+        let mut ids: Vec<u64> = st
+            .outbox
+            .iter()
+            .filter(|m| *m.workflow == *workflow && (m.escalation || !escalation_only))
+            .map(|m| m.send_id)
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        ids.sort_unstable();
+        for id in ids {
+            if st.take_outbox(id).is_some() {
                 self.log.push(Record::Dropped {
                     at: now,
-                    profile: p.id.clone(),
+                    profile: st.record.id.clone(),
                     workflow: self.name(workflow),
                     send_id: id,
                     reason: "cancelled before it went out".to_owned(),
@@ -941,7 +959,7 @@ impl<S: Store> Engine<S> {
 
     fn step_journey(
         &mut self,
-        p: &ProfileRecord,
+        st: &mut ProfileState,
         workflow: &str,
         journey: Journey,
         input: Input<'_>,
@@ -959,20 +977,19 @@ impl<S: Store> Engine<S> {
         };
         let (journey, effects) = {
             let facts = ProfileFacts {
-                store: &self.store,
                 module: &module,
-                profile: p,
+                state: st,
             };
             self.vm(&module).step(journey, input, now, &facts)?
         };
         self.steps += 1;
         debug_assert_eq!(w.name, workflow);
-        self.apply(p, &module, w, journey, effects, now)
+        self.apply(st, &module, w, journey, effects, now)
     }
 
     fn apply(
         &mut self,
-        p: &ProfileRecord,
+        st: &mut ProfileState,
         module: &Module,
         w: &Workflow,
         journey: Journey,
@@ -994,14 +1011,10 @@ impl<S: Store> Engine<S> {
                 } => {
                     if escalation {
                         // A deferred earlier step that has not gone out is void.
-                        self.cancel_outbox(p, &w.name, true, now);
+                        self.cancel_outbox(st, &w.name, true, now);
                     }
                     let rendered = {
-                        let facts = ProfileFacts {
-                            store: &self.store,
-                            module,
-                            profile: p,
-                        };
+                        let facts = ProfileFacts { module, state: st };
                         let ctx = vm.trigger_ctx(&journey, Ctx::new(&facts, now));
                         vm.render(message, &ctx)?
                     };
@@ -1016,19 +1029,19 @@ impl<S: Store> Engine<S> {
                         address,
                         message: rendered,
                     };
-                    self.send(p, w, &journey, out, now);
+                    self.send(st, w, &journey, out, now);
                 }
                 Effect::ScheduleTimer { at, seq } => self.schedule(
                     at,
                     Timer::Journey {
-                        profile: p.id.clone(),
+                        profile: st.record.id.clone(),
                         workflow: self.name(&w.name),
                         run: journey.run,
                         seq,
                     },
                 ),
                 Effect::WaitForEvent { .. } => {}
-                Effect::EscalationStopped => self.cancel_outbox(p, &w.name, true, now),
+                Effect::EscalationStopped => self.cancel_outbox(st, &w.name, true, now),
                 Effect::GoalReached { goal } => {
                     let name = w
                         .goals
@@ -1037,28 +1050,29 @@ impl<S: Store> Engine<S> {
                         .unwrap_or_default();
                     self.log.push(Record::GoalReached {
                         at: now,
-                        profile: p.id.clone(),
+                        profile: st.record.id.clone(),
                         workflow: self.name(&w.name),
                         goal: name,
                     });
                 }
                 Effect::Exit { reason } => {
-                    self.cancel_outbox(p, &w.name, false, now);
+                    self.cancel_outbox(st, &w.name, false, now);
                     self.log.push(Record::Exited {
                         at: now,
-                        profile: p.id.clone(),
+                        profile: st.record.id.clone(),
                         workflow: self.name(&w.name),
                         reason,
                     });
                 }
                 Effect::Completed => self.log.push(Record::Completed {
                     at: now,
-                    profile: p.id.clone(),
+                    profile: st.record.id.clone(),
                     workflow: self.name(&w.name),
                 }),
             }
         }
-        self.store.put_journey(&p.id, &w.name, journey);
+        let workflow = self.name(&w.name);
+        st.workflow_mut(&workflow).journey = Some(journey);
         Ok(())
     }
 
@@ -1067,7 +1081,7 @@ impl<S: Store> Engine<S> {
     /// journey runs (as when a held message is released).
     fn send(
         &mut self,
-        p: &ProfileRecord,
+        st: &mut ProfileState,
         w: &Workflow,
         journey: &Journey,
         out: Outgoing,
@@ -1084,11 +1098,11 @@ impl<S: Store> Engine<S> {
         let channel = message.channel;
         // The address is checked when the message is sent.
         if let Some(field) = &address {
-            let missing = p.attributes.get(field).is_none_or(Value::is_none);
+            let missing = st.record.attributes.get(field).is_none_or(Value::is_none);
             if missing {
                 self.log.push(Record::Dropped {
                     at: now,
-                    profile: p.id.clone(),
+                    profile: st.record.id.clone(),
                     workflow: self.name(&w.name),
                     send_id,
                     reason: format!("no `{field}` to send {} to", channel.as_str()),
@@ -1103,11 +1117,7 @@ impl<S: Store> Engine<S> {
             // the release falls outside all of them.
             let windows: Vec<QuietWindow> = {
                 let vm = self.vm(module);
-                let facts = ProfileFacts {
-                    store: &self.store,
-                    module,
-                    profile: p,
-                };
+                let facts = ProfileFacts { module, state: st };
                 module
                     .policy
                     .quiet_hours
@@ -1126,7 +1136,7 @@ impl<S: Store> Engine<S> {
                 Quiet::NeverFree => {
                     self.log.push(Record::Dropped {
                         at: now,
-                        profile: p.id.clone(),
+                        profile: st.record.id.clone(),
                         workflow: self.name(&w.name),
                         send_id,
                         reason: NEVER_FREE.to_owned(),
@@ -1135,9 +1145,9 @@ impl<S: Store> Engine<S> {
                 }
             };
             if let Some(until) = until {
-                self.store.put_outbox(OutboxItem {
+                st.outbox.push(OutboxItem {
                     send_id,
-                    profile: p.id.clone(),
+                    profile: st.record.id.clone(),
                     workflow: self.name(&w.name),
                     run: journey.run,
                     escalation,
@@ -1146,26 +1156,24 @@ impl<S: Store> Engine<S> {
                     message,
                     due: until,
                 });
-                self.schedule(until, Timer::Outbox { send_id });
+                self.schedule(
+                    until,
+                    Timer::Outbox {
+                        profile: st.record.id.clone(),
+                        send_id,
+                    },
+                );
                 self.log.push(Record::Deferred {
                     at: now,
                     until,
-                    profile: p.id.clone(),
+                    profile: st.record.id.clone(),
                     workflow: self.name(&w.name),
                     send_id,
                 });
                 return;
             }
         }
-        self.deliver(
-            &p.id,
-            module,
-            &w.name,
-            send_id,
-            capped_channel,
-            message,
-            now,
-        );
+        self.deliver(st, module, &w.name, send_id, capped_channel, message, now);
     }
 
     #[expect(
@@ -1174,7 +1182,7 @@ impl<S: Store> Engine<S> {
     )]
     fn deliver(
         &mut self,
-        profile: &Arc<str>,
+        st: &mut ProfileState,
         module: &Module,
         workflow: &str,
         send_id: u64,
@@ -1186,25 +1194,23 @@ impl<S: Store> Engine<S> {
             let channel = message.channel;
             let over = module.policy.caps.iter().any(|cap| {
                 cap.covers(channel)
-                    && self
-                        .store
-                        .capped_sends_after(profile, minus(now, cap.per), cap.channels())
+                    && st.capped_sends_after(minus(now, cap.per), cap.channels())
                         >= cap.count as usize
             });
             if over {
                 self.log.push(Record::Capped {
                     at: now,
-                    profile: profile.clone(),
+                    profile: st.record.id.clone(),
                     workflow: self.name(workflow),
                     send_id,
                 });
                 return;
             }
-            self.store.record_capped_send(profile, now, channel);
+            st.capped.push((now, channel));
         }
         self.log.push(Record::Sent {
             at: now,
-            profile: profile.clone(),
+            profile: st.record.id.clone(),
             workflow: self.name(workflow),
             send_id,
             message,
@@ -1226,7 +1232,8 @@ impl<S: Store> Engine<S> {
         }
         while let Some((at, timer)) = self.store.pop_due(t) {
             self.now = self.now.max(at);
-            self.fire(at, timer)?;
+            let fired = self.fire(at, timer);
+            self.end_step(fired)?;
             if let Some(e) = self.broken.take() {
                 return Err(e);
             }
@@ -1250,7 +1257,7 @@ impl<S: Store> Engine<S> {
                 | Timer::Inactivity {
                     profile, workflow, ..
                 } => (profile.to_string(), workflow.to_string()),
-                Timer::Outbox { .. } => (String::new(), String::new()),
+                Timer::Outbox { profile, .. } => (profile.to_string(), String::new()),
             };
             if at < self.now {
                 self.broken = Some(EngineError::Invariant {
@@ -1314,28 +1321,29 @@ impl<S: Store> Engine<S> {
                 run,
                 seq,
             } => {
-                let Some(p) = self.store.take_profile(&profile) else {
+                let Some(mut st) = self.store.load(&profile) else {
                     return Ok(());
                 };
-                let result = match self.store.journey(&profile, &workflow) {
+                let result = match st.journey(&workflow) {
                     Some(journey)
                         if journey.is_active() && journey.run == run && journey.seq == seq =>
                     {
-                        self.step_journey(&p, &workflow, journey, Input::Timer { seq }, at)
+                        let journey = journey.clone();
+                        self.step_journey(&mut st, &workflow, journey, Input::Timer { seq }, at)
                     }
                     _ => Ok(()),
                 };
-                self.store.put_profile(p);
+                self.store.save(st);
                 result?;
             }
-            Timer::Outbox { send_id } => {
-                if let Some(item) = self.store.take_outbox(send_id) {
+            Timer::Outbox { profile, send_id } => {
+                let Some(mut st) = self.store.load(&profile) else {
+                    return Ok(());
+                };
+                if let Some(item) = st.take_outbox(send_id) {
                     let module = self.module.clone();
                     if let Some(field) = &item.address {
-                        let gone = self
-                            .store
-                            .profile(&item.profile)
-                            .is_none_or(|p| p.attributes.get(field).is_none_or(Value::is_none));
+                        let gone = st.record.attributes.get(field).is_none_or(Value::is_none);
                         if gone {
                             self.log.push(Record::Dropped {
                                 at,
@@ -1347,11 +1355,12 @@ impl<S: Store> Engine<S> {
                                     item.message.channel.as_str()
                                 ),
                             });
+                            self.store.save(st);
                             return Ok(());
                         }
                     }
                     self.deliver(
-                        &item.profile,
+                        &mut st,
                         &module,
                         &item.workflow,
                         item.send_id,
@@ -1360,6 +1369,7 @@ impl<S: Store> Engine<S> {
                         at,
                     );
                 }
+                self.store.save(st);
             }
             Timer::Inactivity {
                 profile,
@@ -1406,21 +1416,22 @@ impl<S: Store> Engine<S> {
                 return Ok(());
             }
         }
-        let Some(mut p) = self.store.take_profile(&profile) else {
+        let Some(mut st) = self.store.load(&profile) else {
             return Ok(());
         };
+        let p = &mut st.record;
         let last = p.last_activity.unwrap_or(p.created_at);
         let Some(d) = spell else {
             // No longer an `inactive for` workflow: the check is dropped.
             p.quiet_checks.retain(|w| **w != *workflow);
-            self.store.put_profile(p);
+            self.store.save(st);
             return Ok(());
         };
         let due = plus(last, d);
         if last != since || due > at {
             // Active since (or the spell grew in a redeploy): the check
             // moves to the end of the current spell.
-            self.store.put_profile(p);
+            self.store.save(st);
             self.schedule(
                 due.max(at),
                 Timer::Inactivity {
@@ -1433,10 +1444,10 @@ impl<S: Store> Engine<S> {
         }
         p.quiet_checks.retain(|w| **w != *workflow);
         let result = match self.module.workflow_id(&workflow) {
-            Some(wi) => self.enter(&p, wi, None, at),
+            Some(wi) => self.enter(&mut st, wi, None, at),
             None => Ok(()),
         };
-        self.store.put_profile(p);
+        self.store.save(st);
         result
     }
 
@@ -1451,7 +1462,7 @@ impl<S: Store> Engine<S> {
 
     /// The journey of a profile in a workflow (latest run).
     pub fn journey(&self, profile: &str, workflow: &str) -> Option<Journey> {
-        self.store.journey(profile, workflow)
+        self.store.peek(profile)?.journey(workflow).cloned()
     }
 
     /// Messages sent so far.

@@ -48,6 +48,9 @@ pub use facts::Facts;
 pub use journey::{ActiveEscalation, Effect, ExitReason, Input, Journey, Status, Wait};
 pub use message::{Fields, Rendered};
 pub use split::{choose_arm, split_bucket};
-pub use store::{EntryLog, MemoryStore, OutboxItem, ProfileRecord, QuietState, Store, Timer};
+pub use store::{
+    EntryLog, MemoryStore, OutboxItem, ProfileRecord, ProfileState, QuietState, Store, StoreError,
+    Timer, WorkflowState,
+};
 pub use value::{Event, Prop, Props, Value};
 pub use vm::{send_id, Ctx, Vm, VmError};

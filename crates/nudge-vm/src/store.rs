@@ -1,8 +1,12 @@
 //! The storage the event-handling core needs, and an in-memory store.
 //!
-//! The simulator and `nudge test` use [`MemoryStore`]; a durable store
-//! (sled, not built yet) would implement the same trait. Everything the
-//! engine keeps goes through it, so every store runs the same logic.
+//! The boundary is narrow: the engine loads a profile's whole state
+//! ([`ProfileState`]: record, history, journeys and entry logs, cap log,
+//! parked messages) once per event or timer, changes it in memory, and
+//! saves it back with the timers it set as one step ([`Store::end_step`]);
+//! [`Store::commit`] makes the steps so far durable. The simulator and
+//! `nudge test` use [`MemoryStore`]; a durable store implements the same
+//! trait, so every store runs the same logic.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -88,6 +92,8 @@ pub enum Timer {
     },
     /// Release a deferred message.
     Outbox {
+        /// The profile it is parked with.
+        profile: Arc<str>,
         /// The send id.
         send_id: u64,
     },
@@ -125,93 +131,176 @@ pub struct OutboxItem {
     pub due: DateTime<Utc>,
 }
 
-/// Storage for the event-handling core.
+/// What is kept about one workflow of a profile.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowState {
+    /// The latest journey (active or ended).
+    pub journey: Option<Journey>,
+    /// Entry bookkeeping, across versions.
+    pub entries: EntryLog,
+}
+
+/// Everything kept about one profile: what the engine loads once per event
+/// or timer, changes in memory, and saves back as one unit with the timers
+/// it set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProfileState {
+    /// The record: attributes, times, quiet checks.
+    pub record: ProfileRecord,
+    /// Accepted `track` events, oldest first.
+    pub history: Vec<Event>,
+    /// By workflow name, sorted.
+    pub workflows: Vec<(Arc<str>, WorkflowState)>,
+    /// Sends a cap counts: when, on which channel (oldest first).
+    pub capped: Vec<(DateTime<Utc>, Channel)>,
+    /// Messages parked until quiet hours end, in the order they were
+    /// parked.
+    pub outbox: Vec<OutboxItem>,
+}
+
+impl ProfileState {
+    /// A profile first seen at `now`.
+    pub fn new(id: Arc<str>, now: DateTime<Utc>) -> ProfileState {
+        ProfileState {
+            record: ProfileRecord {
+                id,
+                attributes: Props::new(),
+                created_at: now,
+                last_activity: None,
+                next_seq: 1,
+                quiet_checks: Vec::new(),
+            },
+            history: Vec::new(),
+            workflows: Vec::new(),
+            capped: Vec::new(),
+            outbox: Vec::new(),
+        }
+    }
+
+    /// The profile's id.
+    pub fn id(&self) -> &Arc<str> {
+        &self.record.id
+    }
+
+    /// The events called `name`, newest first, until `visit` returns false.
+    pub fn history(&self, name: &str, visit: &mut dyn FnMut(&Event) -> bool) {
+        for e in self.history.iter().rev() {
+            if &*e.name == name && !visit(e) {
+                return;
+            }
+        }
+    }
+
+    /// What is kept about `workflow`, if anything.
+    pub fn workflow(&self, workflow: &str) -> Option<&WorkflowState> {
+        let i = find(&self.workflows, workflow).ok()?;
+        Some(&self.workflows[i].1)
+    }
+
+    /// What is kept about `workflow`, added empty when missing.
+    pub fn workflow_mut(&mut self, workflow: &Arc<str>) -> &mut WorkflowState {
+        let i = match find(&self.workflows, workflow) {
+            Ok(i) => i,
+            Err(i) => {
+                self.workflows
+                    .insert(i, (workflow.clone(), WorkflowState::default()));
+                i
+            }
+        };
+        &mut self.workflows[i].1
+    }
+
+    /// The latest journey in `workflow`.
+    pub fn journey(&self, workflow: &str) -> Option<&Journey> {
+        self.workflow(workflow)?.journey.as_ref()
+    }
+
+    /// The entry log of `workflow`.
+    pub fn entry_log(&self, workflow: &str) -> EntryLog {
+        self.workflow(workflow)
+            .map(|w| w.entries)
+            .unwrap_or_default()
+    }
+
+    /// The running journeys, in workflow name order.
+    pub fn active_journeys(&self) -> Vec<(Arc<str>, Journey)> {
+        self.workflows
+            .iter()
+            .filter_map(|(name, w)| {
+                let j = w.journey.as_ref().filter(|j| j.is_active())?;
+                Some((name.clone(), j.clone()))
+            })
+            .collect()
+    }
+
+    /// How many sends on `channels` that a cap counts happened after
+    /// `after`.
+    pub fn capped_sends_after(&self, after: DateTime<Utc>, channels: &[Channel]) -> usize {
+        self.capped
+            .iter()
+            .rev()
+            .take_while(|(t, _)| *t > after)
+            .filter(|(_, c)| channels.contains(c))
+            .count()
+    }
+
+    /// Takes a parked message out.
+    pub fn take_outbox(&mut self, send_id: u64) -> Option<OutboxItem> {
+        let i = self.outbox.iter().position(|m| m.send_id == send_id)?;
+        Some(self.outbox.remove(i))
+    }
+}
+
+/// Storage for the event-handling core: a profile's whole state, loaded
+/// and saved as one unit; pending timers; module versions.
+///
+/// Between [`Store::load`] and [`Store::end_step`] the engine handles one
+/// event or timer of one profile: it loads the state (when it needs it),
+/// saves it back, and sets timers. `end_step` makes that one unit (a
+/// durable store writes it as one batch, with the removal of the timer
+/// that was fired); [`Store::commit`] makes the units so far durable, and
+/// only then may a caller acknowledge them.
 pub trait Store {
-    /// A profile.
-    fn profile(&self, id: &str) -> Option<ProfileRecord>;
-    /// Creates or replaces a profile.
-    fn put_profile(&mut self, profile: ProfileRecord);
-
-    /// Takes a profile out to change it; the caller puts it back with
-    /// `put_profile` before anything else asks for it. A store that cannot
-    /// lend its record returns a copy (the default).
-    fn take_profile(&mut self, id: &str) -> Option<ProfileRecord> {
-        self.profile(id)
-    }
-    /// Appends an event to a profile's history.
-    fn append_event(&mut self, profile: &str, event: Event);
-    /// The profile's events called `name`, newest first, until `visit`
-    /// returns false.
-    fn history(&self, profile: &str, name: &str, visit: &mut dyn FnMut(&Event) -> bool);
-
-    /// The latest journey of a profile in a workflow (active or ended).
-    fn journey(&self, profile: &str, workflow: &str) -> Option<Journey>;
-    /// Whether the profile's latest journey in a workflow is running (a
-    /// store may answer without copying it; the default copies).
-    fn has_active_journey(&self, profile: &str, workflow: &str) -> bool {
-        self.journey(profile, workflow)
-            .is_some_and(|j| j.is_active())
-    }
-    /// The workflows a profile has journeys in, in name order.
-    fn journey_workflows(&self, profile: &str) -> Vec<String>;
-    /// Stores a journey.
-    fn put_journey(&mut self, profile: &str, workflow: &str, journey: Journey);
-
-    /// Entry bookkeeping.
-    fn entry_log(&self, profile: &str, workflow: &str) -> EntryLog;
-    /// Updates entry bookkeeping.
-    fn put_entry_log(&mut self, profile: &str, workflow: &str, log: EntryLog);
-
-    /// Schedules a timer.
+    /// Takes a profile's state out to work on it (`None` for a profile
+    /// never seen). The engine saves it back before the step ends.
+    fn load(&mut self, id: &str) -> Option<ProfileState>;
+    /// Puts a profile's state back.
+    fn save(&mut self, state: ProfileState);
+    /// A copy of a profile's state, for reading outside a step.
+    fn peek(&self, id: &str) -> Option<ProfileState>;
+    /// Sets a timer.
     fn schedule(&mut self, at: DateTime<Utc>, timer: Timer);
     /// The earliest timer's time.
     fn next_timer(&self) -> Option<DateTime<Utc>>;
     /// Removes and returns the earliest timer due at or before `now`
-    /// (ties in scheduling order).
+    /// (ties in scheduling order); a durable store removes it for good in
+    /// the unit that [`Store::end_step`] ends.
     fn pop_due(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Timer)>;
-
     /// The [`QuietState`] of the profile of the timer `pop_due` returned
-    /// last, if the store keeps it apart from the record and the profile
-    /// record is in the store; `None` tells the caller to read the record.
+    /// last, if the store keeps it apart from the profile's state; `None`
+    /// tells the engine to load the state.
     fn popped_quiet_state(&self) -> Option<QuietState> {
         None
     }
-
-    /// Parks a deferred message.
-    fn put_outbox(&mut self, item: OutboxItem);
-    /// Takes a deferred message out.
-    fn take_outbox(&mut self, send_id: u64) -> Option<OutboxItem>;
-    /// Deferred messages of a profile's journey.
-    fn outbox_of(&self, profile: &str, workflow: &str) -> Vec<u64>;
-
-    /// How many of the profile's sends on `channels` that a cap counts
-    /// happened after `after`.
-    fn capped_sends_after(
-        &self,
-        profile: &str,
-        after: DateTime<Utc>,
-        channels: &[Channel],
-    ) -> usize;
-    /// Records a send that a cap counts.
-    fn record_capped_send(&mut self, profile: &str, at: DateTime<Utc>, channel: Channel);
-
+    /// Ends one step: what was saved and scheduled since the last step,
+    /// and the timer fired, as one unit.
+    fn end_step(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Makes every step ended so far durable.
+    fn commit(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Stores a module by content hash.
     fn put_module(&mut self, hash: u64, module: Arc<Module>);
     /// A module by content hash.
     fn module(&self, hash: u64) -> Option<Arc<Module>>;
-
-    /// The profile's active journeys, in workflow name order (a store may
-    /// answer this without copying the ended ones).
-    fn active_journeys(&self, profile: &str) -> Vec<(String, Journey)> {
-        self.journey_workflows(profile)
-            .into_iter()
-            .filter_map(|w| {
-                let j = self.journey(profile, &w).filter(Journey::is_active)?;
-                Some((w, j))
-            })
-            .collect()
-    }
 }
+
+/// A store that could not read or write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the store failed: {0}")]
+pub struct StoreError(pub String);
 
 /// A fast, deterministic hasher for the in-memory store's keys (FxHash:
 /// std's SipHash guards against hostile keys, which a simulation on the
@@ -324,39 +413,12 @@ impl std::borrow::Borrow<[u8]> for Key {
     }
 }
 
-/// Everything the store keeps about one profile, in one place: one lookup
-/// per call instead of one per map.
+/// One profile's place in the store: its key and, unless the engine has
+/// it out, its state.
 #[derive(Debug, Default)]
 struct Slot {
     key: Key,
-    profile: Option<ProfileRecord>,
-    history: Vec<Event>,
-    /// By workflow name, sorted: the latest journey and the entry log side
-    /// by side (entering reads both; one list is one cache miss, not two).
-    workflows: Vec<(String, PerWorkflow)>,
-    capped: Vec<(DateTime<Utc>, Channel)>,
-    /// Deferred messages: (workflow, send id), sorted.
-    outbox: Vec<(Arc<str>, u64)>,
-}
-
-/// What a slot keeps about one workflow.
-#[derive(Debug, Default)]
-struct PerWorkflow {
-    journey: Option<Journey>,
-    entries: EntryLog,
-}
-
-/// The entry for `key` in a sorted list, added (with the default value)
-/// when missing.
-fn entry_mut<'a, T: Default>(list: &'a mut Vec<(String, T)>, key: &str) -> &'a mut T {
-    let i = match find(list, key) {
-        Ok(i) => i,
-        Err(i) => {
-            list.insert(i, (key.to_owned(), T::default()));
-            i
-        }
-    };
-    &mut list[i].1
+    state: Option<ProfileState>,
 }
 
 /// The profile index: open addressing over slot numbers. An entry holds
@@ -515,12 +577,11 @@ pub struct MemoryStore {
     /// quiet state is given only when the slot's record holds that very
     /// id string.
     popped: Option<(usize, usize, u32)>,
-    outbox: HashMap<u64, OutboxItem, FxBuild>,
     modules: HashMap<u64, Arc<Module>>,
 }
 
-fn find<T>(list: &[(String, T)], key: &str) -> Result<usize, usize> {
-    list.binary_search_by(|(k, _)| k.as_str().cmp(key))
+fn find<T>(list: &[(Arc<str>, T)], key: &str) -> Result<usize, usize> {
+    list.binary_search_by(|(k, _)| (**k).cmp(key))
 }
 
 impl MemoryStore {
@@ -547,6 +608,7 @@ impl MemoryStore {
     pub fn journey_count(&self) -> usize {
         self.slots
             .iter()
+            .filter_map(|s| s.state.as_ref())
             .flat_map(|s| &s.workflows)
             .filter(|(_, w)| w.journey.is_some())
             .count()
@@ -581,15 +643,6 @@ impl MemoryStore {
         Some(i as usize)
     }
 
-    fn slot(&self, profile: &str) -> Option<&Slot> {
-        self.slots.get(self.slot_index(profile)?)
-    }
-
-    fn slot_mut(&mut self, profile: &str) -> &mut Slot {
-        let i = self.slot_index_or_insert(profile);
-        &mut self.slots[i]
-    }
-
     fn slot_index_or_insert(&mut self, profile: &str) -> usize {
         match self.slot_index(profile) {
             Some(i) => i,
@@ -610,24 +663,27 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn profile(&self, id: &str) -> Option<ProfileRecord> {
-        self.slot(id)?.profile.clone()
-    }
-
-    fn put_profile(&mut self, profile: ProfileRecord) {
-        let i = self.slot_index_or_insert(&profile.id);
-        if let Some(q) = self.quiet.get_mut(i) {
-            *q = Some((profile.id.as_ptr().addr(), QuietState::of(&profile)));
-        }
-        self.slots[i].profile = Some(profile);
-    }
-
-    fn take_profile(&mut self, id: &str) -> Option<ProfileRecord> {
+    fn load(&mut self, id: &str) -> Option<ProfileState> {
         let i = self.slot_index(id)?;
         if let Some(q) = self.quiet.get_mut(i) {
             *q = None;
         }
-        self.slots.get_mut(i)?.profile.take()
+        self.slots.get_mut(i)?.state.take()
+    }
+
+    fn save(&mut self, state: ProfileState) {
+        let i = self.slot_index_or_insert(&state.record.id);
+        if let Some(q) = self.quiet.get_mut(i) {
+            *q = Some((
+                state.record.id.as_ptr().addr(),
+                QuietState::of(&state.record),
+            ));
+        }
+        self.slots[i].state = Some(state);
+    }
+
+    fn peek(&self, id: &str) -> Option<ProfileState> {
+        self.slots.get(self.slot_index(id)?)?.state.clone()
     }
 
     fn popped_quiet_state(&self) -> Option<QuietState> {
@@ -639,88 +695,15 @@ impl Store for MemoryStore {
         (id == addr).then_some(state)
     }
 
-    fn append_event(&mut self, profile: &str, event: Event) {
-        self.slot_mut(profile).history.push(event);
-    }
-
-    fn history(&self, profile: &str, name: &str, visit: &mut dyn FnMut(&Event) -> bool) {
-        if let Some(slot) = self.slot(profile) {
-            for e in slot.history.iter().rev() {
-                if &*e.name == name && !visit(e) {
-                    return;
-                }
-            }
-        }
-    }
-
-    fn journey(&self, profile: &str, workflow: &str) -> Option<Journey> {
-        let slot = self.slot(profile)?;
-        let i = find(&slot.workflows, workflow).ok()?;
-        slot.workflows[i].1.journey.clone()
-    }
-
-    fn has_active_journey(&self, profile: &str, workflow: &str) -> bool {
-        self.slot(profile).is_some_and(|slot| {
-            find(&slot.workflows, workflow).is_ok_and(|i| {
-                slot.workflows[i]
-                    .1
-                    .journey
-                    .as_ref()
-                    .is_some_and(Journey::is_active)
-            })
-        })
-    }
-
-    fn journey_workflows(&self, profile: &str) -> Vec<String> {
-        self.slot(profile)
-            .map(|s| {
-                s.workflows
-                    .iter()
-                    .filter(|(_, w)| w.journey.is_some())
-                    .map(|(name, _)| name.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn active_journeys(&self, profile: &str) -> Vec<(String, Journey)> {
-        self.slot(profile)
-            .map(|s| {
-                s.workflows
-                    .iter()
-                    .filter_map(|(name, w)| {
-                        let j = w.journey.as_ref().filter(|j| j.is_active())?;
-                        Some((name.clone(), j.clone()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn put_journey(&mut self, profile: &str, workflow: &str, journey: Journey) {
-        entry_mut(&mut self.slot_mut(profile).workflows, workflow).journey = Some(journey);
-    }
-
-    fn entry_log(&self, profile: &str, workflow: &str) -> EntryLog {
-        self.slot(profile)
-            .and_then(|s| {
-                let i = find(&s.workflows, workflow).ok()?;
-                Some(s.workflows[i].1.entries)
-            })
-            .unwrap_or_default()
-    }
-
-    fn put_entry_log(&mut self, profile: &str, workflow: &str, log: EntryLog) {
-        entry_mut(&mut self.slot_mut(profile).workflows, workflow).entries = log;
-    }
-
     fn schedule(&mut self, at: DateTime<Utc>, timer: Timer) {
         self.timer_counter += 1;
         // Only the remembered slot is asked (the engine schedules a
         // profile's timers while it handles that profile): a hint must not
         // cost an index lookup.
         let hint = match &timer {
-            Timer::Journey { profile, .. } | Timer::Inactivity { profile, .. } => {
+            Timer::Journey { profile, .. }
+            | Timer::Inactivity { profile, .. }
+            | Timer::Outbox { profile, .. } => {
                 let last = self.last.get();
                 let id = (profile.as_ptr().addr(), profile.len());
                 if let Some((_, _, slot)) = self.popped.filter(|&(a, n, _)| (a, n) == id) {
@@ -735,7 +718,6 @@ impl Store for MemoryStore {
                     u32::MAX
                 }
             }
-            Timer::Outbox { .. } => u32::MAX,
         };
         let pending = Pending {
             at,
@@ -787,60 +769,12 @@ impl Store for MemoryStore {
         } = pending;
         self.popped = None;
         if (hint as usize) < self.slots.len() {
-            if let Timer::Journey { profile, .. } | Timer::Inactivity { profile, .. } = &timer {
-                self.popped = Some((profile.as_ptr().addr(), profile.len(), hint));
-            }
+            let (Timer::Journey { profile, .. }
+            | Timer::Inactivity { profile, .. }
+            | Timer::Outbox { profile, .. }) = &timer;
+            self.popped = Some((profile.as_ptr().addr(), profile.len(), hint));
         }
         Some((at, timer))
-    }
-
-    fn put_outbox(&mut self, item: OutboxItem) {
-        let slot = self.slot_mut(&item.profile);
-        let key = (item.workflow.clone(), item.send_id);
-        if let Err(i) = slot.outbox.binary_search(&key) {
-            slot.outbox.insert(i, key);
-        }
-        self.outbox.insert(item.send_id, item);
-    }
-
-    fn take_outbox(&mut self, send_id: u64) -> Option<OutboxItem> {
-        let item = self.outbox.remove(&send_id)?;
-        let slot = self.slot_mut(&item.profile);
-        slot.outbox
-            .retain(|(w, id)| !(*id == send_id && *w == item.workflow));
-        Some(item)
-    }
-
-    fn outbox_of(&self, profile: &str, workflow: &str) -> Vec<u64> {
-        self.slot(profile)
-            .map(|s| {
-                s.outbox
-                    .iter()
-                    .filter(|(w, _)| **w == *workflow)
-                    .map(|(_, id)| *id)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn capped_sends_after(
-        &self,
-        profile: &str,
-        after: DateTime<Utc>,
-        channels: &[Channel],
-    ) -> usize {
-        self.slot(profile).map_or(0, |s| {
-            s.capped
-                .iter()
-                .rev()
-                .take_while(|(t, _)| *t > after)
-                .filter(|(_, c)| channels.contains(c))
-                .count()
-        })
-    }
-
-    fn record_capped_send(&mut self, profile: &str, at: DateTime<Utc>, channel: Channel) {
-        self.slot_mut(profile).capped.push((at, channel));
     }
 
     fn put_module(&mut self, hash: u64, module: Arc<Module>) {
@@ -861,7 +795,10 @@ mod tests {
     }
 
     fn outbox(send_id: u64) -> Timer {
-        Timer::Outbox { send_id }
+        Timer::Outbox {
+            profile: Arc::from("p"),
+            send_id,
+        }
     }
 
     #[test]
@@ -889,7 +826,7 @@ mod tests {
         let ids: Vec<_> = order
             .iter()
             .map(|(_, t)| match t {
-                Timer::Outbox { send_id } => *send_id,
+                Timer::Outbox { send_id, .. } => *send_id,
                 _ => 0,
             })
             .collect();
@@ -906,69 +843,55 @@ mod tests {
     #[test]
     fn slots_keep_profiles_apart() {
         let mut s = MemoryStore::new();
+        let t0 = at("2026-03-01T10:00:00Z");
         let e = |name: &str| Event {
             name: name.into(),
-            at: at("2026-03-01T10:00:00Z"),
+            at: t0,
             seq: 1,
             props: Props::new(),
         };
         let long = "a-profile-id-longer-than-the-38-bytes-kept-inline";
-        s.append_event(long, e("z"));
-        s.append_event("a", e("x"));
-        s.append_event("b", e("y"));
-        s.append_event("a", e("y"));
+        for (id, events) in [(long, &["z"][..]), ("a", &["x", "y"]), ("b", &["y"])] {
+            let mut state = s
+                .load(id)
+                .unwrap_or_else(|| ProfileState::new(Arc::from(id), t0));
+            state.history.extend(events.iter().map(|n| e(n)));
+            s.save(state);
+        }
         let mut seen = Vec::new();
-        s.history("a", "y", &mut |ev| {
-            seen.push(ev.name.to_string());
-            true
-        });
-        s.history("b", "x", &mut |ev| {
-            seen.push(ev.name.to_string());
-            true
-        });
-        s.history(long, "z", &mut |ev| {
-            seen.push(ev.name.to_string());
-            true
-        });
-        s.history("a", "z", &mut |ev| {
-            seen.push(ev.name.to_string());
-            true
-        });
+        for (id, name) in [("a", "y"), ("b", "x"), (long, "z"), ("a", "z")] {
+            s.peek(id).unwrap().history(name, &mut |ev| {
+                seen.push(ev.name.to_string());
+                true
+            });
+        }
         assert_eq!(seen, vec!["y", "z"]);
-        s.put_entry_log(
-            "a",
-            "w",
-            EntryLog {
-                count: 2,
-                last: None,
-                trigger: 0,
-            },
-        );
-        assert_eq!(s.entry_log("a", "w").count, 2);
-        assert_eq!(s.entry_log("b", "w").count, 0);
-        assert_eq!(s.entry_log("a", "v").count, 0);
+        let mut a = s.load("a").unwrap();
+        a.workflow_mut(&Arc::from("w")).entries.count = 2;
+        // Out of the store while the engine has it.
+        assert!(s.peek("a").is_none());
+        s.save(a);
+        assert_eq!(s.peek("a").unwrap().entry_log("w").count, 2);
+        assert_eq!(s.peek("b").unwrap().entry_log("w").count, 0);
+        assert_eq!(s.peek("a").unwrap().entry_log("v").count, 0);
     }
 
     #[test]
     fn the_index_finds_every_profile_as_it_grows() {
         let mut s = MemoryStore::new();
+        let t0 = at("2026-03-01T10:00:00Z");
         let id = |i: u32| format!("user-{i}-{}", "x".repeat((i % 30) as usize));
         for i in 0..5000 {
-            s.put_entry_log(
-                &id(i),
-                "w",
-                EntryLog {
-                    count: i,
-                    last: None,
-                    trigger: 0,
-                },
-            );
+            let mut state = ProfileState::new(Arc::from(id(i)), t0);
+            state.record.next_seq = u64::from(i);
+            s.save(state);
         }
         for i in (0..5000).rev() {
-            assert_eq!(s.entry_log(&id(i), "w").count, i);
+            assert_eq!(s.peek(&id(i)).unwrap().record.next_seq, u64::from(i));
         }
-        assert_eq!(s.entry_log("user-5000-", "w").count, 0);
-        assert!(s.take_profile("user-1-x").is_none());
+        assert!(s.peek("user-5000-").is_none());
+        assert!(s.load("user-1-x").is_some());
+        assert!(s.load("user-1-x").is_none());
         assert_eq!(s.slots.len(), 5000);
     }
 }

@@ -14,10 +14,7 @@ use nudge_bytecode::{Channel, Module};
 use nudge_check::{check_project, TemplateLoader};
 use nudge_compile::compile;
 use nudge_syntax::SourceFile;
-use nudge_vm::{
-    Engine, EntryLog, Event, Journey, MemoryStore, OutboxItem, ProfileRecord, Props, Record, Store,
-    Timer, Value,
-};
+use nudge_vm::{Engine, MemoryStore, ProfileState, Props, Record, Store, Timer, Value};
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
@@ -179,35 +176,14 @@ fn html_template_files_escape_what_they_interpolate() {
 struct RecordOnly(MemoryStore);
 
 impl Store for RecordOnly {
-    fn profile(&self, id: &str) -> Option<ProfileRecord> {
-        self.0.profile(id)
+    fn load(&mut self, id: &str) -> Option<ProfileState> {
+        self.0.load(id)
     }
-    fn put_profile(&mut self, profile: ProfileRecord) {
-        self.0.put_profile(profile)
+    fn save(&mut self, state: ProfileState) {
+        self.0.save(state)
     }
-    fn take_profile(&mut self, id: &str) -> Option<ProfileRecord> {
-        self.0.take_profile(id)
-    }
-    fn append_event(&mut self, profile: &str, event: Event) {
-        self.0.append_event(profile, event)
-    }
-    fn history(&self, profile: &str, name: &str, visit: &mut dyn FnMut(&Event) -> bool) {
-        self.0.history(profile, name, visit)
-    }
-    fn journey(&self, profile: &str, workflow: &str) -> Option<Journey> {
-        self.0.journey(profile, workflow)
-    }
-    fn journey_workflows(&self, profile: &str) -> Vec<String> {
-        self.0.journey_workflows(profile)
-    }
-    fn put_journey(&mut self, profile: &str, workflow: &str, journey: Journey) {
-        self.0.put_journey(profile, workflow, journey)
-    }
-    fn entry_log(&self, profile: &str, workflow: &str) -> EntryLog {
-        self.0.entry_log(profile, workflow)
-    }
-    fn put_entry_log(&mut self, profile: &str, workflow: &str, log: EntryLog) {
-        self.0.put_entry_log(profile, workflow, log)
+    fn peek(&self, id: &str) -> Option<ProfileState> {
+        self.0.peek(id)
     }
     fn schedule(&mut self, at: DateTime<Utc>, timer: Timer) {
         self.0.schedule(at, timer)
@@ -217,26 +193,6 @@ impl Store for RecordOnly {
     }
     fn pop_due(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Timer)> {
         self.0.pop_due(now)
-    }
-    fn put_outbox(&mut self, item: OutboxItem) {
-        self.0.put_outbox(item)
-    }
-    fn take_outbox(&mut self, send_id: u64) -> Option<OutboxItem> {
-        self.0.take_outbox(send_id)
-    }
-    fn outbox_of(&self, profile: &str, workflow: &str) -> Vec<u64> {
-        self.0.outbox_of(profile, workflow)
-    }
-    fn capped_sends_after(
-        &self,
-        profile: &str,
-        after: DateTime<Utc>,
-        channels: &[Channel],
-    ) -> usize {
-        self.0.capped_sends_after(profile, after, channels)
-    }
-    fn record_capped_send(&mut self, profile: &str, at: DateTime<Utc>, channel: Channel) {
-        self.0.record_capped_send(profile, at, channel)
     }
     fn put_module(&mut self, hash: u64, module: Arc<Module>) {
         self.0.put_module(hash, module)
