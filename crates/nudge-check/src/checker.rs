@@ -11,7 +11,8 @@ use nudge_syntax::{Diagnostic, Parsed, SourceFile, Span};
 use crate::ir::{
     self, Const, EnumId, EventId, FieldDef, FileId, Loc, Schema, SegmentId, TemplateId,
 };
-use crate::messages::{self, ConstantSite, Declaration, NameHint};
+use crate::messages::{self, ConstantSite, Declaration, NameHint, NoEvent};
+use crate::references::{Reference, Target};
 use crate::suggest;
 use crate::types::Type;
 use crate::TemplateLoader;
@@ -19,12 +20,22 @@ use crate::TemplateLoader;
 /// A narrowing fact: the rendered key of a path known not to be `none`.
 pub(crate) type Key = String;
 
-/// Why there is no `event` in scope.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum NoEvent {
-    Segment,
-    Inactive,
-    Template,
+/// A template file, read and parsed once.
+#[derive(Clone, Debug)]
+pub(crate) enum TemplateFile {
+    /// Its text and the variables it uses (dotted, sorted).
+    Parsed(String, Vec<String>),
+    /// It could not be read: why (nothing if it does not exist).
+    Unreadable(Option<String>),
+    /// It does not parse: what, on which line, and the path it was read by.
+    Syntax {
+        /// What is wrong.
+        detail: String,
+        /// The line, if known.
+        line: Option<usize>,
+        /// The path as written where the file was first read.
+        path: String,
+    },
 }
 
 /// Which event `event.` means.
@@ -125,16 +136,18 @@ pub(crate) struct Checker<'a> {
     pub used_templates: Vec<bool>,
     /// Template files read and parsed so far, by path: many templates
     /// share one file.
-    pub template_files: HashMap<std::path::PathBuf, crate::template::TemplateFile>,
+    pub template_files: HashMap<std::path::PathBuf, TemplateFile>,
+    /// What the names written in each file resolved to, by file.
+    pub references: Vec<Vec<Reference>>,
     next_tag: u32,
 }
 
-/// Runs every pass; returns the diagnostics and the program (which the
-/// caller drops if there are errors).
+/// Runs every pass; returns the diagnostics, the program (which the
+/// caller drops if there are errors) and the references of each file.
 pub(crate) fn run(
     parsed: &[Parsed],
     loader: &dyn TemplateLoader,
-) -> (Vec<Diagnostic>, Option<ir::Program>) {
+) -> (Vec<Diagnostic>, Option<ir::Program>, Vec<Vec<Reference>>) {
     let mut c = Checker {
         parsed,
         loader,
@@ -158,6 +171,7 @@ pub(crate) fn run(
         used_segments: Vec::new(),
         used_templates: Vec::new(),
         template_files: HashMap::new(),
+        references: vec![Vec::new(); parsed.len()],
         next_tag: 1,
     };
     c.collect_enums();
@@ -190,7 +204,12 @@ pub(crate) fn run(
         policy,
         tests: std::mem::take(&mut c.tests),
     };
-    (c.diags, Some(program))
+    let mut references = std::mem::take(&mut c.references);
+    for list in &mut references {
+        list.sort_by_key(|r| (r.span.start, r.span.end));
+        list.dedup();
+    }
+    (c.diags, Some(program), references)
 }
 
 /// "a `int`" → "an `int`".
@@ -242,6 +261,13 @@ impl<'a> Checker<'a> {
         self.diags.push(d.in_file(&src));
     }
 
+    /// Records that the name at `span` of `file` resolved to `target`.
+    pub(crate) fn refer(&mut self, file: FileId, span: Span, target: Target) {
+        if let Some(list) = self.references.get_mut(file.index()) {
+            list.push(Reference { span, target });
+        }
+    }
+
     pub(crate) fn fresh_tag(&mut self) -> u32 {
         self.next_tag += 1;
         self.next_tag
@@ -270,6 +296,14 @@ impl<'a> Checker<'a> {
     fn collect_enums(&mut self) {
         for (file, item) in items(self.parsed) {
             let Item::Enum(decl) = item else { continue };
+            self.refer(file, decl.name.span, Target::Enum(decl.name.name.clone()));
+            for m in &decl.members {
+                let target = Target::EnumMember {
+                    enum_name: decl.name.name.clone(),
+                    member: m.name.name.clone(),
+                };
+                self.refer(file, m.name.span, target);
+            }
             if let Some(&prev) = self.enum_names.get(&decl.name.name) {
                 let first = self.enums[prev.index()].loc;
                 self.duplicate(Declaration::Enum, &decl.name, file, first);
@@ -314,6 +348,7 @@ impl<'a> Checker<'a> {
                 }
                 if let Some(&id) = self.enum_names.get(&name.name) {
                     self.used_enums[id.index()] = true;
+                    self.refer(file, name.span, Target::Enum(name.name.clone()));
                     return Type::Enum(id);
                 }
                 let candidates: Vec<String> = Scalar::DECLARABLE
@@ -385,6 +420,10 @@ impl<'a> Checker<'a> {
         for (file, item) in items(self.parsed) {
             match item {
                 Item::Profile(p) => {
+                    self.refer(file, p.keyword, Target::Profile);
+                    for f in &p.fields {
+                        self.refer(file, f.name.span, Target::ProfileField(f.name.name.clone()));
+                    }
                     if let Some((f0, first)) = found {
                         let first = Loc {
                             file: f0,
@@ -451,6 +490,14 @@ impl<'a> Checker<'a> {
     fn collect_events(&mut self) {
         for (file, item) in items(self.parsed) {
             let Item::Event(decl) = item else { continue };
+            self.refer(file, decl.name.span, Target::Event(decl.name.name.clone()));
+            for f in &decl.fields {
+                let target = Target::EventField {
+                    event: decl.name.name.clone(),
+                    field: f.name.name.clone(),
+                };
+                self.refer(file, f.name.span, target);
+            }
             if let Some(&prev) = self.event_names.get(&decl.name.name) {
                 let first = self.events[prev.index()].loc;
                 self.duplicate(Declaration::Event, &decl.name, file, first);
@@ -476,6 +523,11 @@ impl<'a> Checker<'a> {
         for (file, item) in items(self.parsed) {
             match item {
                 Item::Segment(decl) => {
+                    self.refer(
+                        file,
+                        decl.name.span,
+                        Target::Segment(decl.name.name.clone()),
+                    );
                     if let Some(&prev) = self.segment_names.get(&decl.name.name) {
                         let s = &self.segments[prev.index()];
                         let first = Loc {
@@ -499,6 +551,11 @@ impl<'a> Checker<'a> {
                     self.used_segments.push(false);
                 }
                 Item::Template(decl) => {
+                    self.refer(
+                        file,
+                        decl.name.span,
+                        Target::Template(decl.name.name.clone()),
+                    );
                     if let Some(&prev) = self.template_names.get(&decl.name.name) {
                         let t = &self.templates[prev.index()];
                         let first = Loc {
@@ -522,6 +579,11 @@ impl<'a> Checker<'a> {
                     self.used_templates.push(false);
                 }
                 Item::Workflow(decl) => {
+                    self.refer(
+                        file,
+                        decl.name.span,
+                        Target::Workflow(decl.name.name.clone()),
+                    );
                     if let Some(&prev) = self.workflow_names.get(&decl.name.name) {
                         let (f0, w) = self.workflows[prev];
                         let first = Loc {
@@ -561,6 +623,7 @@ impl<'a> Checker<'a> {
     /// Resolves an event name, reporting an unknown one.
     pub(crate) fn event_ref(&mut self, file: FileId, name: &Ident) -> Option<EventId> {
         if let Some(&id) = self.event_names.get(&name.name) {
+            self.refer(file, name.span, Target::Event(name.name.clone()));
             return Some(id);
         }
         let suggestion = suggest::closest(&name.name, self.events.iter().map(|e| e.name.as_str()));
@@ -678,6 +741,11 @@ impl<'a> Checker<'a> {
         self.used_enums[id.index()] = true;
         let def = &self.enums[id.index()];
         if let Some(i) = def.members.iter().position(|m| *m == name.name) {
+            let target = Target::EnumMember {
+                enum_name: def.name.clone(),
+                member: name.name.clone(),
+            };
+            self.refer(file, name.span, target);
             return Some(i as u32);
         }
         let members: Vec<&str> = def.members.iter().map(String::as_str).collect();

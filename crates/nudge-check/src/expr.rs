@@ -6,11 +6,13 @@ use nudge_syntax::ast::{
 };
 use nudge_syntax::Span;
 
-use crate::checker::{Checker, Cx, EventScope, Key, NoEvent, SegState};
+use crate::checker::{Checker, Cx, EventScope, Key, SegState};
 use crate::ir::{
     self, Const, DidWindow, EventId, ExprKind as K, FieldId, SegmentDef, SegmentId, TextPart,
 };
+use crate::messages::NoEvent;
 use crate::messages::{self, ConditionSite, DurationSite};
+use crate::references::Target;
 use crate::suggest;
 use crate::types::Type;
 
@@ -472,6 +474,7 @@ impl Checker<'_> {
                 || root.name == "event"
                 || self.event_names.contains_key(&root.name)
             {
+                self.refer_root(cx, root);
                 self.emit(cx.file, messages::path_root_alone(span, &root.name));
                 return error(span);
             }
@@ -488,6 +491,7 @@ impl Checker<'_> {
             self.emit(cx.file, d);
             return error(span);
         }
+        self.refer_root(cx, root);
         if p.segments.len() > 2 {
             let extra = &p.segments[2];
             let d = messages::path_past_field(
@@ -502,7 +506,14 @@ impl Checker<'_> {
         let key = self.path_key(cx, p);
         let (kind, ty) = match root.name.as_str() {
             "profile" => match self.profile.field(&field.name) {
-                Some(f) => (K::Profile(f), self.profile.fields[f.index()].ty.clone()),
+                Some(f) => {
+                    self.refer(
+                        cx.file,
+                        field.span,
+                        Target::ProfileField(field.name.clone()),
+                    );
+                    (K::Profile(f), self.profile.fields[f.index()].ty.clone())
+                }
                 None => {
                     let fields: Vec<&str> = self
                         .profile
@@ -558,12 +569,27 @@ impl Checker<'_> {
                         self.emit(cx.file, d);
                         return error(span);
                     }
+                    if let Some((first, _)) = found.first() {
+                        let target = Target::EventField {
+                            event: self.events[first.index()].name.clone(),
+                            field: field.name.clone(),
+                        };
+                        self.refer(cx.file, field.span, target);
+                    }
                     (K::EventField(found), ty.unwrap_or(Type::Error))
                 }
             },
             name => match self.event_names.get(name).copied() {
                 Some(id) => {
                     if !cx.received.contains(&id) {
+                        // The property is known, only not received here.
+                        if self.events[id.index()].schema.field(&field.name).is_some() {
+                            let target = Target::EventField {
+                                event: name.to_owned(),
+                                field: field.name.clone(),
+                            };
+                            self.refer(cx.file, field.span, target);
+                        }
                         let d = messages::event_not_received(root.span, name, &field.name);
                         self.emit(cx.file, d);
                         return error(span);
@@ -592,10 +618,37 @@ impl Checker<'_> {
         typed(kind, ty, span)
     }
 
+    /// The root of a path (`profile`, `event`, an event), if it resolves.
+    fn refer_root(&mut self, cx: &Cx, root: &ast::Ident) {
+        let target = match root.name.as_str() {
+            "profile" => Target::Profile,
+            "event" => match &cx.event {
+                EventScope::One(id) => {
+                    Target::ContextEvent(vec![self.events[id.index()].name.clone()])
+                }
+                EventScope::Many(ids) if !ids.is_empty() => Target::ContextEvent(
+                    ids.iter()
+                        .map(|id| self.events[id.index()].name.clone())
+                        .collect(),
+                ),
+                EventScope::Many(_) | EventScope::None(_) => return,
+            },
+            name if self.event_names.contains_key(name) => Target::Event(name.to_owned()),
+            _ => return,
+        };
+        self.refer(cx.file, root.span, target);
+    }
+
     fn event_field(&mut self, cx: &Cx, id: EventId, field: &ast::Ident) -> Option<(FieldId, Type)> {
         let ev = &self.events[id.index()];
         if let Some(f) = ev.schema.field(&field.name) {
-            return Some((f, ev.schema.fields[f.index()].ty.clone()));
+            let ty = ev.schema.fields[f.index()].ty.clone();
+            let target = Target::EventField {
+                event: ev.name.clone(),
+                field: field.name.clone(),
+            };
+            self.refer(cx.file, field.span, target);
+            return Some((f, ty));
         }
         let fields: Vec<&str> = ev.schema.fields.iter().map(|f| f.name.as_str()).collect();
         let suggestion = suggest::closest(&field.name, fields.iter().copied());
@@ -846,6 +899,7 @@ impl Checker<'_> {
             self.emit(cx.file, d);
             return None;
         };
+        self.refer(cx.file, name.span, Target::Segment(name.name.clone()));
         self.used_segments[id.index()] = true;
         match self.segments[id.index()].state {
             SegState::Done => Some(id),

@@ -12,49 +12,7 @@ use nudge_syntax::{SourceFile, Span};
 
 use crate::types::Type;
 
-macro_rules! id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub u32);
-
-        impl $name {
-            /// The index into its table.
-            pub fn index(self) -> usize {
-                self.0 as usize
-            }
-        }
-    };
-}
-
-id!(
-    /// A file of the project: an index into [`Program::files`].
-    FileId
-);
-id!(
-    /// An index into [`Program::enums`].
-    EnumId
-);
-id!(
-    /// An index into [`Program::events`].
-    EventId
-);
-id!(
-    /// An index into the fields of a [`Schema`].
-    FieldId
-);
-id!(
-    /// An index into [`Program::segments`].
-    SegmentId
-);
-id!(
-    /// An index into [`Program::templates`].
-    TemplateId
-);
-id!(
-    /// An index into [`Program::workflows`].
-    WorkflowId
-);
+pub use crate::ids::{EnumId, EventId, FieldId, FileId, SegmentId, TemplateId, WorkflowId};
 
 /// A place in a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

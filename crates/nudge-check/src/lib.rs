@@ -13,6 +13,10 @@
 //! assert!(checked.program.is_some());
 //! ```
 //!
+//! Besides the program, [`Checked::references`] records what every name
+//! written in the files resolved to (a [`Reference`]), even when there are
+//! errors: the language server's hover and go to definition read it.
+//!
 //! Rules worth knowing (each code has a page in `docs/errors/check/`):
 //!
 //! - **Narrowing.** A `T?` value is a `T` where `x != none` / `x is not none`
@@ -51,9 +55,11 @@ use nudge_syntax::{Diagnostic, Parsed, Severity, SourceFile};
 mod checker;
 pub mod codes;
 mod expr;
+mod ids;
 pub mod ir;
 mod lints;
 mod messages;
+mod references;
 mod string_formats;
 mod suggest;
 mod template;
@@ -62,6 +68,7 @@ mod types;
 mod workflow;
 
 pub use ir::Program;
+pub use references::{Reference, Target};
 pub use types::Type;
 
 /// Reads the files that `file("…")` template bodies name.
@@ -92,6 +99,10 @@ pub struct Checked {
     /// The typed, resolved program; present only when there are no errors
     /// (warnings allowed).
     pub program: Option<Program>,
+    /// For each file (parallel to `parsed`), the names written in it that
+    /// resolved, with what each refers to, sorted by position. Present also
+    /// when there are errors: everything that could be resolved is listed.
+    pub references: Vec<Vec<Reference>>,
 }
 
 impl Checked {
@@ -113,7 +124,7 @@ pub fn check_project(files: &[Arc<SourceFile>], loader: &dyn TemplateLoader) -> 
         .iter()
         .flat_map(|p| p.diagnostics.iter().cloned())
         .collect();
-    let (check_diags, program) = checker::run(&parsed, loader);
+    let (check_diags, program, references) = checker::run(&parsed, loader);
     diagnostics.extend(check_diags);
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
@@ -121,5 +132,6 @@ pub fn check_project(files: &[Arc<SourceFile>], loader: &dyn TemplateLoader) -> 
         parsed,
         diagnostics,
         program: if errors { None } else { program },
+        references,
     }
 }

@@ -18,9 +18,16 @@ use nudge_core::time_of_day::format as format_time_of_day;
 use nudge_syntax::ast::{BinaryOp, Channel};
 use nudge_syntax::{Diagnostic, SourceFile, Span};
 
-use crate::checker::NoEvent;
 use crate::codes;
 use crate::suggest::{all_of, one_of};
+
+/// Why there is no `event` in scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NoEvent {
+    Segment,
+    Inactive,
+    Template,
+}
 
 /// A kind of declaration that shares the project's namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,29 +6,12 @@ use std::path::Path;
 use nudge_syntax::ast::{self, Channel, Object, StringLit, Value};
 use nudge_syntax::{Diagnostic, Span};
 
-use crate::checker::{Checker, Cx, EventScope, NoEvent};
+use crate::checker::{Checker, Cx, EventScope, TemplateFile};
 use crate::ir::{self, FieldValue, Loc, MessageField, TemplateDef, TemplateId};
+use crate::messages::NoEvent;
 use crate::messages::{self, MessageSite, Owner};
 use crate::suggest;
 use crate::types::Type;
-
-/// A template file, read and parsed once.
-#[derive(Clone, Debug)]
-pub(crate) enum TemplateFile {
-    /// Its text and the variables it uses (dotted, sorted).
-    Parsed(String, Vec<String>),
-    /// It could not be read: why (nothing if it does not exist).
-    Unreadable(Option<String>),
-    /// It does not parse: what, on which line, and the path it was read by.
-    Syntax {
-        /// What is wrong.
-        detail: String,
-        /// The line, if known.
-        line: Option<usize>,
-        /// The path as written where the file was first read.
-        path: String,
-    },
-}
 
 fn read_template(loader: &dyn crate::TemplateLoader, path: &Path, rel: &str) -> TemplateFile {
     let text = match loader.load(path) {

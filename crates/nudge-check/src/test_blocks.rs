@@ -10,6 +10,7 @@ use nudge_syntax::{SourceFile, Span};
 use crate::checker::{items, Checker};
 use crate::ir::{self, Const, EventId, FieldId, FileId, Loc, Schema, WorkflowId};
 use crate::messages::{self, ConstantSite, Owner};
+use crate::references::Target;
 use crate::suggest;
 use crate::template::channel_fields;
 
@@ -127,6 +128,8 @@ impl Checker<'_> {
                         } => {
                             if let Some(name) = template {
                                 if let Some(&id) = self.template_names.get(&name.name) {
+                                    let target = Target::Template(name.name.clone());
+                                    self.refer(file, name.span, target);
                                     let t = &self.templates[id.index()];
                                     let tc = t.decl.channel.channel;
                                     if let Some(c) = channel {
@@ -199,7 +202,13 @@ impl Checker<'_> {
                                         _ => None,
                                     })
                                     .collect();
-                                if !goals.contains(&target.name) {
+                                if goals.contains(&target.name) {
+                                    let goal = Target::Goal {
+                                        workflow: None,
+                                        goal: target.name.clone(),
+                                    };
+                                    self.refer(file, target.span, goal);
+                                } else {
                                     let suggestion = suggest::closest(
                                         &target.name,
                                         goals.iter().map(String::as_str),
@@ -211,7 +220,10 @@ impl Checker<'_> {
                                     );
                                     self.emit(file, d);
                                 }
-                            } else if !self.workflow_names.contains_key(&target.name) {
+                            } else if self.workflow_names.contains_key(&target.name) {
+                                let workflow = Target::Workflow(target.name.clone());
+                                self.refer(file, target.span, workflow);
+                            } else {
                                 let suggestion = suggest::closest(
                                     &target.name,
                                     self.workflows.iter().map(|(_, w)| w.name.name.as_str()),
@@ -330,6 +342,18 @@ impl Checker<'_> {
         let mut typed = Vec::new();
         let mut given: Vec<&str> = Vec::new();
         for f in &obj.fields {
+            if schema.field(&f.name.name).is_some() {
+                let target = match owner {
+                    Owner::Event(event) => Target::EventField {
+                        event: event.to_owned(),
+                        field: f.name.name.clone(),
+                    },
+                    Owner::Profile | Owner::EveryTrigger => {
+                        Target::ProfileField(f.name.name.clone())
+                    }
+                };
+                self.refer(file, f.name.span, target);
+            }
             if given.contains(&f.name.name.as_str()) {
                 let d = messages::duplicate_test_value(f.name.span, &f.name.name);
                 self.emit(file, d);

@@ -2,7 +2,7 @@
 
 use nudge_core::Scalar;
 
-use crate::ir::EnumId;
+use crate::ids::EnumId;
 
 /// The type of a value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -5,9 +5,11 @@
 use nudge_syntax::ast::{self, Channel, Clause, Content, DaySpec, EntryRule, Priority, Stmt, Zone};
 use nudge_syntax::Span;
 
-use crate::checker::{Checker, Cx, EventScope, Key, NoEvent};
+use crate::checker::{Checker, Cx, EventScope, Key};
 use crate::ir::{self, EventId, FileId, Loc};
+use crate::messages::NoEvent;
 use crate::messages::{self, ConditionSite, DurationSite, MessageSite, OnceClause};
+use crate::references::Target;
 use crate::suggest;
 
 const DAY: i64 = 86_400;
@@ -222,6 +224,11 @@ impl Checker<'_> {
                     };
                 }
                 Clause::Goal(g) => {
+                    let target = Target::Goal {
+                        workflow: Some(decl.name.name.clone()),
+                        goal: g.name.name.clone(),
+                    };
+                    self.refer(file, g.name.span, target);
                     if let Some((_, first, _, _)) =
                         goal_spans.iter().find(|(n, ..)| *n == g.name.name)
                     {
@@ -674,6 +681,7 @@ impl Checker<'_> {
     ) -> Option<ir::TemplateId> {
         if let Some(&id) = self.template_names.get(&name.name) {
             self.used_templates[id.index()] = true;
+            self.refer(file, name.span, Target::Template(name.name.clone()));
             return Some(id);
         }
         let suggestion = suggest::closest(

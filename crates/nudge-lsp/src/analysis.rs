@@ -8,6 +8,7 @@ use std::str::FromStr as _;
 use std::sync::Arc;
 
 use lsp_types::Uri;
+use nudge_check::Reference;
 use nudge_syntax::{project, Diagnostic, Parsed, SourceFile};
 
 use crate::index::Index;
@@ -107,6 +108,7 @@ pub fn analyze(files: Vec<ProjectFile>, asked: &Uri) -> Analysis {
     let Checked {
         parsed,
         diagnostics: all,
+        references,
         checker_failed,
     } = check(&sources);
     let mut diagnostics: Vec<Vec<Diagnostic>> = vec![Vec::new(); files.len()];
@@ -122,7 +124,7 @@ pub fn analyze(files: Vec<ProjectFile>, asked: &Uri) -> Analysis {
         }
     }
     let trees: Vec<&nudge_syntax::ast::File> = parsed.iter().map(|p| &p.file).collect();
-    let index = Index::build(&trees);
+    let index = Index::build(&trees, references);
     Analysis {
         files,
         diagnostics,
@@ -135,7 +137,8 @@ pub fn analyze(files: Vec<ProjectFile>, asked: &Uri) -> Analysis {
 /// (template files named by `file("…")` are read from disk).
 ///
 /// A bug in the checker must not take the editor's server down with it: a
-/// panic falls back to the parse diagnostics, and `checker_failed` is set so
+/// panic falls back to the parse diagnostics (and no references: hover and
+/// go to definition then find nothing), and `checker_failed` is set so
 /// the server can tell the user (the panic message itself goes to stderr,
 /// the client's log).
 pub fn check(files: &[Arc<SourceFile>]) -> Checked {
@@ -146,6 +149,7 @@ pub fn check(files: &[Arc<SourceFile>]) -> Checked {
         Ok(checked) => Checked {
             parsed: checked.parsed,
             diagnostics: checked.diagnostics,
+            references: checked.references,
             checker_failed: false,
         },
         Err(_) => {
@@ -160,6 +164,7 @@ pub fn check(files: &[Arc<SourceFile>]) -> Checked {
             Checked {
                 parsed,
                 diagnostics,
+                references: Vec::new(),
                 checker_failed: true,
             }
         }
@@ -173,6 +178,9 @@ pub struct Checked {
     pub parsed: Vec<Parsed>,
     /// Every problem.
     pub diagnostics: Vec<Diagnostic>,
+    /// What the names written in each file refer to, as the checker
+    /// resolved them (parallel to `parsed`); none when it failed.
+    pub references: Vec<Vec<Reference>>,
     /// The type checker failed; only syntax errors are in `diagnostics`.
     pub checker_failed: bool,
 }

@@ -509,7 +509,7 @@ template yo: push { title: "x" }
         let text = text.replace('|', "");
         let src = Arc::new(SourceFile::new("a.flow", format!("{SCHEMA}{text}")));
         let parsed = nudge_syntax::parse(src);
-        let index = Index::build(&[&parsed.file]);
+        let index = Index::build(&[&parsed.file], Vec::new());
         complete(&index, parsed.source.text(), SCHEMA.len() + cursor)
             .into_iter()
             .map(|c| c.label)

@@ -1,10 +1,12 @@
-//! A small symbol index of one project, built from the syntax trees:
-//! declarations, the schemas (profile, events, enums) and, for every file,
-//! the names written in it with what each one refers to. Hover, go to
+//! A small symbol index of one project: the declarations and the schemas
+//! (profile, events, enums), built from the syntax trees, and, for every
+//! file, the names written in it with what each one refers to, as the
+//! checker resolved them (`nudge_check::Checked::references`). Hover, go to
 //! definition, completion and document symbols read it.
 
 use std::collections::HashMap;
 
+use nudge_check::Reference;
 use nudge_syntax::ast::*;
 use nudge_syntax::Span;
 
@@ -70,54 +72,6 @@ pub struct Member {
     pub file: usize,
 }
 
-/// What a name written somewhere refers to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// An event.
-    Event(String),
-    /// A segment.
-    Segment(String),
-    /// A template.
-    Template(String),
-    /// A workflow.
-    Workflow(String),
-    /// An enum (as a type).
-    Enum(String),
-    /// A bare enum member (`pro`), resolved by name.
-    EnumMember(String),
-    /// A member inside its enum's declaration.
-    EnumMemberOf {
-        /// The enum.
-        enum_name: String,
-        /// The member.
-        member: String,
-    },
-    /// The `profile` root of a path.
-    Profile,
-    /// `profile.x`
-    ProfileField(String),
-    /// The `event` root of a path: the event of the innermost `where`, else the trigger.
-    ContextEvent(Option<String>),
-    /// `event.x` or `order_completed.x`
-    EventField {
-        /// The event.
-        event: String,
-        /// The property.
-        field: String,
-    },
-    /// A workflow's goal (`goal converted = …`, `reached goal converted`).
-    Goal(String),
-}
-
-/// A name written in a file.
-#[derive(Clone, Debug)]
-pub struct Occurrence {
-    /// Where.
-    pub span: Span,
-    /// What it refers to.
-    pub target: Target,
-}
-
 /// The index of one project.
 #[derive(Clone, Debug, Default)]
 pub struct Index {
@@ -129,31 +83,23 @@ pub struct Index {
     pub events: HashMap<String, Vec<Member>>,
     /// Enum members by enum name.
     pub enums: HashMap<String, Vec<Member>>,
-    /// Names written in each file, by file index.
-    pub occurrences: Vec<Vec<Occurrence>>,
+    /// Names written in each file, by file index, sorted by position: what
+    /// the checker resolved them to.
+    pub references: Vec<Vec<Reference>>,
 }
 
 impl Index {
-    /// Builds the index of the parsed files of one project.
-    pub fn build(files: &[&File]) -> Index {
+    /// Builds the index of the parsed files of one project, with the
+    /// checker's references of each file (parallel to `files`; empty when
+    /// the checker could not run).
+    pub fn build(files: &[&File], references: Vec<Vec<Reference>>) -> Index {
         let mut index = Index::default();
         for (i, file) in files.iter().enumerate() {
             for item in &file.items {
                 index.declare(i, item);
             }
         }
-        for file in files {
-            let mut walker = Walker {
-                index: &index,
-                out: Vec::new(),
-            };
-            for item in &file.items {
-                walker.item(item);
-            }
-            let mut out = walker.out;
-            out.sort_by_key(|o| (o.span.start, o.span.end));
-            index.occurrences.push(out);
-        }
+        index.references = references;
         index
     }
 
@@ -163,35 +109,26 @@ impl Index {
     }
 
     /// The innermost name at byte `offset` of file `file`.
-    pub fn occurrence_at(&self, file: usize, offset: usize) -> Option<&Occurrence> {
-        self.occurrences
+    pub fn reference_at(&self, file: usize, offset: usize) -> Option<&Reference> {
+        self.references
             .get(file)?
             .iter()
-            .filter(|o| o.span.contains(offset))
-            .min_by_key(|o| o.span.len())
+            .filter(|r| r.span.contains(offset))
+            .min_by_key(|r| r.span.len())
     }
 
-    /// The enums that have a member called `member`, with the member.
-    pub fn enums_with_member(&self, member: &str) -> Vec<(&str, &Member)> {
-        let mut found: Vec<(&str, &Member)> = self
-            .enums
-            .iter()
-            .filter_map(|(e, members)| {
-                members
-                    .iter()
-                    .find(|m| m.name == member)
-                    .map(|m| (e.as_str(), m))
-            })
-            .collect();
-        found.sort_by_key(|(e, _)| *e);
-        found
+    /// The member `member` of enum `enum_name`.
+    pub fn enum_member(&self, enum_name: &str, member: &str) -> Option<&Member> {
+        self.enums.get(enum_name)?.iter().find(|m| m.name == member)
     }
 
-    /// The workflows with a goal called `goal`, with the goal.
-    pub fn goals(&self, goal: &str) -> Vec<(&Decl, &Member)> {
+    /// The goals called `goal`, with their workflows: of `workflow` only
+    /// when it is given, else of every workflow.
+    pub fn goals(&self, workflow: Option<&str>, goal: &str) -> Vec<(&Decl, &Member)> {
         self.decls
             .iter()
             .filter(|d| d.kind == DeclKind::Workflow)
+            .filter(|d| workflow.is_none_or(|w| d.name == w))
             .filter_map(|d| d.children.iter().find(|m| m.name == goal).map(|m| (d, m)))
             .collect()
     }
@@ -365,328 +302,5 @@ fn base_name(ty: &TypeExpr) -> Option<String> {
         TypeExprKind::Named(n) => Some(n.name.clone()),
         TypeExprKind::Optional(t) => base_name(t),
         TypeExprKind::List(_) => None,
-    }
-}
-
-/// Collects the names written in one file.
-struct Walker<'a> {
-    index: &'a Index,
-    out: Vec<Occurrence>,
-}
-
-impl Walker<'_> {
-    fn push(&mut self, span: Span, target: Target) {
-        self.out.push(Occurrence { span, target });
-    }
-
-    fn item(&mut self, item: &Item) {
-        match item {
-            Item::Enum(e) => {
-                self.push(e.name.span, Target::Enum(e.name.name.clone()));
-                for m in &e.members {
-                    self.push(
-                        m.name.span,
-                        Target::EnumMemberOf {
-                            enum_name: e.name.name.clone(),
-                            member: m.name.name.clone(),
-                        },
-                    );
-                }
-            }
-            Item::Profile(p) => {
-                self.push(p.keyword, Target::Profile);
-                for f in &p.fields {
-                    self.push(f.name.span, Target::ProfileField(f.name.name.clone()));
-                    self.field_decl(f);
-                }
-            }
-            Item::Event(e) => {
-                self.push(e.name.span, Target::Event(e.name.name.clone()));
-                for f in &e.fields {
-                    self.push(
-                        f.name.span,
-                        Target::EventField {
-                            event: e.name.name.clone(),
-                            field: f.name.name.clone(),
-                        },
-                    );
-                    self.field_decl(f);
-                }
-            }
-            Item::Segment(s) => {
-                self.push(s.name.span, Target::Segment(s.name.name.clone()));
-                self.expr(&s.condition, None);
-            }
-            Item::Template(t) => {
-                self.push(t.name.span, Target::Template(t.name.name.clone()));
-                let ctx = t.event.as_ref().map(|e| e.name.as_str());
-                if let Some(e) = &t.event {
-                    self.push(e.span, Target::Event(e.name.clone()));
-                }
-                self.object(&t.fields, ctx);
-            }
-            Item::Workflow(w) => self.workflow(w),
-            Item::Policy(_) => {}
-            Item::Test(t) => {
-                for step in &t.steps {
-                    self.test_step(step);
-                }
-            }
-        }
-    }
-
-    fn field_decl(&mut self, f: &FieldDecl) {
-        self.type_expr(&f.ty);
-        if let Some(d) = &f.default {
-            self.expr(d, None);
-        }
-    }
-
-    fn type_expr(&mut self, ty: &TypeExpr) {
-        match &ty.kind {
-            TypeExprKind::Named(n) => {
-                if self.index.enums.contains_key(&n.name) {
-                    self.push(n.span, Target::Enum(n.name.clone()));
-                }
-            }
-            TypeExprKind::List(t) | TypeExprKind::Optional(t) => self.type_expr(t),
-        }
-    }
-
-    fn workflow(&mut self, w: &WorkflowDecl) {
-        self.push(w.name.span, Target::Workflow(w.name.name.clone()));
-        let trigger = w.clauses.iter().find_map(|c| match c {
-            Clause::On { triggers, .. } => triggers.iter().find_map(|t| match t {
-                Trigger::Event(m) => Some(m.event.name.clone()),
-                Trigger::Inactive { .. } => None,
-            }),
-            _ => None,
-        });
-        let ctx = trigger.as_deref();
-        for clause in &w.clauses {
-            match clause {
-                Clause::On { triggers, .. } => {
-                    for t in triggers {
-                        if let Trigger::Event(m) = t {
-                            self.event_match(m);
-                        }
-                    }
-                }
-                Clause::Audience { condition, .. } => self.expr(condition, ctx),
-                Clause::ExitOn { events, .. } => {
-                    for m in events {
-                        self.event_match(m);
-                    }
-                }
-                Clause::Goal(g) => {
-                    self.push(g.name.span, Target::Goal(g.name.name.clone()));
-                    self.event_match(&g.event);
-                }
-                Clause::Entry { .. } | Clause::Priority { .. } => {}
-            }
-        }
-        self.stmts(&w.body, ctx);
-    }
-
-    fn event_match(&mut self, m: &EventMatch) {
-        self.push(m.event.span, Target::Event(m.event.name.clone()));
-        if let Some(f) = &m.filter {
-            self.expr(f, Some(&m.event.name));
-        }
-    }
-
-    fn stmts(&mut self, stmts: &[Stmt], ctx: Option<&str>) {
-        for s in stmts {
-            self.stmt(s, ctx);
-        }
-    }
-
-    fn stmt(&mut self, stmt: &Stmt, ctx: Option<&str>) {
-        match stmt {
-            Stmt::Send(s) => self.message(&s.message, ctx),
-            Stmt::Wait { .. } | Stmt::WaitUntil(_) | Stmt::Exit { .. } => {}
-            Stmt::WaitFor(w) => {
-                self.event_match(&w.event);
-                for b in [&w.then_block, &w.else_block].into_iter().flatten() {
-                    self.stmts(&b.stmts, ctx);
-                }
-            }
-            Stmt::If(i) => {
-                for branch in &i.branches {
-                    self.expr(&branch.condition, ctx);
-                    self.stmts(&branch.block.stmts, ctx);
-                }
-                if let Some(b) = &i.else_block {
-                    self.stmts(&b.stmts, ctx);
-                }
-            }
-            Stmt::Split(s) => {
-                for arm in &s.arms {
-                    self.stmts(&arm.body.stmts, ctx);
-                }
-            }
-            Stmt::Escalate(e) => {
-                self.event_match(&e.until);
-                for step in &e.steps {
-                    self.message(&step.message, ctx);
-                    if let Some(g) = &step.guard {
-                        self.expr(g, ctx);
-                    }
-                }
-            }
-        }
-    }
-
-    fn message(&mut self, m: &Message, ctx: Option<&str>) {
-        if let Some(t) = &m.template {
-            self.push(t.span, Target::Template(t.name.clone()));
-        }
-        match &m.content {
-            Some(Content::Fields(o)) => self.object(o, ctx),
-            Some(Content::Text(s)) => self.string(s, ctx),
-            None => {}
-        }
-    }
-
-    fn object(&mut self, o: &Object, ctx: Option<&str>) {
-        for f in &o.fields {
-            self.value(&f.value, ctx);
-        }
-    }
-
-    /// An object whose field names are attributes of the profile or of an event.
-    fn record(&mut self, o: &Object, event: Option<&str>) {
-        for f in &o.fields {
-            let target = match event {
-                Some(e) => Target::EventField {
-                    event: e.to_owned(),
-                    field: f.name.name.clone(),
-                },
-                None => Target::ProfileField(f.name.name.clone()),
-            };
-            self.push(f.name.span, target);
-            self.value(&f.value, None);
-        }
-    }
-
-    fn value(&mut self, v: &Value, ctx: Option<&str>) {
-        match v {
-            Value::Expr(e) => self.expr(e, ctx),
-            Value::File(_) => {}
-            Value::Object(o) => self.object(o, ctx),
-        }
-    }
-
-    fn string(&mut self, s: &StringLit, ctx: Option<&str>) {
-        for part in &s.parts {
-            if let StringPart::Interp(i) = part {
-                self.path(&i.path, ctx);
-                if let Some(d) = &i.default {
-                    self.expr(d, ctx);
-                }
-            }
-        }
-    }
-
-    fn expr(&mut self, e: &Expr, ctx: Option<&str>) {
-        match &e.kind {
-            ExprKind::Literal(Literal::String(s)) => self.string(s, ctx),
-            ExprKind::Literal(_) | ExprKind::Inactive(_) | ExprKind::Ago(_) | ExprKind::Error => {}
-            ExprKind::Path(p) => self.path(p, ctx),
-            ExprKind::List(items) => {
-                for i in items {
-                    self.expr(i, ctx);
-                }
-            }
-            ExprKind::Paren(inner) | ExprKind::Not(inner) => self.expr(inner, ctx),
-            ExprKind::IsNone { operand, .. } => self.expr(operand, ctx),
-            ExprKind::Binary { lhs, rhs, .. } => {
-                self.expr(lhs, ctx);
-                self.expr(rhs, ctx);
-            }
-            ExprKind::Did(d) => self.event_match(&d.event),
-            ExprKind::InSegment(s) => self.push(s.span, Target::Segment(s.name.clone())),
-        }
-    }
-
-    fn path(&mut self, p: &Path, ctx: Option<&str>) {
-        let Some(root) = p.segments.first() else {
-            return;
-        };
-        let second = p.segments.get(1);
-        match root.name.as_str() {
-            "profile" => {
-                self.push(root.span, Target::Profile);
-                if let Some(f) = second {
-                    self.push(f.span, Target::ProfileField(f.name.clone()));
-                }
-            }
-            "event" => {
-                self.push(root.span, Target::ContextEvent(ctx.map(str::to_owned)));
-                if let (Some(f), Some(event)) = (second, ctx) {
-                    self.push(
-                        f.span,
-                        Target::EventField {
-                            event: event.to_owned(),
-                            field: f.name.clone(),
-                        },
-                    );
-                }
-            }
-            name if self.index.events.contains_key(name) => {
-                self.push(root.span, Target::Event(name.to_owned()));
-                if let Some(f) = second {
-                    self.push(
-                        f.span,
-                        Target::EventField {
-                            event: name.to_owned(),
-                            field: f.name.clone(),
-                        },
-                    );
-                }
-            }
-            name if second.is_none() => {
-                self.push(root.span, Target::EnumMember(name.to_owned()));
-            }
-            _ => {}
-        }
-    }
-
-    fn test_step(&mut self, step: &TestStep) {
-        match step {
-            TestStep::GivenProfile { attributes, .. } => self.record(attributes, None),
-            TestStep::GivenEvent {
-                event, properties, ..
-            } => {
-                self.push(event.span, Target::Event(event.name.clone()));
-                if let Some(o) = properties {
-                    self.record(o, Some(&event.name));
-                }
-            }
-            TestStep::At { action, .. } => match action {
-                TestAction::Does { event, properties } => {
-                    self.push(event.span, Target::Event(event.name.clone()));
-                    if let Some(o) = properties {
-                        self.record(o, Some(&event.name));
-                    }
-                }
-                TestAction::Identify { traits } => self.record(traits, None),
-            },
-            TestStep::Expect(e) => match &e.kind {
-                ExpectKind::Messages { template, .. } => {
-                    if let Some(t) = template {
-                        self.push(t.span, Target::Template(t.name.clone()));
-                    }
-                }
-                ExpectKind::Journey { state, target, .. } => {
-                    let t = if *state == JourneyState::ReachedGoal {
-                        Target::Goal(target.name.clone())
-                    } else {
-                        Target::Workflow(target.name.clone())
-                    };
-                    self.push(target.span, t);
-                }
-            },
-        }
     }
 }

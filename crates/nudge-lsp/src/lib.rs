@@ -4,6 +4,11 @@
 //!
 //! A project is the folder of the file being edited: every `*.flow` file in
 //! it, with unsaved buffers in place of the files on disk.
+//!
+//! Hover and go to definition do not resolve names themselves: they read
+//! what the checker resolved (`nudge_check::Checked::references`), which it
+//! reports also for a project with errors, so the editor and `nudge check`
+//! agree on what every name means.
 
 mod analysis;
 mod completion;

@@ -1,8 +1,9 @@
 //! Hover and go to definition: what the name under the cursor refers to.
 
+use nudge_check::Target;
 use nudge_syntax::Span;
 
-use crate::index::{DeclKind, Index, Member, Target};
+use crate::index::{DeclKind, Index, Member};
 
 /// Where a target is declared: file index and the name's span.
 pub fn definition(index: &Index, target: &Target) -> Option<(usize, Span)> {
@@ -14,21 +15,18 @@ pub fn definition(index: &Index, target: &Target) -> Option<(usize, Span)> {
         Target::Template(t) => decl(DeclKind::Template, t),
         Target::Workflow(w) => decl(DeclKind::Workflow, w),
         Target::Enum(e) => decl(DeclKind::Enum, e),
-        Target::EnumMember(m) => index.enums_with_member(m).first().map(|(_, m)| member(m)),
-        Target::EnumMemberOf {
+        Target::EnumMember {
             enum_name,
             member: m,
-        } => index
-            .enums
-            .get(enum_name)?
-            .iter()
-            .find(|x| x.name == *m)
-            .map(member),
+        } => index.enum_member(enum_name, m).map(member),
         Target::Profile => decl(DeclKind::Profile, "profile"),
         Target::ProfileField(f) => index.profile_field(f).map(member),
-        Target::ContextEvent(e) => decl(DeclKind::Event, e.as_deref()?),
+        Target::ContextEvent(events) => decl(DeclKind::Event, events.first()?),
         Target::EventField { event, field } => index.event_field(event, field).map(member),
-        Target::Goal(g) => index.goals(g).first().map(|(_, m)| member(m)),
+        Target::Goal { workflow, goal } => index
+            .goals(workflow.as_deref(), goal)
+            .first()
+            .map(|(_, m)| member(m)),
     }
 }
 
@@ -45,22 +43,8 @@ pub fn hover(index: &Index, target: &Target) -> Option<String> {
         Target::Template(t) => decl(DeclKind::Template, t),
         Target::Workflow(w) => decl(DeclKind::Workflow, w),
         Target::Enum(e) => decl(DeclKind::Enum, e),
-        Target::EnumMember(m) => {
-            let found = index.enums_with_member(m);
-            if found.is_empty() {
-                return None;
-            }
-            let parts: Vec<String> = found
-                .iter()
-                .map(|(e, member)| enum_member(e, member))
-                .collect();
-            Some(parts.join("\n\n---\n\n"))
-        }
-        Target::EnumMemberOf { enum_name, member } => index
-            .enums
-            .get(enum_name)?
-            .iter()
-            .find(|m| m.name == *member)
+        Target::EnumMember { enum_name, member } => index
+            .enum_member(enum_name, member)
             .map(|m| enum_member(enum_name, m)),
         Target::Profile => decl(DeclKind::Profile, "profile"),
         Target::ProfileField(f) => {
@@ -76,13 +60,24 @@ pub fn hover(index: &Index, target: &Target) -> Option<String> {
                 m.doc.as_deref(),
             ))
         }
-        Target::ContextEvent(e) => {
-            let e = e.as_deref()?;
-            let d = index.decl(DeclKind::Event, e)?;
-            Some(with_doc(
-                &format!("{}\n`event` is `{e}` here", code(&d.detail)),
-                d.doc.as_deref(),
-            ))
+        Target::ContextEvent(events) => {
+            if let [e] = events.as_slice() {
+                let d = index.decl(DeclKind::Event, e)?;
+                return Some(with_doc(
+                    &format!("{}\n`event` is `{e}` here", code(&d.detail)),
+                    d.doc.as_deref(),
+                ));
+            }
+            // Several triggers: `event` is whichever of them came.
+            let names: Vec<String> = events.iter().map(|e| format!("`{e}`")).collect();
+            let mut parts = vec![format!("`event` is any of {} here", names.join(", "))];
+            parts.extend(
+                events
+                    .iter()
+                    .filter_map(|e| index.decl(DeclKind::Event, e))
+                    .map(|d| with_doc(&code(&d.detail), d.doc.as_deref())),
+            );
+            Some(parts.join("\n\n---\n\n"))
         }
         Target::EventField { event, field } => {
             let m = index.event_field(event, field)?;
@@ -94,9 +89,9 @@ pub fn hover(index: &Index, target: &Target) -> Option<String> {
                 m.doc.as_deref(),
             ))
         }
-        Target::Goal(g) => {
+        Target::Goal { workflow, goal: g } => {
             let parts: Vec<String> = index
-                .goals(g)
+                .goals(workflow.as_deref(), g)
                 .iter()
                 .map(|(w, m)| {
                     let event = m.ty.strip_prefix("goal: ").unwrap_or_default();

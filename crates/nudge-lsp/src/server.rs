@@ -367,17 +367,14 @@ impl Server<'_> {
         let hover =
             self.locate(&at.text_document.uri, at.position)
                 .and_then(|(analysis, file, offset)| {
-                    let occurrence = analysis.index.occurrence_at(file, offset)?;
-                    let text = navigate::hover(&analysis.index, &occurrence.target)?;
+                    let reference = analysis.index.reference_at(file, offset)?;
+                    let text = navigate::hover(&analysis.index, &reference.target)?;
                     Some(Hover {
                         contents: HoverContents::Markup(MarkupContent {
                             kind: MarkupKind::Markdown,
                             value: text,
                         }),
-                        range: Some(convert::range(
-                            &analysis.files[file].source,
-                            occurrence.span,
-                        )),
+                        range: Some(convert::range(&analysis.files[file].source, reference.span)),
                     })
                 });
         serde_json::to_value(hover).unwrap_or(Value::Null)
@@ -388,9 +385,9 @@ impl Server<'_> {
         let location =
             self.locate(&at.text_document.uri, at.position)
                 .and_then(|(analysis, file, offset)| {
-                    let occurrence = analysis.index.occurrence_at(file, offset)?;
+                    let reference = analysis.index.reference_at(file, offset)?;
                     let (target_file, span) =
-                        navigate::definition(&analysis.index, &occurrence.target)?;
+                        navigate::definition(&analysis.index, &reference.target)?;
                     let target = analysis.files.get(target_file)?;
                     Some(GotoDefinitionResponse::Scalar(Location {
                         uri: target.uri.clone(),

@@ -651,6 +651,102 @@ fn definition_jumps_to_declarations_in_other_files() {
     assert!(server.shutdown());
 }
 
+/// The names come from the checker, which reports what it resolved even
+/// when the project has errors: a type error on one line leaves hover and
+/// go to definition working on the others.
+#[test]
+fn hover_and_definition_work_in_a_file_with_a_type_error() {
+    let mut server = Server::start();
+    let text = format!(
+        "{}segment paid = profile.plan == pro\n",
+        FIXED.replace("wait 5m", "if profile.plan == Pro { exit }")
+    );
+    server.open("remind.flow", &text);
+    let uri = server.uri("remind.flow");
+    let diagnostics = server.diagnostics_for(&uri);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+    assert_eq!(diagnostics[0]["code"], "nudge::check::unknown_enum_member");
+    let error_line = diagnostics[0]["range"]["start"]["line"].as_u64().unwrap();
+    let schema = server.uri("schema.flow");
+
+    // After the error: a profile field and an enum member.
+    let needle = "plan == pro";
+    let (line, _) = utf16_position(&text, text.find(needle).unwrap());
+    assert!(u64::from(line) > error_line);
+    let location = server.at("definition", "remind.flow", &text, needle, 1);
+    assert_eq!(location["uri"], schema, "{location}");
+    let (line, character) = utf16_position(SCHEMA, SCHEMA.find("plan: Plan").unwrap());
+    assert_eq!(
+        location["range"]["start"],
+        json!({ "line": line, "character": character })
+    );
+    let hover = server.at("hover", "remind.flow", &text, "pro\n", 1);
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("member of enum `Plan`"), "{value}");
+    assert!(value.contains("The paid plan."), "{value}");
+
+    // On the line of the error: the path still resolves, the misspelt
+    // member does not.
+    let hover = server.at("hover", "remind.flow", &text, "plan == Pro", 1);
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("profile.plan: Plan"), "{value}");
+    let hover = server.at("hover", "remind.flow", &text, "Pro {", 1);
+    assert_eq!(hover, Value::Null);
+
+    // Before it: the trigger and a property inside a string.
+    let location = server.at("definition", "remind.flow", &text, "checkout_abandoned", 3);
+    assert_eq!(location["uri"], schema, "{location}");
+    let hover = server.at("hover", "remind.flow", &text, "product_name}", 1);
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(
+        value.contains("property of event `checkout_abandoned`"),
+        "{value}"
+    );
+    assert!(server.shutdown());
+}
+
+/// A bare enum member is the member of the enum expected where it is
+/// written, even when another enum has a member of that name.
+#[test]
+fn a_member_of_two_enums_is_the_one_of_the_enum_expected() {
+    let mut server = Server::start();
+    let text = "/// Loyalty tiers.\nenum Tier {\n  /// The first tier.\n  starter\n  gold\n}\n\
+                event tier_changed { tier: Tier }\n\
+                segment new_plan = profile.plan == starter\n\
+                workflow promote {\n  on tier_changed where event.tier == starter\n  send email { subject: \"hi\" }\n}\n";
+    server.open("tiers.flow", text);
+    let tiers = server.uri("tiers.flow");
+    let schema = server.uri("schema.flow");
+
+    // `profile.plan == starter`: Plan's, in the schema.
+    let location = server.at("definition", "tiers.flow", text, "starter\nworkflow", 0);
+    assert_eq!(location["uri"], schema, "{location}");
+    let (line, character) = utf16_position(SCHEMA, SCHEMA.find("starter").unwrap());
+    assert_eq!(
+        location["range"]["start"],
+        json!({ "line": line, "character": character })
+    );
+    let hover = server.at("hover", "tiers.flow", text, "starter\nworkflow", 0);
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("member of enum `Plan`"), "{value}");
+    assert!(!value.contains("Tier"), "{value}");
+
+    // `event.tier == starter`: Tier's, in this file.
+    let location = server.at("definition", "tiers.flow", text, "starter\n  send", 0);
+    assert_eq!(location["uri"], tiers, "{location}");
+    let (line, character) = utf16_position(text, text.find("starter\n  gold").unwrap());
+    assert_eq!(
+        location["range"]["start"],
+        json!({ "line": line, "character": character })
+    );
+    let hover = server.at("hover", "tiers.flow", text, "starter\n  send", 0);
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("member of enum `Tier`"), "{value}");
+    assert!(value.contains("The first tier."), "{value}");
+    assert!(!value.contains("Plan"), "{value}");
+    assert!(server.shutdown());
+}
+
 #[test]
 fn completion_offers_the_trigger_events_properties_and_enum_members() {
     let mut server = Server::start();
