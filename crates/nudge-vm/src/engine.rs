@@ -361,6 +361,16 @@ impl Facts for ProfileFacts<'_> {
     }
 }
 
+/// The `inactive for` workflows of a module.
+fn quiet_workflow_names(module: &Module) -> Vec<Arc<str>> {
+    module
+        .workflows
+        .iter()
+        .filter(|w| w.triggers.iter().any(|t| matches!(t, Trigger::Inactive(_))))
+        .map(|w| Arc::from(w.name.as_str()))
+        .collect()
+}
+
 /// Why a message held by quiet hours that leave no time free is dropped.
 pub const NEVER_FREE: &str = "quiet hours leave no time to send it within 48 hours";
 
@@ -480,6 +490,17 @@ impl<S: Store> Engine<S> {
             burst: Default::default(),
             broken: None,
         };
+        // Quiet checks a profile may hold name the `inactive for`
+        // workflows of every version the store has seen, not only this one.
+        for hash in engine.store.module_hashes() {
+            if let Some(m) = engine.store.module(hash) {
+                for name in quiet_workflow_names(&m) {
+                    if !engine.quiet_names_seen.contains(&name) {
+                        engine.quiet_names_seen.push(name);
+                    }
+                }
+            }
+        }
         engine.deploy(module);
         engine
     }
@@ -604,15 +625,15 @@ impl<S: Store> Engine<S> {
     /// profile from the store: the steps get it by reference.
     /// A profile's state, out of the store (a new profile's, with its
     /// quiet checks armed, when it was never seen).
-    fn load(&mut self, id: &str, now: DateTime<Utc>) -> ProfileState {
-        match self.store.load(id) {
+    fn load(&mut self, id: &str, now: DateTime<Utc>) -> Result<ProfileState> {
+        Ok(match self.store.load(id)? {
             Some(state) => state,
             None => {
                 let mut state = ProfileState::new(Arc::from(id), now);
                 self.arm_quiet_checks(&mut state.record, now);
                 state
             }
-        }
+        })
     }
 
     /// Ends a step: the store takes what it saved and scheduled as one
@@ -658,7 +679,7 @@ impl<S: Store> Engine<S> {
 
     fn identify_unchecked(&mut self, id: &str, traits: Props, now: DateTime<Utc>) -> Result<()> {
         self.advance(now)?;
-        let mut state = self.load(id, now);
+        let mut state = self.load(id, now)?;
         let p = &mut state.record;
         let mut attributes = p.attributes.entries().to_vec();
         for (k, v) in traits {
@@ -746,7 +767,7 @@ impl<S: Store> Engine<S> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         self.advance(now)?;
-        let mut state = self.load(id, now);
+        let mut state = self.load(id, now)?;
         let p = &mut state.record;
         let name = self
             .names
@@ -1230,7 +1251,7 @@ impl<S: Store> Engine<S> {
                 now: self.now,
             });
         }
-        while let Some((at, timer)) = self.store.pop_due(t) {
+        while let Some((at, timer)) = self.store.pop_due(t)? {
             self.now = self.now.max(at);
             let fired = self.fire(at, timer);
             self.end_step(fired)?;
@@ -1321,7 +1342,7 @@ impl<S: Store> Engine<S> {
                 run,
                 seq,
             } => {
-                let Some(mut st) = self.store.load(&profile) else {
+                let Some(mut st) = self.store.load(&profile)? else {
                     return Ok(());
                 };
                 let result = match st.journey(&workflow) {
@@ -1337,7 +1358,7 @@ impl<S: Store> Engine<S> {
                 result?;
             }
             Timer::Outbox { profile, send_id } => {
-                let Some(mut st) = self.store.load(&profile) else {
+                let Some(mut st) = self.store.load(&profile)? else {
                     return Ok(());
                 };
                 if let Some(item) = st.take_outbox(send_id) {
@@ -1416,7 +1437,7 @@ impl<S: Store> Engine<S> {
                 return Ok(());
             }
         }
-        let Some(mut st) = self.store.load(&profile) else {
+        let Some(mut st) = self.store.load(&profile)? else {
             return Ok(());
         };
         let p = &mut st.record;
@@ -1462,7 +1483,7 @@ impl<S: Store> Engine<S> {
 
     /// The journey of a profile in a workflow (latest run).
     pub fn journey(&self, profile: &str, workflow: &str) -> Option<Journey> {
-        self.store.peek(profile)?.journey(workflow).cloned()
+        self.store.peek(profile).ok()??.journey(workflow).cloned()
     }
 
     /// Messages sent so far.

@@ -263,11 +263,11 @@ impl ProfileState {
 pub trait Store {
     /// Takes a profile's state out to work on it (`None` for a profile
     /// never seen). The engine saves it back before the step ends.
-    fn load(&mut self, id: &str) -> Option<ProfileState>;
+    fn load(&mut self, id: &str) -> Result<Option<ProfileState>, StoreError>;
     /// Puts a profile's state back.
     fn save(&mut self, state: ProfileState);
     /// A copy of a profile's state, for reading outside a step.
-    fn peek(&self, id: &str) -> Option<ProfileState>;
+    fn peek(&self, id: &str) -> Result<Option<ProfileState>, StoreError>;
     /// Sets a timer.
     fn schedule(&mut self, at: DateTime<Utc>, timer: Timer);
     /// The earliest timer's time.
@@ -275,7 +275,8 @@ pub trait Store {
     /// Removes and returns the earliest timer due at or before `now`
     /// (ties in scheduling order); a durable store removes it for good in
     /// the unit that [`Store::end_step`] ends.
-    fn pop_due(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Timer)>;
+    fn pop_due(&mut self, now: DateTime<Utc>)
+        -> Result<Option<(DateTime<Utc>, Timer)>, StoreError>;
     /// The [`QuietState`] of the profile of the timer `pop_due` returned
     /// last, if the store keeps it apart from the profile's state; `None`
     /// tells the engine to load the state.
@@ -295,6 +296,8 @@ pub trait Store {
     fn put_module(&mut self, hash: u64, module: Arc<Module>);
     /// A module by content hash.
     fn module(&self, hash: u64) -> Option<Arc<Module>>;
+    /// The content hashes of every module stored.
+    fn module_hashes(&self) -> Vec<u64>;
 }
 
 /// A store that could not read or write.
@@ -594,6 +597,42 @@ impl MemoryStore {
         }
     }
 
+    /// Removes and returns the earliest timer due at or before `now`.
+    fn pop_due_now(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Timer)> {
+        let (at, _) = self.next_key()?;
+        if at > now {
+            return None;
+        }
+        let from_heap = self
+            .timers
+            .peek()
+            .is_some_and(|top| self.current.last().is_none_or(|c| top.0 < *c));
+        let pending = if from_heap {
+            self.timers.pop().map(|Reverse(p)| p)
+        } else {
+            self.current.pop()
+        }?;
+        if self.timers.is_empty() && self.current.is_empty() {
+            if let Some((b, mut list)) = self.later.pop_first() {
+                self.horizon = b + 1;
+                self.later_len -= list.len();
+                list.sort_unstable_by(|a, b| b.cmp(a));
+                self.current = list;
+            }
+        }
+        let Pending {
+            at, hint, timer, ..
+        } = pending;
+        self.popped = None;
+        if (hint as usize) < self.slots.len() {
+            let (Timer::Journey { profile, .. }
+            | Timer::Inactivity { profile, .. }
+            | Timer::Outbox { profile, .. }) = &timer;
+            self.popped = Some((profile.as_ptr().addr(), profile.len(), hint));
+        }
+        Some((at, timer))
+    }
+
     /// An empty store.
     pub fn new() -> Self {
         MemoryStore::default()
@@ -663,12 +702,14 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn load(&mut self, id: &str) -> Option<ProfileState> {
-        let i = self.slot_index(id)?;
+    fn load(&mut self, id: &str) -> Result<Option<ProfileState>, StoreError> {
+        let Some(i) = self.slot_index(id) else {
+            return Ok(None);
+        };
         if let Some(q) = self.quiet.get_mut(i) {
             *q = None;
         }
-        self.slots.get_mut(i)?.state.take()
+        Ok(self.slots.get_mut(i).and_then(|s| s.state.take()))
     }
 
     fn save(&mut self, state: ProfileState) {
@@ -682,8 +723,11 @@ impl Store for MemoryStore {
         self.slots[i].state = Some(state);
     }
 
-    fn peek(&self, id: &str) -> Option<ProfileState> {
-        self.slots.get(self.slot_index(id)?)?.state.clone()
+    fn peek(&self, id: &str) -> Result<Option<ProfileState>, StoreError> {
+        Ok(self
+            .slot_index(id)
+            .and_then(|i| self.slots.get(i))
+            .and_then(|s| s.state.clone()))
     }
 
     fn popped_quiet_state(&self) -> Option<QuietState> {
@@ -742,39 +786,15 @@ impl Store for MemoryStore {
         self.next_key().map(|k| k.0)
     }
 
-    fn pop_due(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Timer)> {
-        let (at, _) = self.next_key()?;
-        if at > now {
-            return None;
-        }
-        let from_heap = self
-            .timers
-            .peek()
-            .is_some_and(|top| self.current.last().is_none_or(|c| top.0 < *c));
-        let pending = if from_heap {
-            self.timers.pop().map(|Reverse(p)| p)
-        } else {
-            self.current.pop()
-        }?;
-        if self.timers.is_empty() && self.current.is_empty() {
-            if let Some((b, mut list)) = self.later.pop_first() {
-                self.horizon = b + 1;
-                self.later_len -= list.len();
-                list.sort_unstable_by(|a, b| b.cmp(a));
-                self.current = list;
-            }
-        }
-        let Pending {
-            at, hint, timer, ..
-        } = pending;
-        self.popped = None;
-        if (hint as usize) < self.slots.len() {
-            let (Timer::Journey { profile, .. }
-            | Timer::Inactivity { profile, .. }
-            | Timer::Outbox { profile, .. }) = &timer;
-            self.popped = Some((profile.as_ptr().addr(), profile.len(), hint));
-        }
-        Some((at, timer))
+    fn pop_due(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(DateTime<Utc>, Timer)>, StoreError> {
+        Ok(self.pop_due_now(now))
+    }
+
+    fn module_hashes(&self) -> Vec<u64> {
+        self.modules.keys().copied().collect()
     }
 
     fn put_module(&mut self, hash: u64, module: Arc<Module>) {
@@ -813,9 +833,9 @@ mod tests {
         s.schedule(at("2026-02-20T10:00:00Z"), outbox(5));
         assert_eq!(s.pending_timers(), 5);
         assert_eq!(s.next_timer(), Some(at("2026-02-20T10:00:00Z")));
-        assert_eq!(s.pop_due(at("2026-02-19T00:00:00Z")), None);
+        assert_eq!(s.pop_due_now(at("2026-02-19T00:00:00Z")), None);
         let mut order = Vec::new();
-        while let Some((t, timer)) = s.pop_due(at("2026-03-05T10:00:00Z")) {
+        while let Some((t, timer)) = s.pop_due_now(at("2026-03-05T10:00:00Z")) {
             order.push((t, timer));
             if order.len() == 2 {
                 // Scheduled while others wait: still in order.
@@ -833,9 +853,9 @@ mod tests {
         assert_eq!(ids, vec![5, 1, 6, 3, 4]);
         assert_eq!(s.next_timer(), Some(at("2026-03-09T10:00:00Z")));
         assert_eq!(s.pending_timers(), 2);
-        assert!(s.pop_due(at("2026-03-30T00:00:00Z")).is_some());
+        assert!(s.pop_due_now(at("2026-03-30T00:00:00Z")).is_some());
         assert_eq!(s.next_timer(), Some(at("2026-03-20T00:00:00Z")));
-        assert!(s.pop_due(at("2026-03-30T00:00:00Z")).is_some());
+        assert!(s.pop_due_now(at("2026-03-30T00:00:00Z")).is_some());
         assert_eq!(s.pending_timers(), 0);
         assert_eq!(s.next_timer(), None);
     }
@@ -854,26 +874,27 @@ mod tests {
         for (id, events) in [(long, &["z"][..]), ("a", &["x", "y"]), ("b", &["y"])] {
             let mut state = s
                 .load(id)
+                .unwrap()
                 .unwrap_or_else(|| ProfileState::new(Arc::from(id), t0));
             state.history.extend(events.iter().map(|n| e(n)));
             s.save(state);
         }
         let mut seen = Vec::new();
         for (id, name) in [("a", "y"), ("b", "x"), (long, "z"), ("a", "z")] {
-            s.peek(id).unwrap().history(name, &mut |ev| {
+            s.peek(id).unwrap().unwrap().history(name, &mut |ev| {
                 seen.push(ev.name.to_string());
                 true
             });
         }
         assert_eq!(seen, vec!["y", "z"]);
-        let mut a = s.load("a").unwrap();
+        let mut a = s.load("a").unwrap().unwrap();
         a.workflow_mut(&Arc::from("w")).entries.count = 2;
         // Out of the store while the engine has it.
-        assert!(s.peek("a").is_none());
+        assert!(s.peek("a").unwrap().is_none());
         s.save(a);
-        assert_eq!(s.peek("a").unwrap().entry_log("w").count, 2);
-        assert_eq!(s.peek("b").unwrap().entry_log("w").count, 0);
-        assert_eq!(s.peek("a").unwrap().entry_log("v").count, 0);
+        assert_eq!(s.peek("a").unwrap().unwrap().entry_log("w").count, 2);
+        assert_eq!(s.peek("b").unwrap().unwrap().entry_log("w").count, 0);
+        assert_eq!(s.peek("a").unwrap().unwrap().entry_log("v").count, 0);
     }
 
     #[test]
@@ -887,11 +908,14 @@ mod tests {
             s.save(state);
         }
         for i in (0..5000).rev() {
-            assert_eq!(s.peek(&id(i)).unwrap().record.next_seq, u64::from(i));
+            assert_eq!(
+                s.peek(&id(i)).unwrap().unwrap().record.next_seq,
+                u64::from(i)
+            );
         }
-        assert!(s.peek("user-5000-").is_none());
-        assert!(s.load("user-1-x").is_some());
-        assert!(s.load("user-1-x").is_none());
+        assert!(s.peek("user-5000-").unwrap().is_none());
+        assert!(s.load("user-1-x").unwrap().is_some());
+        assert!(s.load("user-1-x").unwrap().is_none());
         assert_eq!(s.slots.len(), 5000);
     }
 }

@@ -14,7 +14,7 @@ use nudge_bytecode::{Channel, Module};
 use nudge_check::{check_project, TemplateLoader};
 use nudge_compile::compile;
 use nudge_syntax::SourceFile;
-use nudge_vm::{Engine, MemoryStore, ProfileState, Props, Record, Store, Timer, Value};
+use nudge_vm::{Engine, MemoryStore, ProfileState, Props, Record, Store, StoreError, Timer, Value};
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
@@ -176,13 +176,13 @@ fn html_template_files_escape_what_they_interpolate() {
 struct RecordOnly(MemoryStore);
 
 impl Store for RecordOnly {
-    fn load(&mut self, id: &str) -> Option<ProfileState> {
+    fn load(&mut self, id: &str) -> Result<Option<ProfileState>, StoreError> {
         self.0.load(id)
     }
     fn save(&mut self, state: ProfileState) {
         self.0.save(state)
     }
-    fn peek(&self, id: &str) -> Option<ProfileState> {
+    fn peek(&self, id: &str) -> Result<Option<ProfileState>, StoreError> {
         self.0.peek(id)
     }
     fn schedule(&mut self, at: DateTime<Utc>, timer: Timer) {
@@ -191,7 +191,10 @@ impl Store for RecordOnly {
     fn next_timer(&self) -> Option<DateTime<Utc>> {
         self.0.next_timer()
     }
-    fn pop_due(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Timer)> {
+    fn pop_due(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(DateTime<Utc>, Timer)>, StoreError> {
         self.0.pop_due(now)
     }
     fn put_module(&mut self, hash: u64, module: Arc<Module>) {
@@ -199,6 +202,9 @@ impl Store for RecordOnly {
     }
     fn module(&self, hash: u64) -> Option<Arc<Module>> {
         self.0.module(hash)
+    }
+    fn module_hashes(&self) -> Vec<u64> {
+        self.0.module_hashes()
     }
 }
 

@@ -1,0 +1,548 @@
+//! The durable Nudge store: the engine's [`Store`] on sled 0.34.
+//!
+//! Layout (one sled tree per partition, `partition-N`; keys prefixed and
+//! big-endian, so range scans come out ordered):
+//!
+//! | key | value |
+//! | --- | ----- |
+//! | `P` + profile id | the profile's [`ProfileState`] (postcard) |
+//! | `T` + due (ms, sign-flipped, big-endian) + sequence (big-endian) | the [`Timer`] (postcard) |
+//! | `S` | the next timer sequence number |
+//!
+//! Modules live in the tree `modules` (content hash, big-endian → the
+//! module's own encoding), and the format version in the tree `meta`.
+//!
+//! **Steps and group commit.** Everything one step of the engine saves and
+//! schedules, and the removal of the timer it fired, is one
+//! [`sled::Batch`], applied atomically at [`Store::end_step`]: a step is
+//! either wholly there after a crash or not at all. [`Store::commit`]
+//! flushes (one fsync for every step since the last commit); only then may
+//! a caller acknowledge those steps.
+//!
+//! **The timer wheel.** sled holds every timer. Memory holds only those
+//! due before a horizon, refilled from an ordered range scan when they run
+//! out, so a timer due in three weeks costs no memory. A fired timer is
+//! removed in the same batch as the state change it caused: a crash before
+//! the batch leaves both undone, and the timer fires again on restart.
+//!
+//! **Bounded memory.** Profile states are cached up to a byte budget
+//! (their encoded size), least recently used first out.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use nudge_bytecode::Module;
+use nudge_vm::{ProfileState, Store, StoreError, Timer};
+
+/// The format this build writes. A store written by a newer format is
+/// refused; an older one is migrated when opened (none exists yet).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The default byte budget of the profile cache: 64 MiB of encoded states.
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
+/// How many timers a refill of the in-memory wheel reads at most.
+const REFILL: usize = 4096;
+
+const PROFILE: u8 = b'P';
+const TIMER: u8 = b'T';
+const SEQUENCE: &[u8] = b"S";
+const FORMAT_KEY: &[u8] = b"format";
+
+/// How a store is opened.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// The byte budget of the profile cache (encoded sizes).
+    pub cache_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+        }
+    }
+}
+
+/// A failure of sled, named with what was being done.
+fn failed(what: &str) -> impl Fn(sled::Error) -> StoreError + '_ {
+    move |e| StoreError(format!("{what}: {e}"))
+}
+
+/// Opens (creating if needed) the database in `dir` and checks its format.
+pub fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    let db = sled::open(dir).map_err(|e| {
+        StoreError(format!(
+            "cannot open the data folder `{}`: {e}",
+            dir.display()
+        ))
+    })?;
+    let meta = db
+        .open_tree("meta")
+        .map_err(failed("cannot open the store's metadata"))?;
+    match meta
+        .get(FORMAT_KEY)
+        .map_err(failed("cannot read the store's format"))?
+    {
+        None => {
+            meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())
+                .map_err(failed("cannot write the store's format"))?;
+            db.flush()
+                .map_err(failed("cannot write the store's format"))?;
+        }
+        Some(v) => {
+            let found = <[u8; 4]>::try_from(v.as_ref())
+                .map(u32::from_be_bytes)
+                .map_err(|_| {
+                    StoreError(format!(
+                        "the data folder `{}` holds a store of an unknown format",
+                        dir.display()
+                    ))
+                })?;
+            if found > FORMAT_VERSION {
+                return Err(StoreError(format!(
+                    "the data folder `{}` was written by a newer nudge (store format {found}; \
+                     this one reads formats up to {FORMAT_VERSION}): run that version, or \
+                     point --data at another folder",
+                    dir.display()
+                )));
+            }
+        }
+    }
+    Ok(db)
+}
+
+/// The key of a profile's state.
+fn profile_key(id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + id.len());
+    key.push(PROFILE);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// A timer's place in the wheel: due time in milliseconds, then the order
+/// it was set in.
+type TimerKey = (i64, u64);
+
+/// The key of a timer: big-endian, the due time's sign bit flipped so that
+/// negative times sort first.
+fn timer_key((due, seq): TimerKey) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    key[0] = TIMER;
+    key[1..9].copy_from_slice(&((due as u64) ^ (1 << 63)).to_be_bytes());
+    key[9..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// The (due, seq) of a timer key.
+fn parse_timer_key(key: &[u8]) -> Option<TimerKey> {
+    let due = u64::from_be_bytes(key.get(1..9)?.try_into().ok()?) ^ (1 << 63);
+    let seq = u64::from_be_bytes(key.get(9..17)?.try_into().ok()?);
+    Some((due as i64, seq))
+}
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn instant(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// A cached profile state and its cost.
+struct Cached {
+    state: ProfileState,
+    bytes: usize,
+    /// Its latest place in `Cache::order`.
+    tick: u64,
+}
+
+/// Profile states by id, up to a byte budget, least recently used out
+/// first (the order list keeps stale entries until they reach its front).
+struct Cache {
+    budget: usize,
+    used: usize,
+    tick: u64,
+    entries: HashMap<Arc<str>, Cached>,
+    order: VecDeque<(Arc<str>, u64)>,
+}
+
+impl Cache {
+    fn new(budget: usize) -> Cache {
+        Cache {
+            budget,
+            used: 0,
+            tick: 0,
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    fn take(&mut self, id: &str) -> Option<ProfileState> {
+        let c = self.entries.remove(id)?;
+        self.used -= c.bytes;
+        Some(c.state)
+    }
+
+    fn get(&self, id: &str) -> Option<&ProfileState> {
+        self.entries.get(id).map(|c| &c.state)
+    }
+
+    fn put(&mut self, state: ProfileState, bytes: usize) {
+        self.tick += 1;
+        let id = state.record.id.clone();
+        if let Some(old) = self.entries.insert(
+            id.clone(),
+            Cached {
+                state,
+                bytes,
+                tick: self.tick,
+            },
+        ) {
+            self.used -= old.bytes;
+        }
+        self.used += bytes;
+        self.order.push_back((id, self.tick));
+        while self.used > self.budget {
+            let Some((id, tick)) = self.order.pop_front() else {
+                break;
+            };
+            if self.entries.get(&id).is_some_and(|c| c.tick == tick) {
+                if let Some(c) = self.entries.remove(&id) {
+                    self.used -= c.bytes;
+                }
+            }
+        }
+        // Stale entries are dropped when the list grows far past the map.
+        if self.order.len() > 4 * self.entries.len() + 1024 {
+            let entries = &self.entries;
+            self.order
+                .retain(|(id, tick)| entries.get(id).is_some_and(|c| c.tick == *tick));
+        }
+    }
+}
+
+/// The engine's store on one sled partition.
+pub struct SledStore {
+    db: sled::Db,
+    tree: sled::Tree,
+    modules_tree: sled::Tree,
+    modules: HashMap<u64, Arc<Module>>,
+    cache: Cache,
+    /// Timers due before `horizon` (all of them: memory mirrors sled
+    /// below it).
+    near: BTreeMap<TimerKey, Timer>,
+    horizon: i64,
+    /// The earliest timer at or after the horizon, if any.
+    far_first: Option<TimerKey>,
+    /// The next timer's sequence number.
+    seq: u64,
+    /// The writes of the step under way.
+    batch: sled::Batch,
+    /// Whether the batch holds anything.
+    dirty: bool,
+    /// The timer the step under way fired (removed with its batch).
+    fired: Option<TimerKey>,
+    /// An encoding failure inside the step, reported at its end.
+    failure: Option<StoreError>,
+}
+
+impl SledStore {
+    /// Opens partition 0 of the store in `dir` (creating it).
+    pub fn open(dir: &Path, options: Options) -> Result<SledStore, StoreError> {
+        let db = open_db(dir)?;
+        SledStore::partition(&db, 0, options)
+    }
+
+    /// Opens partition `n` of an open database.
+    pub fn partition(db: &sled::Db, n: u32, options: Options) -> Result<SledStore, StoreError> {
+        let tree = db
+            .open_tree(format!("partition-{n}"))
+            .map_err(failed("cannot open a partition"))?;
+        let modules_tree = db
+            .open_tree("modules")
+            .map_err(failed("cannot open the modules"))?;
+        let mut modules = HashMap::new();
+        for entry in modules_tree.iter() {
+            let (key, value) = entry.map_err(failed("cannot read the modules"))?;
+            let hash = <[u8; 8]>::try_from(key.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError("a module key is damaged".into()))?;
+            let module = Module::from_bytes(&value).map_err(|e| {
+                StoreError(format!("module version {hash:016x} cannot be read: {e}"))
+            })?;
+            modules.insert(hash, Arc::new(module));
+        }
+        let seq = match tree
+            .get(SEQUENCE)
+            .map_err(failed("cannot read a partition"))?
+        {
+            Some(v) => <[u8; 8]>::try_from(v.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError("the timer sequence is damaged".into()))?,
+            None => 0,
+        };
+        let mut store = SledStore {
+            db: db.clone(),
+            tree,
+            modules_tree,
+            modules,
+            cache: Cache::new(options.cache_bytes),
+            near: BTreeMap::new(),
+            horizon: i64::MIN,
+            far_first: None,
+            seq,
+            batch: sled::Batch::default(),
+            dirty: false,
+            fired: None,
+            failure: None,
+        };
+        store.far_first = store.first_timer_from(i64::MIN)?;
+        Ok(store)
+    }
+
+    /// How many timers are pending (a full scan: for tests and tools).
+    pub fn pending_timers(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for entry in self.tree.scan_prefix([TIMER]) {
+            entry.map_err(failed("cannot read the timers"))?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The ids of every profile (a full scan: for tests and tools).
+    pub fn profile_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        for entry in self.tree.scan_prefix([PROFILE]) {
+            let (key, _) = entry.map_err(failed("cannot read the profiles"))?;
+            ids.push(String::from_utf8_lossy(&key[1..]).into_owned());
+        }
+        Ok(ids)
+    }
+
+    /// How many timers are held in memory (those due before the horizon).
+    pub fn timers_in_memory(&self) -> usize {
+        self.near.len()
+    }
+
+    /// Bytes the database takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db
+            .size_on_disk()
+            .map_err(failed("cannot measure the store"))
+    }
+
+    /// The first timer due at or after `from`.
+    fn first_timer_from(&self, from: i64) -> Result<Option<TimerKey>, StoreError> {
+        let start = timer_key((from, 0));
+        let end = [TIMER + 1];
+        match self.tree.range(start.as_slice()..end.as_slice()).next() {
+            None => Ok(None),
+            Some(entry) => {
+                let (key, _) = entry.map_err(failed("cannot read the timers"))?;
+                Ok(parse_timer_key(&key))
+            }
+        }
+    }
+
+    /// Moves the horizon past the next timers and reads them into memory.
+    fn refill(&mut self) -> Result<(), StoreError> {
+        let Some(first) = self.far_first else {
+            return Ok(());
+        };
+        let start = timer_key((first.0, 0));
+        let end = [TIMER + 1];
+        let mut last: Option<i64> = None;
+        for entry in self.tree.range(start.as_slice()..end.as_slice()) {
+            let (key, value) = entry.map_err(failed("cannot read the timers"))?;
+            let Some(k) = parse_timer_key(&key) else {
+                return Err(StoreError("a timer key is damaged".into()));
+            };
+            // Stop at a due time boundary once enough are in: every timer
+            // of one instant is in memory or none is.
+            if self.near.len() >= REFILL && last != Some(k.0) {
+                break;
+            }
+            let timer: Timer = postcard::from_bytes(&value)
+                .map_err(|e| StoreError(format!("a timer cannot be read: {e}")))?;
+            self.near.insert(k, timer);
+            last = Some(k.0);
+        }
+        self.horizon = last.map_or(self.horizon, |t| t.saturating_add(1));
+        self.far_first = self.first_timer_from(self.horizon)?;
+        Ok(())
+    }
+
+    fn encode<T: serde::Serialize>(&mut self, value: &T, what: &str) -> Option<Vec<u8>> {
+        match postcard::to_allocvec(value) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                self.failure
+                    .get_or_insert(StoreError(format!("cannot encode {what}: {e}")));
+                None
+            }
+        }
+    }
+
+    fn read(&self, id: &str) -> Result<Option<ProfileState>, StoreError> {
+        match self
+            .tree
+            .get(profile_key(id))
+            .map_err(failed("cannot read a profile"))?
+        {
+            None => Ok(None),
+            Some(bytes) => postcard::from_bytes(&bytes).map(Some).map_err(|e| {
+                StoreError(format!("the state of profile `{id}` cannot be read: {e}"))
+            }),
+        }
+    }
+}
+
+impl Store for SledStore {
+    fn load(&mut self, id: &str) -> Result<Option<ProfileState>, StoreError> {
+        if let Some(state) = self.cache.take(id) {
+            return Ok(Some(state));
+        }
+        self.read(id)
+    }
+
+    fn save(&mut self, state: ProfileState) {
+        let Some(bytes) = self.encode(&state, "a profile") else {
+            return;
+        };
+        let size = bytes.len();
+        self.batch.insert(profile_key(&state.record.id), bytes);
+        self.dirty = true;
+        self.cache.put(state, size);
+    }
+
+    fn peek(&self, id: &str) -> Result<Option<ProfileState>, StoreError> {
+        match self.cache.get(id) {
+            Some(state) => Ok(Some(state.clone())),
+            None => self.read(id),
+        }
+    }
+
+    fn schedule(&mut self, at: DateTime<Utc>, timer: Timer) {
+        let key = (millis(at), self.seq);
+        self.seq += 1;
+        let Some(bytes) = self.encode(&timer, "a timer") else {
+            return;
+        };
+        self.batch.insert(timer_key(key).as_slice(), bytes);
+        self.batch.insert(SEQUENCE, &self.seq.to_be_bytes());
+        self.dirty = true;
+        if key.0 < self.horizon {
+            self.near.insert(key, timer);
+        } else if self.far_first.is_none_or(|f| key < f) {
+            self.far_first = Some(key);
+        }
+    }
+
+    fn next_timer(&self) -> Option<DateTime<Utc>> {
+        let near = self.near.keys().next().map(|k| k.0);
+        near.or(self.far_first.map(|k| k.0)).map(instant)
+    }
+
+    fn pop_due(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(DateTime<Utc>, Timer)>, StoreError> {
+        // The wheel is read from disk only when something there is due.
+        if self.near.is_empty() && self.far_first.is_some_and(|f| f.0 <= millis(now)) {
+            self.refill()?;
+        }
+        let Some((&key, _)) = self.near.iter().next() else {
+            return Ok(None);
+        };
+        if key.0 > millis(now) {
+            return Ok(None);
+        }
+        let Some(timer) = self.near.remove(&key) else {
+            return Ok(None);
+        };
+        self.fired = Some(key);
+        Ok(Some((instant(key.0), timer)))
+    }
+
+    fn end_step(&mut self) -> Result<(), StoreError> {
+        if let Some(key) = self.fired.take() {
+            self.batch.remove(timer_key(key).as_slice());
+            self.dirty = true;
+        }
+        if let Some(e) = self.failure.take() {
+            self.batch = sled::Batch::default();
+            self.dirty = false;
+            return Err(e);
+        }
+        if self.dirty {
+            let batch = std::mem::take(&mut self.batch);
+            self.dirty = false;
+            self.tree
+                .apply_batch(batch)
+                .map_err(failed("cannot write a step"))?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.db
+            .flush()
+            .map(|_| ())
+            .map_err(failed("cannot make the steps durable"))
+    }
+
+    fn put_module(&mut self, hash: u64, module: Arc<Module>) {
+        if self.modules.contains_key(&hash) {
+            return;
+        }
+        match module.to_bytes() {
+            Ok(bytes) => {
+                if let Err(e) = self.modules_tree.insert(hash.to_be_bytes(), bytes) {
+                    self.failure
+                        .get_or_insert(StoreError(format!("cannot store a module: {e}")));
+                }
+            }
+            Err(e) => {
+                self.failure
+                    .get_or_insert(StoreError(format!("cannot encode a module: {e}")));
+            }
+        }
+        self.modules.insert(hash, module);
+    }
+
+    fn module(&self, hash: u64) -> Option<Arc<Module>> {
+        self.modules.get(&hash).cloned()
+    }
+
+    fn module_hashes(&self) -> Vec<u64> {
+        self.modules.keys().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timer_keys_sort_by_time_then_order() {
+        let keys = [
+            (-5_000, 9),
+            (-1, 0),
+            (0, 0),
+            (0, 1),
+            (1_700_000_000_000, 0),
+            (i64::MAX, 0),
+        ];
+        let encoded: Vec<[u8; 17]> = keys.iter().map(|k| timer_key(*k)).collect();
+        let mut sorted = encoded.clone();
+        sorted.sort();
+        assert_eq!(encoded, sorted);
+        for k in keys {
+            assert_eq!(parse_timer_key(&timer_key(k)), Some(k));
+        }
+    }
+}
