@@ -23,6 +23,7 @@ use nudge_bytecode::Module;
 use nudge_ingest::{parse_call, Input};
 use nudge_reference::Reference;
 use nudge_syntax::{Severity, SourceFile};
+use nudge_store::{Options, SledStore};
 use nudge_vm::{Engine, MemoryStore, Record};
 
 /// How a case went.
@@ -150,6 +151,59 @@ fn run(case: &Case) -> Outcome {
     }
 }
 
+/// The engine on the durable store, closed and reopened now and then: it
+/// must write the same log as the engine on the in-memory store.
+struct Durable {
+    dir: tempfile::TempDir,
+    engine: Option<Engine<SledStore>>,
+    module: nudge_bytecode::Module,
+    /// Its records so far, across reopens.
+    log: Vec<Record>,
+}
+
+impl Durable {
+    fn new(module: nudge_bytecode::Module, now: chrono::DateTime<chrono::Utc>) -> Durable {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let store = SledStore::open(dir.path(), Options::default()).expect("a new store");
+        Durable {
+            engine: Some(Engine::new(store, module.clone(), now)),
+            dir,
+            module,
+            log: Vec::new(),
+        }
+    }
+
+    fn engine(&mut self) -> &mut Engine<SledStore> {
+        self.engine.as_mut().expect("the engine is open")
+    }
+
+    fn deploy(&mut self, module: nudge_bytecode::Module) {
+        self.module = module.clone();
+        self.engine().deploy(module);
+    }
+
+    /// Commits, closes and reopens the store, and starts an engine on it.
+    fn reopen(&mut self) -> Result<(), String> {
+        let Some(mut engine) = self.engine.take() else {
+            return Ok(());
+        };
+        engine.commit().map_err(|e| e.to_string())?;
+        self.log.append(&mut engine.log);
+        let now = engine.now();
+        drop(engine);
+        let store = SledStore::open(self.dir.path(), Options::default()).map_err(|e| e.to_string())?;
+        self.engine = Some(Engine::new(store, self.module.clone(), now));
+        Ok(())
+    }
+
+    fn log(&mut self) -> &[Record] {
+        if let Some(engine) = self.engine.as_mut() {
+            self.log.append(&mut engine.log);
+        }
+        &self.log
+    }
+}
+
 /// Runs a case on both engines: the log they agree on, or how they differ.
 fn play(case: &Case) -> Result<Vec<Record>, Outcome> {
     let v1 = compile(&case.project).map_err(Outcome::Invalid)?;
@@ -166,16 +220,28 @@ fn play(case: &Case) -> Result<Vec<Record>, Outcome> {
     };
     let schemas = v1.schemas.clone();
     let mut fast = Engine::new(MemoryStore::new(), v1.clone(), first);
+    let mut durable = Durable::new(v1.clone(), first);
     let mut model = Reference::new(v1, first);
     let mut last = first;
-    for step in &case.steps {
+    for (i, step) in case.steps.iter().enumerate() {
+        // Every third step, the durable engine starts again on its store.
+        if i % 3 == 2 {
+            durable
+                .reopen()
+                .map_err(|e| Outcome::Differ(format!("reopening the durable store: {e}")))?;
+        }
         let (f, m) = match step {
             Step::Deploy { at } => {
                 let at = time(at);
                 let (f, m) = (fast.advance_to(at), model.advance_to(at));
+                let d = durable.engine().advance_to(at);
                 if let Some(v2) = &v2 {
                     fast.deploy(v2.clone());
+                    durable.deploy(v2.clone());
                     model.deploy(v2.clone());
+                }
+                if let Err(e) = d {
+                    return Err(Outcome::Differ(format!("durable engine: {e}")));
                 }
                 (
                     f.map_err(|e| e.to_string()),
@@ -196,6 +262,10 @@ fn play(case: &Case) -> Result<Vec<Record>, Outcome> {
                         ..
                     } => {
                         last = at;
+                        if let Err(e) = durable.engine().track(&user_id, &event, props.clone(), at)
+                        {
+                            return Err(Outcome::Differ(format!("durable engine: {e}")));
+                        }
                         (
                             fast.track(&user_id, &event, props.clone(), at)
                                 .map_err(|e| e.to_string()),
@@ -211,6 +281,9 @@ fn play(case: &Case) -> Result<Vec<Record>, Outcome> {
                     } => {
                         let at = at.unwrap_or(last);
                         last = at;
+                        if let Err(e) = durable.engine().identify(&user_id, traits.clone(), at) {
+                            return Err(Outcome::Differ(format!("durable engine: {e}")));
+                        }
                         (
                             fast.identify(&user_id, traits.clone(), at)
                                 .map_err(|e| e.to_string()),
@@ -239,6 +312,22 @@ fn play(case: &Case) -> Result<Vec<Record>, Outcome> {
         )));
     }
     compare(&fast.log, &model.log).map_err(Outcome::Differ)?;
+    if let Err(e) = durable.engine().advance_to(end) {
+        return Err(Outcome::Differ(format!("durable engine: {e}")));
+    }
+    if durable.log() != fast.log.as_slice() {
+        let at = durable
+            .log()
+            .iter()
+            .zip(&fast.log)
+            .position(|(a, b)| a != b)
+            .unwrap_or(fast.log.len().min(durable.log().len()));
+        return Err(Outcome::Differ(format!(
+            "the durable store's log differs from the in-memory store's at record {at}: {:?} / {:?}",
+            durable.log().get(at),
+            fast.log.get(at)
+        )));
+    }
     Ok(fast.log)
 }
 

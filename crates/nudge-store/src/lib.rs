@@ -73,12 +73,31 @@ fn failed(what: &str) -> impl Fn(sled::Error) -> StoreError + '_ {
 
 /// Opens (creating if needed) the database in `dir` and checks its format.
 pub fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
-    let db = sled::open(dir).map_err(|e| {
-        StoreError(format!(
-            "cannot open the data folder `{}`: {e}",
-            dir.display()
-        ))
-    })?;
+    // A store closed in this process lets go of its lock file a moment
+    // after the last handle is dropped (sled's flusher thread ends
+    // first): wait for it, briefly, before calling the folder busy.
+    let mut tries = 0;
+    let db = loop {
+        match sled::open(dir) {
+            Ok(db) => break db,
+            Err(e) if locked(&e) && tries < 300 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) if locked(&e) => {
+                return Err(StoreError(format!(
+                    "the data folder `{}` is in use by another nudge process",
+                    dir.display()
+                )))
+            }
+            Err(e) => {
+                return Err(StoreError(format!(
+                    "cannot open the data folder `{}`: {e}",
+                    dir.display()
+                )))
+            }
+        }
+    };
     let meta = db
         .open_tree("meta")
         .map_err(failed("cannot open the store's metadata"))?;
@@ -112,6 +131,17 @@ pub fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
         }
     }
     Ok(db)
+}
+
+/// Whether sled could not take the folder's lock file.
+fn locked(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("could not acquire lock")
+        }
+        _ => false,
+    }
 }
 
 /// The key of a profile's state.
