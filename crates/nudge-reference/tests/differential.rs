@@ -22,8 +22,8 @@ use gen::{Choices, Step};
 use nudge_bytecode::Module;
 use nudge_ingest::{parse_call, Input};
 use nudge_reference::Reference;
-use nudge_syntax::{Severity, SourceFile};
 use nudge_store::{Options, SledStore};
+use nudge_syntax::{Severity, SourceFile};
 use nudge_vm::{Engine, MemoryStore, Record};
 
 /// How a case went.
@@ -191,7 +191,8 @@ impl Durable {
         self.log.append(&mut engine.log);
         let now = engine.now();
         drop(engine);
-        let store = SledStore::open(self.dir.path(), Options::default()).map_err(|e| e.to_string())?;
+        let store =
+            SledStore::open(self.dir.path(), Options::default()).map_err(|e| e.to_string())?;
         self.engine = Some(Engine::new(store, self.module.clone(), now));
         Ok(())
     }
