@@ -8,12 +8,16 @@
 //! | `P` + profile id | the profile's [`ProfileState`] (postcard) |
 //! | `T` + due (ms, sign-flipped, big-endian) + sequence (big-endian) | the [`Timer`] (postcard) |
 //! | `S` | the next timer sequence number |
+//! | `A` | the position of the last input applied (see [`SledStore::mark_applied`]) |
+//! | `L` + number (big-endian) | a record of the log (JSON, as `nudge simulate` writes it) |
+//! | `N` | the number of the next record |
 //!
 //! Modules live in the tree `modules` (content hash, big-endian → the
 //! module's own encoding), and the format version in the tree `meta`.
 //!
 //! **Steps and group commit.** Everything one step of the engine saves and
-//! schedules, and the removal of the timer it fired, is one
+//! schedules, the records it adds (messages sent included), and the
+//! removal of the timer it fired, is one
 //! [`sled::Batch`], applied atomically at [`Store::end_step`]: a step is
 //! either wholly there after a crash or not at all. [`Store::commit`]
 //! flushes (one fsync for every step since the last commit); only then may
@@ -34,7 +38,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use nudge_bytecode::Module;
-use nudge_vm::{ProfileState, Store, StoreError, Timer};
+use nudge_vm::{ProfileState, Record, Store, StoreError, Timer};
 
 /// The format this build writes. A store written by a newer format is
 /// refused; an older one is migrated when opened (none exists yet).
@@ -49,6 +53,9 @@ const REFILL: usize = 4096;
 const PROFILE: u8 = b'P';
 const TIMER: u8 = b'T';
 const SEQUENCE: &[u8] = b"S";
+const APPLIED: &[u8] = b"A";
+const LOG: u8 = b'L';
+const LOG_NEXT: &[u8] = b"N";
 const FORMAT_KEY: &[u8] = b"format";
 
 /// How a store is opened.
@@ -269,6 +276,8 @@ pub struct SledStore {
     far_first: Option<TimerKey>,
     /// The next timer's sequence number.
     seq: u64,
+    /// The next record's number.
+    next_record: u64,
     /// The writes of the step under way.
     batch: sled::Batch,
     /// Whether the batch holds anything.
@@ -314,6 +323,12 @@ impl SledStore {
                 .map_err(|_| StoreError("the timer sequence is damaged".into()))?,
             None => 0,
         };
+        let next_record = match tree.get(LOG_NEXT).map_err(failed("cannot read a partition"))? {
+            Some(v) => <[u8; 8]>::try_from(v.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError("the record count is damaged".into()))?,
+            None => 0,
+        };
         let mut store = SledStore {
             db: db.clone(),
             tree,
@@ -324,6 +339,7 @@ impl SledStore {
             horizon: i64::MIN,
             far_first: None,
             seq,
+            next_record,
             batch: sled::Batch::default(),
             dirty: false,
             fired: None,
@@ -351,6 +367,37 @@ impl SledStore {
             ids.push(String::from_utf8_lossy(&key[1..]).into_owned());
         }
         Ok(ids)
+    }
+
+    /// Records, in the step under way, that the input at `position` of the
+    /// caller's ordered input (a trace line, a log offset) is applied: it
+    /// becomes durable with that step's state, so after a crash the caller
+    /// knows exactly where to go on. Set it after advancing the clock to
+    /// the input's time and before the input's own step.
+    pub fn mark_applied(&mut self, position: u64) {
+        self.batch.insert(APPLIED, &position.to_be_bytes());
+        self.dirty = true;
+    }
+
+    /// The position last recorded by [`SledStore::mark_applied`].
+    pub fn applied(&self) -> Result<Option<u64>, StoreError> {
+        match self.tree.get(APPLIED).map_err(failed("cannot read a partition"))? {
+            None => Ok(None),
+            Some(v) => <[u8; 8]>::try_from(v.as_ref())
+                .map(|b| Some(u64::from_be_bytes(b)))
+                .map_err(|_| StoreError("the applied position is damaged".into())),
+        }
+    }
+
+    /// The record log, oldest first, as JSON lines (a full scan: for tests
+    /// and tools).
+    pub fn records(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.tree.scan_prefix([LOG]) {
+            let (_, value) = entry.map_err(failed("cannot read the records"))?;
+            out.push(String::from_utf8_lossy(&value).into_owned());
+        }
+        Ok(out)
     }
 
     /// How many timers are held in memory (those due before the horizon).
@@ -498,7 +545,26 @@ impl Store for SledStore {
         Ok(Some((instant(key.0), timer)))
     }
 
-    fn end_step(&mut self) -> Result<(), StoreError> {
+    fn end_step(&mut self, records: &[Record]) -> Result<(), StoreError> {
+        for r in records {
+            match serde_json::to_vec(r) {
+                Ok(line) => {
+                    let mut key = [0u8; 9];
+                    key[0] = LOG;
+                    key[1..].copy_from_slice(&self.next_record.to_be_bytes());
+                    self.batch.insert(key.as_slice(), line);
+                    self.next_record += 1;
+                }
+                Err(e) => {
+                    self.failure
+                        .get_or_insert(StoreError(format!("cannot encode a record: {e}")));
+                }
+            }
+        }
+        if !records.is_empty() {
+            self.batch.insert(LOG_NEXT, &self.next_record.to_be_bytes());
+            self.dirty = true;
+        }
         if let Some(key) = self.fired.take() {
             self.batch.remove(timer_key(key).as_slice());
             self.dirty = true;

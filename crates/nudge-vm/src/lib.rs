@@ -36,6 +36,7 @@ mod engine;
 mod facts;
 mod journey;
 mod message;
+mod record;
 mod render;
 mod split;
 mod store;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::journey::Journey;
 use crate::message::Rendered;
+use crate::record::Record;
 use crate::value::{Event, Props};
 
 /// What is known about a profile, besides its history.
@@ -284,8 +285,10 @@ pub trait Store {
         None
     }
     /// Ends one step: what was saved and scheduled since the last step,
-    /// and the timer fired, as one unit.
-    fn end_step(&mut self) -> Result<(), StoreError> {
+    /// the timer fired, and the step's `records` (what happened, messages
+    /// sent included), as one unit.
+    fn end_step(&mut self, records: &[Record]) -> Result<(), StoreError> {
+        let _ = records;
         Ok(())
     }
     /// Makes every step ended so far durable.

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use nudge_bytecode::{EntryRule, WorkflowId};
 
-use super::records::{Record, Suppression};
+use crate::record::{Record, Suppression};
 use super::{Engine, EngineError, ProfileFacts, Result};
 use crate::journey::{ExitReason, Input, Journey, Status};
 use crate::store::{EntryLog, ProfileRecord, ProfileState, Store};

@@ -23,7 +23,6 @@
 
 mod deploy;
 mod entry;
-mod records;
 mod sends;
 mod timers;
 
@@ -43,7 +42,7 @@ use crate::value::{profile_default, Event, Props, Value};
 use crate::vm::{Vm, VmError};
 
 use deploy::{quiet_workflow_names, Triggers};
-pub use records::{Record, Suppression, WorkflowStats};
+pub use crate::record::{Record, Suppression, WorkflowStats};
 pub use sends::NEVER_FREE;
 
 /// Why the engine could not go on.
@@ -139,6 +138,8 @@ pub struct Engine<S: Store> {
     pub log: Vec<Record>,
     /// VM steps run (journey starts and steps), for throughput figures.
     pub steps: u64,
+    /// Where the records of the step under way begin in `log`.
+    step_start: usize,
     /// Current module: event name → (workflow, trigger) pairs it may start.
     triggers_by_event: HashMap<Arc<str>, Triggers, crate::store::FxBuild>,
     /// Current module: declared event, property and profile field names,
@@ -189,6 +190,7 @@ impl<S: Store> Engine<S> {
             default_zone: Tz::UTC,
             log: Vec::new(),
             steps: 0,
+            step_start: 0,
             triggers_by_event: HashMap::default(),
             names: Default::default(),
             templates: Arc::new(crate::render::TemplateCache::default()),
@@ -238,6 +240,12 @@ impl<S: Store> Engine<S> {
         &self.store
     }
 
+    /// The store, to record what a caller keeps beside the engine's state
+    /// between steps (such as how far its input is applied).
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     /// The engine's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.now
@@ -274,7 +282,12 @@ impl<S: Store> Engine<S> {
     /// Ends a step: the store takes what it saved and scheduled as one
     /// unit.
     fn end_step<T>(&mut self, result: Result<T>) -> Result<T> {
-        let ended = self.store.end_step().map_err(EngineError::Store);
+        let from = self.step_start.min(self.log.len());
+        let ended = self
+            .store
+            .end_step(&self.log[from..])
+            .map_err(EngineError::Store);
+        self.step_start = self.log.len();
         let out = result?;
         ended.map(|()| out)
     }
@@ -321,6 +334,8 @@ impl<S: Store> Engine<S> {
     /// caller may drain the log between operations).
     fn checked<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let mark = self.log.len();
+        // A caller may have drained the log since the last step.
+        self.step_start = mark;
         let out = op(self);
         // A rule broken where no error could be returned stops the
         // operation; it is reported first (it is the cause of what follows).

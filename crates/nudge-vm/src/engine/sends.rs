@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use nudge_bytecode::{Module, Priority, Workflow};
 
-use super::records::Record;
+use crate::record::Record;
 use super::{Engine, ProfileFacts, Result};
 use crate::journey::{Effect, Journey};
 use crate::message::Rendered;

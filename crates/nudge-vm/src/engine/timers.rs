@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::records::Record;
+use crate::record::Record;
 use super::{Engine, EngineError, Result};
 use crate::journey::Input;
 use crate::store::{ProfileRecord, Store, Timer};
