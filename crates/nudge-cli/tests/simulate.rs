@@ -1012,3 +1012,67 @@ fn random_bad_lines_are_each_reported_and_the_rest_applied() {
     }
     println!("{n} traces, {lines_seen} lines");
 }
+
+#[test]
+fn the_durable_store_gives_the_same_output_as_memory() {
+    for extra in [
+        &["--records", "--format", "jsonl"][..],
+        &["--records"],
+        &["--format", "jsonl"],
+    ] {
+        let memory = simulate_with(&records_trace(), extra);
+        let data = tempfile::tempdir().unwrap();
+        let dir = data.path().join("store");
+        let mut args = extra.to_vec();
+        let dir_text = dir.display().to_string();
+        args.extend_from_slice(&["--data", &dir_text]);
+        let durable = simulate_with(&records_trace(), &args);
+        assert_eq!(durable, memory, "{extra:?}");
+    }
+}
+
+#[test]
+fn a_durable_run_continues_where_an_earlier_one_stopped() {
+    let dir = project();
+    write_lines(dir.path(), "events.jsonl", &records_trace());
+    write_lines(dir.path(), "profiles.jsonl", &profiles());
+    let base = [
+        "simulate",
+        "flows",
+        "--events",
+        "events.jsonl",
+        "--profiles",
+        "profiles.jsonl",
+        "--format",
+        "jsonl",
+        "--records",
+    ];
+    let lines = |out: &Output| -> Vec<String> {
+        text(&out.stdout)
+            .lines()
+            .filter(|l| !l.contains("\"kind\":\"summary\""))
+            .map(str::to_owned)
+            .collect()
+    };
+    let whole = nudge(dir.path(), &base);
+    assert_eq!(whole.status.code(), Some(0), "{}", text(&whole.stderr));
+
+    // The same trace in two runs on one store: up to a time, then the rest.
+    let mut first = base.to_vec();
+    first.extend_from_slice(&["--data", "state", "--until", "2026-03-02T15:00:00Z"]);
+    let one = nudge(dir.path(), &first);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    let mut second = base.to_vec();
+    second.extend_from_slice(&["--data", "state"]);
+    let two = nudge(dir.path(), &second);
+    assert_eq!(two.status.code(), Some(0), "{}", text(&two.stderr));
+    assert!(
+        text(&two.stderr).contains("continued the run in `state`"),
+        "{}",
+        text(&two.stderr)
+    );
+    let mut joined = lines(&one);
+    joined.extend(lines(&two));
+    assert!(!lines(&one).is_empty() && !lines(&two).is_empty());
+    assert_eq!(joined, lines(&whole));
+}

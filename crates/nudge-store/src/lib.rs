@@ -323,7 +323,10 @@ impl SledStore {
                 .map_err(|_| StoreError("the timer sequence is damaged".into()))?,
             None => 0,
         };
-        let next_record = match tree.get(LOG_NEXT).map_err(failed("cannot read a partition"))? {
+        let next_record = match tree
+            .get(LOG_NEXT)
+            .map_err(failed("cannot read a partition"))?
+        {
             Some(v) => <[u8; 8]>::try_from(v.as_ref())
                 .map(u64::from_be_bytes)
                 .map_err(|_| StoreError("the record count is damaged".into()))?,
@@ -381,7 +384,11 @@ impl SledStore {
 
     /// The position last recorded by [`SledStore::mark_applied`].
     pub fn applied(&self) -> Result<Option<u64>, StoreError> {
-        match self.tree.get(APPLIED).map_err(failed("cannot read a partition"))? {
+        match self
+            .tree
+            .get(APPLIED)
+            .map_err(failed("cannot read a partition"))?
+        {
             None => Ok(None),
             Some(v) => <[u8; 8]>::try_from(v.as_ref())
                 .map(|b| Some(u64::from_be_bytes(b)))

@@ -241,5 +241,8 @@ fn kill_9_at_random_moments_loses_and_repeats_nothing() {
     }
     assert_eq!(a.pending_timers().unwrap(), b.pending_timers().unwrap());
     eprintln!("{kills} kills, {runs} runs finished between kills");
-    assert!(kills >= cycles / 2, "only {kills} of {cycles} runs were killed");
+    assert!(
+        kills >= cycles / 2,
+        "only {kills} of {cycles} runs were killed"
+    );
 }

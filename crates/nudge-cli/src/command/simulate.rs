@@ -20,7 +20,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use clap::ValueEnum;
 use nudge_bytecode::Module;
 use nudge_ingest::{self as ingest, IngestError, Input, Note};
-use nudge_vm::{Engine, MemoryStore, Props, Record, Rendered, Store as _, WorkflowStats};
+use nudge_store::{Options, SledStore};
+use nudge_vm::{Engine, MemoryStore, Props, Record, Rendered, Store, WorkflowStats};
 
 use crate::exit::Exit;
 use crate::pipeline::{self, NoModule};
@@ -54,7 +55,40 @@ pub struct Args {
     /// they happened, instead of only the messages.
     #[arg(long)]
     pub records: bool,
+    /// Run on the durable store in this folder instead of in memory. A
+    /// folder from an earlier run continues it: the lines that run applied
+    /// are skipped, the rest applied.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
 }
+
+/// What a run needs of its store beyond the engine's: where an earlier run
+/// on it stopped, and how to make what is applied durable.
+trait RunStore: Store {
+    /// The trace line an earlier run applied last.
+    fn applied_line(&self) -> Result<Option<u64>, Failure>;
+    /// Records, with the step about to run, that `line` is applied.
+    fn mark_line(&mut self, line: u64);
+}
+
+impl RunStore for MemoryStore {
+    fn applied_line(&self) -> Result<Option<u64>, Failure> {
+        Ok(None)
+    }
+    fn mark_line(&mut self, _: u64) {}
+}
+
+impl RunStore for SledStore {
+    fn applied_line(&self) -> Result<Option<u64>, Failure> {
+        self.applied().map_err(|e| Failure::Other(e.to_string()))
+    }
+    fn mark_line(&mut self, line: u64) {
+        self.mark_applied(line);
+    }
+}
+
+/// Lines applied between two commits of a durable run.
+const COMMIT_EVERY: u64 = 4096;
 
 /// Output formats of `nudge simulate`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -285,17 +319,18 @@ fn engine_error(e: nudge_vm::EngineError) -> Failure {
 }
 
 /// Creates the engine at the trace's start and sets the initial profiles.
-fn start(
+fn start<S: RunStore>(
+    store: S,
     module: &Module,
     profiles: &mut Vec<Initial>,
     first: DateTime<Utc>,
-) -> Result<Engine<MemoryStore>, Failure> {
+) -> Result<Engine<S>, Failure> {
     profiles.sort_by_key(|p| p.at.unwrap_or(first));
     let t0 = profiles
         .first()
         .and_then(|p| p.at)
         .map_or(first, |t| t.min(first));
-    let mut engine = Engine::new(MemoryStore::new(), module.clone(), t0);
+    let mut engine = Engine::new(store, module.clone(), t0);
     for p in profiles.drain(..) {
         let at = p.at.unwrap_or(first).min(first).max(engine.now());
         engine
@@ -306,10 +341,12 @@ fn start(
 }
 
 /// Everything a run produced.
-struct Outcome {
-    engine: Option<Engine<MemoryStore>>,
+struct Outcome<S: Store> {
+    engine: Option<Engine<S>>,
     applied: u64,
     skipped_after_until: u64,
+    /// Lines an earlier run on the same store applied (skipped now).
+    continued: u64,
 }
 
 fn simulate(args: &Args) -> Result<Exit, Failure> {
@@ -356,30 +393,33 @@ fn simulate(args: &Args) -> Result<Exit, Failure> {
         args.records,
         &module,
     );
-    let outcome = replay(
-        args,
-        &module,
-        reader,
-        &mut profiles,
-        until,
-        &mut rep,
-        &mut sink,
-    );
-    if let Some(bar) = rep.bar.take() {
-        bar.finish_and_clear();
-    }
-    let ran = outcome.and_then(|mut outcome| {
-        match outcome.engine.take() {
-            Some(engine) if !sink.closed => run_timers(engine, until, &mut sink)?,
-            _ => {}
+    let ran = match &args.data {
+        None => run_on(
+            MemoryStore::new(),
+            args,
+            &module,
+            reader,
+            &mut profiles,
+            until,
+            &mut rep,
+            &mut sink,
+        ),
+        Some(dir) => {
+            let store = SledStore::open(dir, Options::default())
+                .map_err(|e| Failure::Other(e.to_string()))?;
+            run_on(
+                store,
+                args,
+                &module,
+                reader,
+                &mut profiles,
+                until,
+                &mut rep,
+                &mut sink,
+            )
         }
-        Ok(outcome)
-    });
-    let Outcome {
-        applied,
-        skipped_after_until,
-        ..
-    } = match ran {
+    };
+    let (applied, skipped_after_until, continued) = match ran {
         Ok(outcome) => outcome,
         Err(e) => {
             // The messages already written stay written.
@@ -388,6 +428,13 @@ fn simulate(args: &Args) -> Result<Exit, Failure> {
         }
     };
     sink.finish()?;
+    if continued > 0 {
+        eprintln!(
+            "note: continued the run in `{}`: {continued} line{} applied by an earlier run skipped",
+            args.data.as_deref().unwrap_or(Path::new("")).display(),
+            plural(continued)
+        );
+    }
     if skipped_after_until > 0 {
         eprintln!(
             "note: {skipped_after_until} line{} after --until not applied",
@@ -413,10 +460,43 @@ fn simulate(args: &Args) -> Result<Exit, Failure> {
     Ok(Exit::Ok)
 }
 
+/// Replays the trace on `store`, then runs the timers; what it applied,
+/// left out after `--until`, and found applied by an earlier run.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the run's store, its inputs and its outputs"
+)]
+fn run_on<S: RunStore>(
+    store: S,
+    args: &Args,
+    module: &Module,
+    reader: impl std::io::BufRead,
+    profiles: &mut Vec<Initial>,
+    until: Option<DateTime<Utc>>,
+    rep: &mut Reporter,
+    sink: &mut Sink<impl std::io::Write>,
+) -> Result<(u64, u64, u64), Failure> {
+    let outcome = replay(store, args, module, reader, profiles, until, rep, sink);
+    if let Some(bar) = rep.bar.take() {
+        bar.finish_and_clear();
+    }
+    let mut outcome = outcome?;
+    match outcome.engine.take() {
+        Some(engine) if !sink.closed => run_timers(engine, until, sink)?,
+        _ => {}
+    }
+    Ok((
+        outcome.applied,
+        outcome.skipped_after_until,
+        outcome.continued,
+    ))
+}
+
 /// Runs timers after the last line, to `until` or until none is left,
-/// draining the log into `sink` after each due time.
-fn run_timers(
-    mut engine: Engine<MemoryStore>,
+/// draining the log into `sink` after each due time; a durable store is
+/// committed at the end.
+fn run_timers<S: Store>(
+    mut engine: Engine<S>,
     until: Option<DateTime<Utc>>,
     sink: &mut Sink<impl std::io::Write>,
 ) -> Result<(), Failure> {
@@ -439,11 +519,12 @@ fn run_timers(
             while engine.fire_next().map_err(engine_error)?.is_some() {
                 sink.drain(&mut engine)?;
                 if sink.closed {
-                    return Ok(());
+                    break;
                 }
             }
         }
     }
+    engine.commit().map_err(engine_error)?;
     sink.drain(&mut engine)
 }
 
@@ -455,7 +536,12 @@ fn plural(n: u64) -> &'static str {
     }
 }
 
-fn replay(
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the run's store, its inputs and its outputs"
+)]
+fn replay<S: RunStore>(
+    store: S,
     args: &Args,
     module: &Module,
     reader: impl std::io::BufRead,
@@ -463,17 +549,32 @@ fn replay(
     until: Option<DateTime<Utc>>,
     rep: &mut Reporter,
     sink: &mut Sink<impl std::io::Write>,
-) -> Result<Outcome, Failure> {
+) -> Result<Outcome<S>, Failure> {
     let name = display_name(&args.events);
-    let mut engine: Option<Engine<MemoryStore>> = None;
+    // An earlier run on this store applied the lines up to this one.
+    let done_before = store.applied_line()?;
+    let mut store = Some(store);
+    let mut engine: Option<Engine<S>> = None;
     let mut last: Option<DateTime<Utc>> = None;
     let mut applied = 0u64;
+    let mut continued = 0u64;
     let mut skipped_after_until = 0u64;
     let bar = rep.bar.clone();
     for_each_line(
         &args.events,
         reader,
         |number, line| {
+            if done_before.is_some_and(|d| number as u64 <= d) {
+                // Applied by the earlier run: only its time matters, as
+                // where the clock stood.
+                if let Ok((input, _)) =
+                    line.and_then(|text| ingest::parse_call(text, &module.schemas))
+                {
+                    last = input.at().or(last);
+                }
+                continued += 1;
+                return Ok(true);
+            }
             let (input, notes) =
                 match line.and_then(|text| ingest::parse_call(text, &module.schemas)) {
                     Ok(ok) => ok,
@@ -507,10 +608,23 @@ fn replay(
             }
             let engine = match &mut engine {
                 Some(e) => e,
-                None => engine.insert(start(module, profiles, at)?),
+                None => {
+                    let store = store
+                        .take()
+                        .ok_or_else(|| Failure::Other("the store is gone".into()))?;
+                    let e = match (done_before, last) {
+                        // Go on from the earlier run's clock; its profiles
+                        // are in the store.
+                        (Some(_), Some(clock)) => Engine::new(store, module.clone(), clock),
+                        _ => start(store, module, profiles, at)?,
+                    };
+                    engine.insert(e)
+                }
             };
             last = Some(at);
             applied += 1;
+            engine.advance_to(at).map_err(engine_error)?;
+            engine.store_mut().mark_line(number as u64);
             let done = match input {
                 Input::Track {
                     user_id,
@@ -523,23 +637,34 @@ fn replay(
                 } => engine.identify(&user_id, traits, at),
             };
             done.map_err(engine_error)?;
+            if applied % COMMIT_EVERY == 0 {
+                engine.commit().map_err(engine_error)?;
+            }
             sink.drain(engine)?;
             // A closed output (the reader is gone): stop here.
             Ok(!sink.closed)
         },
         bar.as_ref(),
     )?;
-    // No line applied: initial profiles still start their quiet spells.
-    if engine.is_none() && !profiles.is_empty() {
-        let first = profiles.iter().filter_map(|p| p.at).min();
-        if let Some(first) = first.or(until) {
-            engine = Some(start(module, profiles, first)?);
+    // No line applied: initial profiles still start their quiet spells
+    // (on a new store), or the earlier run's timers go on.
+    if engine.is_none() {
+        if let Some(store) = store.take() {
+            if let (Some(_), Some(clock)) = (done_before, last) {
+                engine = Some(Engine::new(store, module.clone(), clock));
+            } else if !profiles.is_empty() {
+                let first = profiles.iter().filter_map(|p| p.at).min();
+                if let Some(first) = first.or(until) {
+                    engine = Some(start(store, module, profiles, first)?);
+                }
+            }
         }
     }
     Ok(Outcome {
         engine,
         applied,
         skipped_after_until,
+        continued,
     })
 }
 
@@ -632,7 +757,7 @@ impl<W: std::io::Write> Sink<W> {
     }
 
     /// Takes what the engine logged since the last drain.
-    fn drain(&mut self, engine: &mut Engine<MemoryStore>) -> Result<(), Failure> {
+    fn drain<S: Store>(&mut self, engine: &mut Engine<S>) -> Result<(), Failure> {
         if engine.log.is_empty() {
             return Ok(());
         }

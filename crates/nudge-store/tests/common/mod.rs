@@ -133,4 +133,3 @@ pub fn apply<S: Store>(engine: &mut Engine<S>, at: DateTime<Utc>, call: &Call) {
 pub fn end() -> DateTime<Utc> {
     t0() + Duration::days(40)
 }
-

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 
 use nudge_bytecode::{EntryRule, WorkflowId};
 
-use crate::record::{Record, Suppression};
 use super::{Engine, EngineError, ProfileFacts, Result};
 use crate::journey::{ExitReason, Input, Journey, Status};
+use crate::record::{Record, Suppression};
 use crate::store::{EntryLog, ProfileRecord, ProfileState, Store};
 use crate::value::Event;
 use crate::vm::{plus, Ctx};

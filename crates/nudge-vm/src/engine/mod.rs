@@ -41,8 +41,8 @@ use crate::store::{ProfileState, Store, StoreError};
 use crate::value::{profile_default, Event, Props, Value};
 use crate::vm::{Vm, VmError};
 
-use deploy::{quiet_workflow_names, Triggers};
 pub use crate::record::{Record, Suppression, WorkflowStats};
+use deploy::{quiet_workflow_names, Triggers};
 pub use sends::NEVER_FREE;
 
 /// Why the engine could not go on.

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 
 use nudge_bytecode::{Module, Priority, Workflow};
 
-use crate::record::Record;
 use super::{Engine, ProfileFacts, Result};
 use crate::journey::{Effect, Journey};
 use crate::message::Rendered;
+use crate::record::Record;
 use crate::store::{OutboxItem, ProfileState, Store, Timer};
 use crate::time::{quiet_release, Quiet, QuietWindow};
 use crate::value::Value;

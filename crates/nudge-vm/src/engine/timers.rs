@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::record::Record;
 use super::{Engine, EngineError, Result};
 use crate::journey::Input;
+use crate::record::Record;
 use crate::store::{ProfileRecord, Store, Timer};
 use crate::value::Value;
 use crate::vm::plus;
