@@ -30,7 +30,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use nudge_bytecode::{Channel, Const, EntryRule, Module, Priority, Trigger, Type, WorkflowId};
+use nudge_bytecode::{
+    Channel, Const, EntryRule, Module, Priority, Trigger, Type, Window, WorkflowId,
+};
 use nudge_vm::{
     Ctx, Effect, Event, ExitReason, Facts, Input, Journey, Props, Record, Rendered, Status,
     Suppression, Value, Vm, VmError,
@@ -43,8 +45,11 @@ struct Profile {
     attributes: BTreeMap<String, Value>,
     created_at: DateTime<Utc>,
     last_event: Option<DateTime<Utc>>,
-    /// Every accepted event, oldest first.
+    /// The accepted events the deployed versions can still read, oldest
+    /// first (see [`Reference::forget`]).
     history: Vec<Event>,
+    /// Events accepted so far (the next event's `seq` is one more).
+    events_seen: u64,
     /// Per workflow name: the latest journey.
     journeys: BTreeMap<String, Journey>,
     /// Per workflow name: every entry (time, trigger key).
@@ -266,6 +271,7 @@ impl Reference {
                 created_at: now,
                 last_event: None,
                 history: Vec::new(),
+                events_seen: 0,
                 journeys: BTreeMap::new(),
                 entries: BTreeMap::new(),
                 capped_sends: Vec::new(),
@@ -330,10 +336,11 @@ impl Reference {
         let event = {
             let p = self.profiles.get_mut(id).expect("profile");
             p.last_event = Some(now);
+            p.events_seen += 1;
             Event {
                 name: Arc::from(name),
                 at: now,
-                seq: p.history.len() as u64 + 1,
+                seq: p.events_seen + 1,
                 props,
             }
         };
@@ -375,7 +382,37 @@ impl Reference {
                 self.enter(id, wi as WorkflowId, Some(event.clone()), now)?;
             }
         }
+        self.forget(id, now);
         Ok(())
+    }
+
+    /// After an event, a profile forgets the events no version deployed so
+    /// far can read any more: events no `did` names, and events older than
+    /// the longest `within` of every `did` that names them (a `did` that
+    /// looks at all time or since entry keeps them all).
+    fn forget(&mut self, id: &str, now: DateTime<Utc>) {
+        let mut keep: BTreeMap<String, Option<i64>> = BTreeMap::new();
+        for m in &self.versions {
+            for q in &m.queries {
+                let name = m.event_name(q.event.event).to_owned();
+                let window = match q.window {
+                    Window::Within(d) => Some(m.duration(d)),
+                    Window::Ever | Window::SinceEntry => None,
+                };
+                let slot = keep.entry(name).or_insert(window);
+                *slot = match (*slot, window) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
+            }
+        }
+        if let Some(p) = self.profiles.get_mut(id) {
+            p.history.retain(|e| match keep.get(&*e.name) {
+                None => false,
+                Some(None) => true,
+                Some(Some(d)) => e.at >= now - chrono::Duration::seconds(*d),
+            });
+        }
     }
 
     fn record_suppressed(
@@ -882,7 +919,7 @@ impl Reference {
     ) {
         let first = events.first().map_or(start, |e| e.0).min(start);
         let last = events.last().map(|e| e.0);
-        let history = events
+        let history: Vec<Event> = events
             .into_iter()
             .enumerate()
             .map(|(i, (at, name, props))| Event {
@@ -903,6 +940,7 @@ impl Reference {
                     .collect(),
                 created_at: first,
                 last_event: last,
+                events_seen: history.len() as u64,
                 history,
                 journeys: BTreeMap::new(),
                 entries: BTreeMap::new(),

@@ -484,3 +484,70 @@ workflow crm {
     );
     assert!(got(&e, "b", t0).is_empty());
 }
+
+#[test]
+fn a_profile_keeps_only_the_history_its_flows_can_read() {
+    use nudge_vm::Store as _;
+    // `login` within 3 days, `buy` over all time, `click` never.
+    let flows = "workflow back {\n  on upgrade\n  audience did login within 3d or did buy\n  send email { subject: \"hi\", text: \"t\" }\n}\n";
+    let t0 = t("2026-03-01T10:00:00Z");
+    let mut e = engine(flows, t0);
+    person(&mut e, "u1", &[], t0);
+    let mut buy = Props::new();
+    buy.insert("total", Value::Float(3.0));
+    let mut click = Props::new();
+    click.insert("target", Value::str("x"));
+    for day in 0..10 {
+        let at = t0 + Duration::days(day);
+        e.track("u1", "login", Props::new(), at).unwrap();
+        e.track("u1", "click", click.clone(), at).unwrap();
+        if day % 4 == 0 {
+            e.track("u1", "buy", buy.clone(), at).unwrap();
+        }
+    }
+    let kept = |e: &Engine<MemoryStore>| -> Vec<(String, i64)> {
+        e.store()
+            .peek("u1")
+            .unwrap()
+            .unwrap()
+            .history
+            .iter()
+            .map(|ev| (ev.name.to_string(), (ev.at - t0).num_days()))
+            .collect()
+    };
+    assert_eq!(
+        kept(&e),
+        [
+            ("buy", 0),
+            ("buy", 4),
+            ("login", 6),
+            ("login", 7),
+            ("login", 8),
+            ("buy", 8),
+            ("login", 9)
+        ]
+        .map(|(n, d)| (n.to_owned(), d))
+        .to_vec()
+    );
+    // Every event is still counted.
+    assert_eq!(e.store().peek("u1").unwrap().unwrap().record.next_seq, 24);
+    // A version that reads `click` sees only the clicks after it.
+    e.deploy(build(
+        "workflow back {\n  on upgrade\n  audience did click\n  send email { subject: \"hi\", text: \"t\" }\n}\n",
+    ));
+    let at = t0 + Duration::days(11);
+    let mut up = Props::new();
+    up.insert("size", Value::Int(1));
+    up.insert("note", Value::str("n"));
+    e.track("u1", "upgrade", up.clone(), at).unwrap();
+    assert!(
+        e.log.iter().any(|r| matches!(r, Record::Suppressed { .. })),
+        "the clicks before the version that reads them are forgotten"
+    );
+    e.track("u1", "click", click, at + Duration::hours(1))
+        .unwrap();
+    e.advance_to(at + Duration::days(2)).unwrap();
+    e.track("u1", "upgrade", up, at + Duration::days(2))
+        .unwrap();
+    assert!(e.log.iter().any(|r| matches!(r, Record::Sent { .. })));
+}

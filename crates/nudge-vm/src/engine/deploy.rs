@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use nudge_bytecode::{EventMatch, Module, Trigger, Type, WorkflowId};
+use nudge_bytecode::{EventMatch, Module, Trigger, Type, Window, WorkflowId};
 
 use super::Engine;
 use crate::store::Store;
@@ -51,6 +51,13 @@ impl<S: Store> Engine<S> {
         self.templates = Arc::new(crate::render::TemplateCache::new(&module));
         let module = Arc::new(module);
         self.store.put_module(hash, module.clone());
+        self.retention = retention(
+            self.store
+                .module_hashes()
+                .into_iter()
+                .filter_map(|h| self.store.module(h))
+                .chain(std::iter::once(module.clone())),
+        );
         self.module = module;
         self.module_hash = hash;
         self.triggers_by_event = triggers_by_event;
@@ -101,4 +108,30 @@ pub(super) fn quiet_workflow_names(module: &Module) -> Vec<Arc<str>> {
         .filter(|w| w.triggers.iter().any(|t| matches!(t, Trigger::Inactive(_))))
         .map(|w| Arc::from(w.name.as_str()))
         .collect()
+}
+
+/// What the versions deployed so far can read of each event's history:
+/// `None` keeps every event of that name (a `did` over all time or since
+/// entry), `Some(seconds)` the events of the last that long (the longest
+/// `within`); a name no `did` reads keeps none.
+pub(super) fn retention(
+    modules: impl Iterator<Item = Arc<Module>>,
+) -> HashMap<Arc<str>, Option<i64>, crate::store::FxBuild> {
+    let mut keep: HashMap<Arc<str>, Option<i64>, crate::store::FxBuild> = HashMap::default();
+    for m in modules {
+        for q in &m.queries {
+            let window = match q.window {
+                Window::Within(d) => Some(m.duration(d)),
+                Window::Ever | Window::SinceEntry => None,
+            };
+            let slot = keep
+                .entry(Arc::from(m.event_name(q.event.event)))
+                .or_insert(window);
+            *slot = match (*slot, window) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            };
+        }
+    }
+    keep
 }

@@ -164,6 +164,9 @@ pub struct Engine<S: Store> {
     /// restarts must make the versions their checks name known here
     /// before relying on it.
     quiet_names_current: bool,
+    /// Every version deployed: how long each event's history is read (see
+    /// [`deploy::retention`]).
+    retention: HashMap<Arc<str>, Option<i64>, crate::store::FxBuild>,
     /// The time of the last record checked: records never go back in time.
     last_record_at: Option<DateTime<Utc>>,
     /// The ids of every message sent: none goes out twice. (Eight bytes
@@ -198,6 +201,7 @@ impl<S: Store> Engine<S> {
             required: Vec::new(),
             quiet_names_seen: Vec::new(),
             quiet_names_current: true,
+            retention: HashMap::default(),
             last_record_at: None,
             sent_ids: Default::default(),
             burst: Default::default(),
@@ -406,8 +410,19 @@ impl<S: Store> Engine<S> {
         self.arm_quiet_checks(&mut state.record, now);
         state.history.push(event.clone());
         let result = self.track_steps(&mut state, &event, now);
+        self.forget(&mut state, now);
         self.store.save(state);
         self.end_step(result)
+    }
+
+    /// After an event, a profile forgets the events no version deployed so
+    /// far can read any more (docs/language.md, "What a profile keeps").
+    fn forget(&self, state: &mut ProfileState, now: DateTime<Utc>) {
+        state.history.retain(|e| match self.retention.get(&e.name) {
+            None => false,
+            Some(None) => true,
+            Some(Some(d)) => e.at >= crate::vm::minus(now, *d),
+        });
     }
 
     fn step_journey(
