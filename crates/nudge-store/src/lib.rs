@@ -17,11 +17,15 @@
 //!
 //! **Steps and group commit.** Everything one step of the engine saves and
 //! schedules, the records it adds (messages sent included), and the
-//! removal of the timer it fired, is one
-//! [`sled::Batch`], applied atomically at [`Store::end_step`]: a step is
-//! either wholly there after a crash or not at all. [`Store::commit`]
-//! flushes (one fsync for every step since the last commit); only then may
-//! a caller acknowledge those steps.
+//! removal of the timer it fired, joins the group of steps since the last
+//! commit; [`Store::commit`] writes the group as one [`sled::Batch`]
+//! (atomically: every step of it is there after a crash, or none) and
+//! flushes it (one fsync for the group). Only then may a caller acknowledge
+//! those steps. A profile saved several times in a group is encoded and
+//! written once, at the commit; a timer set and fired within the group is
+//! never written. A group longer than [`MAX_GROUP`] steps is written (not
+//! flushed) on the way, so memory stays bounded. A store dropped without a
+//! commit loses its group, as a crash would.
 //!
 //! **The timer wheel.** sled holds every timer. Memory holds only those
 //! due before a horizon, refilled from an ordered range scan when they run
@@ -32,7 +36,7 @@
 //! **Bounded memory.** Profile states are cached up to a byte budget
 //! (their encoded size), least recently used first out.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -46,6 +50,9 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// The default byte budget of the profile cache: 64 MiB of encoded states.
 pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
+/// The most steps a group holds before it is written (without a flush).
+pub const MAX_GROUP: usize = 1024;
 
 /// How many timers a refill of the in-memory wheel reads at most.
 const REFILL: usize = 4096;
@@ -242,6 +249,24 @@ impl Cache {
         }
         self.used += bytes;
         self.order.push_back((id, self.tick));
+    }
+
+    /// Sets the encoded size of a cached state.
+    fn set_size(&mut self, id: &str, bytes: usize) {
+        if let Some(c) = self.entries.get_mut(id) {
+            self.used = self.used - c.bytes + bytes;
+            c.bytes = bytes;
+        }
+    }
+
+    /// The encoded size last known of a cached state.
+    fn size(&self, id: &str) -> usize {
+        self.entries.get(id).map_or(0, |c| c.bytes)
+    }
+
+    /// Drops the least recently used states until the cache is within its
+    /// budget (only when none is waiting to be written).
+    fn trim(&mut self) {
         while self.used > self.budget {
             let Some((id, tick)) = self.order.pop_front() else {
                 break;
@@ -278,10 +303,14 @@ pub struct SledStore {
     seq: u64,
     /// The next record's number.
     next_record: u64,
-    /// The writes of the step under way.
-    batch: sled::Batch,
-    /// Whether the batch holds anything.
-    dirty: bool,
+    /// The writes of the step under way, as (key, value or removal).
+    step: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The writes of the steps since the last commit.
+    group: sled::Batch,
+    /// Steps in the group.
+    group_steps: usize,
+    /// Profiles saved in the group: encoded and written at the commit.
+    saved: HashSet<Arc<str>>,
     /// The timer the step under way fired (removed with its batch).
     fired: Option<TimerKey>,
     /// An encoding failure inside the step, reported at its end.
@@ -343,8 +372,10 @@ impl SledStore {
             far_first: None,
             seq,
             next_record,
-            batch: sled::Batch::default(),
-            dirty: false,
+            step: Vec::new(),
+            group: sled::Batch::default(),
+            group_steps: 0,
+            saved: HashSet::new(),
             fired: None,
             failure: None,
         };
@@ -378,8 +409,8 @@ impl SledStore {
     /// knows exactly where to go on. Set it after advancing the clock to
     /// the input's time and before the input's own step.
     pub fn mark_applied(&mut self, position: u64) {
-        self.batch.insert(APPLIED, &position.to_be_bytes());
-        self.dirty = true;
+        self.step
+            .push((APPLIED.to_vec(), Some(position.to_be_bytes().to_vec())));
     }
 
     /// The position last recorded by [`SledStore::mark_applied`].
@@ -432,8 +463,10 @@ impl SledStore {
         }
     }
 
-    /// Moves the horizon past the next timers and reads them into memory.
+    /// Moves the horizon past the next timers and reads them into memory
+    /// (after writing the group, so that the scan sees every timer).
     fn refill(&mut self) -> Result<(), StoreError> {
+        self.write_group()?;
         let Some(first) = self.far_first else {
             return Ok(());
         };
@@ -457,6 +490,31 @@ impl SledStore {
         }
         self.horizon = last.map_or(self.horizon, |t| t.saturating_add(1));
         self.far_first = self.first_timer_from(self.horizon)?;
+        Ok(())
+    }
+
+    /// Writes the group (the profiles it saved, encoded now) as one atomic
+    /// batch, and lets the cache shrink to its budget again.
+    fn write_group(&mut self) -> Result<(), StoreError> {
+        if self.group_steps == 0 && self.saved.is_empty() {
+            return Ok(());
+        }
+        let mut group = std::mem::take(&mut self.group);
+        for id in std::mem::take(&mut self.saved) {
+            let Some(state) = self.cache.get(&id) else {
+                continue;
+            };
+            let bytes = postcard::to_allocvec(state).map_err(|e| {
+                StoreError(format!("cannot encode the state of profile `{id}`: {e}"))
+            })?;
+            self.cache.set_size(&id, bytes.len());
+            group.insert(profile_key(&id), bytes);
+        }
+        self.group_steps = 0;
+        self.tree
+            .apply_batch(group)
+            .map_err(failed("cannot write the steps"))?;
+        self.cache.trim();
         Ok(())
     }
 
@@ -494,13 +552,10 @@ impl Store for SledStore {
     }
 
     fn save(&mut self, state: ProfileState) {
-        let Some(bytes) = self.encode(&state, "a profile") else {
-            return;
-        };
-        let size = bytes.len();
-        self.batch.insert(profile_key(&state.record.id), bytes);
-        self.dirty = true;
+        let id = state.record.id.clone();
+        let size = self.cache.size(&id);
         self.cache.put(state, size);
+        self.saved.insert(id);
     }
 
     fn peek(&self, id: &str) -> Result<Option<ProfileState>, StoreError> {
@@ -516,9 +571,9 @@ impl Store for SledStore {
         let Some(bytes) = self.encode(&timer, "a timer") else {
             return;
         };
-        self.batch.insert(timer_key(key).as_slice(), bytes);
-        self.batch.insert(SEQUENCE, &self.seq.to_be_bytes());
-        self.dirty = true;
+        self.step.push((timer_key(key).to_vec(), Some(bytes)));
+        self.step
+            .push((SEQUENCE.to_vec(), Some(self.seq.to_be_bytes().to_vec())));
         if key.0 < self.horizon {
             self.near.insert(key, timer);
         } else if self.far_first.is_none_or(|f| key < f) {
@@ -556,10 +611,9 @@ impl Store for SledStore {
         for r in records {
             match serde_json::to_vec(r) {
                 Ok(line) => {
-                    let mut key = [0u8; 9];
-                    key[0] = LOG;
-                    key[1..].copy_from_slice(&self.next_record.to_be_bytes());
-                    self.batch.insert(key.as_slice(), line);
+                    let mut key = vec![LOG];
+                    key.extend_from_slice(&self.next_record.to_be_bytes());
+                    self.step.push((key, Some(line)));
                     self.next_record += 1;
                 }
                 Err(e) => {
@@ -569,29 +623,34 @@ impl Store for SledStore {
             }
         }
         if !records.is_empty() {
-            self.batch.insert(LOG_NEXT, &self.next_record.to_be_bytes());
-            self.dirty = true;
+            self.step.push((
+                LOG_NEXT.to_vec(),
+                Some(self.next_record.to_be_bytes().to_vec()),
+            ));
         }
         if let Some(key) = self.fired.take() {
-            self.batch.remove(timer_key(key).as_slice());
-            self.dirty = true;
+            self.step.push((timer_key(key).to_vec(), None));
         }
         if let Some(e) = self.failure.take() {
-            self.batch = sled::Batch::default();
-            self.dirty = false;
+            // The step is not kept; the caller stops on the error.
+            self.step.clear();
             return Err(e);
         }
-        if self.dirty {
-            let batch = std::mem::take(&mut self.batch);
-            self.dirty = false;
-            self.tree
-                .apply_batch(batch)
-                .map_err(failed("cannot write a step"))?;
+        for (key, value) in self.step.drain(..) {
+            match value {
+                Some(value) => self.group.insert(key, value),
+                None => self.group.remove(key),
+            }
+        }
+        self.group_steps += 1;
+        if self.group_steps >= MAX_GROUP {
+            self.write_group()?;
         }
         Ok(())
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
+        self.write_group()?;
         self.db
             .flush()
             .map(|_| ())
