@@ -9,7 +9,7 @@
 //! | `T` + due (ms, sign-flipped, big-endian) + sequence (big-endian) | the [`Timer`] (postcard) |
 //! | `S` | the next timer sequence number |
 //! | `A` | the position of the last input applied (see [`SledStore::mark_applied`]) |
-//! | `L` + number (big-endian) | a record of the log (JSON, as `nudge simulate` writes it) |
+//! | `L` + number (big-endian) | the records of one group, from that record on (JSON lines, as `nudge simulate` writes them) |
 //! | `N` | the number of the next record |
 //!
 //! Modules live in the tree `modules` (content hash, big-endian → the
@@ -311,6 +311,12 @@ pub struct SledStore {
     group_steps: usize,
     /// Profiles saved in the group: encoded and written at the commit.
     saved: HashSet<Arc<str>>,
+    /// The group's records (JSON lines) and the number of its first.
+    group_records: Vec<u8>,
+    group_first_record: u64,
+    /// The step's records, joined to the group's when the step ends.
+    step_records: Vec<u8>,
+    step_record_count: u64,
     /// The timer the step under way fired (removed with its batch).
     fired: Option<TimerKey>,
     /// An encoding failure inside the step, reported at its end.
@@ -376,6 +382,10 @@ impl SledStore {
             group: sled::Batch::default(),
             group_steps: 0,
             saved: HashSet::new(),
+            group_records: Vec::new(),
+            group_first_record: next_record,
+            step_records: Vec::new(),
+            step_record_count: 0,
             fired: None,
             failure: None,
         };
@@ -433,7 +443,11 @@ impl SledStore {
         let mut out = Vec::new();
         for entry in self.tree.scan_prefix([LOG]) {
             let (_, value) = entry.map_err(failed("cannot read the records"))?;
-            out.push(String::from_utf8_lossy(&value).into_owned());
+            out.extend(
+                String::from_utf8_lossy(&value)
+                    .lines()
+                    .map(str::to_owned),
+            );
         }
         Ok(out)
     }
@@ -500,6 +514,13 @@ impl SledStore {
             return Ok(());
         }
         let mut group = std::mem::take(&mut self.group);
+        if !self.group_records.is_empty() {
+            let mut key = vec![LOG];
+            key.extend_from_slice(&self.group_first_record.to_be_bytes());
+            group.insert(key, std::mem::take(&mut self.group_records));
+            group.insert(LOG_NEXT, &self.next_record.to_be_bytes());
+        }
+        self.group_first_record = self.next_record;
         for id in std::mem::take(&mut self.saved) {
             let Some(state) = self.cache.get(&id) else {
                 continue;
@@ -609,24 +630,12 @@ impl Store for SledStore {
 
     fn end_step(&mut self, records: &[Record]) -> Result<(), StoreError> {
         for r in records {
-            match serde_json::to_vec(r) {
-                Ok(line) => {
-                    let mut key = vec![LOG];
-                    key.extend_from_slice(&self.next_record.to_be_bytes());
-                    self.step.push((key, Some(line)));
-                    self.next_record += 1;
-                }
-                Err(e) => {
-                    self.failure
-                        .get_or_insert(StoreError(format!("cannot encode a record: {e}")));
-                }
+            if let Err(e) = serde_json::to_writer(&mut self.step_records, r) {
+                self.failure
+                    .get_or_insert(StoreError(format!("cannot encode a record: {e}")));
             }
-        }
-        if !records.is_empty() {
-            self.step.push((
-                LOG_NEXT.to_vec(),
-                Some(self.next_record.to_be_bytes().to_vec()),
-            ));
+            self.step_records.push(b'\n');
+            self.step_record_count += 1;
         }
         if let Some(key) = self.fired.take() {
             self.step.push((timer_key(key).to_vec(), None));
@@ -634,8 +643,12 @@ impl Store for SledStore {
         if let Some(e) = self.failure.take() {
             // The step is not kept; the caller stops on the error.
             self.step.clear();
+            self.step_records.clear();
+            self.step_record_count = 0;
             return Err(e);
         }
+        self.group_records.append(&mut self.step_records);
+        self.next_record += std::mem::take(&mut self.step_record_count);
         for (key, value) in self.step.drain(..) {
             match value {
                 Some(value) => self.group.insert(key, value),
