@@ -20,7 +20,9 @@
 //! removal of the timer it fired, joins the group of steps since the last
 //! commit; [`Store::commit`] writes the group as one [`sled::Batch`]
 //! (atomically: every step of it is there after a crash, or none) and
-//! flushes it (one fsync for the group). Only then may a caller acknowledge
+//! makes it durable: sled's flush, then an fsync of sled's log file (sled
+//! 0.34's flush alone writes with `sync_file_range`, which does not
+//! survive a power loss). Only then may a caller acknowledge
 //! those steps. A profile saved several times in a group is encoded and
 //! written once, at the commit; a timer set and fired within the group is
 //! never written. A group longer than [`MAX_GROUP`] steps is written (not
@@ -289,6 +291,9 @@ impl Cache {
 /// The engine's store on one sled partition.
 pub struct SledStore {
     db: sled::Db,
+    /// sled's log file, synced at each commit (`None` for a database
+    /// opened by the caller, which syncs it).
+    log_file: Option<std::path::PathBuf>,
     tree: sled::Tree,
     modules_tree: sled::Tree,
     modules: HashMap<u64, Arc<Module>>,
@@ -327,7 +332,9 @@ impl SledStore {
     /// Opens partition 0 of the store in `dir` (creating it).
     pub fn open(dir: &Path, options: Options) -> Result<SledStore, StoreError> {
         let db = open_db(dir)?;
-        SledStore::partition(&db, 0, options)
+        let mut store = SledStore::partition(&db, 0, options)?;
+        store.log_file = Some(dir.join("db"));
+        Ok(store)
     }
 
     /// Opens partition `n` of an open database.
@@ -369,6 +376,7 @@ impl SledStore {
         };
         let mut store = SledStore {
             db: db.clone(),
+            log_file: None,
             tree,
             modules_tree,
             modules,
@@ -443,11 +451,7 @@ impl SledStore {
         let mut out = Vec::new();
         for entry in self.tree.scan_prefix([LOG]) {
             let (_, value) = entry.map_err(failed("cannot read the records"))?;
-            out.extend(
-                String::from_utf8_lossy(&value)
-                    .lines()
-                    .map(str::to_owned),
-            );
+            out.extend(String::from_utf8_lossy(&value).lines().map(str::to_owned));
         }
         Ok(out)
     }
@@ -666,8 +670,18 @@ impl Store for SledStore {
         self.write_group()?;
         self.db
             .flush()
-            .map(|_| ())
-            .map_err(failed("cannot make the steps durable"))
+            .map_err(failed("cannot make the steps durable"))?;
+        if let Some(path) = &self.log_file {
+            std::fs::File::open(path)
+                .and_then(|f| f.sync_data())
+                .map_err(|e| {
+                    StoreError(format!(
+                        "cannot make the steps durable: syncing `{}`: {e}",
+                        path.display()
+                    ))
+                })?;
+        }
+        Ok(())
     }
 
     fn put_module(&mut self, hash: u64, module: Arc<Module>) {
