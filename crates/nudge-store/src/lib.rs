@@ -53,6 +53,10 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The default byte budget of the profile cache: 64 MiB of encoded states.
 pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
+/// sled's own page cache (sled's default is 1 GiB, which a store of a
+/// million waiting journeys fills).
+pub const SLED_CACHE_BYTES: u64 = 64 << 20;
+
 /// The most steps a group holds before it is written (without a flush).
 pub const MAX_GROUP: usize = 1024;
 
@@ -94,7 +98,11 @@ pub fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
     // first): wait for it, briefly, before calling the folder busy.
     let mut tries = 0;
     let db = loop {
-        match sled::open(dir) {
+        match sled::Config::new()
+            .path(dir)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open()
+        {
             Ok(db) => break db,
             Err(e) if locked(&e) && tries < 300 => {
                 tries += 1;
