@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The durable store's crash test with 1 000 kill -9 cycles (the default run
-# in `cargo test` does 60). Set NUDGE_CRASH_CYCLES and NUDGE_CRASH_SEED to
+# in `cargo test` does 70). Set NUDGE_CRASH_CYCLES and NUDGE_CRASH_SEED to
 # change the count and the timing of the kills.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
