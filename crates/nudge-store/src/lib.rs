@@ -35,8 +35,9 @@
 //! removed in the same batch as the state change it caused: a crash before
 //! the batch leaves both undone, and the timer fires again on restart.
 //!
-//! **Bounded memory.** Profile states are cached up to a byte budget
-//! (their encoded size), least recently used first out.
+//! **Bounded memory.** Profile states are cached up to a memory budget
+//! ([`ProfileState::approx_memory`] of each), least recently used first
+//! out; sled's own page cache is capped at [`SLED_CACHE_BYTES`].
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::Path;
@@ -47,11 +48,18 @@ use nudge_bytecode::Module;
 use nudge_vm::{ProfileState, Record, Store, StoreError, Timer};
 
 /// The format this build writes. A store written by a newer format is
-/// refused; an older one is migrated when opened (none exists yet).
-pub const FORMAT_VERSION: u32 = 1;
+/// refused; an older one is migrated when opened.
+///
+/// - 1: instants in states and timers as RFC 3339 text.
+/// - 2: instants as seconds and nanoseconds ([`nudge_vm::stored_time`]).
+pub const FORMAT_VERSION: u32 = 2;
 
-/// The default byte budget of the profile cache: 64 MiB of encoded states.
+/// The default memory budget of the profile cache: 64 MiB.
 pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
+/// What the cache spends on an entry besides the state: its slot in the
+/// table and in the recency list.
+const CACHE_ENTRY_BYTES: usize = 96;
 
 /// sled's own page cache (sled's default is 1 GiB, which a store of a
 /// million waiting journeys fills).
@@ -74,7 +82,8 @@ const FORMAT_KEY: &[u8] = b"format";
 /// How a store is opened.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
-    /// The byte budget of the profile cache (encoded sizes).
+    /// The memory budget of the profile cache, in bytes (each state
+    /// counted by [`ProfileState::approx_memory`]).
     pub cache_bytes: usize,
 }
 
@@ -152,9 +161,85 @@ pub fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
                     dir.display()
                 )));
             }
+            if found == 0 {
+                return Err(StoreError(format!(
+                    "the data folder `{}` holds a store of an unknown format (0)",
+                    dir.display()
+                )));
+            }
+            if found < FORMAT_VERSION {
+                migrate(&db, &meta).map_err(|StoreError(e)| {
+                    StoreError(format!(
+                        "cannot migrate the data folder `{}` from store format {found} to \
+                         {FORMAT_VERSION}: {e}",
+                        dir.display()
+                    ))
+                })?;
+            }
         }
     }
     Ok(db)
+}
+
+/// Rewrites a format 1 store in format 2: every profile state and timer
+/// re-encoded with instants as numbers, a thousand per batch, then the new
+/// format number. A migration cut short by a crash goes on when the store
+/// is next opened: an entry already rewritten is recognised and left.
+fn migrate(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    fn rewrite<T: serde::Serialize + serde::de::DeserializeOwned>(
+        key: &[u8],
+        value: &[u8],
+        what: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        if postcard::from_bytes::<T>(value).is_ok() {
+            return Ok(None);
+        }
+        let old: T = nudge_vm::stored_time::with_text_times(|| postcard::from_bytes(value))
+            .map_err(|e| {
+                StoreError(format!(
+                    "{what} `{}` cannot be read: {e}",
+                    String::from_utf8_lossy(key.get(1..).unwrap_or_default())
+                ))
+            })?;
+        postcard::to_allocvec(&old)
+            .map(Some)
+            .map_err(|e| StoreError(format!("cannot encode {what}: {e}")))
+    }
+    for name in db.tree_names() {
+        if !name.starts_with(b"partition-") {
+            continue;
+        }
+        let tree = db
+            .open_tree(&name)
+            .map_err(failed("cannot open a partition"))?;
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for entry in tree.iter() {
+            let (key, value) = entry.map_err(failed("cannot read a partition"))?;
+            let new = match key.first() {
+                Some(&PROFILE) => rewrite::<ProfileState>(&key, &value, "the state of profile")?,
+                Some(&TIMER) => rewrite::<Timer>(&key, &value, "timer")?,
+                _ => None,
+            };
+            if let Some(new) = new {
+                batch.insert(key, new);
+                n += 1;
+            }
+            if n == 1000 {
+                tree.apply_batch(std::mem::take(&mut batch))
+                    .map_err(failed("cannot write a partition"))?;
+                n = 0;
+            }
+        }
+        tree.apply_batch(batch)
+            .map_err(failed("cannot write a partition"))?;
+    }
+    db.flush().map_err(failed("cannot write a partition"))?;
+    meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())
+        .map_err(failed("cannot write the store's format"))?;
+    db.flush()
+        .map_err(failed("cannot write the store's format"))?;
+    Ok(())
 }
 
 /// Whether sled could not take the folder's lock file.
@@ -205,15 +290,16 @@ fn instant(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-/// A cached profile state and its cost.
+/// A cached profile state and its cost (boxed: growing the table moves
+/// pointers, not states).
 struct Cached {
-    state: ProfileState,
+    state: Box<ProfileState>,
     bytes: usize,
     /// Its latest place in `Cache::order`.
     tick: u64,
 }
 
-/// Profile states by id, up to a byte budget, least recently used out
+/// Profile states by id, up to a memory budget, least recently used out
 /// first (the order list keeps stale entries until they reach its front).
 struct Cache {
     budget: usize,
@@ -237,11 +323,11 @@ impl Cache {
     fn take(&mut self, id: &str) -> Option<ProfileState> {
         let c = self.entries.remove(id)?;
         self.used -= c.bytes;
-        Some(c.state)
+        Some(*c.state)
     }
 
     fn get(&self, id: &str) -> Option<&ProfileState> {
-        self.entries.get(id).map(|c| &c.state)
+        self.entries.get(id).map(|c| &*c.state)
     }
 
     fn put(&mut self, state: ProfileState, bytes: usize) {
@@ -250,7 +336,7 @@ impl Cache {
         if let Some(old) = self.entries.insert(
             id.clone(),
             Cached {
-                state,
+                state: Box::new(state),
                 bytes,
                 tick: self.tick,
             },
@@ -261,7 +347,7 @@ impl Cache {
         self.order.push_back((id, self.tick));
     }
 
-    /// Sets the encoded size of a cached state.
+    /// Sets the memory a cached state takes.
     fn set_size(&mut self, id: &str, bytes: usize) {
         if let Some(c) = self.entries.get_mut(id) {
             self.used = self.used - c.bytes + bytes;
@@ -269,7 +355,7 @@ impl Cache {
         }
     }
 
-    /// The encoded size last known of a cached state.
+    /// The memory last counted for a cached state.
     fn size(&self, id: &str) -> usize {
         self.entries.get(id).map_or(0, |c| c.bytes)
     }
@@ -540,7 +626,8 @@ impl SledStore {
             let bytes = postcard::to_allocvec(state).map_err(|e| {
                 StoreError(format!("cannot encode the state of profile `{id}`: {e}"))
             })?;
-            self.cache.set_size(&id, bytes.len());
+            let memory = state.approx_memory() + CACHE_ENTRY_BYTES;
+            self.cache.set_size(&id, memory);
             group.insert(profile_key(&id), bytes);
         }
         self.group_steps = 0;

@@ -123,3 +123,88 @@ fn a_store_of_a_newer_format_is_refused_with_what_to_do() {
     assert!(err.contains("format 99"), "{err}");
     assert!(err.contains(&dir.path().display().to_string()), "{err}");
 }
+
+/// Rewrites the store in `dir` as store format 1 wrote it (instants as
+/// text) — every other entry only, as a migration cut short by a crash
+/// would leave it.
+fn downgrade_to_format_1(dir: &std::path::Path) -> usize {
+    let db = sled::open(dir).unwrap();
+    let tree = db.open_tree("partition-0").unwrap();
+    let mut rewritten = 0;
+    for (i, entry) in tree.iter().enumerate() {
+        let (key, value) = entry.unwrap();
+        if i % 2 == 1 {
+            continue;
+        }
+        let old = match key[0] {
+            b'P' => {
+                let state: nudge_vm::ProfileState = postcard::from_bytes(&value).unwrap();
+                nudge_vm::stored_time::with_text_times(|| postcard::to_allocvec(&state)).unwrap()
+            }
+            b'T' => {
+                let timer: nudge_vm::Timer = postcard::from_bytes(&value).unwrap();
+                nudge_vm::stored_time::with_text_times(|| postcard::to_allocvec(&timer)).unwrap()
+            }
+            _ => continue,
+        };
+        if old != value.to_vec() {
+            tree.insert(key, old).unwrap();
+            rewritten += 1;
+        }
+    }
+    db.open_tree("meta")
+        .unwrap()
+        .insert("format", &1u32.to_be_bytes())
+        .unwrap();
+    db.flush().unwrap();
+    rewritten
+}
+
+#[test]
+fn a_store_of_format_1_is_migrated_when_opened_and_runs_on() {
+    let module = examples();
+    let calls = trace(40, 800);
+    let mut memory = Engine::new(MemoryStore::new(), module.clone(), t0());
+    for (at, call) in &calls {
+        apply(&mut memory, *at, call);
+    }
+    memory.advance_to(end()).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = Engine::new(
+        SledStore::open(dir.path(), Options::default()).unwrap(),
+        module.clone(),
+        t0(),
+    );
+    let (first, rest) = calls.split_at(400);
+    for (at, call) in first {
+        apply(&mut engine, *at, call);
+    }
+    engine.commit().unwrap();
+    let mut log = std::mem::take(&mut engine.log);
+    let now = engine.now();
+    drop(engine);
+
+    assert!(downgrade_to_format_1(dir.path()) > 20);
+    // Format 1 entries do not read as format 2.
+    let mut engine = Engine::new(
+        SledStore::open(dir.path(), Options::default()).unwrap(),
+        module,
+        now,
+    );
+    for (at, call) in rest {
+        apply(&mut engine, *at, call);
+    }
+    engine.advance_to(end()).unwrap();
+    log.append(&mut engine.log);
+    assert_eq!(log, memory.log);
+    drop(engine);
+    let db = sled::open(dir.path()).unwrap();
+    let format = db
+        .open_tree("meta")
+        .unwrap()
+        .get("format")
+        .unwrap()
+        .unwrap();
+    assert_eq!(format.as_ref(), &nudge_store::FORMAT_VERSION.to_be_bytes());
+}

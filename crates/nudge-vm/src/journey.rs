@@ -61,6 +61,7 @@ pub enum Wait {
     /// A timer (`wait`, `wait until`, an escalation step).
     Timer {
         /// When it fires.
+        #[serde(with = "crate::stored_time")]
         at: DateTime<Utc>,
     },
     /// `wait for`: the event, or the deadline timer.
@@ -68,6 +69,7 @@ pub enum Wait {
         /// The descriptor.
         wait_for: WaitForId,
         /// When the `else` branch runs.
+        #[serde(with = "crate::stored_time")]
         deadline: DateTime<Utc>,
     },
 }
@@ -78,6 +80,7 @@ pub struct ActiveEscalation {
     /// The descriptor.
     pub escalation: EscalationId,
     /// When the block started (step times count from here).
+    #[serde(with = "crate::stored_time")]
     pub started: DateTime<Utc>,
 }
 
@@ -97,6 +100,7 @@ pub struct Journey {
     /// Where it stands.
     pub status: Status,
     /// When it started.
+    #[serde(with = "crate::stored_time")]
     pub entered_at: DateTime<Utc>,
     /// The history position of the trigger (`since entry` excludes it).
     pub entry_seq: u64,

@@ -40,6 +40,7 @@ mod record;
 mod render;
 mod split;
 mod store;
+pub mod stored_time;
 pub mod time;
 mod value;
 mod vm;

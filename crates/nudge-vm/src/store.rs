@@ -14,13 +14,13 @@ use std::hash::Hasher as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use nudge_bytecode::{Channel, Module};
+use nudge_bytecode::{Channel, EventId, Module, Pc, SplitId};
 use serde::{Deserialize, Serialize};
 
 use crate::journey::Journey;
 use crate::message::Rendered;
 use crate::record::Record;
-use crate::value::{Event, Props};
+use crate::value::{Event, Prop, Props, Value};
 
 /// What is known about a profile, besides its history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,8 +30,10 @@ pub struct ProfileRecord {
     /// Declared attributes that are set.
     pub attributes: Props,
     /// When it was first seen.
+    #[serde(with = "crate::stored_time")]
     pub created_at: DateTime<Utc>,
     /// The last accepted `track` event.
+    #[serde(with = "crate::stored_time::option")]
     pub last_activity: Option<DateTime<Utc>>,
     /// The seq the next event gets.
     pub next_seq: u64,
@@ -46,6 +48,7 @@ pub struct EntryLog {
     /// Entries so far (the next run number).
     pub count: u32,
     /// The last entry.
+    #[serde(with = "crate::stored_time::option")]
     pub last: Option<DateTime<Utc>>,
     /// What started the last entry: the trigger event's history position,
     /// or 0 for an `inactive for` spell (one entry per instant and trigger
@@ -105,6 +108,7 @@ pub enum Timer {
         /// The workflow's name.
         workflow: Arc<str>,
         /// The activity the quiet spell started after.
+        #[serde(with = "crate::stored_time")]
         since: DateTime<Utc>,
     },
 }
@@ -129,6 +133,7 @@ pub struct OutboxItem {
     /// The content, rendered when the step ran.
     pub message: Rendered,
     /// When it is released.
+    #[serde(with = "crate::stored_time")]
     pub due: DateTime<Utc>,
 }
 
@@ -153,6 +158,7 @@ pub struct ProfileState {
     /// By workflow name, sorted.
     pub workflows: Vec<(Arc<str>, WorkflowState)>,
     /// Sends a cap counts: when, on which channel (oldest first).
+    #[serde(with = "crate::stored_time::pairs")]
     pub capped: Vec<(DateTime<Utc>, Channel)>,
     /// Messages parked until quiet hours end, in the order they were
     /// parked.
@@ -249,6 +255,87 @@ impl ProfileState {
     pub fn take_outbox(&mut self, send_id: u64) -> Option<OutboxItem> {
         let i = self.outbox.iter().position(|m| m.send_id == send_id)?;
         Some(self.outbox.remove(i))
+    }
+
+    /// About how many bytes the state takes in memory, itself included:
+    /// every allocation it holds counted as if it held it alone (shared
+    /// names and events are counted at each place), plus an allocator's
+    /// overhead per allocation. What a cache that holds many states
+    /// counts against its budget.
+    pub fn approx_memory(&self) -> usize {
+        use std::mem::size_of;
+        fn alloc(bytes: usize) -> usize {
+            if bytes == 0 {
+                0
+            } else {
+                bytes.next_multiple_of(16) + 16
+            }
+        }
+        fn name(s: &str) -> usize {
+            alloc(16 + s.len())
+        }
+        fn props(p: &Props) -> usize {
+            let entries = p.entries();
+            alloc(16 + entries.len() * size_of::<Prop>())
+                + entries
+                    .iter()
+                    .map(|(k, v)| name(k) + value(v))
+                    .sum::<usize>()
+        }
+        fn value(v: &Value) -> usize {
+            match v {
+                Value::Str(s) => name(s),
+                Value::List(items) => {
+                    alloc(16 + items.len() * size_of::<Value>())
+                        + items.iter().map(value).sum::<usize>()
+                }
+                _ => 0,
+            }
+        }
+        fn event(e: &Event) -> usize {
+            name(&e.name) + props(&e.props)
+        }
+        let r = &self.record;
+        let mut n = size_of::<ProfileState>()
+            + name(&r.id)
+            + props(&r.attributes)
+            + alloc(r.quiet_checks.capacity() * size_of::<Arc<str>>())
+            + r.quiet_checks.iter().map(|w| name(w)).sum::<usize>();
+        n += alloc(self.history.capacity() * size_of::<Event>());
+        n += self.history.iter().map(event).sum::<usize>();
+        n += alloc(self.workflows.capacity() * size_of::<(Arc<str>, WorkflowState)>());
+        for (w, state) in &self.workflows {
+            n += name(w);
+            if let Some(j) = &state.journey {
+                n += name(&j.profile)
+                    + j.trigger
+                        .as_ref()
+                        .map_or(0, |e| alloc(size_of::<Event>() + 16) + event(e))
+                    + alloc(j.received.capacity() * size_of::<(EventId, Arc<Event>)>())
+                    + j.received
+                        .iter()
+                        .map(|(_, e)| alloc(size_of::<Event>() + 16) + event(e))
+                        .sum::<usize>()
+                    + alloc(j.visits.capacity() * size_of::<(Pc, u32)>())
+                    + alloc(j.goals.capacity() * size_of::<u16>())
+                    + alloc(j.arms.capacity() * size_of::<(SplitId, u16)>());
+            }
+        }
+        n += alloc(self.capped.capacity() * size_of::<(DateTime<Utc>, Channel)>());
+        n += alloc(self.outbox.capacity() * size_of::<OutboxItem>());
+        for m in &self.outbox {
+            n += name(&m.profile)
+                + name(&m.workflow)
+                + m.address.as_ref().map_or(0, |a| alloc(a.len()))
+                + m.message.template.as_ref().map_or(0, |t| name(t))
+                + alloc(m.message.fields.len() * size_of::<(Arc<str>, String)>())
+                + m.message
+                    .fields
+                    .iter()
+                    .map(|(k, v)| name(k) + alloc(v.len()))
+                    .sum::<usize>();
+        }
+        n
     }
 }
 

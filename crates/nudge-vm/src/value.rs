@@ -27,7 +27,7 @@ pub enum Value {
     /// A string, email, phone, url, time zone or enum member.
     Str(Arc<str>),
     /// An instant.
-    Time(DateTime<Utc>),
+    Time(#[serde(with = "crate::stored_time")] DateTime<Utc>),
     /// A duration in seconds.
     Duration(i64),
     /// A time of day in minutes after midnight.
@@ -315,6 +315,7 @@ pub struct Event {
     /// The event's name.
     pub name: Arc<str>,
     /// When it was received.
+    #[serde(with = "crate::stored_time")]
     pub at: DateTime<Utc>,
     /// Its position in the profile's history (strictly increasing).
     pub seq: u64,
