@@ -92,3 +92,47 @@ pub fn compile(checked: &Checked) -> Result<Compiled<'_>, NoModule> {
         .map_err(|e| NoModule::Internal(e.to_string()))?;
     Ok(Compiled { program, module })
 }
+
+/// Loads, checks and compiles the one project of a command that runs it
+/// (`nudge compile`, `nudge serve`), reporting its diagnostics on stderr;
+/// on failure, the exit code to end with.
+pub fn module_of(paths: &[PathBuf], command: &str) -> Result<Module, crate::exit::Exit> {
+    use crate::exit::Exit;
+    let loaded = load(paths);
+    if !loaded.fatal.is_empty() {
+        let _ = report_stderr(&loaded.fatal, 0);
+        return Err(Exit::Failure);
+    }
+    let project = match loaded.single() {
+        Ok(project) => project,
+        Err(found) => {
+            eprintln!(
+                "error: `nudge {command}` takes one project (a folder or its files), found {found}"
+            );
+            return Err(Exit::Failure);
+        }
+    };
+    let checked = check(project);
+    let mut diagnostics = loaded.file_errors.clone();
+    diagnostics.extend(checked.diagnostics.iter().cloned());
+    if !diagnostics.is_empty() {
+        let _ = report_stderr(&diagnostics, loaded.files);
+    }
+    if !errors(&diagnostics).is_empty() {
+        return Err(Exit::Problems);
+    }
+    match compile(&checked) {
+        Ok(compiled) => Ok(compiled.module),
+        Err(NoModule::Errors(_)) => Err(Exit::Problems),
+        Err(NoModule::Internal(e)) => {
+            eprintln!("error: internal compiler error: {e}");
+            Err(Exit::Failure)
+        }
+    }
+}
+
+fn report_stderr(diagnostics: &[Diagnostic], files: usize) -> std::io::Result<()> {
+    let mut err = std::io::stderr().lock();
+    crate::report::emit(crate::report::Format::Human, diagnostics, files, &mut err)?;
+    std::io::Write::flush(&mut err)
+}

@@ -11,6 +11,8 @@
 //! | `A` | the position of the last input applied (see [`SledStore::mark_applied`]) |
 //! | `L` + number (big-endian) | the records of one group, from that record on (JSON lines, as `nudge simulate` writes them) |
 //! | `N` | the number of the next record |
+//! | `M` + message id | when an input with that id was applied (ms, big-endian) |
+//! | `E` + that time (ms, big-endian) + message id | nothing: the message ids in the order they expire |
 //!
 //! Modules live in the tree `modules` (content hash, big-endian → the
 //! module's own encoding), and the format version in the tree `meta`.
@@ -77,6 +79,8 @@ const SEQUENCE: &[u8] = b"S";
 const APPLIED: &[u8] = b"A";
 const LOG: u8 = b'L';
 const LOG_NEXT: &[u8] = b"N";
+const MESSAGE: u8 = b'M';
+const MESSAGE_EXPIRY: u8 = b'E';
 const FORMAT_KEY: &[u8] = b"format";
 
 /// How a store is opened.
@@ -416,6 +420,8 @@ pub struct SledStore {
     /// The step's records, joined to the group's when the step ends.
     step_records: Vec<u8>,
     step_record_count: u64,
+    /// Message ids remembered since the last write of the group.
+    group_messages: HashSet<Box<str>>,
     /// The timer the step under way fired (removed with its batch).
     fired: Option<TimerKey>,
     /// An encoding failure inside the step, reported at its end.
@@ -488,11 +494,20 @@ impl SledStore {
             group_first_record: next_record,
             step_records: Vec::new(),
             step_record_count: 0,
+            group_messages: HashSet::new(),
             fired: None,
             failure: None,
         };
         store.far_first = store.first_timer_from(i64::MIN)?;
         Ok(store)
+    }
+
+    /// Makes each commit also fsync `file` (sled's log file, `db` in the
+    /// data folder), as [`SledStore::open`] does: for a partition of a
+    /// database the caller opened with [`open_db`].
+    pub fn syncing(mut self, file: Option<std::path::PathBuf>) -> SledStore {
+        self.log_file = file;
+        self
     }
 
     /// How many timers are pending (a full scan: for tests and tools).
@@ -523,6 +538,105 @@ impl SledStore {
     pub fn mark_applied(&mut self, position: u64) {
         self.step
             .push((APPLIED.to_vec(), Some(position.to_be_bytes().to_vec())));
+    }
+
+    /// Whether an input with this message id was applied (and not yet
+    /// forgotten by [`SledStore::forget_messages`]).
+    pub fn seen_message(&self, id: &str) -> Result<bool, StoreError> {
+        if self.group_messages.contains(id) {
+            return Ok(true);
+        }
+        let mut key = Vec::with_capacity(1 + id.len());
+        key.push(MESSAGE);
+        key.extend_from_slice(id.as_bytes());
+        self.tree
+            .contains_key(key)
+            .map_err(failed("cannot read the message ids"))
+    }
+
+    /// Remembers, in the step under way, that the input with this message
+    /// id was applied at `at`: a later input with the same id is a retry
+    /// (see [`SledStore::seen_message`]).
+    pub fn remember_message(&mut self, id: &str, at: DateTime<Utc>) {
+        let ms = millis(at).max(0) as u64;
+        let mut key = Vec::with_capacity(1 + id.len());
+        key.push(MESSAGE);
+        key.extend_from_slice(id.as_bytes());
+        self.step.push((key, Some(ms.to_be_bytes().to_vec())));
+        let mut expiry = Vec::with_capacity(9 + id.len());
+        expiry.push(MESSAGE_EXPIRY);
+        expiry.extend_from_slice(&ms.to_be_bytes());
+        expiry.extend_from_slice(id.as_bytes());
+        self.step.push((expiry, Some(Vec::new())));
+        self.group_messages.insert(id.into());
+    }
+
+    /// Forgets up to `limit` message ids applied before `before`, oldest
+    /// first, in the group under way (their removal is durable with its
+    /// commit); returns how many. Called now and then with a window's
+    /// start, it keeps the ids of that window only.
+    pub fn forget_messages(
+        &mut self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let mut end = vec![MESSAGE_EXPIRY];
+        end.extend_from_slice(&(millis(before).max(0) as u64).to_be_bytes());
+        let mut n = 0;
+        for entry in self.tree.range([MESSAGE_EXPIRY].as_slice()..end.as_slice()) {
+            if n == limit {
+                break;
+            }
+            let (key, _) = entry.map_err(failed("cannot read the message ids"))?;
+            let mut message = vec![MESSAGE];
+            message.extend_from_slice(key.get(9..).unwrap_or_default());
+            self.group.remove(message);
+            self.group.remove(key);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The records numbered `from` on, as (number, JSON line), oldest
+    /// first, at most `limit` (what is committed or written; a scan from
+    /// the group holding `from`).
+    pub fn records_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut out = Vec::new();
+        // The group holding `from` starts at or before it.
+        let mut start = vec![LOG];
+        start.extend_from_slice(&from.to_be_bytes());
+        let first = self
+            .tree
+            .range(..start.clone())
+            .next_back()
+            .transpose()
+            .map_err(failed("cannot read the records"))?
+            .filter(|(k, _)| k.first() == Some(&LOG))
+            .map(|(k, _)| k.to_vec());
+        let scan_from = first.unwrap_or(start);
+        for entry in self.tree.range(scan_from..vec![LOG + 1]) {
+            let (key, value) = entry.map_err(failed("cannot read the records"))?;
+            let n0 = key
+                .get(1..9)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| StoreError("a record key is damaged".into()))?;
+            for (i, line) in String::from_utf8_lossy(&value).lines().enumerate() {
+                let n = n0 + i as u64;
+                if n >= from {
+                    out.push((n, line.to_owned()));
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The number the next record will get.
+    pub fn next_record(&self) -> u64 {
+        self.next_record
     }
 
     /// The position last recorded by [`SledStore::mark_applied`].
@@ -631,6 +745,7 @@ impl SledStore {
             group.insert(profile_key(&id), bytes);
         }
         self.group_steps = 0;
+        self.group_messages.clear();
         self.tree
             .apply_batch(group)
             .map_err(failed("cannot write the steps"))?;
@@ -686,7 +801,9 @@ impl Store for SledStore {
     }
 
     fn schedule(&mut self, at: DateTime<Utc>, timer: Timer) {
-        let key = (millis(at), self.seq);
+        // Rounded up to the millisecond: a timer never fires early.
+        let sub_ms = at.timestamp_subsec_nanos() % 1_000_000 != 0;
+        let key = (millis(at) + i64::from(sub_ms), self.seq);
         self.seq += 1;
         let Some(bytes) = self.encode(&timer, "a timer") else {
             return;

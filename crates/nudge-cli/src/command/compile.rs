@@ -2,11 +2,8 @@
 
 use std::path::PathBuf;
 
-use nudge_syntax::Diagnostic;
-
 use crate::exit::Exit;
-use crate::pipeline::{self, NoModule};
-use crate::report::{self, Format};
+use crate::pipeline;
 
 /// `nudge compile`
 #[derive(clap::Args, Debug)]
@@ -21,36 +18,9 @@ pub struct Args {
 
 /// Runs `nudge compile`.
 pub fn run(args: &Args) -> Exit {
-    let loaded = pipeline::load(&args.project);
-    if !loaded.fatal.is_empty() {
-        let _ = report_stderr(&loaded.fatal, 0);
-        return Exit::Failure;
-    }
-    let project = match loaded.single() {
-        Ok(project) => project,
-        Err(found) => {
-            eprintln!(
-                "error: `nudge compile` takes one project (a folder or its files), found {found}"
-            );
-            return Exit::Failure;
-        }
-    };
-    let checked = pipeline::check(project);
-    let mut diagnostics = loaded.file_errors.clone();
-    diagnostics.extend(checked.diagnostics.iter().cloned());
-    if !diagnostics.is_empty() {
-        let _ = report_stderr(&diagnostics, loaded.files);
-    }
-    if !pipeline::errors(&diagnostics).is_empty() {
-        return Exit::Problems;
-    }
-    let module = match pipeline::compile(&checked) {
-        Ok(compiled) => compiled.module,
-        Err(NoModule::Errors(_)) => return Exit::Problems,
-        Err(NoModule::Internal(e)) => {
-            eprintln!("error: internal compiler error: {e}");
-            return Exit::Failure;
-        }
+    let module = match pipeline::module_of(&args.project, "compile") {
+        Ok(module) => module,
+        Err(exit) => return exit,
     };
     let bytes = match module.to_bytes() {
         Ok(b) => b,
@@ -64,10 +34,4 @@ pub fn run(args: &Args) -> Exit {
         return Exit::Failure;
     }
     Exit::Ok
-}
-
-fn report_stderr(diagnostics: &[Diagnostic], files: usize) -> std::io::Result<()> {
-    let mut err = std::io::stderr().lock();
-    report::emit(Format::Human, diagnostics, files, &mut err)?;
-    std::io::Write::flush(&mut err)
 }

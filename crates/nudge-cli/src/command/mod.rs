@@ -5,6 +5,7 @@ pub mod compile;
 pub mod disasm;
 pub mod fmt;
 pub mod lsp;
+pub mod serve;
 pub mod simulate;
 pub mod test;
 
@@ -41,6 +42,12 @@ pub enum Command {
     ///
     /// Exit codes: 0 written, 1 the flows have errors, 2 usage or IO error.
     Compile(compile::Args),
+    /// Run a project: take events over Segment's HTTP API, run journeys on
+    /// the wall clock, write messages to the outbox in the data folder.
+    ///
+    /// Exit codes: 0 stopped cleanly (SIGTERM or Ctrl-C), 1 the flows have
+    /// errors, 2 usage, IO or store error, or a partition failed.
+    Serve(serve::Args),
     /// Print the listing of a module written by `nudge compile`.
     ///
     /// Exit codes: 0 listed, 2 unreadable, corrupted, truncated or newer
@@ -57,6 +64,7 @@ pub fn run(command: Command) -> Exit {
         Command::Simulate(args) => simulate::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Compile(args) => compile::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Disasm(args) => disasm::run(&args),
     }
 }

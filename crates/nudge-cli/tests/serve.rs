@@ -1,0 +1,350 @@
+//! `nudge serve` as a process, driven over HTTP on 127.0.0.1: a trace sent
+//! in real time gives the messages `nudge simulate` predicts; bad requests
+//! get their status and change nothing; retries are applied once; a clean
+//! stop and a restart lose nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod serve_common;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use serve_common::{messages, project, simulate, Server};
+
+/// Sleeps until `offset` after `t0`, then gives the wall time in ms.
+fn at(t0: Instant, start_ms: i64, offset_ms: u64) -> i64 {
+    let target = t0 + Duration::from_millis(offset_ms);
+    if let Some(d) = target.checked_duration_since(Instant::now()) {
+        std::thread::sleep(d);
+    }
+    let _ = start_ms;
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn stamp(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[test]
+fn a_trace_sent_in_real_time_gives_the_messages_simulate_predicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = project(dir.path());
+    let server = Server::start(&project, &dir.path().join("data"), &[]);
+    let mut trace: Vec<Value> = Vec::new();
+    let t0 = Instant::now();
+    let start = chrono::Utc::now().timestamp_millis();
+    let mut send = |offset: u64, calls: Vec<Value>| {
+        let now = stamp(at(t0, start, offset));
+        let mut batch = Vec::new();
+        for mut c in calls {
+            c["timestamp"] = json!(now);
+            batch.push(c.clone());
+            // The trace names anonymous profiles by their anonymousId.
+            if c.get("userId").is_none() {
+                c["userId"] = c["anonymousId"].clone();
+                c.as_object_mut().unwrap().remove("anonymousId");
+            }
+            trace.push(c);
+        }
+        let r = server.post("/v1/batch", &json!({ "batch": batch }));
+        assert_eq!(r.0, 200, "{}", r.1);
+    };
+    let identify = |id: &str, name: &str| json!({"type": "identify", "userId": id, "traits": {"email": format!("{id}@example.com"), "name": name}});
+    send(
+        0,
+        vec![
+            identify("u1", "Ann"),
+            identify("u2", "Bo"),
+            identify("u3", "Cy"),
+        ],
+    );
+    let signed_up = |id: &str, plan: &str| json!({"type": "track", "userId": id, "event": "signed_up", "properties": {"plan": plan}});
+    send(
+        200,
+        vec![
+            signed_up("u1", "free"),
+            signed_up("u2", "pro"),
+            signed_up("u3", "free"),
+        ],
+    );
+    // u2 activates: thanks, then the last call 1 s later.
+    send(
+        1000,
+        vec![json!({"type": "track", "userId": "u2", "event": "activated"})],
+    );
+    // u3 buys: it leaves the workflow.
+    send(
+        1200,
+        vec![
+            json!({"type": "track", "userId": "u3", "event": "bought", "properties": {"total": 12.5}}),
+        ],
+    );
+    // An anonymous visitor signs up: a profile of its own.
+    send(
+        1500,
+        vec![
+            json!({"type": "track", "anonymousId": "anon-7", "event": "signed_up", "properties": {"plan": "free"}}),
+        ],
+    );
+    // u1 and anon-7 get no activation: a nudge at +2 s, a last call at +3 s.
+    std::thread::sleep(
+        (t0 + Duration::from_millis(4_900)).saturating_duration_since(Instant::now()),
+    );
+    let outbox = server.stop();
+    let trace_file = dir.path().join("trace.jsonl");
+    let lines: Vec<String> = trace.iter().map(Value::to_string).collect();
+    std::fs::write(&trace_file, lines.join("\n") + "\n").unwrap();
+    let predicted = simulate(&project, &trace_file);
+    assert_eq!(predicted.len(), 13, "{predicted:#?}");
+    assert_eq!(messages(outbox), predicted);
+}
+
+#[test]
+fn bad_requests_get_their_status_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = project(dir.path());
+    let server = Server::start(&project, &dir.path().join("data"), &[]);
+    let ok_call = json!({"type": "track", "userId": "u1", "event": "signed_up", "properties": {"plan": "free"}});
+    let cases: Vec<(&str, u16, &str, Value)> = vec![
+        (
+            "wrong type",
+            400,
+            "properties.total",
+            json!({"batch": [ok_call, {"type": "track", "userId": "u1", "event": "bought", "properties": {"total": "ten"}}]}),
+        ),
+        (
+            "missing required property",
+            400,
+            "properties.plan",
+            json!({"batch": [{"type": "track", "userId": "u1", "event": "signed_up"}]}),
+        ),
+        (
+            "unknown enum member",
+            400,
+            "traits.tier",
+            json!({"batch": [{"type": "identify", "userId": "u1", "traits": {"tier": "platinum"}}]}),
+        ),
+        (
+            "no user",
+            400,
+            "userId",
+            json!({"batch": [ok_call, {"type": "track", "event": "signed_up", "properties": {"plan": "free"}}]}),
+        ),
+        (
+            "unknown call type",
+            400,
+            "type",
+            json!({"batch": [{"type": "fax", "userId": "u1"}]}),
+        ),
+        (
+            "bad timestamp",
+            400,
+            "timestamp",
+            json!({"batch": [{"type": "track", "userId": "u1", "event": "activated", "timestamp": "yesterday"}]}),
+        ),
+    ];
+    for (what, status, field, body) in &cases {
+        let (got, answer) = server.post("/v1/batch", body);
+        assert_eq!(got, *status, "{what}: {answer}");
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["success"], json!(false), "{what}");
+        assert_eq!(answer["field"], json!(field), "{what}: {answer}");
+        assert!(!answer["message"].as_str().unwrap().is_empty(), "{what}");
+    }
+    let (got, answer) = server.post(
+        "/v1/batch",
+        &json!({"batch": [ok_call, {"type": "track", "userId": "u1", "event": "bought", "properties": {"total": "ten"}}]}),
+    );
+    assert_eq!(got, 400);
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["index"], json!(1), "{answer}");
+    assert_eq!(answer["event"], json!("bought"), "{answer}");
+
+    // Malformed JSON.
+    let r = server.raw(
+        "/v1/batch",
+        "application/json",
+        None,
+        Some(&server.key),
+        b"{\"batch\": [".to_vec(),
+    );
+    assert_eq!(r.0, 400, "{}", r.1);
+    assert!(r.1.contains("not valid JSON"), "{}", r.1);
+    // Wrong key, no key.
+    let body = serde_json::to_vec(&json!({"batch": [ok_call]})).unwrap();
+    let r = server.raw(
+        "/v1/batch",
+        "application/json",
+        None,
+        Some("wk_wrong"),
+        body.clone(),
+    );
+    assert_eq!(r.0, 401, "{}", r.1);
+    let r = server.raw("/v1/batch", "application/json", None, None, body.clone());
+    assert_eq!(r.0, 401, "{}", r.1);
+    // Wrong content type.
+    let r = server.raw(
+        "/v1/batch",
+        "text/plain",
+        None,
+        Some(&server.key),
+        body.clone(),
+    );
+    assert_eq!(r.0, 415, "{}", r.1);
+    // A body over 512 KiB.
+    let big = json!({"batch": (0..2000).map(|i| json!({"type": "track", "userId": format!("u{i}"), "event": "activated", "properties": {"pad": "x".repeat(300)}})).collect::<Vec<_>>()});
+    let r = server.raw(
+        "/v1/batch",
+        "application/json",
+        None,
+        Some(&server.key),
+        serde_json::to_vec(&big).unwrap(),
+    );
+    assert_eq!(r.0, 413, "{}", r.1);
+    // One call over 32 KiB.
+    let fat = json!({"batch": [{"type": "track", "userId": "u1", "event": "activated", "properties": {"pad": "x".repeat(40_000)}}]});
+    let r = server.raw(
+        "/v1/batch",
+        "application/json",
+        None,
+        Some(&server.key),
+        serde_json::to_vec(&fat).unwrap(),
+    );
+    assert_eq!(r.0, 413, "{}", r.1);
+    // A gzip bomb: 50 KB that inflate to 100 MB.
+    let bomb = {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![b' '; 1 << 20];
+        for _ in 0..100 {
+            gz.write_all(&zeros).unwrap();
+        }
+        gz.finish().unwrap()
+    };
+    assert!(bomb.len() < 200_000);
+    let r = server.raw(
+        "/v1/batch",
+        "application/json",
+        Some("gzip"),
+        Some(&server.key),
+        bomb,
+    );
+    assert_eq!(r.0, 413, "{}", r.1);
+    // Not an endpoint.
+    let r = server.raw(
+        "/v1/fax",
+        "application/json",
+        None,
+        Some(&server.key),
+        body.clone(),
+    );
+    assert_eq!(r.0, 404, "{}", r.1);
+
+    // Nothing was applied.
+    let metrics = server.get("/metrics");
+    assert_eq!(
+        serve_common::metric(&metrics, "nudge_events_applied_total"),
+        0,
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("nudge_events_rejected_total{reason=\"invalid_call\"}"),
+        "{metrics}"
+    );
+
+    // A good gzip body is read.
+    let gz = {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&body).unwrap();
+        gz.finish().unwrap()
+    };
+    let r = server.raw(
+        "/v1/batch",
+        "application/json",
+        Some("gzip"),
+        Some(&server.key),
+        gz,
+    );
+    assert_eq!(r.0, 200, "{}", r.1);
+    // So is a key in the body.
+    let mut with_key = json!({"batch": [{"type": "track", "userId": "u9", "event": "activated"}]});
+    with_key["writeKey"] = json!(server.key);
+    let r = server.raw(
+        "/v1/batch",
+        "application/json",
+        None,
+        None,
+        serde_json::to_vec(&with_key).unwrap(),
+    );
+    assert_eq!(r.0, 200, "{}", r.1);
+    let metrics = server.get("/metrics");
+    assert_eq!(
+        serve_common::metric(&metrics, "nudge_events_applied_total"),
+        2,
+        "{metrics}"
+    );
+    server.stop();
+}
+
+#[test]
+fn a_batch_sent_twice_is_applied_once_also_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = project(dir.path());
+    let data = dir.path().join("data");
+    let batch = json!({"batch": [
+        {"type": "identify", "userId": "u1", "traits": {"email": "u1@example.com"}, "messageId": "m-1"},
+        {"type": "track", "userId": "u1", "event": "signed_up", "properties": {"plan": "free"}, "messageId": "m-2"},
+        {"type": "track", "userId": "u2", "event": "signed_up", "properties": {"plan": "pro"}, "messageId": "m-3"},
+    ]});
+    let server = Server::start(&project, &data, &[]);
+    assert_eq!(server.post("/v1/batch", &batch).0, 200);
+    assert_eq!(server.post("/v1/batch", &batch).0, 200);
+    let metrics = server.get("/metrics");
+    assert_eq!(
+        serve_common::metric(&metrics, "nudge_events_applied_total"),
+        3,
+        "{metrics}"
+    );
+    assert_eq!(
+        serve_common::metric(&metrics, "nudge_events_duplicate_total"),
+        3,
+        "{metrics}"
+    );
+    let first = server.stop();
+    // Each sign-up sent its welcome once.
+    assert_eq!(
+        messages(first.clone())
+            .iter()
+            .filter(|m| m["template"] == "hello")
+            .count(),
+        2
+    );
+    // After a restart the ids are still known.
+    let server = Server::start(&project, &data, &[]);
+    assert_eq!(server.post("/v1/batch", &batch).0, 200);
+    let metrics = server.get("/metrics");
+    assert_eq!(
+        serve_common::metric(&metrics, "nudge_events_applied_total"),
+        0,
+        "{metrics}"
+    );
+    assert_eq!(
+        serve_common::metric(&metrics, "nudge_events_duplicate_total"),
+        3,
+        "{metrics}"
+    );
+    let after = server.stop();
+    // The outbox kept its lines and added none for the retry (timers may
+    // have sent the nudges since).
+    assert_eq!(&after[..first.len()], &first[..]);
+    assert_eq!(
+        messages(after)
+            .iter()
+            .filter(|m| m["template"] == "hello")
+            .count(),
+        2
+    );
+}

@@ -1,0 +1,324 @@
+//! The HTTP API: Segment-compatible ingestion under `/v1/`, health and
+//! readiness, Prometheus metrics.
+
+use std::io::Read as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use nudge_bytecode::Schemas;
+use serde_json::json;
+
+use crate::keys::Keys;
+use crate::partition::{self, Busy, Partitions};
+use crate::segment::{self, Limits, Refusal};
+
+/// What every handler reads.
+pub struct AppState {
+    /// The partitions.
+    pub partitions: Partitions,
+    /// The credentials.
+    pub keys: Keys,
+    /// The running module's schemas.
+    pub schemas: Schemas,
+    /// Request limits.
+    pub limits: Limits,
+    /// Requests refused, by code (for `/metrics`).
+    pub refused: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+/// The server's routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    // The raw body may be as large as the decoded limit: a compressed
+    // body over it would decode larger still.
+    let raw_limit = state.limits.body_bytes;
+    Router::new()
+        .route("/v1/{kind}", post(ingest))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(raw_limit))
+        .with_state(state)
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    let p = &state.partitions;
+    let all_ready = !p.failed() && p.counters.iter().all(|c| c.ready.load(Ordering::SeqCst));
+    if all_ready {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut out = String::new();
+    let counters = &state.partitions.counters;
+    let mut metric =
+        |name: &str, help: &str, kind: &str, value: &dyn Fn(&partition::Counters) -> u64| {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for (n, c) in counters.iter().enumerate() {
+                out.push_str(&format!("{name}{{partition=\"{n}\"}} {}\n", value(c)));
+            }
+        };
+    metric(
+        "nudge_events_applied_total",
+        "Calls applied.",
+        "counter",
+        &|c| c.applied.load(Ordering::Relaxed),
+    );
+    metric(
+        "nudge_events_duplicate_total",
+        "Calls acknowledged as retries of calls already applied (same messageId).",
+        "counter",
+        &|c| c.duplicates.load(Ordering::Relaxed),
+    );
+    metric(
+        "nudge_timers_fired_total",
+        "Timers fired.",
+        "counter",
+        &|c| c.timers_fired.load(Ordering::Relaxed),
+    );
+    metric("nudge_commits_total", "Group commits.", "counter", &|c| {
+        c.commits.load(Ordering::Relaxed)
+    });
+    metric(
+        "nudge_commit_seconds_total",
+        "Time spent in group commits.",
+        "counter",
+        &|c| c.commit_micros.load(Ordering::Relaxed) / 1_000_000,
+    );
+    metric(
+        "nudge_messages_total",
+        "Messages written to the outbox.",
+        "counter",
+        &|c| c.messages.load(Ordering::Relaxed),
+    );
+    out.push_str("# HELP nudge_events_rejected_total Requests refused, by reason.\n");
+    out.push_str("# TYPE nudge_events_rejected_total counter\n");
+    if let Ok(refused) = state.refused.lock() {
+        for (code, n) in refused.iter() {
+            out.push_str(&format!(
+                "nudge_events_rejected_total{{reason=\"{code}\"}} {n}\n"
+            ));
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// An answer refusing the request.
+fn refuse(state: &AppState, r: Refusal) -> Response {
+    if let Ok(mut refused) = state.refused.lock() {
+        *refused.entry(r.code).or_default() += 1;
+    }
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (status, Json(r.body())).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"nudge\""),
+        );
+    }
+    response
+}
+
+const KINDS: [&str; 8] = [
+    "track", "identify", "page", "screen", "group", "alias", "batch", "import",
+];
+
+async fn ingest(
+    State(state): State<Arc<AppState>>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let received = partition::wall_now();
+    if !KINDS.contains(&kind.as_str()) {
+        return refuse(
+            &state,
+            Refusal::new(
+                404,
+                "not_found",
+                format!(
+                    "no endpoint /v1/{kind}; the endpoints are /v1/track, identify, page, screen, \
+                     group, alias, batch and import"
+                ),
+            ),
+        );
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    if !media.eq_ignore_ascii_case("application/json") {
+        return refuse(
+            &state,
+            Refusal::new(
+                415,
+                "unsupported_media_type",
+                format!(
+                    "the body must be JSON sent as `Content-Type: application/json` (got `{content_type}`)"
+                ),
+            ),
+        );
+    }
+    let body = match decode(&headers, &body, state.limits.body_bytes) {
+        Ok(b) => b,
+        Err(r) => return refuse(&state, r),
+    };
+    if let Err(r) = authenticate(&headers, &body, &state.keys) {
+        return refuse(&state, r);
+    }
+    let calls = match segment::read(&kind, &body, received, &state.schemas, &state.limits) {
+        Ok(calls) => calls,
+        Err(r) => return refuse(&state, r),
+    };
+    let count = state.partitions.count();
+    let mut by_partition = vec![Vec::new(); count];
+    for call in calls {
+        by_partition[partition::of(call.input.user_id(), count)].push(call);
+    }
+    let answers = match state.partitions.submit(by_partition) {
+        Ok(a) => a,
+        Err(Busy::Full) => {
+            return refuse(
+                &state,
+                Refusal::new(503, "busy", "the server's queues are full; retry shortly"),
+            )
+        }
+        Err(Busy::Stopped) => {
+            return refuse(
+                &state,
+                Refusal::new(
+                    503,
+                    "stopping",
+                    "the server is not taking events now; retry shortly",
+                ),
+            )
+        }
+    };
+    for answer in answers {
+        match answer.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                return refuse(&state, Refusal::new(500, "internal", e));
+            }
+            Err(_) => {
+                return refuse(
+                    &state,
+                    Refusal::new(
+                        500,
+                        "internal",
+                        "a partition stopped before the calls were durable; retry (calls with a \
+                         messageId are applied once)",
+                    ),
+                )
+            }
+        }
+    }
+    (StatusCode::OK, Json(json!({"success": true}))).into_response()
+}
+
+/// The body, gunzipped when sent so, within `limit` bytes.
+fn decode(headers: &HeaderMap, body: &Bytes, limit: usize) -> Result<Vec<u8>, Refusal> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    let too_large = || {
+        Refusal::new(
+            413,
+            "body_too_large",
+            format!("a request body is at most {limit} bytes (after decompression)"),
+        )
+    };
+    match encoding.as_str() {
+        "identity" | "" => Ok(body.to_vec()),
+        "gzip" | "x-gzip" => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .take(limit as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| {
+                    Refusal::new(
+                        400,
+                        "invalid_gzip",
+                        format!("the gzip body cannot be read: {e}"),
+                    )
+                })?;
+            if out.len() > limit {
+                return Err(too_large());
+            }
+            Ok(out)
+        }
+        other => Err(Refusal::new(
+            415,
+            "unsupported_encoding",
+            format!("`Content-Encoding: {other}` is not supported; send gzip or no encoding"),
+        )),
+    }
+}
+
+/// Checks the write key: HTTP basic auth with the key as the user name,
+/// else `writeKey` in the body.
+fn authenticate(headers: &HeaderMap, body: &[u8], keys: &Keys) -> Result<(), Refusal> {
+    let wrong = || Refusal::new(401, "unauthorized", "the write key is wrong");
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
+        let auth = auth.to_str().map_err(|_| wrong())?;
+        let Some(encoded) = auth
+            .strip_prefix("Basic ")
+            .or_else(|| auth.strip_prefix("basic "))
+        else {
+            return Err(Refusal::new(
+                401,
+                "unauthorized",
+                "use HTTP basic auth with the write key as the user name",
+            ));
+        };
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| wrong())?;
+        let user = decoded.split(|&b| b == b':').next().unwrap_or_default();
+        return if constant_eq(user, keys.write_key.as_bytes()) {
+            Ok(())
+        } else {
+            Err(wrong())
+        };
+    }
+    #[derive(serde::Deserialize)]
+    struct Key {
+        #[serde(rename = "writeKey")]
+        write_key: Option<String>,
+    }
+    match serde_json::from_slice::<Key>(body) {
+        Ok(Key {
+            write_key: Some(key),
+        }) if constant_eq(key.as_bytes(), keys.write_key.as_bytes()) => Ok(()),
+        Ok(Key { write_key: Some(_) }) => Err(wrong()),
+        _ => Err(Refusal::new(
+            401,
+            "unauthorized",
+            "no write key: use HTTP basic auth with the write key as the user name, or send \
+             `writeKey` in the body",
+        )),
+    }
+}
+
+/// Compares two keys in time independent of where they differ.
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

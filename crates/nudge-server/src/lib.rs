@@ -1,0 +1,207 @@
+//! `nudge serve`: the runtime that takes events over HTTP and runs
+//! journeys on the wall clock.
+//!
+//! - [`segment`] reads Segment-compatible requests into validated calls;
+//! - [`http`] serves them (and health, readiness, metrics) with axum;
+//! - [`partition`] applies them: one thread per partition, each owning an
+//!   engine on its own tree of the durable store, answering a request only
+//!   after the group commit that holds its calls;
+//! - [`outbox`] writes the messages sent to the data folder until delivery
+//!   providers are configured;
+//! - [`keys`] makes and keeps the write key and admin token.
+//!
+//! The data folder holds `store/` (sled), `keys.json` and `outbox/`.
+
+pub mod http;
+pub mod keys;
+pub mod outbox;
+pub mod partition;
+pub mod segment;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nudge_bytecode::Module;
+
+/// The port `nudge serve` listens on by default (on 127.0.0.1).
+pub const DEFAULT_PORT: u16 = 8788;
+
+/// A failure that stops the server, said in one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ServeError(pub String);
+
+impl ServeError {
+    /// A failure.
+    pub fn new(message: impl Into<String>) -> ServeError {
+        ServeError(message.into())
+    }
+}
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The data folder.
+    pub data: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Partitions (fixed when the data folder is made).
+    pub partitions: usize,
+    /// Requests each partition queues at most before answering 503.
+    pub queue: usize,
+    /// Request limits.
+    pub limits: segment::Limits,
+    /// The profile cache's memory budget per partition.
+    pub cache_bytes: usize,
+    /// Print each message on stdout.
+    pub echo: bool,
+}
+
+impl Config {
+    /// The defaults for a data folder.
+    pub fn new(data: PathBuf) -> Config {
+        Config {
+            data,
+            listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
+            partitions: 2,
+            queue: 256,
+            limits: segment::Limits::default(),
+            cache_bytes: nudge_store::DEFAULT_CACHE_BYTES,
+            echo: true,
+        }
+    }
+}
+
+/// The partition count of a data folder: the one it was made with, or
+/// `wanted` for a new one.
+fn partition_count(db: &sled::Db, wanted: usize, data: &Path) -> Result<usize, ServeError> {
+    let failed = |e: sled::Error| ServeError::new(format!("cannot read the store's settings: {e}"));
+    let meta = db.open_tree("meta").map_err(failed)?;
+    match meta.get("partitions").map_err(failed)? {
+        Some(v) => {
+            let n = <[u8; 4]>::try_from(v.as_ref())
+                .map(u32::from_be_bytes)
+                .map_err(|_| ServeError::new("the store's partition count is damaged"))?;
+            if n as usize != wanted {
+                tracing::warn!(
+                    "the data folder `{}` has {n} partitions; running {n} (not {wanted})",
+                    data.display()
+                );
+            }
+            Ok(n as usize)
+        }
+        None => {
+            meta.insert("partitions", &(wanted as u32).to_be_bytes())
+                .map_err(failed)?;
+            db.flush().map_err(failed)?;
+            Ok(wanted)
+        }
+    }
+}
+
+/// Runs the server until SIGTERM or SIGINT (or a partition fails), then
+/// stops cleanly: no new requests, what is queued applied and committed.
+/// `started` is called with the address once the server listens.
+pub fn serve(
+    config: Config,
+    module: Module,
+    started: impl FnOnce(SocketAddr, &keys::Keys, bool),
+) -> Result<(), ServeError> {
+    std::fs::create_dir_all(&config.data).map_err(|e| {
+        ServeError::new(format!(
+            "cannot create the data folder `{}`: {e}",
+            config.data.display()
+        ))
+    })?;
+    let (keys, new_keys) = keys::load_or_create(&config.data)?;
+    let store_dir = config.data.join("store");
+    let db = nudge_store::open_db(&store_dir).map_err(|e| ServeError::new(e.0))?;
+    let count = partition_count(&db, config.partitions.max(1), &config.data)?;
+    let schemas = module.schemas.clone();
+    let partitions = partition::Partitions::start(
+        &db,
+        &module,
+        count,
+        config.queue.max(1),
+        &config.data.join("outbox"),
+        Some(store_dir.join("db")),
+        nudge_store::Options {
+            cache_bytes: config.cache_bytes,
+        },
+        config.echo,
+    )?;
+    let state = Arc::new(http::AppState {
+        partitions,
+        keys: keys.clone(),
+        schemas,
+        limits: config.limits,
+        refused: Default::default(),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| ServeError::new(format!("cannot start the async runtime: {e}")))?;
+    let served: Result<(), ServeError> = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| ServeError::new(format!("cannot listen on {}: {e}", config.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ServeError::new(format!("cannot listen on {}: {e}", config.listen)))?;
+        started(addr, &keys, new_keys);
+        let app = http::router(state.clone());
+        let watch = state.clone();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop_signal(&watch).await })
+            .await
+            .map_err(|e| ServeError::new(format!("the HTTP server failed: {e}")))
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    let state = Arc::try_unwrap(state)
+        .map_err(|_| ServeError::new("requests were still running at shutdown"))?;
+    let failed = state.partitions.failed();
+    state.partitions.stop()?;
+    db.flush()
+        .map_err(|e| ServeError::new(format!("cannot flush the store: {e}")))?;
+    served?;
+    if failed {
+        return Err(ServeError::new(
+            "a partition failed (see the log above); nothing acknowledged is lost: restart the server",
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM, SIGINT, or when a partition has failed.
+async fn stop_signal(state: &http::AppState) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => Some(s),
+        Err(_) => None,
+    };
+    let terminate = async {
+        #[cfg(unix)]
+        if let Some(t) = term.as_mut() {
+            t.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await
+    };
+    let failure = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if state.partitions.failed() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("interrupted: stopping"),
+        () = terminate => tracing::info!("SIGTERM: stopping"),
+        () = failure => tracing::error!("a partition failed: stopping"),
+    }
+}

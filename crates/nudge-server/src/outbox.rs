@@ -1,0 +1,294 @@
+//! The local outbox: where messages go until delivery providers are
+//! configured.
+//!
+//! Each partition appends its messages to `outbox/partition-N.jsonl` in
+//! the data folder, one JSON object per message: `partition`, `record`
+//! (the message's number in the partition's record log), then the message
+//! as `nudge simulate --format jsonl` prints it. Each also goes to stdout
+//! as one line, and each email to `outbox/email/N-RECORD.eml`.
+//!
+//! **No gap, no duplicate.** The outbox is written from the store's record
+//! log after each group commit, so it only holds committed messages. On
+//! start, the last complete line of the file says how far it got (a line
+//! cut short by a crash is cut off), and the messages committed after it
+//! are written then: a crash anywhere loses no message and writes none
+//! twice.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+use nudge_store::SledStore;
+use serde_json::Value as Json;
+
+use crate::ServeError;
+
+/// How many records a catch-up reads at a time.
+const READ: usize = 1024;
+
+/// One partition's outbox file.
+pub struct Outbox {
+    partition: usize,
+    path: PathBuf,
+    file: File,
+    email_dir: PathBuf,
+    /// The number of the next record to look at.
+    next: u64,
+    /// The profile attribute holding email addresses, if any.
+    email_field: Option<String>,
+    /// Print each message on stdout.
+    echo: bool,
+}
+
+impl Outbox {
+    /// Opens (creating) partition `n`'s outbox in `dir`, cutting off a line
+    /// a crash cut short.
+    pub fn open(
+        dir: &Path,
+        n: usize,
+        email_field: Option<String>,
+        echo: bool,
+    ) -> Result<Outbox, ServeError> {
+        let email_dir = dir.join("email");
+        std::fs::create_dir_all(&email_dir).map_err(|e| {
+            ServeError::new(format!("cannot create `{}`: {e}", email_dir.display()))
+        })?;
+        let path = dir.join(format!("partition-{n}.jsonl"));
+        let failed =
+            |e: std::io::Error| ServeError::new(format!("outbox `{}`: {e}", path.display()));
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(failed)?;
+        let (keep, last) = last_line(&mut file).map_err(failed)?;
+        if keep < file.metadata().map_err(failed)?.len() {
+            tracing::warn!(
+                outbox = %path.display(),
+                "cutting off a message line left incomplete by a crash (it is written again)"
+            );
+            file.set_len(keep).map_err(failed)?;
+        }
+        let next = match last {
+            None => 0,
+            Some(line) => {
+                let record = serde_json::from_str::<Json>(&line)
+                    .ok()
+                    .and_then(|j| j.get("record").and_then(Json::as_u64))
+                    .ok_or_else(|| {
+                        ServeError::new(format!(
+                            "outbox `{}`: its last line has no record number; move the file away to \
+                             start a new one",
+                            path.display()
+                        ))
+                    })?;
+                record + 1
+            }
+        };
+        Ok(Outbox {
+            partition: n,
+            path,
+            file,
+            email_dir,
+            next,
+            email_field,
+            echo,
+        })
+    }
+
+    /// Writes the messages committed since the last call; returns how many.
+    pub fn catch_up(&mut self, store: &SledStore) -> Result<u64, ServeError> {
+        let failed =
+            |e: std::io::Error| ServeError::new(format!("outbox `{}`: {e}", self.path.display()));
+        let mut written = 0;
+        let mut out = Vec::new();
+        loop {
+            let records = store
+                .records_from(self.next, READ)
+                .map_err(|e| ServeError::new(e.to_string()))?;
+            let Some(&(last, _)) = records.last() else {
+                break;
+            };
+            for (number, line) in &records {
+                if !line.starts_with("{\"kind\":\"message\"") {
+                    continue;
+                }
+                let tail = line.get(1..).unwrap_or_default();
+                out.extend_from_slice(
+                    format!("{{\"partition\":{},\"record\":{number},", self.partition).as_bytes(),
+                );
+                out.extend_from_slice(tail.as_bytes());
+                out.push(b'\n');
+                written += 1;
+                if let Ok(message) = serde_json::from_str::<Json>(line) {
+                    if self.echo {
+                        println!("{}", summary(&message));
+                    }
+                    if message.get("channel").and_then(Json::as_str) == Some("email") {
+                        self.write_email(*number, &message, store)?;
+                    }
+                }
+            }
+            self.file.write_all(&out).map_err(failed)?;
+            out.clear();
+            self.next = last + 1;
+            if records.len() < READ {
+                break;
+            }
+        }
+        Ok(written)
+    }
+
+    fn write_email(
+        &self,
+        number: u64,
+        message: &Json,
+        store: &SledStore,
+    ) -> Result<(), ServeError> {
+        let text = |k: &str| message.get(k).and_then(Json::as_str).unwrap_or_default();
+        let content = |k: &str| {
+            message
+                .get("content")
+                .and_then(|c| c.get(k))
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let profile = text("profile");
+        let to = self
+            .email_field
+            .as_ref()
+            .and_then(|field| {
+                let state = nudge_vm::Store::peek(store, profile).ok()??;
+                match state.record.attributes.get(field)? {
+                    nudge_vm::Value::Str(s) => Some(s.to_string()),
+                    _ => None,
+                }
+            })
+            .unwrap_or_default();
+        let mut eml = String::new();
+        eml.push_str(&format!("To: <{}>\r\n", header(&to)));
+        eml.push_str("From: Nudge outbox <outbox@localhost>\r\n");
+        eml.push_str(&format!("Subject: {}\r\n", header(&content("subject"))));
+        eml.push_str(&format!("Date: {}\r\n", header(text("time"))));
+        eml.push_str(&format!(
+            "Message-ID: <{}.{number}.{}@nudge.localhost>\r\n",
+            self.partition,
+            header(profile)
+        ));
+        eml.push_str(&format!("X-Nudge-Profile: {}\r\n", header(profile)));
+        eml.push_str(&format!(
+            "X-Nudge-Workflow: {}\r\n",
+            header(text("workflow"))
+        ));
+        eml.push_str("MIME-Version: 1.0\r\n");
+        let (kind, body) = match content("html") {
+            html if !html.is_empty() => ("text/html", html),
+            _ => ("text/plain", content("text")),
+        };
+        eml.push_str(&format!("Content-Type: {kind}; charset=utf-8\r\n"));
+        eml.push_str("Content-Transfer-Encoding: 8bit\r\n\r\n");
+        for line in body.lines() {
+            eml.push_str(line);
+            eml.push_str("\r\n");
+        }
+        let path = self
+            .email_dir
+            .join(format!("{}-{number}.eml", self.partition));
+        std::fs::write(&path, eml)
+            .map_err(|e| ServeError::new(format!("cannot write `{}`: {e}", path.display())))
+    }
+}
+
+/// A header value on one line.
+fn header(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
+/// The stdout line of a message.
+fn summary(m: &Json) -> String {
+    let f = |k: &str| m.get(k).and_then(Json::as_str).unwrap_or("-");
+    format!(
+        "message {} {} {} {} {}",
+        f("time"),
+        f("channel"),
+        f("profile"),
+        f("workflow"),
+        f("template"),
+    )
+}
+
+/// The length to keep (up to the last newline) and the last complete line.
+fn last_line(file: &mut File) -> std::io::Result<(u64, Option<String>)> {
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut chunk = 64 * 1024u64;
+    loop {
+        let start = end.saturating_sub(chunk);
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::new();
+        std::io::Read::by_ref(file)
+            .take(len - start)
+            .read_to_end(&mut buf)?;
+        let keep = match buf.iter().rposition(|&b| b == b'\n') {
+            Some(i) => start + i as u64 + 1,
+            None if start == 0 => return Ok((0, None)),
+            None => {
+                chunk *= 2;
+                end = len;
+                continue;
+            }
+        };
+        let upto = (keep - start) as usize - 1;
+        let line_start = buf[..upto].iter().rposition(|&b| b == b'\n').map(|i| i + 1);
+        match line_start {
+            Some(i) => {
+                return Ok((
+                    keep,
+                    Some(String::from_utf8_lossy(&buf[i..upto]).into_owned()),
+                ))
+            }
+            None if start == 0 => {
+                return Ok((
+                    keep,
+                    Some(String::from_utf8_lossy(&buf[..upto]).into_owned()),
+                ))
+            }
+            None => {
+                chunk *= 2;
+                end = len;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tail(content: &str) -> (u64, Option<String>) {
+        let dir = std::env::temp_dir().join(format!(
+            "nudge-outbox-{}-{}",
+            std::process::id(),
+            content.len()
+        ));
+        std::fs::write(&dir, content).unwrap();
+        let mut f = File::open(&dir).unwrap();
+        let out = last_line(&mut f).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        out
+    }
+
+    #[test]
+    fn the_last_complete_line_is_found_and_a_torn_one_cut() {
+        assert_eq!(tail(""), (0, None));
+        assert_eq!(tail("{\"a\""), (0, None));
+        assert_eq!(tail("one\n"), (4, Some("one".into())));
+        assert_eq!(tail("one\ntwo\n"), (8, Some("two".into())));
+        assert_eq!(tail("one\ntwo\nthr"), (8, Some("two".into())));
+        let long = "x".repeat(200_000);
+        let text = format!("{long}\n{long}\n{long}");
+        assert_eq!(tail(&text), (400_002, Some(long)));
+    }
+}
