@@ -983,7 +983,10 @@ fn child_memory(module: Module, cfg: &Config, n: u64, sled_cache: u64) -> Res<()
     let hwm = status_kb("VmHWM").unwrap_or(0);
     let disk = engine.store().size_on_disk()?;
     let cache = if sled_cache == 0 {
-        "sled page cache at its default".to_owned()
+        format!(
+            "sled page cache as `SledStore::open` sets it, {} MiB",
+            nudge_store::SLED_CACHE_BYTES >> 20
+        )
     } else {
         format!("sled page cache {} MiB", sled_cache >> 20)
     };
