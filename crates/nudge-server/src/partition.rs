@@ -293,6 +293,13 @@ fn run(
     started?;
     counters.ready.store(true, Ordering::SeqCst);
     tracing::info!(partition = n, "ready");
+    // Fault injection for the crash tests: a pause between a group's
+    // commit and its answers widens the window in which a kill leaves
+    // calls applied but unacknowledged (their retries must be dropped).
+    let ack_delay = std::env::var("NUDGE_FAULT_ACK_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis);
     let mut last_forget = start;
     let mut jobs: Vec<Job> = Vec::new();
     loop {
@@ -376,6 +383,9 @@ fn run(
             counters
                 .commit_micros
                 .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+            if let Some(delay) = ack_delay.filter(|_| !answers.is_empty()) {
+                std::thread::sleep(delay);
+            }
             for (done, permit, applied) in answers {
                 // A caller that went away finds its calls applied anyway.
                 let _ = done.send(Ok(applied));

@@ -92,6 +92,11 @@ impl Server {
     /// Starts the server on `project` with the data folder `data`, and
     /// waits until it listens.
     pub fn start(project: &Path, data: &Path, extra: &[&str]) -> Server {
+        Server::start_with(project, data, extra, &[])
+    }
+
+    /// Starts the server with more environment variables.
+    pub fn start_with(project: &Path, data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_nudge"))
             .arg("serve")
             .arg(project)
@@ -100,6 +105,7 @@ impl Server {
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .env("NUDGE_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
