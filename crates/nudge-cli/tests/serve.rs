@@ -97,7 +97,7 @@ fn a_trace_sent_in_real_time_gives_the_messages_simulate_predicts() {
     let lines: Vec<String> = trace.iter().map(Value::to_string).collect();
     std::fs::write(&trace_file, lines.join("\n") + "\n").unwrap();
     let predicted = simulate(&project, &trace_file);
-    assert_eq!(predicted.len(), 13, "{predicted:#?}");
+    assert_eq!(predicted.len(), 14, "{predicted:#?}");
     assert_eq!(messages(outbox), predicted);
 }
 

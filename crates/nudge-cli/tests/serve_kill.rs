@@ -48,11 +48,18 @@ impl Client {
         }
         let users: Vec<u64> = (self.next_user..self.next_user + size).collect();
         self.next_user += size;
+        // A sign-up (whose journey waits on two timers) and, for a buyer
+        // of its own, a purchase (whose receipt a second application
+        // would send again).
         let calls: Vec<Value> = users
             .iter()
-            .map(|u| {
-                json!({"type": "track", "userId": format!("u{u}"), "event": "signed_up",
-                       "properties": {"plan": "free"}, "messageId": format!("m-{u}")})
+            .flat_map(|u| {
+                [
+                    json!({"type": "track", "userId": format!("u{u}"), "event": "signed_up",
+                           "properties": {"plan": "free"}, "messageId": format!("s-{u}")}),
+                    json!({"type": "track", "userId": format!("b{u}"), "event": "bought",
+                           "properties": {"total": 9.5}, "messageId": format!("b-{u}")}),
+                ]
             })
             .collect();
         let p = (users, json!({ "batch": calls }));
@@ -192,8 +199,13 @@ fn kill_9_under_load_loses_no_acknowledged_event_and_sends_nothing_twice() {
                 "u{u} has no {template}"
             );
         }
+        assert!(
+            seen.contains_key(&(format!("b{u}"), "receipt".to_owned())),
+            "b{u} has no receipt"
+        );
     }
     // Nothing for users never sent.
     let users: BTreeSet<&str> = seen.keys().map(|(p, _)| p.as_str()).collect();
-    assert_eq!(users.len(), c.acked.len());
+    assert_eq!(users.len(), 2 * c.acked.len());
+    assert_eq!(lines.len(), 4 * c.acked.len());
 }

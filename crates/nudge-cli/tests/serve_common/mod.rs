@@ -13,7 +13,7 @@ use serde_json::Value;
 /// A project whose waits take seconds: a welcome (and a welcome email to
 /// those with an address), then a thank-you when the user activates
 /// within 2 s or a nudge when not, then a last call 1 s later; buying
-/// ends it.
+/// ends it, and sends a receipt.
 pub const PROJECT: &str = r#"
 enum Tier { basic, gold }
 
@@ -40,6 +40,18 @@ workflow welcome {
     else { send in_app nudge }
   wait 1s
   send in_app last_call
+}
+
+/// Every purchase gets a receipt (the journey ends at once, so each
+/// `bought` applied sends one).
+workflow receipt {
+  on bought
+  send in_app receipt
+}
+
+template receipt: in_app for bought {
+  title: "Thanks for your order"
+  body: "Total: {event.total}"
 }
 
 template hello: in_app for signed_up {
