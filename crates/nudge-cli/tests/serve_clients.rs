@@ -25,9 +25,8 @@ fn installed(what: &str, marker: &str) -> bool {
     if clients().join(marker).exists() {
         return true;
     }
-    let message = format!(
-        "{what} is not installed: run `bash tests/clients/install.sh` (skipping)"
-    );
+    let message =
+        format!("{what} is not installed: run `bash tests/clients/install.sh` (skipping)");
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{message}");
     }
@@ -112,5 +111,10 @@ fn the_python_sdk_with_gzip_bodies() {
 
 #[test]
 fn the_node_sdk_starts_journeys_and_a_resent_batch_is_applied_once() {
-    run_client("node", "send.mjs", "node_modules/@segment/analytics-node", &[]);
+    run_client(
+        "node",
+        "send.mjs",
+        "node_modules/@segment/analytics-node",
+        &[],
+    );
 }
