@@ -348,3 +348,62 @@ fn a_batch_sent_twice_is_applied_once_also_across_a_restart() {
         2
     );
 }
+
+#[test]
+fn the_read_api_shows_a_profile_its_journeys_and_the_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = project(dir.path());
+    let server = Server::start(&project, &dir.path().join("data"), &[]);
+    let batch = json!({"batch": [
+        {"type": "identify", "userId": "u1", "traits": {"email": "u1@example.com", "tier": "gold"}},
+        {"type": "track", "userId": "u1", "event": "signed_up", "properties": {"plan": "pro"}},
+    ]});
+    assert_eq!(server.post("/v1/batch", &batch).0, 200);
+
+    assert_eq!(server.api("/api/profiles/u1", None).0, 401);
+    assert_eq!(server.api("/api/profiles/u1", Some(&server.key)).0, 401);
+    let (status, p) = server.api("/api/profiles/u1", Some(&server.admin));
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(
+        p["traits"],
+        json!({"email": "u1@example.com", "tier": "gold"})
+    );
+    let journeys = p["journeys"].as_array().unwrap();
+    assert_eq!(journeys.len(), 1, "{p}");
+    assert_eq!(journeys[0]["workflow"], "welcome");
+    assert_eq!(journeys[0]["status"], "active");
+    assert_eq!(journeys[0]["waiting"]["event"], "activated", "{p}");
+    assert!(journeys[0]["waiting"]["until"].is_string(), "{p}");
+    // Only events a flow can still read are kept: none here.
+    assert_eq!(p["history"], json!([]), "{p}");
+    assert!(p["last_activity"].is_string(), "{p}");
+    let kinds: Vec<&str> = p["recent_records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["message", "message", "entered"], "{p}");
+
+    let (status, missing) = server.api("/api/profiles/nobody", Some(&server.admin));
+    assert_eq!(status, 404, "{missing}");
+
+    let (status, w) = server.api("/api/workflows", Some(&server.admin));
+    assert_eq!(status, 200, "{w}");
+    assert_eq!(w["workflows"]["welcome"]["entered"], 1, "{w}");
+    assert_eq!(
+        w["workflows"]["welcome"]["messages"],
+        json!({"email": 1, "in_app": 1}),
+        "{w}"
+    );
+
+    let (status, v) = server.api("/api/versions", Some(&server.admin));
+    assert_eq!(status, 200, "{v}");
+    let versions = v["versions"].as_object().unwrap();
+    assert_eq!(versions.len(), 1, "{v}");
+    let (_, current) = versions.iter().next().unwrap();
+    assert_eq!(current["current"], true);
+    assert_eq!(current["running"], json!({"welcome": 1}), "{v}");
+    assert_eq!(current["workflows"], json!(["welcome", "receipt"]), "{v}");
+    server.stop();
+}

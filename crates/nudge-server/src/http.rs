@@ -15,6 +15,7 @@ use base64::Engine as _;
 use nudge_bytecode::Schemas;
 use serde_json::json;
 
+use crate::api::{self, Query};
 use crate::keys::Keys;
 use crate::partition::{self, Busy, Partitions};
 use crate::segment::{self, Limits, Refusal};
@@ -43,6 +44,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .route("/api/profiles/{id}", get(api_profile))
+        .route("/api/workflows", get(api_workflows))
+        .route("/api/versions", get(api_versions))
         .layer(DefaultBodyLimit::max(raw_limit))
         .with_state(state)
 }
@@ -110,6 +114,135 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         }
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// Checks the admin token (`Authorization: Bearer TOKEN`).
+fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match token {
+        Some(t) if constant_eq(t.as_bytes(), state.keys.admin_token.as_bytes()) => Ok(()),
+        _ => Err(refuse(
+            state,
+            Refusal::new(
+                401,
+                "unauthorized",
+                "the read API needs the admin token: `Authorization: Bearer TOKEN`",
+            ),
+        )),
+    }
+}
+
+/// Asks partitions (`None`: all of them) a question; their answers in
+/// partition order, or the response to give instead.
+async fn ask(
+    state: &AppState,
+    only: Option<usize>,
+    query: Query,
+) -> Result<Vec<serde_json::Value>, Response> {
+    let p = &state.partitions;
+    let which: Vec<usize> = match only {
+        Some(n) => vec![n],
+        None => (0..p.count()).collect(),
+    };
+    let mut answers = Vec::new();
+    for n in which {
+        let unavailable = || {
+            refuse(
+                state,
+                Refusal::new(
+                    503,
+                    "stopping",
+                    "the server is not answering now; retry shortly",
+                ),
+            )
+        };
+        let rx = p.query(n, query.clone()).map_err(|_| unavailable())?;
+        match rx.await {
+            Ok(Ok(v)) => answers.push(v),
+            Ok(Err(e)) => return Err(refuse(state, Refusal::new(500, "internal", e))),
+            Err(_) => return Err(unavailable()),
+        }
+    }
+    Ok(answers)
+}
+
+async fn api_profile(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = admin(&state, &headers) {
+        return r;
+    }
+    let n = partition::of(&id, state.partitions.count());
+    match ask(&state, Some(n), Query::Profile(id.clone())).await {
+        Ok(mut v) => match v.pop() {
+            Some(serde_json::Value::Null) | None => refuse(
+                &state,
+                Refusal::new(404, "not_found", format!("no profile `{id}`")),
+            ),
+            Some(profile) => (StatusCode::OK, Json(profile)).into_response(),
+        },
+        Err(r) => r,
+    }
+}
+
+async fn api_workflows(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = admin(&state, &headers) {
+        return r;
+    }
+    match ask(&state, None, Query::Stats).await {
+        Ok(parts) => {
+            let mut total = std::collections::BTreeMap::new();
+            for part in parts {
+                if let Ok(stats) =
+                    serde_json::from_value::<std::collections::BTreeMap<String, api::Counts>>(part)
+                {
+                    for (w, c) in stats {
+                        total.entry(w).or_insert_with(api::Counts::default).add(&c);
+                    }
+                }
+            }
+            (StatusCode::OK, Json(json!({ "workflows": total }))).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn api_versions(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = admin(&state, &headers) {
+        return r;
+    }
+    match ask(&state, None, Query::Versions).await {
+        Ok(parts) => {
+            let mut out = serde_json::Map::new();
+            for part in parts {
+                let serde_json::Value::Object(versions) = part else {
+                    continue;
+                };
+                for (hash, v) in versions {
+                    let entry = out.entry(hash).or_insert_with(|| {
+                        json!({"current": v["current"], "workflows": v["workflows"], "running": {}})
+                    });
+                    if let (Some(running), Some(add)) =
+                        (entry["running"].as_object_mut(), v["running"].as_object())
+                    {
+                        for (w, n) in add {
+                            let sum = running.get(w).and_then(|x| x.as_u64()).unwrap_or(0)
+                                + n.as_u64().unwrap_or(0);
+                            running.insert(w.clone(), json!(sum));
+                        }
+                    }
+                }
+            }
+            (StatusCode::OK, Json(json!({ "versions": out }))).into_response()
+        }
+        Err(r) => r,
+    }
 }
 
 /// An answer refusing the request.

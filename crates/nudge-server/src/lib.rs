@@ -12,6 +12,7 @@
 //!
 //! The data folder holds `store/` (sled), `keys.json` and `outbox/`.
 
+pub mod api;
 pub mod http;
 pub mod keys;
 pub mod outbox;

@@ -32,6 +32,7 @@ use nudge_store::{Options, SledStore};
 use nudge_vm::{Engine, Store as _};
 use tokio::sync::oneshot;
 
+use crate::api::{self, Query};
 use crate::outbox::Outbox;
 use crate::segment::Call;
 use crate::ServeError;
@@ -57,6 +58,15 @@ pub struct Applied {
     /// Calls whose message id was applied before (acknowledged, not
     /// applied again).
     pub duplicates: usize,
+}
+
+/// What a partition is given to do.
+pub enum Work {
+    /// Calls to apply.
+    Apply(Job),
+    /// A question for the read API, answered after the group under way
+    /// is committed.
+    Query(Query, oneshot::Sender<Result<serde_json::Value, String>>),
 }
 
 /// Calls for one partition, and where to say they are durable.
@@ -123,7 +133,7 @@ fn email_field(module: &Module) -> Option<String> {
 
 /// The running partitions.
 pub struct Partitions {
-    queues: Vec<Sender<Job>>,
+    queues: Vec<Sender<Work>>,
     /// Each queue's free places (a request takes its places in every
     /// partition it needs before any job is queued, so that a full queue
     /// refuses a request whole).
@@ -244,10 +254,24 @@ impl Partitions {
                 permit,
             };
             let queue = self.queues.get(n).ok_or(Busy::Stopped)?;
-            queue.send(job).map_err(|_| Busy::Stopped)?;
+            queue.send(Work::Apply(job)).map_err(|_| Busy::Stopped)?;
             answers.push(answer);
         }
         Ok(answers)
+    }
+
+    /// Asks partition `n` a question of the read API.
+    pub fn query(
+        &self,
+        n: usize,
+        query: Query,
+    ) -> Result<oneshot::Receiver<Result<serde_json::Value, String>>, Busy> {
+        let (tx, rx) = oneshot::channel();
+        let queue = self.queues.get(n).ok_or(Busy::Stopped)?;
+        queue
+            .send(Work::Query(query, tx))
+            .map_err(|_| Busy::Stopped)?;
+        Ok(rx)
     }
 
     /// Stops every partition once its queue is empty: what is queued is
@@ -275,7 +299,7 @@ fn run(
     n: usize,
     store: SledStore,
     module: Module,
-    queue: Receiver<Job>,
+    queue: Receiver<Work>,
     mut outbox: Outbox,
     counters: &Counters,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
@@ -301,7 +325,9 @@ fn run(
         .and_then(|v| v.parse().ok())
         .map(Duration::from_millis);
     let mut last_forget = start;
+    let mut stats = api::stats_of_log(engine.store())?;
     let mut jobs: Vec<Job> = Vec::new();
+    let mut queries: Vec<(Query, oneshot::Sender<Result<serde_json::Value, String>>)> = Vec::new();
     loop {
         // Due timers, a bounded number at a time.
         let now = wall_now();
@@ -332,17 +358,19 @@ fn run(
         };
         let mut stopping = false;
         match queue.recv_timeout(wait) {
-            Ok(job) => jobs.push(job),
+            Ok(Work::Apply(job)) => jobs.push(job),
+            Ok(Work::Query(q, answer)) => queries.push((q, answer)),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => stopping = true,
         }
         let mut calls = jobs.iter().map(|j| j.calls.len()).sum::<usize>();
         while calls < MAX_GROUP_CALLS {
             match queue.try_recv() {
-                Ok(job) => {
+                Ok(Work::Apply(job)) => {
                     calls += job.calls.len();
                     jobs.push(job);
                 }
+                Ok(Work::Query(q, answer)) => queries.push((q, answer)),
                 Err(std::sync::mpsc::TryRecvError::Empty) => break,
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => {
                     stopping = true;
@@ -391,9 +419,21 @@ fn run(
                 let _ = done.send(Ok(applied));
                 drop(permit);
             }
+            for r in &engine.log {
+                nudge_vm::WorkflowStats::tally(&mut stats, r);
+            }
             engine.log.clear();
             let written = outbox.catch_up(engine.store()).map_err(|e| e.to_string())?;
             counters.messages.fetch_add(written, Ordering::Relaxed);
+        }
+        for (q, answer) in queries.drain(..) {
+            let _ = answer.send(match q {
+                Query::Profile(id) => {
+                    api::profile(&engine, n, &id).map(|p| p.unwrap_or(serde_json::Value::Null))
+                }
+                Query::Stats => serde_json::to_value(&stats).map_err(|e| e.to_string()),
+                Query::Versions => api::versions(&engine),
+            });
         }
         if stopping {
             tracing::info!(partition = n, "stopped");

@@ -520,6 +520,24 @@ impl SledStore {
         Ok(n)
     }
 
+    /// Visits the state of every profile written to the store (the
+    /// cached one when newer): a full scan, for tools and the read API.
+    pub fn for_each_profile(&self, visit: &mut dyn FnMut(&ProfileState)) -> Result<(), StoreError> {
+        for entry in self.tree.scan_prefix([PROFILE]) {
+            let (key, value) = entry.map_err(failed("cannot read the profiles"))?;
+            let id = String::from_utf8_lossy(&key[1..]);
+            if let Some(state) = self.cache.get(&id) {
+                visit(state);
+                continue;
+            }
+            let state: ProfileState = postcard::from_bytes(&value).map_err(|e| {
+                StoreError(format!("the state of profile `{id}` cannot be read: {e}"))
+            })?;
+            visit(&state);
+        }
+        Ok(())
+    }
+
     /// The ids of every profile (a full scan: for tests and tools).
     pub fn profile_ids(&self) -> Result<Vec<String>, StoreError> {
         let mut ids = Vec::new();

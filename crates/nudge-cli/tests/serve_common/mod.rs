@@ -95,6 +95,8 @@ pub struct Server {
     pub base: String,
     /// The write key.
     pub key: String,
+    /// The admin token.
+    pub admin: String,
     /// The data folder.
     pub data: PathBuf,
     client: reqwest::blocking::Client,
@@ -142,6 +144,7 @@ impl Server {
             child: Some(child),
             base,
             key: keys["write_key"].as_str().unwrap().to_owned(),
+            admin: keys["admin_token"].as_str().unwrap().to_owned(),
             data: data.to_owned(),
             client: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -198,6 +201,17 @@ impl Server {
             .unwrap()
             .text()
             .unwrap()
+    }
+
+    /// GETs a read API page with a bearer token; the status and JSON.
+    pub fn api(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().unwrap();
+        let status = r.status().as_u16();
+        (status, serde_json::from_str(&r.text().unwrap()).unwrap())
     }
 
     /// Stops the server with SIGTERM, checks it exits 0, and returns the
