@@ -208,6 +208,47 @@ impl Reference {
         self.versions.push(Arc::new(module));
     }
 
+    /// Ends the running journeys of `id` in workflows the current version
+    /// does not have (a deploy removed them), at `now`: each is recorded
+    /// as exited (`removed`), and its held messages are dropped. Returns
+    /// their workflows, by name.
+    pub fn end_removed(&mut self, id: &str, now: DateTime<Utc>) -> Result<Vec<String>> {
+        self.advance_to(now)?;
+        let current = self.current();
+        let names: Vec<String> = match self.profiles.get(id) {
+            None => Vec::new(),
+            Some(p) => p
+                .journeys
+                .iter()
+                .filter(|(name, j)| {
+                    j.status == Status::Active
+                        && !current.workflows.iter().any(|w| &w.name == *name)
+                })
+                .map(|(name, _)| name.clone())
+                .collect(),
+        };
+        for name in &names {
+            self.cancel_held(id, name, false, now);
+            let p = self.profiles.get_mut(id).expect("profile");
+            let j = p.journeys.get_mut(name).expect("journey");
+            j.status = Status::Exited(ExitReason::Removed);
+            j.wait = None;
+            j.escalation = None;
+            self.log.push(Record::Exited {
+                at: now,
+                profile: Arc::from(id),
+                workflow: Arc::from(name.as_str()),
+                reason: ExitReason::Removed,
+            });
+        }
+        Ok(names)
+    }
+
+    /// Every profile seen, by id.
+    pub fn profile_ids(&self) -> Vec<String> {
+        self.profiles.keys().cloned().collect()
+    }
+
     fn current(&self) -> Arc<Module> {
         self.versions.last().cloned().expect("one version at least")
     }

@@ -240,6 +240,36 @@ fn play(case: &Case) -> Result<Vec<Record>, Outcome> {
                     fast.deploy(v2.clone());
                     durable.deploy(v2.clone());
                     model.deploy(v2.clone());
+                    // Journeys of workflows the new version dropped end.
+                    if f.is_ok() && m.is_ok() && d.is_ok() {
+                        for id in model.profile_ids() {
+                            let ended = (
+                                fast.end_removed(&id, at).map_err(|e| e.to_string()),
+                                durable
+                                    .engine()
+                                    .end_removed(&id, at)
+                                    .map_err(|e| e.to_string()),
+                                model.end_removed(&id, at).map_err(|e| format!("{e:?}")),
+                            );
+                            match ended {
+                                (Ok(a), Ok(b), Ok(c)) => {
+                                    let c: Vec<String> = c;
+                                    let a: Vec<String> = a.iter().map(|n| n.to_string()).collect();
+                                    let b: Vec<String> = b.iter().map(|n| n.to_string()).collect();
+                                    if a != c || b != c {
+                                        return Err(Outcome::Differ(format!(
+                                            "ending journeys of removed workflows of `{id}`: engine {a:?}, durable {b:?}, model {c:?}"
+                                        )));
+                                    }
+                                }
+                                (a, b, c) => {
+                                    return Err(Outcome::Differ(format!(
+                                        "ending journeys of removed workflows of `{id}`: engine {a:?}, durable {b:?}, model {c:?}"
+                                    )))
+                                }
+                            }
+                        }
+                    }
                 }
                 if let Err(e) = d {
                     return Err(Outcome::Differ(format!("durable engine: {e}")));
@@ -564,4 +594,50 @@ fn an_old_version_sends_under_the_current_policy() {
     let (at, until) = deferred.unwrap_or_else(|| panic!("not deferred: {log:?}"));
     assert_eq!(at, "2026-03-01T14:00:00+00:00");
     assert!(until >= time("2026-03-01T15:00:00Z") && until < time("2026-03-01T15:15:00Z"));
+}
+
+/// A deploy that drops a workflow ends its running journeys (recorded as
+/// `removed`, their parked messages dropped); the workflows it keeps run
+/// on.
+#[test]
+fn a_deploy_that_drops_a_workflow_ends_its_journeys() {
+    let kept = "workflow kept {\n  on a\n  wait 2d\n  send in_app \"still here\"\n}\n";
+    let dropped = "workflow gone {\n  on a\n  wait 2d\n  send in_app \"never\"\n}\n";
+    let v1 = format!("{}\n{kept}\n{dropped}", gen::SCHEMA);
+    let v2 = format!("{}\n{kept}", gen::SCHEMA);
+    let log = agreed(
+        &v1,
+        Some(&v2),
+        vec![
+            track("2026-03-01T12:00:00Z", "u1", "a"),
+            track("2026-03-01T13:00:00Z", "u2", "a"),
+            Step::Deploy {
+                at: "2026-03-02T00:00:00Z".into(),
+            },
+        ],
+    );
+    let removed: Vec<(String, String)> = log
+        .iter()
+        .filter_map(|r| match r {
+            Record::Exited {
+                profile,
+                workflow,
+                reason: nudge_vm::ExitReason::Removed,
+                ..
+            } => Some((profile.to_string(), workflow.to_string())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        removed,
+        [("u1".into(), "gone".into()), ("u2".into(), "gone".into())]
+    );
+    let sent: Vec<String> = log
+        .iter()
+        .filter_map(|r| match r {
+            Record::Sent { workflow, .. } => Some(workflow.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, ["kept", "kept"]);
 }

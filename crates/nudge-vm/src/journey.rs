@@ -31,16 +31,20 @@ pub enum ExitReason {
     Restarted,
     /// An operator cancelled it.
     Cancelled,
+    /// A deploy removed its workflow.
+    Removed,
 }
 
 impl ExitReason {
-    /// A short name: `exit_on`, `exit`, `restarted`, `cancelled`.
+    /// A short name: `exit_on`, `exit`, `restarted`, `cancelled`,
+    /// `removed`.
     pub fn code(&self) -> &'static str {
         match self {
             ExitReason::ExitOn(_) => "exit_on",
             ExitReason::Statement => "exit",
             ExitReason::Restarted => "restarted",
             ExitReason::Cancelled => "cancelled",
+            ExitReason::Removed => "removed",
         }
     }
 
@@ -51,6 +55,7 @@ impl ExitReason {
             ExitReason::Statement => "at an `exit`".to_owned(),
             ExitReason::Restarted => "restarted by a new trigger".to_owned(),
             ExitReason::Cancelled => "cancelled".to_owned(),
+            ExitReason::Removed => "its workflow was removed by a deploy".to_owned(),
         }
     }
 }

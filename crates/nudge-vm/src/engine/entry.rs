@@ -3,6 +3,8 @@
 //! attributes, `entry` rules, the audience at entry) and ending a journey
 //! early.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use nudge_bytecode::{EntryRule, WorkflowId};
@@ -150,6 +152,38 @@ impl<S: Store> Engine<S> {
         };
         self.steps += 1;
         self.apply(st, &module, w, journey, effects, now)
+    }
+
+    /// Ends the running journeys of profile `id` in workflows the current
+    /// version does not have (a deploy removed them), at `now`, as one
+    /// step: each is recorded as exited (`removed`) and its parked
+    /// messages are dropped. Returns their workflows. A runtime calls it,
+    /// after a deploy, for each profile with such a journey.
+    pub fn end_removed(&mut self, id: &str, now: DateTime<Utc>) -> Result<Vec<Arc<str>>> {
+        self.checked(|e| e.end_removed_unchecked(id, now))
+    }
+
+    fn end_removed_unchecked(&mut self, id: &str, now: DateTime<Utc>) -> Result<Vec<Arc<str>>> {
+        self.advance(now)?;
+        let Some(mut state) = self.store.load(id).map_err(EngineError::Store)? else {
+            return self.end_step(Ok(Vec::new()));
+        };
+        let module = self.module.clone();
+        let removed: Vec<(Arc<str>, Journey)> = state
+            .workflows
+            .iter()
+            .filter(|(name, _)| !module.workflows.iter().any(|w| *w.name == **name))
+            .filter_map(|(name, w)| {
+                let j = w.journey.as_ref().filter(|j| j.is_active())?;
+                Some((name.clone(), j.clone()))
+            })
+            .collect();
+        let names = removed.iter().map(|(n, _)| n.clone()).collect();
+        for (name, journey) in removed {
+            self.end_journey(&mut state, &name, journey, ExitReason::Removed, now);
+        }
+        self.store.save(state);
+        self.end_step(Ok(names))
     }
 
     fn end_journey(
