@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
-use nudge_bytecode::Schemas;
+use nudge_bytecode::Module;
 use serde_json::json;
 
 use crate::api::{self, Query};
@@ -26,8 +26,10 @@ pub struct AppState {
     pub partitions: Partitions,
     /// The credentials.
     pub keys: Keys,
-    /// The running module's schemas.
-    pub schemas: Schemas,
+    /// The running module: its schemas validate calls.
+    pub module: std::sync::RwLock<Arc<Module>>,
+    /// One deploy at a time.
+    pub deploying: tokio::sync::Mutex<()>,
     /// Request limits.
     pub limits: Limits,
     /// Requests refused, by code (for `/metrics`).
@@ -47,6 +49,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/profiles/{id}", get(api_profile))
         .route("/api/workflows", get(api_workflows))
         .route("/api/versions", get(api_versions))
+        .route(
+            "/api/deploy",
+            post(api_deploy).layer(DefaultBodyLimit::max(MAX_MODULE_BYTES)),
+        )
         .layer(DefaultBodyLimit::max(raw_limit))
         .with_state(state)
 }
@@ -245,6 +251,164 @@ async fn api_versions(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
     }
 }
 
+/// The largest module `/api/deploy` takes.
+pub const MAX_MODULE_BYTES: usize = 64 << 20;
+
+async fn api_deploy(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = admin(&state, &headers) {
+        return r;
+    }
+    let module = match Module::from_bytes(&body) {
+        Ok(m) => m,
+        Err(e) => {
+            return refuse(
+                &state,
+                Refusal::new(
+                    400,
+                    "invalid_module",
+                    format!("the body is not a module `nudge compile` writes: {e}"),
+                ),
+            )
+        }
+    };
+    if let Err(e) = nudge_bytecode::verify(&module) {
+        return refuse(
+            &state,
+            Refusal::new(
+                400,
+                "invalid_module",
+                format!("the module does not verify: {e}"),
+            ),
+        );
+    }
+    match deploy(&state, module).await {
+        Ok(answer) => (StatusCode::OK, Json(answer)).into_response(),
+        Err(r) => refuse(&state, r),
+    }
+}
+
+/// Deploys a verified module on every partition (one deploy at a time):
+/// new journeys run it, running ones keep their version, journeys of the
+/// workflows it drops end. The answer says what each workflow's change
+/// did.
+pub async fn deploy(state: &AppState, module: Module) -> Result<serde_json::Value, Refusal> {
+    let _one = state.deploying.lock().await;
+    let bytes = module
+        .to_bytes()
+        .map_err(|e| Refusal::new(500, "internal", format!("cannot encode the module: {e}")))?;
+    let hash = Module::content_hash(&bytes);
+    let previous = state
+        .module
+        .read()
+        .map_err(|_| Refusal::new(500, "internal", "the module lock is poisoned"))?
+        .clone();
+    let previous_hash = previous
+        .to_bytes()
+        .map(|b| Module::content_hash(&b))
+        .unwrap_or_default();
+    let module = Arc::new(module);
+    let mut running: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut ended: std::collections::BTreeMap<String, u64> = Default::default();
+    for n in 0..state.partitions.count() {
+        let rx = state.partitions.deploy(n, module.clone()).map_err(|_| {
+            Refusal::new(
+                503,
+                "stopping",
+                "the server is not taking deploys now; retry shortly",
+            )
+        })?;
+        let d = match rx.await {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => return Err(Refusal::new(500, "internal", e)),
+            Err(_) => {
+                return Err(Refusal::new(
+                    500,
+                    "internal",
+                    format!("partition {n} stopped during the deploy; deploy again"),
+                ))
+            }
+        };
+        for (w, k) in d.running {
+            *running.entry(w).or_default() += k;
+        }
+        for (w, k) in d.ended {
+            *ended.entry(w).or_default() += k;
+        }
+    }
+    if let Ok(mut m) = state.module.write() {
+        *m = module.clone();
+    }
+    let mut workflows = serde_json::Map::new();
+    for w in &module.workflows {
+        let change = if previous.workflows.iter().any(|p| p.name == w.name) {
+            json!({"change": "kept", "running": running.get(&w.name).copied().unwrap_or(0)})
+        } else {
+            json!({"change": "added"})
+        };
+        workflows.insert(w.name.clone(), change);
+    }
+    for w in &previous.workflows {
+        if !module.workflows.iter().any(|m| m.name == w.name) {
+            workflows.insert(
+                w.name.clone(),
+                json!({"change": "removed", "ended": ended.get(&w.name).copied().unwrap_or(0)}),
+            );
+        }
+    }
+    // Journeys of workflows dropped by an earlier version, ended now.
+    for (w, k) in &ended {
+        workflows
+            .entry(w.clone())
+            .or_insert_with(|| json!({"change": "removed", "ended": k}));
+    }
+    tracing::info!(version = %format!("{hash:016x}"), "deployed");
+    Ok(json!({
+        "success": true,
+        "version": format!("{hash:016x}"),
+        "previous": format!("{previous_hash:016x}"),
+        "unchanged": hash == previous_hash,
+        "workflows": workflows,
+    }))
+}
+
+/// A deploy's answer in a few lines: the version, then each workflow that
+/// was added, removed, or kept with journeys running.
+pub fn deploy_summary(answer: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_owned();
+    let mut out = if answer["unchanged"] == true {
+        format!("deployed {}: unchanged", text(&answer["version"]))
+    } else {
+        format!(
+            "deployed {} (was {})",
+            text(&answer["version"]),
+            text(&answer["previous"])
+        )
+    };
+    if let Some(workflows) = answer["workflows"].as_object() {
+        for (name, w) in workflows {
+            let line = match w["change"].as_str() {
+                Some("added") => "added".to_owned(),
+                Some("removed") => format!(
+                    "removed: {} running journeys ended",
+                    w["ended"].as_u64().unwrap_or(0)
+                ),
+                _ => match w["running"].as_u64().unwrap_or(0) {
+                    0 => "kept".to_owned(),
+                    n => {
+                        format!("kept: {n} running journeys finish on the version they started on")
+                    }
+                },
+            };
+            out.push_str(&format!("\n  {name}: {line}"));
+        }
+    }
+    out
+}
+
 /// An answer refusing the request.
 fn refuse(state: &AppState, r: Refusal) -> Response {
     if let Ok(mut refused) = state.refused.lock() {
@@ -314,7 +478,16 @@ async fn ingest(
     if let Err(r) = authenticate(&headers, &body, &state.keys) {
         return refuse(&state, r);
     }
-    let calls = match segment::read(&kind, &body, received, &state.schemas, &state.limits) {
+    let module = match state.module.read() {
+        Ok(m) => m.clone(),
+        Err(_) => {
+            return refuse(
+                &state,
+                Refusal::new(500, "internal", "the module lock is poisoned"),
+            )
+        }
+    };
+    let calls = match segment::read(&kind, &body, received, &module.schemas, &state.limits) {
         Ok(calls) => calls,
         Err(r) => return refuse(&state, r),
     };

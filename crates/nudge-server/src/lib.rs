@@ -102,12 +102,17 @@ fn partition_count(db: &sled::Db, wanted: usize, data: &Path) -> Result<usize, S
     }
 }
 
+/// Recompiles the project the server was started with (on SIGHUP): the
+/// new module, or why there is none.
+pub type Reload = Arc<dyn Fn() -> Result<Module, String> + Send + Sync>;
+
 /// Runs the server until SIGTERM or SIGINT (or a partition fails), then
 /// stops cleanly: no new requests, what is queued applied and committed.
 /// `started` is called with the address once the server listens.
 pub fn serve(
     config: Config,
     module: Module,
+    reload: Option<Reload>,
     started: impl FnOnce(SocketAddr, &keys::Keys, bool),
 ) -> Result<(), ServeError> {
     std::fs::create_dir_all(&config.data).map_err(|e| {
@@ -120,7 +125,6 @@ pub fn serve(
     let store_dir = config.data.join("store");
     let db = nudge_store::open_db(&store_dir).map_err(|e| ServeError::new(e.0))?;
     let count = partition_count(&db, config.partitions.max(1), &config.data)?;
-    let schemas = module.schemas.clone();
     let partitions = partition::Partitions::start(
         &db,
         &module,
@@ -136,7 +140,8 @@ pub fn serve(
     let state = Arc::new(http::AppState {
         partitions,
         keys: keys.clone(),
-        schemas,
+        module: std::sync::RwLock::new(Arc::new(module)),
+        deploying: tokio::sync::Mutex::new(()),
         limits: config.limits,
         refused: Default::default(),
     });
@@ -153,6 +158,9 @@ pub fn serve(
             .local_addr()
             .map_err(|e| ServeError::new(format!("cannot listen on {}: {e}", config.listen)))?;
         started(addr, &keys, new_keys);
+        if let Some(reload) = reload {
+            tokio::spawn(reload_on_hangup(state.clone(), reload));
+        }
         let app = http::router(state.clone());
         let watch = state.clone();
         axum::serve(listener, app)
@@ -174,6 +182,42 @@ pub fn serve(
         ));
     }
     Ok(())
+}
+
+/// Recompiles and deploys the project on each SIGHUP; a project with
+/// errors leaves the running version in place.
+async fn reload_on_hangup(state: Arc<http::AppState>, reload: Reload) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: reloading is off");
+            return;
+        };
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the project");
+            let r = reload.clone();
+            match tokio::task::spawn_blocking(move || r()).await {
+                Ok(Ok(module)) => match http::deploy(&state, module).await {
+                    Ok(answer) => {
+                        use std::io::Write as _;
+                        let mut out = std::io::stdout().lock();
+                        let _ = writeln!(out, "{}", http::deploy_summary(&answer));
+                        let _ = out.flush();
+                    }
+                    Err(r) => tracing::error!("the reload was not deployed: {}", r.message),
+                },
+                Ok(Err(e)) => {
+                    tracing::error!("the reload failed; the running version stays: {e}")
+                }
+                Err(e) => tracing::error!("the reload failed: {e}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (state, reload);
+    }
 }
 
 /// Resolves on SIGTERM, SIGINT, or when a partition has failed.

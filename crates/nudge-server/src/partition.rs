@@ -67,6 +67,17 @@ pub enum Work {
     /// A question for the read API, answered after the group under way
     /// is committed.
     Query(Query, oneshot::Sender<Result<serde_json::Value, String>>),
+    /// A new version to run, after the group under way is committed.
+    Deploy(Arc<Module>, oneshot::Sender<Result<Deployed, String>>),
+}
+
+/// What a deploy did in one partition.
+#[derive(Clone, Debug, Default)]
+pub struct Deployed {
+    /// Running journeys before the deploy, by workflow.
+    pub running: std::collections::BTreeMap<String, u64>,
+    /// Journeys ended because the new version dropped their workflow.
+    pub ended: std::collections::BTreeMap<String, u64>,
 }
 
 /// Calls for one partition, and where to say they are durable.
@@ -260,6 +271,20 @@ impl Partitions {
         Ok(answers)
     }
 
+    /// Deploys a version on partition `n`.
+    pub fn deploy(
+        &self,
+        n: usize,
+        module: Arc<Module>,
+    ) -> Result<oneshot::Receiver<Result<Deployed, String>>, Busy> {
+        let (tx, rx) = oneshot::channel();
+        let queue = self.queues.get(n).ok_or(Busy::Stopped)?;
+        queue
+            .send(Work::Deploy(module, tx))
+            .map_err(|_| Busy::Stopped)?;
+        Ok(rx)
+    }
+
     /// Asks partition `n` a question of the read API.
     pub fn query(
         &self,
@@ -328,6 +353,7 @@ fn run(
     let mut stats = api::stats_of_log(engine.store())?;
     let mut jobs: Vec<Job> = Vec::new();
     let mut queries: Vec<(Query, oneshot::Sender<Result<serde_json::Value, String>>)> = Vec::new();
+    let mut deploys: Vec<(Arc<Module>, oneshot::Sender<Result<Deployed, String>>)> = Vec::new();
     loop {
         // Due timers, a bounded number at a time.
         let now = wall_now();
@@ -360,6 +386,7 @@ fn run(
         match queue.recv_timeout(wait) {
             Ok(Work::Apply(job)) => jobs.push(job),
             Ok(Work::Query(q, answer)) => queries.push((q, answer)),
+            Ok(Work::Deploy(m, answer)) => deploys.push((m, answer)),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => stopping = true,
         }
@@ -371,6 +398,7 @@ fn run(
                     jobs.push(job);
                 }
                 Ok(Work::Query(q, answer)) => queries.push((q, answer)),
+                Ok(Work::Deploy(m, answer)) => deploys.push((m, answer)),
                 Err(std::sync::mpsc::TryRecvError::Empty) => break,
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => {
                     stopping = true;
@@ -404,7 +432,14 @@ fn run(
                 .map_err(|e| e.to_string())?;
             last_forget = now;
         }
-        if !answers.is_empty() || fired > 0 || stopping {
+        // A deploy joins the group: what it ends is committed with the
+        // calls before the answers go out.
+        let mut deployed = Vec::new();
+        for (module, answer) in deploys.drain(..) {
+            let d = deploy(&mut engine, (*module).clone()).map_err(|e| e.to_string())?;
+            deployed.push((answer, d));
+        }
+        if !answers.is_empty() || fired > 0 || stopping || !deployed.is_empty() {
             let t = std::time::Instant::now();
             engine.commit().map_err(|e| e.to_string())?;
             counters.commits.fetch_add(1, Ordering::Relaxed);
@@ -425,6 +460,9 @@ fn run(
             engine.log.clear();
             let written = outbox.catch_up(engine.store()).map_err(|e| e.to_string())?;
             counters.messages.fetch_add(written, Ordering::Relaxed);
+        }
+        for (answer, d) in deployed {
+            let _ = answer.send(Ok(d));
         }
         for (q, answer) in queries.drain(..) {
             let _ = answer.send(match q {
@@ -452,6 +490,42 @@ pub fn wall_now() -> DateTime<Utc> {
 /// The same instant to the millisecond, earlier.
 fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+/// Deploys `module` and ends the journeys of the workflows it drops.
+fn deploy(
+    engine: &mut Engine<SledStore>,
+    module: Module,
+) -> Result<Deployed, nudge_vm::EngineError> {
+    // Every profile of the group under way is in the store's scan.
+    engine.commit()?;
+    let names: std::collections::HashSet<String> =
+        module.workflows.iter().map(|w| w.name.clone()).collect();
+    engine.deploy(module);
+    let mut d = Deployed::default();
+    let mut to_end = Vec::new();
+    engine
+        .store()
+        .for_each_profile(&mut |state| {
+            let mut removed = false;
+            for (name, w) in &state.workflows {
+                if w.journey.as_ref().is_some_and(|j| j.is_active()) {
+                    *d.running.entry(name.to_string()).or_default() += 1;
+                    removed |= !names.contains(&**name);
+                }
+            }
+            if removed {
+                to_end.push(state.id().to_string());
+            }
+        })
+        .map_err(nudge_vm::EngineError::Store)?;
+    let now = wall_now().max(engine.now());
+    for id in to_end {
+        for w in engine.end_removed(&id, now)? {
+            *d.ended.entry(w.to_string()).or_default() += 1;
+        }
+    }
+    Ok(d)
 }
 
 /// Applies one call; `false` when its message id was applied before.

@@ -653,7 +653,7 @@ fn journey_help(log: &[Record], profile: &str, clock: &Clock) -> String {
                 clock.show(*at),
                 match reason {
                     ExitReason::ExitOn(_) | ExitReason::Statement => " ",
-                    ExitReason::Restarted | ExitReason::Cancelled => ", ",
+                    ExitReason::Restarted | ExitReason::Cancelled | ExitReason::Removed => ", ",
                 },
                 reason.describe()
             ),

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod compile;
+pub mod deploy;
 pub mod disasm;
 pub mod fmt;
 pub mod lsp;
@@ -48,6 +49,11 @@ pub enum Command {
     /// Exit codes: 0 stopped cleanly (SIGTERM or Ctrl-C), 1 the flows have
     /// errors, 2 usage, IO or store error, or a partition failed.
     Serve(serve::Args),
+    /// Compile a project and deploy it to a running `nudge serve`.
+    ///
+    /// Exit codes: 0 deployed, 1 the flows have errors, 2 usage or IO
+    /// error, the server unreachable or refusing the module.
+    Deploy(deploy::Args),
     /// Print the listing of a module written by `nudge compile`.
     ///
     /// Exit codes: 0 listed, 2 unreadable, corrupted, truncated or newer
@@ -65,6 +71,7 @@ pub fn run(command: Command) -> Exit {
         Command::Test(args) => test::run(&args),
         Command::Compile(args) => compile::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Deploy(args) => deploy::run(&args),
         Command::Disasm(args) => disasm::run(&args),
     }
 }

@@ -61,7 +61,12 @@ pub fn run(args: &Args) -> Exit {
         .collect::<Vec<_>>()
         .join(" ");
     let data = args.data.display().to_string();
-    let served = nudge_server::serve(config, module, |addr, keys, new_keys| {
+    let paths = args.project.clone();
+    let reload: nudge_server::Reload = std::sync::Arc::new(move || {
+        pipeline::module_of(&paths, "serve")
+            .map_err(|_| "the project does not compile (see the diagnostics above)".to_owned())
+    });
+    let served = nudge_server::serve(config, module, Some(reload), |addr, keys, new_keys| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,

@@ -99,6 +99,8 @@ pub struct Server {
     pub admin: String,
     /// The data folder.
     pub data: PathBuf,
+    /// Every line the server printed on stdout so far.
+    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     client: reqwest::blocking::Client,
 }
 
@@ -126,12 +128,15 @@ impl Server {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = lines.clone();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(addr) = line.strip_prefix("listening on ") {
                     let _ = tx.send(addr.to_owned());
                 }
+                seen.lock().unwrap().push(line);
             }
         });
         let base = rx
@@ -146,6 +151,7 @@ impl Server {
             key: keys["write_key"].as_str().unwrap().to_owned(),
             admin: keys["admin_token"].as_str().unwrap().to_owned(),
             data: data.to_owned(),
+            stdout: lines,
             client: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -156,6 +162,36 @@ impl Server {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
+    }
+
+    /// Waits until the server prints a line starting with `prefix`, and
+    /// returns the lines from it on.
+    pub fn wait_for_line(&self, prefix: &str, seconds: u64) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        loop {
+            {
+                let lines = self.stdout.lock().unwrap();
+                if let Some(i) = lines.iter().rposition(|l| l.starts_with(prefix)) {
+                    return lines[i..].to_vec();
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "nudge serve printed no line starting with {prefix:?}: {:#?}",
+                    self.stdout.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends a signal (`HUP`, `TERM`) to the server.
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
     }
 
     /// POSTs JSON with the write key; the status and body.
