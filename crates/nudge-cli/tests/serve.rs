@@ -407,3 +407,37 @@ fn the_read_api_shows_a_profile_its_journeys_and_the_counts() {
     assert_eq!(current["workflows"], json!(["welcome", "receipt"]), "{v}");
     server.stop();
 }
+
+#[test]
+fn timers_due_while_the_server_was_stopped_fire_late_and_what_follows_counts_from_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = project(dir.path());
+    let data = dir.path().join("data");
+    let server = Server::start(&project, &data, &[]);
+    let signup = json!({"batch": [{"type": "track", "userId": "u1", "event": "signed_up", "properties": {"plan": "free"}}]});
+    assert_eq!(server.post("/v1/batch", &signup).0, 200);
+    server.stop();
+    // Down past the 2 s `wait for` and the 1 s wait after it.
+    std::thread::sleep(Duration::from_millis(3_500));
+    let restarted = chrono::Utc::now();
+    let server = Server::start(&project, &data, &[]);
+    std::thread::sleep(Duration::from_millis(1_800));
+    let sent = messages(server.stop());
+    let at = |template: &str| {
+        let m = sent
+            .iter()
+            .find(|m| m["template"] == template)
+            .unwrap_or_else(|| panic!("no {template}: {sent:#?}"));
+        nudge_ingest::parse_time(m["time"].as_str().unwrap()).unwrap()
+    };
+    let (nudge, last_call) = (at("nudge"), at("last_call"));
+    assert!(
+        nudge >= restarted - chrono::TimeDelta::milliseconds(5),
+        "{sent:#?}"
+    );
+    assert_eq!(
+        last_call - nudge,
+        chrono::TimeDelta::seconds(1),
+        "{sent:#?}"
+    );
+}

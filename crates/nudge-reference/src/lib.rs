@@ -338,8 +338,10 @@ impl Reference {
                 .map(|(i, _)| i);
             let Some(i) = next else { break };
             let (at, _, wake) = self.timers.remove(i);
+            // A timer overdue when the clock started (a runtime stopped
+            // past its due time) fires late, at the clock.
             self.now = self.now.max(at);
-            self.fire(at, wake)?;
+            self.fire(self.now, wake)?;
         }
         self.now = t;
         Ok(())

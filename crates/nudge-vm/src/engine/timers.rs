@@ -27,8 +27,11 @@ impl<S: Store> Engine<S> {
             });
         }
         while let Some((at, timer)) = self.store.pop_due(t)? {
+            // A timer overdue when the engine started (the runtime was
+            // stopped past its due time) fires late, at the clock: what it
+            // runs, and the waits after, count from then.
             self.now = self.now.max(at);
-            let fired = self.fire(at, timer);
+            let fired = self.fire(self.now, timer);
             self.end_step(fired)?;
             if let Some(e) = self.broken.take() {
                 return Err(e);
