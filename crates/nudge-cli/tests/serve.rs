@@ -397,6 +397,18 @@ fn the_read_api_shows_a_profile_its_journeys_and_the_counts() {
         "{w}"
     );
 
+    let m = server.get("/metrics");
+    assert!(m.contains("channel=\"email\"} 1\n"), "{m}");
+    assert!(m.contains("channel=\"in_app\"} 1\n"), "{m}");
+    assert!(
+        serve_common::metric(&m, "nudge_commit_seconds_count") >= 1,
+        "{m}"
+    );
+    assert!(
+        m.contains("# TYPE nudge_timer_lateness_seconds histogram"),
+        "{m}"
+    );
+
     let (status, v) = server.api("/api/versions", Some(&server.admin));
     assert_eq!(status, 200, "{v}");
     let versions = v["versions"].as_object().unwrap();

@@ -68,57 +68,12 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let mut out = String::new();
-    let counters = &state.partitions.counters;
-    let mut metric =
-        |name: &str, help: &str, kind: &str, value: &dyn Fn(&partition::Counters) -> u64| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for (n, c) in counters.iter().enumerate() {
-                out.push_str(&format!("{name}{{partition=\"{n}\"}} {}\n", value(c)));
-            }
-        };
-    metric(
-        "nudge_events_applied_total",
-        "Calls applied.",
-        "counter",
-        &|c| c.applied.load(Ordering::Relaxed),
-    );
-    metric(
-        "nudge_events_duplicate_total",
-        "Calls acknowledged as retries of calls already applied (same messageId).",
-        "counter",
-        &|c| c.duplicates.load(Ordering::Relaxed),
-    );
-    metric(
-        "nudge_timers_fired_total",
-        "Timers fired.",
-        "counter",
-        &|c| c.timers_fired.load(Ordering::Relaxed),
-    );
-    metric("nudge_commits_total", "Group commits.", "counter", &|c| {
-        c.commits.load(Ordering::Relaxed)
-    });
-    metric(
-        "nudge_commit_seconds_total",
-        "Time spent in group commits.",
-        "counter",
-        &|c| c.commit_micros.load(Ordering::Relaxed) / 1_000_000,
-    );
-    metric(
-        "nudge_messages_total",
-        "Messages written to the outbox.",
-        "counter",
-        &|c| c.messages.load(Ordering::Relaxed),
-    );
-    out.push_str("# HELP nudge_events_rejected_total Requests refused, by reason.\n");
-    out.push_str("# TYPE nudge_events_rejected_total counter\n");
-    if let Ok(refused) = state.refused.lock() {
-        for (code, n) in refused.iter() {
-            out.push_str(&format!(
-                "nudge_events_rejected_total{{reason=\"{code}\"}} {n}\n"
-            ));
-        }
-    }
+    let refused: Vec<(&str, u64)> = state
+        .refused
+        .lock()
+        .map(|r| r.iter().map(|(k, v)| (*k, *v)).collect())
+        .unwrap_or_default();
+    let out = crate::metrics::render(&state.partitions.counters, refused.into_iter());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 

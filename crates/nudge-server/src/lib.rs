@@ -15,6 +15,7 @@
 pub mod api;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod outbox;
 pub mod partition;
 pub mod segment;

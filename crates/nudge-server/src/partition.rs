@@ -19,7 +19,7 @@
 //! events take their place in arrival order) and never after the wall
 //! clock (a call from the future is applied now).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -101,24 +101,7 @@ pub enum Busy {
     Stopped,
 }
 
-/// Counters a partition keeps (read by `/metrics`).
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Calls applied.
-    pub applied: AtomicU64,
-    /// Calls acknowledged as retries.
-    pub duplicates: AtomicU64,
-    /// Timers fired.
-    pub timers_fired: AtomicU64,
-    /// Group commits.
-    pub commits: AtomicU64,
-    /// Microseconds spent in group commits.
-    pub commit_micros: AtomicU64,
-    /// Messages written to the outbox.
-    pub messages: AtomicU64,
-    /// Started: the outbox caught up, taking calls.
-    pub ready: AtomicBool,
-}
+pub use crate::metrics::Counters;
 
 /// The partition of a profile: FNV-1a of its id, so that it never
 /// changes between runs or builds.
@@ -363,6 +346,8 @@ fn run(
                 Some(due) if due <= now => {
                     engine.fire_next().map_err(|e| e.to_string())?;
                     fired += 1;
+                    let late = (wall_now() - due).num_microseconds().unwrap_or(i64::MAX);
+                    counters.lateness.observe(late as f64 / 1e6);
                 }
                 _ => break,
             }
@@ -425,10 +410,10 @@ fn run(
             answers.push((job.done, job.permit, applied));
         }
         let now = wall_now();
-        if now - last_forget > chrono::TimeDelta::seconds(10) {
+        if now - last_forget > chrono::TimeDelta::seconds(1) {
             engine
                 .store_mut()
-                .forget_messages(now - DEDUP_WINDOW, 10_000)
+                .forget_messages(now - DEDUP_WINDOW, 100_000)
                 .map_err(|e| e.to_string())?;
             last_forget = now;
         }
@@ -442,10 +427,7 @@ fn run(
         if !answers.is_empty() || fired > 0 || stopping || !deployed.is_empty() {
             let t = std::time::Instant::now();
             engine.commit().map_err(|e| e.to_string())?;
-            counters.commits.fetch_add(1, Ordering::Relaxed);
-            counters
-                .commit_micros
-                .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+            counters.commits.observe(t.elapsed().as_secs_f64());
             if let Some(delay) = ack_delay.filter(|_| !answers.is_empty()) {
                 std::thread::sleep(delay);
             }
@@ -456,10 +438,12 @@ fn run(
             }
             for r in &engine.log {
                 nudge_vm::WorkflowStats::tally(&mut stats, r);
+                if let nudge_vm::Record::Sent { message, .. } = r {
+                    counters.message(message.channel);
+                }
             }
             engine.log.clear();
-            let written = outbox.catch_up(engine.store()).map_err(|e| e.to_string())?;
-            counters.messages.fetch_add(written, Ordering::Relaxed);
+            outbox.catch_up(engine.store()).map_err(|e| e.to_string())?;
         }
         for (answer, d) in deployed {
             let _ = answer.send(Ok(d));
