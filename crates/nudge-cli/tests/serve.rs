@@ -453,3 +453,43 @@ fn timers_due_while_the_server_was_stopped_fire_late_and_what_follows_counts_fro
         "{sent:#?}"
     );
 }
+
+#[test]
+fn a_settings_file_sets_limits_and_a_bad_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = project(dir.path());
+    let settings = dir.path().join("nudge.toml");
+    std::fs::write(
+        &settings,
+        "quiet = true\npartitions = 3\n\n[limits]\nbatch_calls = 1\n",
+    )
+    .unwrap();
+    let server = Server::start(
+        &project,
+        &dir.path().join("data"),
+        &["--config", settings.to_str().unwrap()],
+    );
+    let two = json!({"batch": [
+        {"type": "track", "userId": "u1", "event": "activated"},
+        {"type": "track", "userId": "u2", "event": "activated"},
+    ]});
+    let (status, body) = server.post("/v1/batch", &two);
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("at most 1 calls"), "{body}");
+    let m = server.get("/metrics");
+    assert!(m.contains("partition=\"2\""), "{m}");
+    server.stop();
+
+    std::fs::write(&settings, "listen = \"127.0.0.1:0\"\nport = 80\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nudge"))
+        .arg("serve")
+        .arg(&project)
+        .arg("--config")
+        .arg(&settings)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nudge.toml"), "{err}");
+    assert!(err.contains("unknown field `port`"), "{err}");
+}

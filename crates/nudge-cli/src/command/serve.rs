@@ -4,7 +4,7 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nudge_server::{Config, DEFAULT_PORT};
 
@@ -17,16 +17,21 @@ pub struct Args {
     /// The project: a folder (every `.flow` file directly inside) or files.
     #[arg(required = true)]
     pub project: Vec<PathBuf>,
-    /// The data folder: the store, the keys and the outbox.
-    #[arg(long, value_name = "DIR", default_value = ".nudge", env = "NUDGE_DATA")]
-    pub data: PathBuf,
-    /// Where to listen (port 0 picks a free port; the address is printed).
-    #[arg(long, value_name = "ADDR", default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)), env = "NUDGE_LISTEN")]
-    pub listen: SocketAddr,
+    /// A settings file (TOML); flags and their environment variables win
+    /// over it.
+    #[arg(long, value_name = "FILE", env = "NUDGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The data folder: the store, the keys and the outbox [default: .nudge]
+    #[arg(long, value_name = "DIR", env = "NUDGE_DATA")]
+    pub data: Option<PathBuf>,
+    /// Where to listen; port 0 picks a free port (the address is printed)
+    /// [default: 127.0.0.1:8788]
+    #[arg(long, value_name = "ADDR", env = "NUDGE_LISTEN")]
+    pub listen: Option<SocketAddr>,
     /// Partitions of a new data folder (one thread each); a data folder
-    /// keeps the count it was made with.
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub partitions: usize,
+    /// keeps the count it was made with [default: 2]
+    #[arg(long, value_name = "N")]
+    pub partitions: Option<usize>,
     /// Refuse `track` calls of events the schema does not declare (by
     /// default they are accepted as activity and trigger nothing).
     #[arg(long)]
@@ -34,6 +39,73 @@ pub struct Args {
     /// Do not print a line per message on stdout.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// The settings file: every key optional, unknown keys refused.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    data: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    partitions: Option<usize>,
+    /// Requests queued per partition before 503.
+    queue: Option<usize>,
+    reject_undeclared_events: Option<bool>,
+    quiet: Option<bool>,
+    /// The profile cache's memory budget per partition, in MiB.
+    cache_mb: Option<usize>,
+    #[serde(default)]
+    limits: LimitSettings,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitSettings {
+    body_kb: Option<usize>,
+    call_kb: Option<usize>,
+    batch_calls: Option<usize>,
+}
+
+fn read_settings(path: &Path) -> Result<Settings, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("`{}`: {e}", path.display()))
+}
+
+/// The server's settings: flags, then the file, then the defaults.
+fn config_of(args: &Args, file: Settings) -> Config {
+    let mut config = Config::new(
+        args.data
+            .clone()
+            .or(file.data)
+            .unwrap_or_else(|| PathBuf::from(".nudge")),
+    );
+    config.listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
+    if let Some(n) = args.partitions.or(file.partitions) {
+        config.partitions = n;
+    }
+    if let Some(q) = file.queue {
+        config.queue = q;
+    }
+    if let Some(mb) = file.cache_mb {
+        config.cache_bytes = mb << 20;
+    }
+    config.limits.reject_undeclared =
+        args.reject_undeclared_events || file.reject_undeclared_events.unwrap_or(false);
+    config.echo = !(args.quiet || file.quiet.unwrap_or(false));
+    if let Some(kb) = file.limits.body_kb {
+        config.limits.body_bytes = kb << 10;
+    }
+    if let Some(kb) = file.limits.call_kb {
+        config.limits.call_bytes = kb << 10;
+    }
+    if let Some(n) = file.limits.batch_calls {
+        config.limits.batch_calls = n;
+    }
+    config
 }
 
 /// Runs `nudge serve`.
@@ -44,15 +116,21 @@ pub fn run(args: &Args) -> Exit {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+    let settings = match &args.config {
+        None => Settings::default(),
+        Some(path) => match read_settings(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Failure;
+            }
+        },
+    };
+    let config = config_of(args, settings);
     let module = match pipeline::module_of(&args.project, "serve") {
         Ok(module) => module,
         Err(exit) => return exit,
     };
-    let mut config = Config::new(args.data.clone());
-    config.listen = args.listen;
-    config.partitions = args.partitions;
-    config.limits.reject_undeclared = args.reject_undeclared_events;
-    config.echo = !args.quiet;
     let workflows = module.workflows.len();
     let project = args
         .project
@@ -60,7 +138,8 @@ pub fn run(args: &Args) -> Exit {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(" ");
-    let data = args.data.display().to_string();
+    let data = config.data.display().to_string();
+    let keys_file = nudge_server::keys::path(&config.data);
     let paths = args.project.clone();
     let reload: nudge_server::Reload = std::sync::Arc::new(move || {
         pipeline::module_of(&paths, "serve")
@@ -79,7 +158,7 @@ pub fn run(args: &Args) -> Exit {
                  write key:   {}\n  admin token: {}\n\
                  send an event:\n  curl -u {}: -H 'Content-Type: application/json' \
                  http://{addr}/v1/identify -d '{{\"userId\":\"user-1\",\"traits\":{{}}}}'",
-                nudge_server::keys::path(&args.data).display(),
+                keys_file.display(),
                 keys.write_key,
                 keys.admin_token,
                 keys.write_key,
