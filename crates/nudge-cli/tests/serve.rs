@@ -493,3 +493,84 @@ fn a_settings_file_sets_limits_and_a_bad_one_is_named() {
     assert!(err.contains("nudge.toml"), "{err}");
     assert!(err.contains("unknown field `port`"), "{err}");
 }
+
+/// A project whose template fails to render when `n` is 0: at once for
+/// `ping`, a second later (in a timer's step) for `pong`.
+const BOOM: &str = r#"
+profile {
+  email: email?
+}
+
+event ping { n: int }
+event pong { n: int }
+
+workflow now {
+  on ping
+  audience profile.email != none
+  send email boom
+}
+
+workflow later {
+  on pong
+  audience profile.email != none
+  exit on ping
+  wait 1s
+  send email boom_later
+}
+
+template boom: email for ping {
+  subject: "ten by n"
+  html: file("templates/boom.html")
+}
+
+template boom_later: email for pong {
+  subject: "ten by n, later"
+  html: file("templates/boom.html")
+}
+"#;
+
+#[test]
+fn a_call_or_timer_that_fails_in_the_engine_is_refused_or_dropped_and_the_server_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("boom");
+    std::fs::create_dir_all(project.join("templates")).unwrap();
+    std::fs::write(project.join("boom.flow"), BOOM).unwrap();
+    std::fs::write(
+        project.join("templates/boom.html"),
+        "<p>{{ 10 // event.n }}</p>\n",
+    )
+    .unwrap();
+    let server = Server::start(&project, &dir.path().join("data"), &[]);
+    let call = |user: &str, event: &str, n: i64| {
+        json!({"batch": [
+            {"type": "identify", "userId": user, "traits": {"email": format!("{user}@example.com")}},
+            {"type": "track", "userId": user, "event": event, "properties": {"n": n}},
+        ]})
+    };
+    // The failing call refuses its request (nothing of it is applied)...
+    let (status, body) = server.post("/v1/batch", &call("u1", "ping", 0));
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("call_failed") && body.contains("u1"),
+        "{body}"
+    );
+    assert_eq!(server.api("/api/profiles/u1", Some(&server.admin)).0, 404);
+    // ... and the server goes on.
+    assert_eq!(server.post("/v1/batch", &call("u2", "ping", 2)).0, 200);
+    // A timer whose step fails is dropped; the others fire.
+    assert_eq!(server.post("/v1/batch", &call("u3", "pong", 0)).0, 200);
+    assert_eq!(server.post("/v1/batch", &call("u4", "pong", 5)).0, 200);
+    std::thread::sleep(Duration::from_millis(1_600));
+    assert_eq!(server.get("/readyz"), "ready\n");
+    let sent = messages(server.stop());
+    let to: Vec<(&str, &str)> = sent
+        .iter()
+        .map(|m| {
+            (
+                m["profile"].as_str().unwrap(),
+                m["content"]["html"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(to, [("u2", "<p>5</p>"), ("u4", "<p>2</p>")], "{sent:#?}");
+}

@@ -473,8 +473,8 @@ async fn ingest(
     for answer in answers {
         match answer.await {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                return refuse(&state, Refusal::new(500, "internal", e));
+            Ok(Err(partition::CallFailed(e))) => {
+                return refuse(&state, Refusal::new(422, "call_failed", e));
             }
             Err(_) => {
                 return refuse(

@@ -135,6 +135,7 @@ pub fn serve(
         Some(store_dir.join("db")),
         nudge_store::Options {
             cache_bytes: config.cache_bytes,
+            ..nudge_store::Options::default()
         },
         config.echo,
     )?;

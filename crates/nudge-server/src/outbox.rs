@@ -97,6 +97,12 @@ impl Outbox {
         })
     }
 
+    /// Sets the profile attribute that holds email addresses (after a
+    /// deploy).
+    pub fn set_email_field(&mut self, field: Option<String>) {
+        self.email_field = field;
+    }
+
     /// Writes the messages committed since the last call; returns how many.
     pub fn catch_up(&mut self, store: &SledStore) -> Result<u64, ServeError> {
         let failed =

@@ -80,13 +80,19 @@ pub struct Deployed {
     pub ended: std::collections::BTreeMap<String, u64>,
 }
 
+/// Why a job's calls were not applied: a call failed in the engine (a
+/// template that cannot render with this profile's data, say). The job
+/// is refused whole; the other jobs of its group are applied without it.
+/// (A partition that stops drops its jobs' senders instead.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallFailed(pub String);
+
 /// Calls for one partition, and where to say they are durable.
 pub struct Job {
     /// The calls, in request order.
     pub calls: Vec<Call>,
-    /// The answer: after the commit that holds the calls, or the
-    /// partition's failure.
-    pub done: oneshot::Sender<Result<Applied, String>>,
+    /// The answer: after the commit that holds the calls, or why not.
+    pub done: oneshot::Sender<Result<Applied, CallFailed>>,
     /// The job's place in the partition's queue, given back when it is
     /// answered.
     pub permit: tokio::sync::OwnedSemaphorePermit,
@@ -159,9 +165,20 @@ impl Partitions {
         let mut counters = Vec::new();
         let mut ready = Vec::new();
         for n in 0..count {
-            let store = SledStore::partition(db, n as u32, options)
-                .map_err(|e| ServeError::new(format!("partition {n}: {e}")))?
-                .syncing(sync_file.clone());
+            let place = Place {
+                n,
+                db: db.clone(),
+                options: Options {
+                    // A group is written only at its commit (the loop
+                    // bounds it), so a failed group can be dropped whole.
+                    max_group: usize::MAX,
+                    ..options
+                },
+                sync_file: sync_file.clone(),
+            };
+            let store = place
+                .open()
+                .map_err(|e| ServeError::new(format!("partition {n}: {e}")))?;
             let outbox = Outbox::open(outbox_dir, n, email_field.clone(), echo)?;
             let (tx, rx) = std::sync::mpsc::channel();
             places.push(Arc::new(tokio::sync::Semaphore::new(queue)));
@@ -173,7 +190,7 @@ impl Partitions {
             let thread = std::thread::Builder::new()
                 .name(format!("partition-{n}"))
                 .spawn(move || {
-                    let out = run(n, store, module, rx, outbox, &thread_counters, ready_tx);
+                    let out = run(place, store, module, rx, outbox, &thread_counters, ready_tx);
                     if let Err(e) = &out {
                         tracing::error!(partition = n, "the partition stopped: {e}");
                         thread_failed.store(true, Ordering::SeqCst);
@@ -223,7 +240,7 @@ impl Partitions {
     pub fn submit(
         &self,
         mut by_partition: Vec<Vec<Call>>,
-    ) -> Result<Vec<oneshot::Receiver<Result<Applied, String>>>, Busy> {
+    ) -> Result<Vec<oneshot::Receiver<Result<Applied, CallFailed>>>, Busy> {
         if self.failed() {
             return Err(Busy::Stopped);
         }
@@ -302,25 +319,182 @@ impl Partitions {
     }
 }
 
+/// Where a partition's store is: enough to open it again.
+struct Place {
+    n: usize,
+    db: sled::Db,
+    options: Options,
+    sync_file: Option<std::path::PathBuf>,
+}
+
+impl Place {
+    fn open(&self) -> Result<SledStore, nudge_vm::StoreError> {
+        Ok(SledStore::partition(&self.db, self.n as u32, self.options)?
+            .syncing(self.sync_file.clone()))
+    }
+}
+
+/// A partition's engine, its outbox and its counts.
+struct Partition<'a> {
+    place: Place,
+    engine: Engine<SledStore>,
+    outbox: Outbox,
+    counters: &'a Counters,
+    stats: std::collections::BTreeMap<String, nudge_vm::WorkflowStats>,
+}
+
+/// A failure that stops the partition (the store's).
+type Fatal = String;
+
+fn fatal(e: impl std::fmt::Display) -> Fatal {
+    e.to_string()
+}
+
+impl Partition<'_> {
+    /// Drops the group under way and starts again from the last commit.
+    fn reopen(&mut self) -> Result<(), Fatal> {
+        let module = self.engine.module().clone();
+        let now = wall_now().max(self.engine.now());
+        let store = self.place.open().map_err(fatal)?;
+        self.engine = Engine::new(store, module, now);
+        self.engine.log.clear();
+        Ok(())
+    }
+
+    /// Fires the timers due by `now`, at most [`CATCH_UP`]; returns how
+    /// many. A timer whose step fails in the engine (not in the store) is
+    /// logged and dropped, so that it cannot stop the partition again.
+    fn fire_due(&mut self, now: DateTime<Utc>) -> Result<usize, Fatal> {
+        let mut fired = 0;
+        while fired < CATCH_UP {
+            let Some(due) = self.engine.store().next_timer().filter(|d| *d <= now) else {
+                break;
+            };
+            match self.engine.fire_next() {
+                Ok(_) => {
+                    fired += 1;
+                    let late = (wall_now() - due).num_microseconds().unwrap_or(i64::MAX);
+                    self.counters.lateness.observe(late as f64 / 1e6);
+                }
+                Err(nudge_vm::EngineError::Store(e)) => return Err(fatal(e)),
+                Err(e) => {
+                    self.reopen()?;
+                    let store = self.engine.store_mut();
+                    if let Some((at, timer)) = store.pop_due(due).map_err(fatal)? {
+                        store.end_step(&[]).map_err(fatal)?;
+                        store.commit().map_err(fatal)?;
+                        tracing::error!(
+                            partition = self.place.n,
+                            "a timer due at {at} failed in the engine and is dropped: {e} ({timer:?})"
+                        );
+                    }
+                    fired = 0;
+                }
+            }
+        }
+        Ok(fired)
+    }
+
+    /// Applies the jobs' calls in order. A job with a call that fails in
+    /// the engine is answered with the failure, the group is dropped, and
+    /// the other jobs are applied again without it.
+    fn apply_jobs(&mut self, jobs: &mut Vec<Job>) -> Result<Vec<Applied>, Fatal> {
+        loop {
+            let mut results = Vec::with_capacity(jobs.len());
+            let mut failed = None;
+            'jobs: for (i, job) in jobs.iter().enumerate() {
+                let mut applied = Applied::default();
+                for call in &job.calls {
+                    match apply(&mut self.engine, call) {
+                        Ok(true) => applied.applied += 1,
+                        Ok(false) => applied.duplicates += 1,
+                        Err(nudge_vm::EngineError::Store(e)) => return Err(fatal(e)),
+                        Err(e) => {
+                            failed = Some((
+                                i,
+                                format!(
+                                    "the call for user `{}` failed in the engine: {e}",
+                                    call.input.user_id()
+                                ),
+                            ));
+                            break 'jobs;
+                        }
+                    }
+                }
+                results.push(applied);
+            }
+            let Some((i, message)) = failed else {
+                return Ok(results);
+            };
+            tracing::error!(partition = self.place.n, "a request is refused: {message}");
+            self.reopen()?;
+            let job = jobs.remove(i);
+            let _ = job.done.send(Err(CallFailed(message)));
+        }
+    }
+
+    /// Commits the group, then counts and writes out what it holds.
+    fn commit(&mut self) -> Result<(), Fatal> {
+        let t = std::time::Instant::now();
+        self.engine.commit().map_err(fatal)?;
+        self.counters.commits.observe(t.elapsed().as_secs_f64());
+        for r in &self.engine.log {
+            nudge_vm::WorkflowStats::tally(&mut self.stats, r);
+            if let nudge_vm::Record::Sent { message, .. } = r {
+                self.counters.message(message.channel);
+            }
+        }
+        self.engine.log.clear();
+        self.outbox.catch_up(self.engine.store()).map_err(fatal)?;
+        Ok(())
+    }
+
+    fn answer(&self, q: Query) -> Result<serde_json::Value, String> {
+        match q {
+            Query::Profile(id) => api::profile(&self.engine, self.place.n, &id)
+                .map(|p| p.unwrap_or(serde_json::Value::Null)),
+            Query::Stats => serde_json::to_value(&self.stats).map_err(|e| e.to_string()),
+            Query::Versions => api::versions(&self.engine),
+        }
+    }
+}
+
 /// A partition's thread.
 fn run(
-    n: usize,
+    place: Place,
     store: SledStore,
     module: Module,
     queue: Receiver<Work>,
-    mut outbox: Outbox,
+    outbox: Outbox,
     counters: &Counters,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
 ) -> Result<(), String> {
+    let n = place.n;
     let start = wall_now();
-    let mut engine = Engine::new(store, module, start);
-    let started = engine.commit().map_err(|e| e.to_string()).and_then(|()| {
-        engine.log.clear();
-        outbox
-            .catch_up(engine.store())
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    });
+    let mut p = Partition {
+        place,
+        engine: Engine::new(store, module, start),
+        outbox,
+        counters,
+        stats: Default::default(),
+    };
+    let started = (|| -> Result<(), Fatal> {
+        // Journeys of workflows the project no longer has end now, as
+        // with a deploy.
+        if drops_workflows(&p.engine) {
+            let d = end_dropped(&mut p.engine).map_err(fatal)?;
+            if !d.ended.is_empty() {
+                tracing::info!(
+                    partition = n,
+                    "journeys of removed workflows ended: {:?}",
+                    d.ended
+                );
+            }
+        }
+        p.commit()?;
+        p.stats = api::stats_of_log(p.engine.store())?;
+        Ok(())
+    })();
     let _ = ready.send(started.clone());
     started?;
     counters.ready.store(true, Ordering::SeqCst);
@@ -333,33 +507,20 @@ fn run(
         .and_then(|v| v.parse().ok())
         .map(Duration::from_millis);
     let mut last_forget = start;
-    let mut stats = api::stats_of_log(engine.store())?;
     let mut jobs: Vec<Job> = Vec::new();
     let mut queries: Vec<(Query, oneshot::Sender<Result<serde_json::Value, String>>)> = Vec::new();
     let mut deploys: Vec<(Arc<Module>, oneshot::Sender<Result<Deployed, String>>)> = Vec::new();
+    let mut stopping = false;
     loop {
         // Due timers, a bounded number at a time.
-        let now = wall_now();
-        let mut fired = 0;
-        while fired < CATCH_UP {
-            match engine.store().next_timer() {
-                Some(due) if due <= now => {
-                    engine.fire_next().map_err(|e| e.to_string())?;
-                    fired += 1;
-                    let late = (wall_now() - due).num_microseconds().unwrap_or(i64::MAX);
-                    counters.lateness.observe(late as f64 / 1e6);
-                }
-                _ => break,
-            }
-        }
-        counters
-            .timers_fired
-            .fetch_add(fired as u64, Ordering::Relaxed);
-        // Wait for work until the next timer is due.
-        let wait = if fired == CATCH_UP {
+        let fired = p.fire_due(wall_now())?;
+        // Calls wait while timers due before them remain: they are
+        // applied in order, after the catch-up.
+        let catching_up = fired == CATCH_UP;
+        let wait = if catching_up || stopping {
             Duration::ZERO
         } else {
-            match engine.store().next_timer() {
+            match p.engine.store().next_timer() {
                 Some(due) => (due - wall_now())
                     .to_std()
                     .unwrap_or(Duration::ZERO)
@@ -367,97 +528,94 @@ fn run(
                 None => IDLE,
             }
         };
-        let mut stopping = false;
-        match queue.recv_timeout(wait) {
-            Ok(Work::Apply(job)) => jobs.push(job),
-            Ok(Work::Query(q, answer)) => queries.push((q, answer)),
-            Ok(Work::Deploy(m, answer)) => deploys.push((m, answer)),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => stopping = true,
-        }
-        let mut calls = jobs.iter().map(|j| j.calls.len()).sum::<usize>();
-        while calls < MAX_GROUP_CALLS {
-            match queue.try_recv() {
-                Ok(Work::Apply(job)) => {
-                    calls += job.calls.len();
-                    jobs.push(job);
-                }
-                Ok(Work::Query(q, answer)) => queries.push((q, answer)),
-                Ok(Work::Deploy(m, answer)) => deploys.push((m, answer)),
-                Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    stopping = true;
-                    break;
-                }
-            }
-        }
-        let mut answers = Vec::with_capacity(jobs.len());
-        for job in jobs.drain(..) {
-            let mut applied = Applied::default();
-            for call in job.calls {
-                if apply(&mut engine, call).map_err(|e| e.to_string())? {
-                    applied.applied += 1;
-                } else {
-                    applied.duplicates += 1;
+        if !stopping {
+            let mut calls = jobs.iter().map(|j| j.calls.len()).sum::<usize>();
+            let mut first = Some(wait);
+            while calls < MAX_GROUP_CALLS {
+                let next = match first.take() {
+                    Some(wait) => queue.recv_timeout(wait),
+                    None => queue.try_recv().map_err(|e| match e {
+                        std::sync::mpsc::TryRecvError::Empty => RecvTimeoutError::Timeout,
+                        std::sync::mpsc::TryRecvError::Disconnected => {
+                            RecvTimeoutError::Disconnected
+                        }
+                    }),
+                };
+                match next {
+                    Ok(Work::Apply(job)) => {
+                        calls += job.calls.len();
+                        jobs.push(job);
+                    }
+                    Ok(Work::Query(q, answer)) => queries.push((q, answer)),
+                    Ok(Work::Deploy(m, answer)) => deploys.push((m, answer)),
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        stopping = true;
+                        break;
+                    }
                 }
             }
-            counters
-                .applied
-                .fetch_add(applied.applied as u64, Ordering::Relaxed);
-            counters
-                .duplicates
-                .fetch_add(applied.duplicates as u64, Ordering::Relaxed);
-            answers.push((job.done, job.permit, applied));
         }
+        if catching_up {
+            if fired > 0 {
+                p.commit()?;
+                counters
+                    .timers_fired
+                    .fetch_add(fired as u64, Ordering::Relaxed);
+            }
+            continue;
+        }
+        let results = p.apply_jobs(&mut jobs)?;
         let now = wall_now();
         if now - last_forget > chrono::TimeDelta::seconds(1) {
-            engine
+            p.engine
                 .store_mut()
                 .forget_messages(now - DEDUP_WINDOW, 100_000)
-                .map_err(|e| e.to_string())?;
+                .map_err(fatal)?;
             last_forget = now;
         }
         // A deploy joins the group: what it ends is committed with the
         // calls before the answers go out.
         let mut deployed = Vec::new();
         for (module, answer) in deploys.drain(..) {
-            let d = deploy(&mut engine, (*module).clone()).map_err(|e| e.to_string())?;
-            deployed.push((answer, d));
+            match deploy(&mut p.engine, (*module).clone()) {
+                Ok(d) => {
+                    p.outbox.set_email_field(email_field(&module));
+                    deployed.push((answer, Ok(d)));
+                }
+                Err(nudge_vm::EngineError::Store(e)) => return Err(fatal(e)),
+                Err(e) => {
+                    p.reopen()?;
+                    let _ = answer.send(Err(format!("the deploy failed in the engine: {e}")));
+                }
+            }
         }
-        if !answers.is_empty() || fired > 0 || stopping || !deployed.is_empty() {
-            let t = std::time::Instant::now();
-            engine.commit().map_err(|e| e.to_string())?;
-            counters.commits.observe(t.elapsed().as_secs_f64());
-            if let Some(delay) = ack_delay.filter(|_| !answers.is_empty()) {
+        if !results.is_empty() || fired > 0 || stopping || !deployed.is_empty() {
+            p.commit()?;
+            counters
+                .timers_fired
+                .fetch_add(fired as u64, Ordering::Relaxed);
+            if let Some(delay) = ack_delay.filter(|_| !results.is_empty()) {
                 std::thread::sleep(delay);
             }
-            for (done, permit, applied) in answers {
+            for (job, applied) in jobs.drain(..).zip(results) {
+                counters
+                    .applied
+                    .fetch_add(applied.applied as u64, Ordering::Relaxed);
+                counters
+                    .duplicates
+                    .fetch_add(applied.duplicates as u64, Ordering::Relaxed);
                 // A caller that went away finds its calls applied anyway.
-                let _ = done.send(Ok(applied));
-                drop(permit);
+                let _ = job.done.send(Ok(applied));
             }
-            for r in &engine.log {
-                nudge_vm::WorkflowStats::tally(&mut stats, r);
-                if let nudge_vm::Record::Sent { message, .. } = r {
-                    counters.message(message.channel);
-                }
-            }
-            engine.log.clear();
-            outbox.catch_up(engine.store()).map_err(|e| e.to_string())?;
         }
         for (answer, d) in deployed {
-            let _ = answer.send(Ok(d));
+            let _ = answer.send(d);
         }
         for (q, answer) in queries.drain(..) {
-            let _ = answer.send(match q {
-                Query::Profile(id) => {
-                    api::profile(&engine, n, &id).map(|p| p.unwrap_or(serde_json::Value::Null))
-                }
-                Query::Stats => serde_json::to_value(&stats).map_err(|e| e.to_string()),
-                Query::Versions => api::versions(&engine),
-            });
+            let _ = answer.send(p.answer(q));
         }
-        if stopping {
+        if stopping && jobs.is_empty() {
             tracing::info!(partition = n, "stopped");
             return Ok(());
         }
@@ -483,9 +641,33 @@ fn deploy(
 ) -> Result<Deployed, nudge_vm::EngineError> {
     // Every profile of the group under way is in the store's scan.
     engine.commit()?;
-    let names: std::collections::HashSet<String> =
-        module.workflows.iter().map(|w| w.name.clone()).collect();
     engine.deploy(module);
+    end_dropped(engine)
+}
+
+/// Whether a version in the store has a workflow the current one lacks.
+fn drops_workflows(engine: &Engine<SledStore>) -> bool {
+    let store = engine.store();
+    let current = engine.module();
+    store.module_hashes().into_iter().any(|h| {
+        store.module(h).is_some_and(|m| {
+            m.workflows
+                .iter()
+                .any(|w| !current.workflows.iter().any(|c| c.name == w.name))
+        })
+    })
+}
+
+/// Ends the running journeys of workflows the current version does not
+/// have (a scan of every profile); counts the running journeys by
+/// workflow and those ended.
+fn end_dropped(engine: &mut Engine<SledStore>) -> Result<Deployed, nudge_vm::EngineError> {
+    let names: std::collections::HashSet<String> = engine
+        .module()
+        .workflows
+        .iter()
+        .map(|w| w.name.clone())
+        .collect();
     let mut d = Deployed::default();
     let mut to_end = Vec::new();
     engine
@@ -513,7 +695,7 @@ fn deploy(
 }
 
 /// Applies one call; `false` when its message id was applied before.
-fn apply(engine: &mut Engine<SledStore>, call: Call) -> Result<bool, nudge_vm::EngineError> {
+fn apply(engine: &mut Engine<SledStore>, call: &Call) -> Result<bool, nudge_vm::EngineError> {
     if let Some(id) = &call.message_id {
         if engine
             .store()
@@ -527,18 +709,20 @@ fn apply(engine: &mut Engine<SledStore>, call: Call) -> Result<bool, nudge_vm::E
     let at = to_millis(call.input.at().unwrap_or(wall)).clamp(engine.now(), wall);
     engine.advance_to(at)?;
     if let Some(id) = &call.message_id {
-        engine.store_mut().remember_message(id, at);
+        // The retry window counts from when the call was applied, not from
+        // its (possibly old) timestamp.
+        engine.store_mut().remember_message(id, wall);
     }
-    match call.input {
+    match &call.input {
         Input::Track {
             user_id,
             event,
             props,
             ..
-        } => engine.track(&user_id, &event, props, at)?,
+        } => engine.track(user_id, event, props.clone(), at)?,
         Input::Identify {
             user_id, traits, ..
-        } => engine.identify(&user_id, traits, at)?,
+        } => engine.identify(user_id, traits.clone(), at)?,
     }
     Ok(true)
 }

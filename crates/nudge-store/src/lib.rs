@@ -89,12 +89,18 @@ pub struct Options {
     /// The memory budget of the profile cache, in bytes (each state
     /// counted by [`ProfileState::approx_memory`]).
     pub cache_bytes: usize,
+    /// The most steps a group holds before it is written without a
+    /// flush ([`MAX_GROUP`] by default). A caller that bounds its groups
+    /// itself sets it higher, so that a group is written only at its
+    /// commit and a failure can drop it whole.
+    pub max_group: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             cache_bytes: DEFAULT_CACHE_BYTES,
+            max_group: MAX_GROUP,
         }
     }
 }
@@ -420,6 +426,8 @@ pub struct SledStore {
     /// The step's records, joined to the group's when the step ends.
     step_records: Vec<u8>,
     step_record_count: u64,
+    /// See [`Options::max_group`].
+    max_group: usize,
     /// Message ids remembered since the last write of the group.
     group_messages: HashSet<Box<str>>,
     /// The timer the step under way fired (removed with its batch).
@@ -495,6 +503,7 @@ impl SledStore {
             step_records: Vec::new(),
             step_record_count: 0,
             group_messages: HashSet::new(),
+            max_group: options.max_group,
             fired: None,
             failure: None,
         };
@@ -890,7 +899,7 @@ impl Store for SledStore {
             }
         }
         self.group_steps += 1;
-        if self.group_steps >= MAX_GROUP {
+        if self.group_steps >= self.max_group {
             self.write_group()?;
         }
         Ok(())
