@@ -203,6 +203,16 @@ fn bad_requests_get_their_status_and_change_nothing() {
         serde_json::to_vec(&big).unwrap(),
     );
     assert_eq!(r.0, 413, "{}", r.1);
+    assert!(r.1.contains("body_too_large"), "{}", r.1);
+    // Malformed JSON without a key is answered as malformed.
+    let r = server.raw(
+        "/v1/batch",
+        "application/json",
+        None,
+        None,
+        b"{\"batch\": [".to_vec(),
+    );
+    assert_eq!(r.0, 400, "{}", r.1);
     // One call over 32 KiB.
     let fat = json!({"batch": [{"type": "track", "userId": "u1", "event": "activated", "properties": {"pad": "x".repeat(40_000)}}]});
     let r = server.raw(

@@ -149,3 +149,22 @@ fn sighup_reloads_the_project_folder_and_a_broken_one_changes_nothing() {
         "{sent:#?}"
     );
 }
+
+#[test]
+fn a_restart_on_a_project_without_a_workflow_ends_its_journeys() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = project(dir.path());
+    let data = dir.path().join("data");
+    let server = Server::start(&project, &data, &[]);
+    let signup = json!({"batch": [{"type": "track", "userId": "u1", "event": "signed_up", "properties": {"plan": "free"}}]});
+    assert_eq!(server.post("/v1/batch", &signup).0, 200);
+    server.stop();
+    std::fs::write(project.join("welcome.flow"), without_welcome()).unwrap();
+    let server = Server::start(&project, &data, &[]);
+    let (_, p) = server.api("/api/profiles/u1", Some(&server.admin));
+    assert_eq!(
+        p["journeys"][0]["status"], "exited: its workflow was removed by a deploy",
+        "{p}"
+    );
+    server.stop();
+}

@@ -393,9 +393,31 @@ async fn ingest(
     State(state): State<Arc<AppState>>,
     Path(kind): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let received = partition::wall_now();
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return refuse(
+                &state,
+                Refusal::new(
+                    413,
+                    "body_too_large",
+                    format!(
+                        "a request body is at most {} bytes",
+                        state.limits.body_bytes
+                    ),
+                ),
+            )
+        }
+        Err(e) => {
+            return refuse(
+                &state,
+                Refusal::new(400, "invalid_body", format!("the body cannot be read: {e}")),
+            )
+        }
+    };
     if !KINDS.contains(&kind.as_str()) {
         return refuse(
             &state,
@@ -426,13 +448,6 @@ async fn ingest(
             ),
         );
     }
-    let body = match decode(&headers, &body, state.limits.body_bytes) {
-        Ok(b) => b,
-        Err(r) => return refuse(&state, r),
-    };
-    if let Err(r) = authenticate(&headers, &body, &state.keys) {
-        return refuse(&state, r);
-    }
     let module = match state.module.read() {
         Ok(m) => m.clone(),
         Err(_) => {
@@ -442,9 +457,26 @@ async fn ingest(
             )
         }
     };
-    let calls = match segment::read(&kind, &body, received, &module.schemas, &state.limits) {
-        Ok(calls) => calls,
-        Err(r) => return refuse(&state, r),
+    // Decompressing and checking up to thousands of calls is CPU work: off
+    // the threads that serve connections.
+    let read = {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || {
+            let body = decode(&headers, &body, state.limits.body_bytes)?;
+            authenticate(&headers, &body, &state.keys)?;
+            segment::read(&kind, &body, received, &module.schemas, &state.limits)
+        })
+        .await
+    };
+    let calls = match read {
+        Ok(Ok(calls)) => calls,
+        Ok(Err(r)) => return refuse(&state, r),
+        Err(e) => {
+            return refuse(
+                &state,
+                Refusal::new(500, "internal", format!("reading the request failed: {e}")),
+            )
+        }
     };
     let count = state.partitions.count();
     let mut by_partition = vec![Vec::new(); count];
@@ -570,6 +602,13 @@ fn authenticate(headers: &HeaderMap, body: &[u8], keys: &Keys) -> Result<(), Ref
             write_key: Some(key),
         }) if constant_eq(key.as_bytes(), keys.write_key.as_bytes()) => Ok(()),
         Ok(Key { write_key: Some(_) }) => Err(wrong()),
+        // A body that is not JSON is answered as such: it has no key to
+        // find.
+        Err(e) if e.is_syntax() || e.is_eof() => Err(Refusal::new(
+            400,
+            "invalid_json",
+            format!("the body is not valid JSON: {e}"),
+        )),
         _ => Err(Refusal::new(
             401,
             "unauthorized",

@@ -30,6 +30,10 @@ use nudge_bytecode::Module;
 /// The port `nudge serve` listens on by default (on 127.0.0.1).
 pub const DEFAULT_PORT: u16 = 8788;
 
+/// How long requests under way may take to finish once the server is
+/// told to stop.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 /// A failure that stops the server, said in one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -116,6 +120,14 @@ pub fn serve(
     reload: Option<Reload>,
     started: impl FnOnce(SocketAddr, &keys::Keys, bool),
 ) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| ServeError::new(format!("cannot start the async runtime: {e}")))?;
+    // SIGHUP is caught from here on (its default action ends the
+    // process): one that comes while the partitions start reloads then.
+    let hangup = hangup_signal(&runtime);
     std::fs::create_dir_all(&config.data).map_err(|e| {
         ServeError::new(format!(
             "cannot create the data folder `{}`: {e}",
@@ -147,11 +159,6 @@ pub fn serve(
         limits: config.limits,
         refused: Default::default(),
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| ServeError::new(format!("cannot start the async runtime: {e}")))?;
     let served: Result<(), ServeError> = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -161,14 +168,32 @@ pub fn serve(
             .map_err(|e| ServeError::new(format!("cannot listen on {}: {e}", config.listen)))?;
         started(addr, &keys, new_keys);
         if let Some(reload) = reload {
-            tokio::spawn(reload_on_hangup(state.clone(), reload));
+            if let Some(hangup) = hangup {
+                tokio::spawn(reload_on_hangup(state.clone(), reload, hangup));
+            }
         }
         let app = http::router(state.clone());
         let watch = state.clone();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop_signal(&watch).await })
-            .await
-            .map_err(|e| ServeError::new(format!("the HTTP server failed: {e}")))
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            stop_signal(&watch).await;
+            let _ = stopping.send(());
+        });
+        // Requests under way get a grace period to finish, not more: a
+        // client that holds its connection cannot keep the server up.
+        tokio::select! {
+            served = server => served.map_err(|e| ServeError::new(format!("the HTTP server failed: {e}"))),
+            () = async {
+                if stopped.await.is_ok() {
+                    tokio::time::sleep(SHUTDOWN_GRACE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!("requests still under way after {} s: stopping without them", SHUTDOWN_GRACE.as_secs());
+                Ok(())
+            }
+        }
     });
     runtime.shutdown_timeout(Duration::from_secs(5));
     let state = Arc::try_unwrap(state)
@@ -186,39 +211,56 @@ pub fn serve(
     Ok(())
 }
 
-/// Recompiles and deploys the project on each SIGHUP; a project with
-/// errors leaves the running version in place.
-async fn reload_on_hangup(state: Arc<http::AppState>, reload: Reload) {
+#[cfg(unix)]
+type Hangup = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type Hangup = ();
+
+/// Starts catching SIGHUP (`None` where it cannot be caught).
+fn hangup_signal(runtime: &tokio::runtime::Runtime) -> Option<Hangup> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP: reloading is off");
-            return;
-        };
-        while hangup.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading the project");
-            let r = reload.clone();
-            match tokio::task::spawn_blocking(move || r()).await {
-                Ok(Ok(module)) => match http::deploy(&state, module).await {
-                    Ok(answer) => {
-                        use std::io::Write as _;
-                        let mut out = std::io::stdout().lock();
-                        let _ = writeln!(out, "{}", http::deploy_summary(&answer));
-                        let _ = out.flush();
-                    }
-                    Err(r) => tracing::error!("the reload was not deployed: {}", r.message),
-                },
-                Ok(Err(e)) => {
-                    tracing::error!("the reload failed; the running version stays: {e}")
-                }
-                Err(e) => tracing::error!("the reload failed: {e}"),
+        let _in_runtime = runtime.enter();
+        match signal(SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("cannot catch SIGHUP, reloading is off: {e}");
+                None
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = (state, reload);
+        let _ = runtime;
+        None
+    }
+}
+
+/// Recompiles and deploys the project on each SIGHUP; a project with
+/// errors leaves the running version in place.
+async fn reload_on_hangup(state: Arc<http::AppState>, reload: Reload, mut hangup: Hangup) {
+    #[cfg(unix)]
+    while hangup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the project");
+        let r = reload.clone();
+        match tokio::task::spawn_blocking(move || r()).await {
+            Ok(Ok(module)) => match http::deploy(&state, module).await {
+                Ok(answer) => {
+                    use std::io::Write as _;
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{}", http::deploy_summary(&answer));
+                    let _ = out.flush();
+                }
+                Err(r) => tracing::error!("the reload was not deployed: {}", r.message),
+            },
+            Ok(Err(e)) => tracing::error!("the reload failed; the running version stays: {e}"),
+            Err(e) => tracing::error!("the reload failed: {e}"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (state, reload, &mut hangup);
     }
 }
 

@@ -244,7 +244,7 @@ fn read_call(
     };
     let message_id = match o.get("messageId") {
         None | Some(Json::Null) => None,
-        Some(Json::String(id)) if !id.is_empty() && id.len() <= 256 => Some(id.clone()),
+        Some(Json::String(id)) if !id.is_empty() && id.chars().count() <= 256 => Some(id.clone()),
         Some(_) => {
             return Err(refuse(
                 Some("messageId".into()),
@@ -268,7 +268,7 @@ fn read_call(
         }
     };
     let original = time("timestamp", o.get("timestamp"))?;
-    let sent_at = match o.get("sentAt") {
+    let sent_at = match o.get("sentAt").filter(|v| !v.is_null()) {
         Some(v) => time("sentAt", Some(v))?,
         None => time("sentAt", batch_sent_at)?,
     };

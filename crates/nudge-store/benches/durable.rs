@@ -931,6 +931,7 @@ fn child_memory(module: Module, cfg: &Config, n: u64, sled_cache: u64) -> Res<()
     let dir = cfg.tempdir()?;
     let options = Options {
         cache_bytes: cfg.cache_bytes,
+        ..Options::default()
     };
     let store = if sled_cache == 0 {
         SledStore::open(dir.path(), options)?

@@ -9,7 +9,7 @@
 //! | `T` + due (ms, sign-flipped, big-endian) + sequence (big-endian) | the [`Timer`] (postcard) |
 //! | `S` | the next timer sequence number |
 //! | `A` | the position of the last input applied (see [`SledStore::mark_applied`]) |
-//! | `L` + number (big-endian) | the records of one group, from that record on (JSON lines, as `nudge simulate` writes them) |
+//! | `L` + number (big-endian) | records from that one on (JSON lines, as `nudge simulate` writes them; at most 64 KiB a value) |
 //! | `N` | the number of the next record |
 //! | `M` + message id | when an input with that id was applied (ms, big-endian) |
 //! | `E` + that time (ms, big-endian) + message id | nothing: the message ids in the order they expire |
@@ -69,6 +69,11 @@ pub const SLED_CACHE_BYTES: u64 = 64 << 20;
 
 /// The most steps a group holds before it is written (without a flush).
 pub const MAX_GROUP: usize = 1024;
+
+/// The largest value the record log is written in (sled 0.34 keeps
+/// values over a quarter of its 512 KiB segments in files of their own,
+/// which its flush does not sync).
+const LOG_PIECE: usize = 64 * 1024;
 
 /// How many timers a refill of the in-memory wheel reads at most.
 const REFILL: usize = 4096;
@@ -252,6 +257,47 @@ fn migrate(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// fsyncs sled's blob files newer than `after` (sled 0.34 writes a value
+/// over a quarter of its segment size to a file of its own, named by its
+/// log position, and does not sync it), then their folder; returns the
+/// newest synced.
+fn sync_blobs(dir: &Path, after: u64) -> Result<u64, StoreError> {
+    let failed = |e: std::io::Error| {
+        StoreError(format!(
+            "cannot make the steps durable: syncing `{}`: {e}",
+            dir.display()
+        ))
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(after),
+        Err(e) => return Err(failed(e)),
+    };
+    let mut newest = after;
+    for entry in entries {
+        let entry = entry.map_err(failed)?;
+        let Some(n) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if n > after {
+            std::fs::File::open(entry.path())
+                .and_then(|f| f.sync_data())
+                .map_err(failed)?;
+            newest = newest.max(n);
+        }
+    }
+    if newest > after {
+        std::fs::File::open(dir)
+            .and_then(|f| f.sync_all())
+            .map_err(failed)?;
+    }
+    Ok(newest)
+}
+
 /// Whether sled could not take the folder's lock file.
 fn locked(e: &sled::Error) -> bool {
     match e {
@@ -428,6 +474,8 @@ pub struct SledStore {
     step_record_count: u64,
     /// See [`Options::max_group`].
     max_group: usize,
+    /// The newest of sled's blob files synced so far.
+    synced_blob: u64,
     /// Message ids remembered since the last write of the group.
     group_messages: HashSet<Box<str>>,
     /// The timer the step under way fired (removed with its batch).
@@ -504,6 +552,7 @@ impl SledStore {
             step_record_count: 0,
             group_messages: HashSet::new(),
             max_group: options.max_group,
+            synced_blob: 0,
             fired: None,
             failure: None,
         };
@@ -754,9 +803,26 @@ impl SledStore {
         }
         let mut group = std::mem::take(&mut self.group);
         if !self.group_records.is_empty() {
+            // In pieces of at most LOG_PIECE bytes: sled keeps a larger
+            // value in a file of its own, outside the log a commit syncs.
+            let records = std::mem::take(&mut self.group_records);
+            let mut first = self.group_first_record;
+            let mut piece: Vec<u8> = Vec::new();
+            let mut lines = 0u64;
+            for line in records.split_inclusive(|b| *b == b'\n') {
+                if !piece.is_empty() && piece.len() + line.len() > LOG_PIECE {
+                    let mut key = vec![LOG];
+                    key.extend_from_slice(&first.to_be_bytes());
+                    group.insert(key, std::mem::take(&mut piece));
+                    first += lines;
+                    lines = 0;
+                }
+                piece.extend_from_slice(line);
+                lines += 1;
+            }
             let mut key = vec![LOG];
-            key.extend_from_slice(&self.group_first_record.to_be_bytes());
-            group.insert(key, std::mem::take(&mut self.group_records));
+            key.extend_from_slice(&first.to_be_bytes());
+            group.insert(key, piece);
             group.insert(LOG_NEXT, &self.next_record.to_be_bytes());
         }
         self.group_first_record = self.next_record;
@@ -919,6 +985,9 @@ impl Store for SledStore {
                         path.display()
                     ))
                 })?;
+            if let Some(dir) = path.parent() {
+                self.synced_blob = sync_blobs(&dir.join("blobs"), self.synced_blob)?;
+            }
         }
         Ok(())
     }

@@ -76,7 +76,10 @@ fn a_small_cache_gives_the_same_log() {
     };
     let roomy = run(Options::default());
     // A few hundred bytes: nearly every load reads sled.
-    let tight = run(Options { cache_bytes: 600 });
+    let tight = run(Options {
+        cache_bytes: 600,
+        ..Options::default()
+    });
     assert_eq!(roomy, tight);
 }
 

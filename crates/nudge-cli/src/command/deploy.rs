@@ -41,6 +41,10 @@ pub struct Args {
 
 /// Runs `nudge deploy`.
 pub fn run(args: &Args) -> Exit {
+    let module = match pipeline::module_of(&args.project, "deploy") {
+        Ok(module) => module,
+        Err(exit) => return exit,
+    };
     let token = match &args.token {
         Some(t) => t.clone(),
         None => match read_token(&args.data) {
@@ -50,10 +54,6 @@ pub fn run(args: &Args) -> Exit {
                 return Exit::Failure;
             }
         },
-    };
-    let module = match pipeline::module_of(&args.project, "deploy") {
-        Ok(module) => module,
-        Err(exit) => return exit,
     };
     let bytes = match module.to_bytes() {
         Ok(b) => b,
