@@ -235,7 +235,7 @@ impl OutboxTail {
         let mut found = false;
         for e in std::fs::read_dir(data.join("outbox")).unwrap() {
             let p = e.unwrap().path();
-            if !p.extension().is_some_and(|x| x == "jsonl") {
+            if p.extension().is_none_or(|x| x != "jsonl") {
                 continue;
             }
             let offset = self.offsets.entry(p.clone()).or_insert(0);

@@ -77,16 +77,17 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
-/// Checks the admin token (`Authorization: Bearer TOKEN`).
-fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a request without the admin token (`Authorization:
+/// Bearer TOKEN`), if it has none.
+fn not_admin(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match token {
-        Some(t) if constant_eq(t.as_bytes(), state.keys.admin_token.as_bytes()) => Ok(()),
-        _ => Err(refuse(
+        Some(t) if constant_eq(t.as_bytes(), state.keys.admin_token.as_bytes()) => None,
+        _ => Some(refuse(
             state,
             Refusal::new(
                 401,
@@ -136,7 +137,7 @@ async fn api_profile(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admin(&state, &headers) {
+    if let Some(r) = not_admin(&state, &headers) {
         return r;
     }
     let n = partition::of(&id, state.partitions.count());
@@ -153,7 +154,7 @@ async fn api_profile(
 }
 
 async fn api_workflows(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = admin(&state, &headers) {
+    if let Some(r) = not_admin(&state, &headers) {
         return r;
     }
     match ask(&state, None, Query::Stats).await {
@@ -175,7 +176,7 @@ async fn api_workflows(State(state): State<Arc<AppState>>, headers: HeaderMap) -
 }
 
 async fn api_versions(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = admin(&state, &headers) {
+    if let Some(r) = not_admin(&state, &headers) {
         return r;
     }
     match ask(&state, None, Query::Versions).await {
@@ -214,7 +215,7 @@ async fn api_deploy(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admin(&state, &headers) {
+    if let Some(r) = not_admin(&state, &headers) {
         return r;
     }
     let module = match Module::from_bytes(&body) {

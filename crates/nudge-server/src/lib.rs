@@ -141,15 +141,17 @@ pub fn serve(
     let partitions = partition::Partitions::start(
         &db,
         &module,
-        count,
-        config.queue.max(1),
-        &config.data.join("outbox"),
-        Some(store_dir.join("db")),
-        nudge_store::Options {
-            cache_bytes: config.cache_bytes,
-            ..nudge_store::Options::default()
+        &partition::Settings {
+            count,
+            queue: config.queue.max(1),
+            outbox_dir: config.data.join("outbox"),
+            sync_file: Some(store_dir.join("db")),
+            options: nudge_store::Options {
+                cache_bytes: config.cache_bytes,
+                ..nudge_store::Options::default()
+            },
+            echo: config.echo,
         },
-        config.echo,
     )?;
     let state = Arc::new(http::AppState {
         partitions,
@@ -268,10 +270,7 @@ async fn reload_on_hangup(state: Arc<http::AppState>, reload: Reload, mut hangup
 async fn stop_signal(state: &http::AppState) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => Some(s),
-        Err(_) => None,
-    };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let terminate = async {
         #[cfg(unix)]
         if let Some(t) = term.as_mut() {

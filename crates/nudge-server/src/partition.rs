@@ -131,6 +131,29 @@ fn email_field(module: &Module) -> Option<String> {
     Some(module.schemas.profile.get(field as usize)?.name.clone())
 }
 
+/// How partitions run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How many.
+    pub count: usize,
+    /// Requests each one queues at most.
+    pub queue: usize,
+    /// Where their outboxes go.
+    pub outbox_dir: std::path::PathBuf,
+    /// sled's log file, synced at each commit.
+    pub sync_file: Option<std::path::PathBuf>,
+    /// The store's options.
+    pub options: Options,
+    /// Print each message on stdout.
+    pub echo: bool,
+}
+
+/// Where a read API question is answered.
+type QueryAnswer = oneshot::Sender<Result<serde_json::Value, String>>;
+
+/// Where a deploy is answered.
+type DeployAnswer = oneshot::Sender<Result<Deployed, String>>;
+
 /// The running partitions.
 pub struct Partitions {
     queues: Vec<Sender<Work>>,
@@ -150,13 +173,16 @@ impl Partitions {
     pub fn start(
         db: &sled::Db,
         module: &Module,
-        count: usize,
-        queue: usize,
-        outbox_dir: &std::path::Path,
-        sync_file: Option<std::path::PathBuf>,
-        options: Options,
-        echo: bool,
+        settings: &Settings,
     ) -> Result<Partitions, ServeError> {
+        let Settings {
+            count,
+            queue,
+            ref outbox_dir,
+            ref sync_file,
+            options,
+            echo,
+        } = *settings;
         let email_field = email_field(module);
         let failed = Arc::new(AtomicBool::new(false));
         let mut queues = Vec::new();
@@ -508,8 +534,8 @@ fn run(
         .map(Duration::from_millis);
     let mut last_forget = start;
     let mut jobs: Vec<Job> = Vec::new();
-    let mut queries: Vec<(Query, oneshot::Sender<Result<serde_json::Value, String>>)> = Vec::new();
-    let mut deploys: Vec<(Arc<Module>, oneshot::Sender<Result<Deployed, String>>)> = Vec::new();
+    let mut queries: Vec<(Query, QueryAnswer)> = Vec::new();
+    let mut deploys: Vec<(Arc<Module>, DeployAnswer)> = Vec::new();
     let mut stopping = false;
     loop {
         // Due timers, a bounded number at a time.

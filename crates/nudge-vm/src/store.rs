@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::journey::Journey;
 use crate::message::Rendered;
 use crate::record::Record;
-use crate::value::{Event, Prop, Props, Value};
+use crate::value::{Event, Props, Value};
 
 /// What is known about a profile, besides its history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -276,7 +276,7 @@ impl ProfileState {
         }
         fn props(p: &Props) -> usize {
             let entries = p.entries();
-            alloc(16 + entries.len() * size_of::<Prop>())
+            alloc(16 + std::mem::size_of_val(entries))
                 + entries
                     .iter()
                     .map(|(k, v)| name(k) + value(v))
