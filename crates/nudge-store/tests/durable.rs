@@ -127,11 +127,27 @@ fn a_store_of_a_newer_format_is_refused_with_what_to_do() {
     assert!(err.contains(&dir.path().display().to_string()), "{err}");
 }
 
+/// Opens the database in `dir` as sled does, without the store's checks,
+/// waiting for a handle just dropped in this process to let go of the
+/// folder's lock.
+fn raw_open(dir: &std::path::Path) -> sled::Db {
+    for _ in 0..300 {
+        match sled::open(dir) {
+            Ok(db) => return db,
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("the folder stays locked")
+}
+
 /// Rewrites the store in `dir` as store format 1 wrote it (instants as
 /// text) — every other entry only, as a migration cut short by a crash
 /// would leave it.
 fn downgrade_to_format_1(dir: &std::path::Path) -> usize {
-    let db = sled::open(dir).unwrap();
+    let db = raw_open(dir);
     let tree = db.open_tree("partition-0").unwrap();
     let mut rewritten = 0;
     for (i, entry) in tree.iter().enumerate() {
@@ -202,7 +218,7 @@ fn a_store_of_format_1_is_migrated_when_opened_and_runs_on() {
     log.append(&mut engine.log);
     assert_eq!(log, memory.log);
     drop(engine);
-    let db = sled::open(dir.path()).unwrap();
+    let db = raw_open(dir.path());
     let format = db
         .open_tree("meta")
         .unwrap()

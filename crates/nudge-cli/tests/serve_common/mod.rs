@@ -185,6 +185,16 @@ impl Server {
         }
     }
 
+    /// Calls applied and calls acknowledged as duplicates, from
+    /// `/metrics`.
+    pub fn counts(&self) -> (u64, u64) {
+        let m = self.get("/metrics");
+        (
+            metric(&m, "nudge_events_applied_total"),
+            metric(&m, "nudge_events_duplicate_total"),
+        )
+    }
+
     /// Sends a signal (`HUP`, `TERM`) to the server.
     pub fn signal(&self, name: &str) {
         let sent = Command::new("kill")
