@@ -398,6 +398,12 @@ fn the_read_api_shows_a_profile_its_journeys_and_the_counts() {
         m.contains("# TYPE nudge_timer_lateness_seconds histogram"),
         "{m}"
     );
+    // The journey waits on its `wait for` deadline.
+    assert_eq!(serve_common::metric(&m, "nudge_timers_pending"), 1, "{m}");
+    assert!(
+        serve_common::metric(&m, "nudge_journey_steps_total") >= 1,
+        "{m}"
+    );
 
     let (status, v) = server.api("/api/versions", Some(&server.admin));
     assert_eq!(status, 200, "{v}");
@@ -451,7 +457,7 @@ fn a_settings_file_sets_limits_and_a_bad_one_is_named() {
     let settings = dir.path().join("nudge.toml");
     std::fs::write(
         &settings,
-        "quiet = true\npartitions = 3\n\n[limits]\nbatch_calls = 1\n",
+        "quiet = true\npartitions = 3\nreject_undeclared_events = true\n\n[limits]\nbatch_calls = 1\n",
     )
     .unwrap();
     let server = Server::start(
@@ -466,6 +472,11 @@ fn a_settings_file_sets_limits_and_a_bad_one_is_named() {
     let (status, body) = server.post("/v1/batch", &two);
     assert_eq!(status, 413, "{body}");
     assert!(body.contains("at most 1 calls"), "{body}");
+    // An event the schema does not declare is refused, naming it.
+    let undeclared = json!({"batch": [{"type": "track", "userId": "u1", "event": "clicked"}]});
+    let (status, body) = server.post("/v1/batch", &undeclared);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no event `clicked`"), "{body}");
     let m = server.get("/metrics");
     assert!(m.contains("partition=\"2\""), "{m}");
     server.stop();

@@ -71,6 +71,10 @@ pub struct Counters {
     /// Timers fired (each instant at which timers fired counts once per
     /// profile step run).
     pub timers_fired: AtomicU64,
+    /// Journey steps run (starts and steps).
+    pub steps: AtomicU64,
+    /// Timers pending, as of the last commit.
+    pub timers_pending: AtomicU64,
     /// Group commits, by how long they took.
     pub commits: Histogram,
     /// How late timers fired, after their due time.
@@ -88,6 +92,8 @@ impl Default for Counters {
             applied: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
             timers_fired: AtomicU64::new(0),
+            steps: AtomicU64::new(0),
+            timers_pending: AtomicU64::new(0),
             commits: Histogram::new(COMMIT_BUCKETS),
             lateness: Histogram::new(LATENESS_BUCKETS),
             messages: Default::default(),
@@ -131,6 +137,22 @@ pub fn render<'a>(
         "Timer firings (the timers of one instant fire together).",
         &|c| c.timers_fired.load(Ordering::Relaxed),
     );
+    counter(
+        "nudge_journey_steps_total",
+        "Journey steps run (a journey started, or moved by an event or a timer).",
+        &|c| c.steps.load(Ordering::Relaxed),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP nudge_timers_pending Timers waiting, as of the last commit.\n# TYPE nudge_timers_pending gauge"
+    );
+    for (n, c) in counters.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "nudge_timers_pending{{partition=\"{n}\"}} {}",
+            c.timers_pending.load(Ordering::Relaxed)
+        );
+    }
     let _ = writeln!(
         out,
         "# HELP nudge_messages_total Messages sent (to the outbox), by channel.\n# TYPE nudge_messages_total counter"

@@ -464,6 +464,12 @@ impl Partition<'_> {
         let t = std::time::Instant::now();
         self.engine.commit().map_err(fatal)?;
         self.counters.commits.observe(t.elapsed().as_secs_f64());
+        self.counters
+            .steps
+            .fetch_add(std::mem::take(&mut self.engine.steps), Ordering::Relaxed);
+        self.counters
+            .timers_pending
+            .store(self.engine.store().timer_count(), Ordering::Relaxed);
         for r in &self.engine.log {
             nudge_vm::WorkflowStats::tally(&mut self.stats, r);
             if let nudge_vm::Record::Sent { message, .. } = r {

@@ -8,6 +8,7 @@
 //! | `P` + profile id | the profile's [`ProfileState`] (postcard) |
 //! | `T` + due (ms, sign-flipped, big-endian) + sequence (big-endian) | the [`Timer`] (postcard) |
 //! | `S` | the next timer sequence number |
+//! | `C` | how many timers are pending |
 //! | `A` | the position of the last input applied (see [`SledStore::mark_applied`]) |
 //! | `L` + number (big-endian) | records from that one on (JSON lines, as `nudge simulate` writes them; at most 64 KiB a value) |
 //! | `N` | the number of the next record |
@@ -81,6 +82,7 @@ const REFILL: usize = 4096;
 const PROFILE: u8 = b'P';
 const TIMER: u8 = b'T';
 const SEQUENCE: &[u8] = b"S";
+const TIMER_COUNT: &[u8] = b"C";
 const APPLIED: &[u8] = b"A";
 const LOG: u8 = b'L';
 const LOG_NEXT: &[u8] = b"N";
@@ -474,6 +476,8 @@ pub struct SledStore {
     step_record_count: u64,
     /// See [`Options::max_group`].
     max_group: usize,
+    /// Pending timers (kept in the store with each group).
+    timer_count: u64,
     /// The newest of sled's blob files synced so far.
     synced_blob: u64,
     /// Message ids remembered since the last write of the group.
@@ -552,11 +556,23 @@ impl SledStore {
             step_record_count: 0,
             group_messages: HashSet::new(),
             max_group: options.max_group,
+            timer_count: 0,
             synced_blob: 0,
             fired: None,
             failure: None,
         };
         store.far_first = store.first_timer_from(i64::MIN)?;
+        store.timer_count = match store
+            .tree
+            .get(TIMER_COUNT)
+            .map_err(failed("cannot read a partition"))?
+        {
+            Some(v) => <[u8; 8]>::try_from(v.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError("the timer count is damaged".into()))?,
+            // A store written before the count was kept: counted once.
+            None => store.pending_timers()? as u64,
+        };
         Ok(store)
     }
 
@@ -566,6 +582,12 @@ impl SledStore {
     pub fn syncing(mut self, file: Option<std::path::PathBuf>) -> SledStore {
         self.log_file = file;
         self
+    }
+
+    /// How many timers are pending, as of the last step (kept with the
+    /// steps, so read without a scan).
+    pub fn timer_count(&self) -> u64 {
+        self.timer_count
     }
 
     /// How many timers are pending (a full scan: for tests and tools).
@@ -837,6 +859,7 @@ impl SledStore {
             self.cache.set_size(&id, memory);
             group.insert(profile_key(&id), bytes);
         }
+        group.insert(TIMER_COUNT, &self.timer_count.to_be_bytes());
         self.group_steps = 0;
         self.group_messages.clear();
         self.tree
@@ -904,6 +927,7 @@ impl Store for SledStore {
         self.step.push((timer_key(key).to_vec(), Some(bytes)));
         self.step
             .push((SEQUENCE.to_vec(), Some(self.seq.to_be_bytes().to_vec())));
+        self.timer_count += 1;
         if key.0 < self.horizon {
             self.near.insert(key, timer);
         } else if self.far_first.is_none_or(|f| key < f) {
@@ -948,6 +972,7 @@ impl Store for SledStore {
         }
         if let Some(key) = self.fired.take() {
             self.step.push((timer_key(key).to_vec(), None));
+            self.timer_count = self.timer_count.saturating_sub(1);
         }
         if let Some(e) = self.failure.take() {
             // The step is not kept; the caller stops on the error.

@@ -102,6 +102,24 @@ fn far_timers_wait_on_disk_not_in_memory() {
     engine.commit().unwrap();
     let store = engine.store();
     assert!(store.pending_timers().unwrap() >= 20_000);
+    // The count kept with the steps is the count a scan gives, also when
+    // read back after a reopen and after timers fired.
+    assert_eq!(store.timer_count(), store.pending_timers().unwrap() as u64);
+    let now = engine.now();
+    drop(engine);
+    let mut engine = Engine::new(
+        SledStore::open(dir.path(), Options::default()).unwrap(),
+        examples(),
+        now,
+    );
+    assert_eq!(
+        engine.store().timer_count(),
+        engine.store().pending_timers().unwrap() as u64
+    );
+    engine.advance_to(now + Duration::days(6)).unwrap();
+    engine.commit().unwrap();
+    let store = engine.store();
+    assert_eq!(store.timer_count(), store.pending_timers().unwrap() as u64);
     assert!(
         store.timers_in_memory() <= 5_000,
         "{} timers in memory",
