@@ -197,11 +197,7 @@ impl Server {
 
     /// Sends a signal (`HUP`, `TERM`) to the server.
     pub fn signal(&self, name: &str) {
-        let sent = Command::new("kill")
-            .args([&format!("-{name}"), &self.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        signal(self.pid(), name);
     }
 
     /// POSTs JSON with the write key; the status and body.
@@ -264,11 +260,7 @@ impl Server {
     /// outbox's lines (partition by partition).
     pub fn stop(mut self) -> Vec<String> {
         let mut child = self.child.take().unwrap();
-        let killed = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        signal(child.id(), "TERM");
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(s) = child.try_wait().unwrap() {
@@ -299,6 +291,18 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// Sends signal `name` (`TERM`, `HUP`) to process `pid`.
+pub fn signal(pid: u32, name: &str) {
+    use rustix::process::{kill_process, Pid, Signal};
+    let signal = match name {
+        "TERM" => Signal::TERM,
+        "HUP" => Signal::HUP,
+        other => panic!("no signal {other} here"),
+    };
+    let pid = Pid::from_raw(pid as i32).expect("a process id");
+    kill_process(pid, signal).expect("the signal is sent");
 }
 
 /// The outbox lines of a data folder, partition by partition.
