@@ -286,9 +286,12 @@ fn sync_blobs(dir: &Path, after: u64) -> Result<u64, StoreError> {
             continue;
         };
         if n > after {
-            std::fs::File::open(entry.path())
-                .and_then(|f| f.sync_data())
-                .map_err(failed)?;
+            match std::fs::File::open(entry.path()).and_then(|f| f.sync_data()) {
+                Ok(()) => {}
+                // sled removes a blob once a newer value replaces it.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(failed(e)),
+            }
             newest = newest.max(n);
         }
     }
