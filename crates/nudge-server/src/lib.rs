@@ -13,6 +13,7 @@
 //! The data folder holds `store/` (sled), `keys.json` and `outbox/`.
 
 pub mod api;
+pub mod delivery;
 pub mod http;
 pub mod keys;
 pub mod metrics;
@@ -63,6 +64,9 @@ pub struct Config {
     pub cache_bytes: usize,
     /// Print each message on stdout.
     pub echo: bool,
+    /// The providers of each channel (none: every message stays in the
+    /// outbox).
+    pub delivery: delivery::DeliveryConfig,
 }
 
 impl Config {
@@ -76,6 +80,7 @@ impl Config {
             limits: segment::Limits::default(),
             cache_bytes: nudge_store::DEFAULT_CACHE_BYTES,
             echo: true,
+            delivery: delivery::DeliveryConfig::default(),
         }
     }
 }
@@ -138,6 +143,8 @@ pub fn serve(
     let store_dir = config.data.join("store");
     let db = nudge_store::open_db(&store_dir).map_err(|e| ServeError::new(e.0))?;
     let count = partition_count(&db, config.partitions.max(1), &config.data)?;
+    let outcomes = config.data.join("deliveries");
+    let deliveries = Arc::new(delivery::Deliveries::start(&config.delivery, &outcomes)?);
     let partitions = partition::Partitions::start(
         &db,
         &module,
@@ -151,6 +158,7 @@ pub fn serve(
                 ..nudge_store::Options::default()
             },
             echo: config.echo,
+            deliveries: Some((deliveries.clone(), outcomes)),
         },
     )?;
     let state = Arc::new(http::AppState {
@@ -204,6 +212,11 @@ pub fn serve(
     state.partitions.stop()?;
     db.flush()
         .map_err(|e| ServeError::new(format!("cannot flush the store: {e}")))?;
+    // Messages being sent are finished; those waiting for a retry go
+    // again at the next start.
+    if let Ok(d) = Arc::try_unwrap(deliveries) {
+        d.stop();
+    }
     served?;
     if failed {
         return Err(ServeError::new(

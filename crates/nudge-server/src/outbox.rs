@@ -38,6 +38,12 @@ pub struct Outbox {
     email_field: Option<String>,
     /// Print each message on stdout.
     echo: bool,
+    /// The providers messages are handed to, and where their outcomes
+    /// are.
+    deliveries: Option<(std::sync::Arc<crate::delivery::Deliveries>, PathBuf)>,
+    /// Whether the messages written before this start that have no
+    /// outcome were handed over again.
+    resent: bool,
 }
 
 impl Outbox {
@@ -48,6 +54,7 @@ impl Outbox {
         n: usize,
         email_field: Option<String>,
         echo: bool,
+        deliveries: Option<(std::sync::Arc<crate::delivery::Deliveries>, PathBuf)>,
     ) -> Result<Outbox, ServeError> {
         let email_dir = dir.join("email");
         std::fs::create_dir_all(&email_dir).map_err(|e| {
@@ -94,6 +101,8 @@ impl Outbox {
             next,
             email_field,
             echo,
+            deliveries,
+            resent: false,
         })
     }
 
@@ -109,6 +118,11 @@ impl Outbox {
             |e: std::io::Error| ServeError::new(format!("outbox `{}`: {e}", self.path.display()));
         let mut written = 0;
         let mut out = Vec::new();
+        if !self.resent {
+            self.resend_unsettled(store)?;
+            self.resent = true;
+        }
+        let mut handed = Vec::new();
         loop {
             let records = store
                 .records_from(self.next, READ)
@@ -134,16 +148,108 @@ impl Outbox {
                     if message.get("channel").and_then(Json::as_str) == Some("email") {
                         self.write_email(*number, &message, store)?;
                     }
+                    if let Some(m) = self.outgoing(*number, &message, store) {
+                        handed.push(m);
+                    }
                 }
             }
             self.file.write_all(&out).map_err(failed)?;
             out.clear();
+            // Handed over once written: a message is resent from this file.
+            if let Some((d, _)) = &self.deliveries {
+                for m in handed.drain(..) {
+                    d.send(m);
+                }
+            }
             self.next = last + 1;
             if records.len() < READ {
                 break;
             }
         }
         Ok(written)
+    }
+
+    /// The message of a record, when its channel has a provider.
+    fn outgoing(
+        &self,
+        record: u64,
+        message: &Json,
+        store: &SledStore,
+    ) -> Option<crate::delivery::Outgoing> {
+        let (d, _) = self.deliveries.as_ref()?;
+        let text = |k: &str| message.get(k).and_then(Json::as_str).map(str::to_owned);
+        let channel = text("channel")?;
+        if !d.handles(&channel) {
+            return None;
+        }
+        let profile = text("profile").unwrap_or_default();
+        let to = if channel == "email" {
+            self.address(&profile, store)
+        } else {
+            None
+        };
+        Some(crate::delivery::Outgoing {
+            partition: self.partition,
+            record,
+            send_id: text("send_id").unwrap_or_default(),
+            channel,
+            profile,
+            workflow: text("workflow").unwrap_or_default(),
+            template: text("template"),
+            time: text("time").unwrap_or_default(),
+            content: message
+                .get("content")
+                .and_then(Json::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            to,
+        })
+    }
+
+    /// The profile's email address as it is now.
+    fn address(&self, profile: &str, store: &SledStore) -> Option<String> {
+        let field = self.email_field.as_ref()?;
+        let state = nudge_vm::Store::peek(store, profile).ok()??;
+        match state.record.attributes.get(field)? {
+            nudge_vm::Value::Str(s) => Some(s.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Hands over again the messages of this outbox file whose channel has
+    /// a provider and that have no outcome (a crash or a stop came first).
+    fn resend_unsettled(&self, store: &SledStore) -> Result<(), ServeError> {
+        let Some((d, outcomes)) = self.deliveries.clone() else {
+            return Ok(());
+        };
+        let settled = crate::delivery::settled(&outcomes, self.partition)?;
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| ServeError::new(format!("outbox `{}`: {e}", self.path.display())))?;
+        let mut again = 0;
+        for line in text.lines() {
+            let Ok(message) = serde_json::from_str::<Json>(line) else {
+                continue;
+            };
+            let settled_already = message
+                .get("send_id")
+                .and_then(Json::as_str)
+                .is_some_and(|id| settled.contains(id));
+            if settled_already {
+                continue;
+            }
+            let record = message.get("record").and_then(Json::as_u64).unwrap_or(0);
+            if let Some(m) = self.outgoing(record, &message, store) {
+                d.send(m);
+                again += 1;
+            }
+        }
+        if again > 0 {
+            tracing::info!(
+                partition = self.partition,
+                "{again} messages without an outcome are sent again"
+            );
+        }
+        Ok(())
     }
 
     fn write_email(
@@ -162,17 +268,7 @@ impl Outbox {
                 .to_owned()
         };
         let profile = text("profile");
-        let to = self
-            .email_field
-            .as_ref()
-            .and_then(|field| {
-                let state = nudge_vm::Store::peek(store, profile).ok()??;
-                match state.record.attributes.get(field)? {
-                    nudge_vm::Value::Str(s) => Some(s.to_string()),
-                    _ => None,
-                }
-            })
-            .unwrap_or_default();
+        let to = self.address(profile, store).unwrap_or_default();
         let mut eml = String::new();
         eml.push_str(&format!("To: <{}>\r\n", header(&to)));
         eml.push_str("From: Nudge outbox <outbox@localhost>\r\n");

@@ -146,6 +146,8 @@ pub struct Settings {
     pub options: Options,
     /// Print each message on stdout.
     pub echo: bool,
+    /// The providers messages are handed to, and where outcomes go.
+    pub deliveries: Option<(Arc<crate::delivery::Deliveries>, std::path::PathBuf)>,
 }
 
 /// Where a read API question is answered.
@@ -182,6 +184,7 @@ impl Partitions {
             ref sync_file,
             options,
             echo,
+            ref deliveries,
         } = *settings;
         let email_field = email_field(module);
         let failed = Arc::new(AtomicBool::new(false));
@@ -205,7 +208,8 @@ impl Partitions {
             let store = place
                 .open()
                 .map_err(|e| ServeError::new(format!("partition {n}: {e}")))?;
-            let outbox = Outbox::open(outbox_dir, n, email_field.clone(), echo)?;
+            let outbox =
+                Outbox::open(outbox_dir, n, email_field.clone(), echo, deliveries.clone())?;
             let (tx, rx) = std::sync::mpsc::channel();
             places.push(Arc::new(tokio::sync::Semaphore::new(queue)));
             let c = Arc::new(Counters::default());

@@ -10,7 +10,7 @@
 //! | `S` | the next timer sequence number |
 //! | `C` | how many timers are pending |
 //! | `A` | the position of the last input applied (see [`SledStore::mark_applied`]) |
-//! | `L` + number (big-endian) | records from that one on (JSON lines, as `nudge simulate` writes them; at most 64 KiB a value) |
+//! | `L` + number (big-endian) | records from that one on (JSON lines, as `nudge simulate` writes them, messages with their `send_id`; at most 64 KiB a value) |
 //! | `N` | the number of the next record |
 //! | `M` + message id | when an input with that id was applied (ms, big-endian) |
 //! | `E` + that time (ms, big-endian) + message id | nothing: the message ids in the order they expire |
@@ -966,9 +966,20 @@ impl Store for SledStore {
 
     fn end_step(&mut self, records: &[Record]) -> Result<(), StoreError> {
         for r in records {
+            let start = self.step_records.len();
             if let Err(e) = serde_json::to_writer(&mut self.step_records, r) {
                 self.failure
                     .get_or_insert(StoreError(format!("cannot encode a record: {e}")));
+            }
+            // A message keeps its send id, which delivery needs (the
+            // simulator's JSON leaves it out).
+            if let Record::Sent { send_id, .. } = r {
+                const PREFIX: &[u8] = b"{\"kind\":\"message\",";
+                if self.step_records[start..].starts_with(PREFIX) {
+                    let at = start + PREFIX.len();
+                    let field = format!("\"send_id\":\"{send_id:016x}\",");
+                    self.step_records.splice(at..at, field.bytes());
+                }
             }
             self.step_records.push(b'\n');
             self.step_record_count += 1;

@@ -56,6 +56,111 @@ struct Settings {
     cache_mb: Option<usize>,
     #[serde(default)]
     limits: LimitSettings,
+    #[serde(default)]
+    delivery: DeliverySettings,
+}
+
+/// `[delivery]`: the providers, and how failures are retried.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliverySettings {
+    email: Option<EmailSettings>,
+    webhook: Option<WebhookSettings>,
+    #[serde(default)]
+    retry: RetrySettings,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailSettings {
+    host: String,
+    port: Option<u16>,
+    from: String,
+    user: Option<String>,
+    /// The environment variable holding the password.
+    password_env: Option<String>,
+    timeout_ms: Option<u64>,
+    /// The domain of `Message-ID`s (default: the sender's).
+    message_id_domain: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookSettings {
+    /// The environment variable holding the signing secret.
+    secret_env: String,
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetrySettings {
+    attempts: Option<u32>,
+    first_wait_ms: Option<u64>,
+    max_wait_ms: Option<u64>,
+}
+
+/// A secret from the environment variable a setting names.
+fn secret(key: &str, var: &str) -> Result<String, String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Ok(v),
+        _ => Err(format!(
+            "`{key}` names the environment variable `{var}`, which is not set"
+        )),
+    }
+}
+
+/// The delivery settings, with their secrets read.
+fn delivery_of(d: DeliverySettings) -> Result<nudge_server::delivery::DeliveryConfig, String> {
+    use nudge_server::delivery::{DeliveryConfig, EmailConfig, Retry, WebhookConfig};
+    use std::time::Duration;
+    let mut config = DeliveryConfig::default();
+    if let Some(e) = d.email {
+        let credentials = match (e.user, e.password_env) {
+            (Some(user), Some(var)) => Some((user, secret("delivery.email.password_env", &var)?)),
+            (None, None) => None,
+            _ => {
+                return Err(
+                    "`delivery.email` needs both `user` and `password_env`, or neither".into(),
+                )
+            }
+        };
+        let domain = e.message_id_domain.unwrap_or_else(|| {
+            e.from
+                .rsplit('@')
+                .next()
+                .unwrap_or("localhost")
+                .trim_end_matches('>')
+                .to_owned()
+        });
+        config.email = Some(EmailConfig {
+            host: e.host,
+            port: e.port.unwrap_or(25),
+            from: e.from,
+            credentials,
+            timeout: Duration::from_millis(e.timeout_ms.unwrap_or(10_000)),
+            domain,
+        });
+    }
+    if let Some(w) = d.webhook {
+        config.webhook = Some(WebhookConfig {
+            secret: secret("delivery.webhook.secret_env", &w.secret_env)?,
+            timeout: Duration::from_millis(w.timeout_ms.unwrap_or(10_000)),
+        });
+    }
+    let defaults = Retry::default();
+    config.retry = Retry {
+        attempts: d.retry.attempts.unwrap_or(defaults.attempts).max(1),
+        first_wait: d
+            .retry
+            .first_wait_ms
+            .map_or(defaults.first_wait, Duration::from_millis),
+        max_wait: d
+            .retry
+            .max_wait_ms
+            .map_or(defaults.max_wait, Duration::from_millis),
+    };
+    Ok(config)
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -73,7 +178,7 @@ fn read_settings(path: &Path) -> Result<Settings, String> {
 }
 
 /// The server's settings: flags, then the file, then the defaults.
-fn config_of(args: &Args, file: Settings) -> Config {
+fn config_of(args: &Args, file: Settings) -> Result<Config, String> {
     let mut config = Config::new(
         args.data
             .clone()
@@ -105,7 +210,8 @@ fn config_of(args: &Args, file: Settings) -> Config {
     if let Some(n) = file.limits.batch_calls {
         config.limits.batch_calls = n;
     }
-    config
+    config.delivery = delivery_of(file.delivery)?;
+    Ok(config)
 }
 
 /// Runs `nudge serve`.
@@ -126,7 +232,13 @@ pub fn run(args: &Args) -> Exit {
             }
         },
     };
-    let config = config_of(args, settings);
+    let config = match config_of(args, settings) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failure;
+        }
+    };
     let module = match pipeline::module_of(&args.project, "serve") {
         Ok(module) => module,
         Err(exit) => return exit,

@@ -334,6 +334,7 @@ pub fn messages(lines: Vec<String>) -> Vec<Value> {
             let o = v.as_object_mut().unwrap();
             o.remove("partition");
             o.remove("record");
+            o.remove("send_id");
             v
         })
         .filter(|v| v["kind"] == "message")

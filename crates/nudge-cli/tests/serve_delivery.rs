@@ -1,0 +1,378 @@
+//! Delivery through real providers on 127.0.0.1: webhooks to an HTTP
+//! server started by the test (retries on 5xx and timeouts with one
+//! `webhook-id`, no retry on 4xx, Standard Webhooks signatures), email to
+//! a real SMTP server (aiosmtpd, from `tests/clients/`): multipart content,
+//! a stable `Message-ID`, and every message delivered once after the SMTP
+//! server was down for 30 s.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod serve_common;
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac as _};
+use serde_json::{json, Value};
+use serve_common::Server;
+
+/// One request the sink received.
+#[derive(Clone, Debug)]
+struct Request {
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+/// An HTTP server that records requests and answers each one as `answer`
+/// says for its body: a status, after a delay.
+struct Sink {
+    port: u16,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Sink {
+    fn start(answer: impl Fn(&str, usize) -> (u16, Duration) + Send + Sync + 'static) -> Sink {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let seen = requests.clone();
+        let answer = Arc::new(answer);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (seen, answer) = (seen.clone(), answer.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut headers = HashMap::new();
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                            break;
+                        }
+                        if let Some((k, v)) = line.trim_end().split_once(':') {
+                            headers.insert(k.to_ascii_lowercase(), v.trim().to_owned());
+                        }
+                    }
+                    let len: usize = headers
+                        .get("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0; len];
+                    reader.read_exact(&mut body).unwrap();
+                    let body = String::from_utf8(body).unwrap();
+                    let nth = {
+                        let mut s = seen.lock().unwrap();
+                        s.push(Request {
+                            headers,
+                            body: body.clone(),
+                        });
+                        s.iter().filter(|r| r.body == body).count()
+                    };
+                    let (status, delay) = answer(&body, nth);
+                    std::thread::sleep(delay);
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                });
+            }
+        });
+        Sink { port, requests }
+    }
+
+    fn received(&self, user: &str) -> Vec<Request> {
+        let needle = format!("\"user\":\"{user}\"");
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.body.contains(&needle))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The outcomes recorded so far, by profile.
+fn outcomes(data: &Path) -> HashMap<String, Value> {
+    let mut out = HashMap::new();
+    let Ok(dir) = std::fs::read_dir(data.join("deliveries")) else {
+        return out;
+    };
+    for e in dir {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            out.insert(v["profile"].as_str().unwrap().to_owned(), v);
+        }
+    }
+    out
+}
+
+fn wait_for_outcomes(data: &Path, n: usize, seconds: u64) -> HashMap<String, Value> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let o = outcomes(data);
+        if o.len() >= n || Instant::now() > deadline {
+            return o;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Verifies a request's signature as the Standard Webhooks libraries do.
+fn verifies(r: &Request) -> bool {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(SECRET.trim_start_matches("whsec_"))
+        .unwrap();
+    let signed = format!(
+        "{}.{}.{}",
+        r.headers["webhook-id"], r.headers["webhook-timestamp"], r.body
+    );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(signed.as_bytes());
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    r.headers["webhook-signature"]
+        .split(' ')
+        .any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
+}
+
+fn project(dir: &Path, flow: &str) -> PathBuf {
+    let p = dir.join("project");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("delivery.flow"), flow).unwrap();
+    p
+}
+
+#[test]
+fn webhooks_are_signed_retried_on_5xx_and_timeouts_and_not_on_4xx() {
+    // u1: 500, 500, then 200. u2: 400. u3: the first answer comes after
+    // the 500 ms timeout, the second at once.
+    let sink = Sink::start(|body, nth| {
+        if body.contains("\"u1\"") {
+            (if nth < 3 { 500 } else { 200 }, Duration::ZERO)
+        } else if body.contains("\"u2\"") {
+            (400, Duration::ZERO)
+        } else if nth == 1 {
+            (200, Duration::from_millis(1_500))
+        } else {
+            (200, Duration::ZERO)
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let flow = format!(
+        "profile {{}}\n\nevent ping {{}}\n\nworkflow hook {{\n  on ping\n  send webhook {{ url: \"http://127.0.0.1:{}/hook\", body: {{ user: profile.id }} }}\n}}\n",
+        sink.port
+    );
+    let project = project(dir.path(), &flow);
+    let settings = dir.path().join("nudge.toml");
+    std::fs::write(
+        &settings,
+        "quiet = true\n\n[delivery.webhook]\nsecret_env = \"TEST_WEBHOOK_SECRET\"\ntimeout_ms = 500\n\n[delivery.retry]\nfirst_wait_ms = 50\nmax_wait_ms = 200\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_with(
+        &project,
+        &data,
+        &["--config", settings.to_str().unwrap()],
+        &[("TEST_WEBHOOK_SECRET", SECRET)],
+    );
+    let calls = ["u1", "u2", "u3"].map(|u| json!({"type": "track", "userId": u, "event": "ping"}));
+    let batch = json!({ "batch": calls });
+    assert_eq!(server.post("/v1/batch", &batch).0, 200);
+    let o = wait_for_outcomes(&data, 3, 30);
+    server.stop();
+
+    let u1 = sink.received("u1");
+    assert_eq!(u1.len(), 3, "{u1:?}");
+    assert!(u1.iter().all(verifies), "{u1:?}");
+    assert!(u1
+        .iter()
+        .all(|r| r.headers["webhook-id"] == u1[0].headers["webhook-id"]));
+    assert_eq!(o["u1"]["outcome"], "delivered", "{o:?}");
+    assert_eq!(o["u1"]["attempts"], 3, "{o:?}");
+
+    assert_eq!(sink.received("u2").len(), 1);
+    assert_eq!(o["u2"]["outcome"], "failed", "{o:?}");
+    assert!(o["u2"]["detail"].as_str().unwrap().contains("400"), "{o:?}");
+
+    let u3 = sink.received("u3");
+    assert!(u3.len() >= 2, "{u3:?}");
+    assert_eq!(o["u3"]["outcome"], "delivered", "{o:?}");
+    assert!(o["u3"]["attempts"].as_u64().unwrap() >= 2, "{o:?}");
+}
+
+/// A real SMTP server (aiosmtpd) on `port`, writing what it accepts to
+/// `out`; `None` when the client packages are not installed (outside CI).
+fn smtp_sink(port: u16, out: &Path) -> Option<Child> {
+    let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients");
+    if !clients.join(".pydeps/aiosmtpd").exists() {
+        let message = "aiosmtpd is not installed: run `bash tests/clients/install.sh` (skipping)";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{message}");
+        }
+        eprintln!("{message}");
+        return None;
+    }
+    let mut child = Command::new("python3")
+        .arg(clients.join("smtp_sink.py"))
+        .arg(port.to_string())
+        .arg(out)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    Some(child)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+const MAIL: &str = r#"
+profile {
+  email: email?
+  name: string?
+}
+
+event signed_up {}
+
+workflow welcome {
+  on signed_up
+  audience profile.email != none
+  priority transactional
+  send email hello
+}
+
+template hello: email for signed_up {
+  subject: "Welcome, {profile.name ?? "friend"}"
+  text: "Plain words for {profile.name ?? "you"}."
+  html: "<p>Rich words for {profile.name ?? "you"}.</p>"
+}
+"#;
+
+fn mail_settings(dir: &Path, port: u16) -> PathBuf {
+    let settings = dir.join("nudge.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "quiet = true\n\n[delivery.email]\nhost = \"127.0.0.1\"\nport = {port}\nfrom = \"Shop <hello@shop.example>\"\ntimeout_ms = 2000\n\n[delivery.retry]\nattempts = 1000\nfirst_wait_ms = 200\nmax_wait_ms = 1000\n"
+        ),
+    )
+    .unwrap();
+    settings
+}
+
+fn signups(users: std::ops::Range<u32>) -> Value {
+    let calls: Vec<Value> = users
+        .flat_map(|i| {
+            [
+                json!({"type": "identify", "userId": format!("u{i}"), "traits": {"email": format!("u{i}@example.com"), "name": format!("N{i}")}}),
+                json!({"type": "track", "userId": format!("u{i}"), "event": "signed_up"}),
+            ]
+        })
+        .collect();
+    json!({ "batch": calls })
+}
+
+fn mails(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn email_goes_out_over_smtp_multipart_with_a_stable_message_id() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mail.jsonl");
+    let Some(mut smtp) = smtp_sink(port, &out) else {
+        return;
+    };
+    let project = project(dir.path(), MAIL);
+    let settings = mail_settings(dir.path(), port);
+    let data = dir.path().join("data");
+    let server = Server::start(&project, &data, &["--config", settings.to_str().unwrap()]);
+    assert_eq!(server.post("/v1/batch", &signups(1..2)).0, 200);
+    let o = wait_for_outcomes(&data, 1, 20);
+    server.stop();
+    let _ = smtp.kill();
+    assert_eq!(o["u1"]["outcome"], "delivered", "{o:?}");
+    let got = mails(&out);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let m = &got[0];
+    assert_eq!(m["rcpt_tos"], json!(["u1@example.com"]));
+    assert_eq!(m["mail_from"], "hello@shop.example");
+    let data_text = m["data"].as_str().unwrap();
+    let send_id = o["u1"]["send_id"].as_str().unwrap();
+    assert!(
+        data_text.contains(&format!("Message-ID: <{send_id}@shop.example>")),
+        "{data_text}"
+    );
+    assert!(data_text.contains("Subject: Welcome, N1"), "{data_text}");
+    assert!(data_text.contains("multipart/alternative"), "{data_text}");
+    assert!(data_text.contains("Plain words for N1."), "{data_text}");
+    assert!(
+        data_text.contains("<p>Rich words for N1.</p>"),
+        "{data_text}"
+    );
+}
+
+#[test]
+fn email_waits_out_an_smtp_server_down_for_30_s_and_each_goes_once() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mail.jsonl");
+    // Installed? (started for real below, after the downtime.)
+    let Some(mut probe) = smtp_sink(free_port(), &dir.path().join("probe.jsonl")) else {
+        return;
+    };
+    let _ = probe.kill();
+    let project = project(dir.path(), MAIL);
+    let settings = mail_settings(dir.path(), port);
+    let data = dir.path().join("data");
+    let server = Server::start(&project, &data, &["--config", settings.to_str().unwrap()]);
+    assert_eq!(server.post("/v1/batch", &signups(0..20)).0, 200);
+    std::thread::sleep(Duration::from_secs(30));
+    assert!(
+        outcomes(&data).is_empty(),
+        "nothing is settled while the server is down"
+    );
+    let mut smtp = smtp_sink(port, &out).unwrap();
+    let o = wait_for_outcomes(&data, 20, 30);
+    server.stop();
+    let _ = smtp.kill();
+    assert!(o.values().all(|v| v["outcome"] == "delivered"), "{o:?}");
+    let got = mails(&out);
+    let mut ids: Vec<&str> = got
+        .iter()
+        .map(|m| {
+            let d = m["data"].as_str().unwrap();
+            let start = d.find("Message-ID: ").unwrap() + 12;
+            d[start..].lines().next().unwrap()
+        })
+        .collect();
+    assert_eq!(ids.len(), 20, "{ids:?}");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "each message once");
+}

@@ -1,0 +1,367 @@
+//! Delivery: messages handed to the providers configured for their
+//! channel (email over SMTP, webhooks), sent once, retried when the
+//! provider fails for a while, and their outcomes recorded.
+//!
+//! **The outbox is the queue.** A message is committed with the journey
+//! step that sends it; after the commit the partition writes it to its
+//! outbox file ([`crate::outbox`]), and, when its channel has a provider,
+//! hands it to that provider's workers. A worker sends it with a key that
+//! stays the same across attempts (the send id: the webhook's
+//! `webhook-id`, the email's `Message-ID`), retries transient failures
+//! (timeouts, connection errors, HTTP 5xx and 429, SMTP 4xx) with
+//! exponential backoff and jitter up to [`Retry::attempts`], and appends
+//! the outcome to `deliveries/partition-N.jsonl`: `delivered`, `failed`
+//! (a permanent refusal, with the provider's reason) or `parked` (still
+//! failing after every attempt; never dropped silently). On start, every
+//! outbox message of a configured channel without an outcome is handed
+//! over again: a crash between a send and its outcome sends it again
+//! (with the same key, so a receiver can drop the copy).
+
+use std::collections::HashSet;
+use std::io::{BufRead as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+
+use crate::ServeError;
+
+mod email;
+mod webhook;
+
+pub use email::EmailConfig;
+pub use webhook::WebhookConfig;
+
+/// What delivery is configured.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryConfig {
+    /// Email over SMTP.
+    pub email: Option<EmailConfig>,
+    /// Webhooks.
+    pub webhook: Option<WebhookConfig>,
+    /// How failures are retried.
+    pub retry: Retry,
+}
+
+/// How transient failures are retried.
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    /// Attempts in all before a message is parked.
+    pub attempts: u32,
+    /// The wait before the second attempt; each later one doubles it.
+    pub first_wait: Duration,
+    /// The longest wait between two attempts.
+    pub max_wait: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: 10,
+            first_wait: Duration::from_millis(500),
+            max_wait: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Retry {
+    /// The wait before attempt `n + 1` (after `n` attempts), with up to a
+    /// quarter of jitter; a provider's own `Retry-After` wins when longer.
+    fn wait(&self, n: u32, retry_after: Option<Duration>) -> Duration {
+        let base = self
+            .first_wait
+            .saturating_mul(1u32 << n.saturating_sub(1).min(20))
+            .min(self.max_wait);
+        let mut r = [0u8; 2];
+        let jitter = if getrandom::fill(&mut r).is_ok() {
+            base.mul_f64(f64::from(u16::from_le_bytes(r)) / f64::from(u16::MAX) / 4.0)
+        } else {
+            Duration::ZERO
+        };
+        (base + jitter).max(retry_after.unwrap_or_default())
+    }
+}
+
+/// A message on its way to a provider.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outgoing {
+    /// The partition that sent it.
+    pub partition: usize,
+    /// Its number in the partition's record log.
+    pub record: u64,
+    /// The send id (hex): the key every attempt carries.
+    pub send_id: String,
+    /// The channel.
+    pub channel: String,
+    /// The profile.
+    pub profile: String,
+    /// The workflow.
+    pub workflow: String,
+    /// The template, if any.
+    pub template: Option<String>,
+    /// When the journey sent it.
+    pub time: String,
+    /// Field name → text.
+    pub content: serde_json::Map<String, Json>,
+    /// The profile's address for the channel, when it has one.
+    pub to: Option<String>,
+}
+
+impl Outgoing {
+    /// A field of the content, empty when absent.
+    pub fn field(&self, name: &str) -> &str {
+        self.content.get(name).and_then(Json::as_str).unwrap_or("")
+    }
+}
+
+/// How one attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// The provider took it (with what it said).
+    Delivered(String),
+    /// Worth trying again (after the provider's `Retry-After`, if any).
+    Transient(String, Option<Duration>),
+    /// The provider refused it for good.
+    Permanent(String),
+}
+
+/// A provider of one channel.
+pub trait Provider: Send + Sync {
+    /// One attempt to send `message`.
+    fn send(&self, message: &Outgoing) -> Attempt;
+}
+
+/// The channels with a provider, and the workers that send their
+/// messages.
+#[derive(Debug)]
+pub struct Deliveries {
+    queues: Vec<(String, crossbeam_channel::Sender<Outgoing>)>,
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    log: Arc<Mutex<Outcomes>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// The outcome files, one per partition.
+#[derive(Debug)]
+struct Outcomes {
+    dir: PathBuf,
+    files: std::collections::HashMap<usize, std::fs::File>,
+}
+
+impl Outcomes {
+    fn write(
+        &mut self,
+        m: &Outgoing,
+        outcome: &str,
+        attempts: u32,
+        detail: &str,
+    ) -> Result<(), String> {
+        let file = match self.files.entry(m.partition) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let path = self.dir.join(format!("partition-{}.jsonl", m.partition));
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|err| format!("cannot open `{}`: {err}", path.display()))?;
+                e.insert(f)
+            }
+        };
+        let line = json!({
+            "send_id": m.send_id,
+            "record": m.record,
+            "channel": m.channel,
+            "profile": m.profile,
+            "outcome": outcome,
+            "attempts": attempts,
+            "detail": detail,
+            "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+        writeln!(file, "{line}").map_err(|e| format!("cannot write an outcome: {e}"))
+    }
+}
+
+/// The send ids with an outcome in a partition's outcome file.
+pub fn settled(dir: &Path, partition: usize) -> Result<HashSet<String>, ServeError> {
+    let path = dir.join(format!("partition-{partition}.jsonl"));
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(e) => {
+            return Err(ServeError::new(format!(
+                "cannot read `{}`: {e}",
+                path.display()
+            )))
+        }
+    };
+    let mut out = HashSet::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let line =
+            line.map_err(|e| ServeError::new(format!("cannot read `{}`: {e}", path.display())))?;
+        // A line a crash cut short has no outcome: its message goes again.
+        if let Ok(v) = serde_json::from_str::<Json>(&line) {
+            if let Some(id) = v.get("send_id").and_then(Json::as_str) {
+                out.insert(id.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Workers per channel.
+const WORKERS: usize = 4;
+
+impl Deliveries {
+    /// Starts the workers of every configured channel; outcomes go to
+    /// `dir`.
+    pub fn start(config: &DeliveryConfig, dir: &Path) -> Result<Deliveries, ServeError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ServeError::new(format!("cannot create `{}`: {e}", dir.display())))?;
+        let mut providers: Vec<(String, Arc<dyn Provider>)> = Vec::new();
+        if let Some(c) = &config.email {
+            providers.push(("email".into(), Arc::new(email::Smtp::new(c)?)));
+        }
+        if let Some(c) = &config.webhook {
+            providers.push(("webhook".into(), Arc::new(webhook::Webhook::new(c)?)));
+        }
+        let log = Arc::new(Mutex::new(Outcomes {
+            dir: dir.to_owned(),
+            files: Default::default(),
+        }));
+        let mut queues = Vec::new();
+        let mut workers = Vec::new();
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        for (channel, provider) in providers {
+            let (tx, rx) = crossbeam_channel::unbounded::<Outgoing>();
+            for i in 0..WORKERS {
+                let (rx, provider, log, retry, stopping) = (
+                    rx.clone(),
+                    provider.clone(),
+                    log.clone(),
+                    config.retry,
+                    stopping.clone(),
+                );
+                let worker = std::thread::Builder::new()
+                    .name(format!("deliver-{channel}-{i}"))
+                    .spawn(move || {
+                        for m in rx {
+                            if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                                break;
+                            }
+                            deliver(&*provider, &m, retry, &log, &stopping);
+                        }
+                    })
+                    .map_err(|e| ServeError::new(format!("cannot start a delivery worker: {e}")))?;
+                workers.push(worker);
+            }
+            queues.push((channel, tx));
+        }
+        Ok(Deliveries {
+            queues,
+            stopping,
+            log,
+            workers,
+        })
+    }
+
+    /// Whether `channel` has a provider.
+    pub fn handles(&self, channel: &str) -> bool {
+        self.queues.iter().any(|(c, _)| c == channel)
+    }
+
+    /// Hands a message to its channel's workers (a message of a channel
+    /// without a provider stays in the outbox only).
+    pub fn send(&self, m: Outgoing) {
+        if let Some((_, q)) = self.queues.iter().find(|(c, _)| *c == m.channel) {
+            let _ = q.send(m);
+        }
+    }
+
+    /// Stops taking messages and waits for the workers to finish those
+    /// they have (a message waiting for a retry is sent again at the next
+    /// start).
+    pub fn stop(self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(self.queues);
+        for w in self.workers {
+            let _ = w.join();
+        }
+        drop(self.log);
+    }
+}
+
+fn deliver(
+    provider: &dyn Provider,
+    m: &Outgoing,
+    retry: Retry,
+    log: &Mutex<Outcomes>,
+    stopping: &std::sync::atomic::AtomicBool,
+) {
+    let mut attempts = 0;
+    let (outcome, detail) = loop {
+        attempts += 1;
+        match provider.send(m) {
+            Attempt::Delivered(d) => break ("delivered", d),
+            Attempt::Permanent(reason) => break ("failed", reason),
+            Attempt::Transient(reason, after) => {
+                if attempts >= retry.attempts {
+                    break ("parked", reason);
+                }
+                let wait = retry.wait(attempts, after);
+                tracing::warn!(
+                    channel = %m.channel,
+                    send_id = %m.send_id,
+                    "attempt {attempts} failed, again in {:.1} s: {reason}",
+                    wait.as_secs_f64()
+                );
+                // A stop does not wait for retries: the message has no
+                // outcome, so it goes again at the next start.
+                let until = std::time::Instant::now() + wait;
+                while std::time::Instant::now() < until {
+                    if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50).min(wait));
+                }
+            }
+        }
+    };
+    match outcome {
+        "delivered" => tracing::debug!(channel = %m.channel, send_id = %m.send_id, "delivered"),
+        _ => {
+            tracing::error!(channel = %m.channel, send_id = %m.send_id, "{outcome} after {attempts} attempts: {detail}")
+        }
+    }
+    match log.lock() {
+        Ok(mut log) => {
+            if let Err(e) = log.write(m, outcome, attempts, &detail) {
+                tracing::error!("{e}; the message is sent again at the next start");
+            }
+        }
+        Err(_) => tracing::error!("the outcome log is poisoned"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_up_to_the_cap_and_honour_retry_after() {
+        let r = Retry {
+            attempts: 10,
+            first_wait: Duration::from_millis(100),
+            max_wait: Duration::from_secs(1),
+        };
+        let w1 = r.wait(1, None);
+        assert!(w1 >= Duration::from_millis(100) && w1 <= Duration::from_millis(125));
+        let w3 = r.wait(3, None);
+        assert!(w3 >= Duration::from_millis(400) && w3 <= Duration::from_millis(500));
+        let w9 = r.wait(9, None);
+        assert!(w9 >= Duration::from_secs(1) && w9 <= Duration::from_millis(1250));
+        assert!(r.wait(1, Some(Duration::from_secs(3))) >= Duration::from_secs(3));
+    }
+}

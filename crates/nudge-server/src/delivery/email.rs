@@ -1,0 +1,106 @@
+//! Email over SMTP (lettre): multipart text and HTML, a `Message-ID` made
+//! from the send id (the same on every attempt), pooled connections.
+
+use std::time::Duration;
+
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{SmtpTransport, Transport as _};
+
+use super::{Attempt, Outgoing, Provider};
+use crate::ServeError;
+
+/// How email is sent.
+#[derive(Clone, Debug)]
+pub struct EmailConfig {
+    /// The SMTP server's host.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// The sender, as `Name <address>` or an address.
+    pub from: String,
+    /// A user name and password, when the server asks for them.
+    pub credentials: Option<(String, String)>,
+    /// How long one attempt may take.
+    pub timeout: Duration,
+    /// The domain of `Message-ID`s.
+    pub domain: String,
+}
+
+/// The SMTP provider.
+pub struct Smtp {
+    transport: SmtpTransport,
+    from: Mailbox,
+    domain: String,
+}
+
+impl Smtp {
+    /// A provider for `config` (connections are made when sending).
+    pub fn new(config: &EmailConfig) -> Result<Smtp, ServeError> {
+        let from: Mailbox = config.from.parse().map_err(|e| {
+            ServeError::new(format!(
+                "the email sender `{}` is not an address: {e}",
+                config.from
+            ))
+        })?;
+        // Plain SMTP to the configured relay (TLS is not built in yet).
+        let mut builder = SmtpTransport::builder_dangerous(&config.host)
+            .port(config.port)
+            .timeout(Some(config.timeout));
+        if let Some((user, password)) = &config.credentials {
+            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+        }
+        Ok(Smtp {
+            transport: builder.build(),
+            from,
+            domain: config.domain.clone(),
+        })
+    }
+}
+
+impl Provider for Smtp {
+    fn send(&self, m: &Outgoing) -> Attempt {
+        let Some(to) = m.to.as_deref().filter(|t| !t.is_empty()) else {
+            return Attempt::Permanent("the profile has no email address".into());
+        };
+        let to: Mailbox = match to.parse() {
+            Ok(t) => t,
+            Err(e) => return Attempt::Permanent(format!("`{to}` is not an email address: {e}")),
+        };
+        let (text, html) = (m.field("text"), m.field("html"));
+        let builder = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(m.field("subject"))
+            .message_id(Some(format!("<{}@{}>", m.send_id, self.domain)));
+        let message = match (text.is_empty(), html.is_empty()) {
+            (false, false) => builder.multipart(MultiPart::alternative_plain_html(
+                text.to_owned(),
+                html.to_owned(),
+            )),
+            (true, false) => builder.singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(html.to_owned()),
+            ),
+            _ => builder.singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(text.to_owned()),
+            ),
+        };
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => return Attempt::Permanent(format!("the email cannot be built: {e}")),
+        };
+        match self.transport.send(&message) {
+            Ok(response) => Attempt::Delivered(format!(
+                "{} {}",
+                response.code(),
+                response.message().collect::<Vec<_>>().join(" ")
+            )),
+            Err(e) if e.is_permanent() => Attempt::Permanent(format!("SMTP: {e}")),
+            Err(e) => Attempt::Transient(format!("SMTP: {e}"), None),
+        }
+    }
+}
