@@ -50,22 +50,32 @@ impl Sink {
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
                     let mut headers = HashMap::new();
                     let mut line = String::new();
-                    reader.read_line(&mut line).unwrap();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    // A request cut short (its sender was killed) is not
+                    // a request.
                     loop {
                         line.clear();
-                        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
-                            break;
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) if line == "\r\n" => break,
+                            Ok(_) => {}
                         }
                         if let Some((k, v)) = line.trim_end().split_once(':') {
                             headers.insert(k.to_ascii_lowercase(), v.trim().to_owned());
                         }
                     }
-                    let len: usize = headers
+                    let Some(len) = headers
                         .get("content-length")
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
+                        .and_then(|v| v.parse::<usize>().ok())
+                    else {
+                        return;
+                    };
                     let mut body = vec![0; len];
-                    reader.read_exact(&mut body).unwrap();
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
                     let body = String::from_utf8(body).unwrap();
                     let nth = {
                         let mut s = seen.lock().unwrap();
@@ -107,9 +117,11 @@ fn outcomes(data: &Path) -> HashMap<String, Value> {
     };
     for e in dir {
         let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        // A line a kill cut short is skipped, as the server skips it.
         for line in text.lines() {
-            let v: Value = serde_json::from_str(line).unwrap();
-            out.insert(v["profile"].as_str().unwrap().to_owned(), v);
+            if let Ok(v) = serde_json::from_str::<Value>(line) {
+                out.insert(v["profile"].as_str().unwrap().to_owned(), v);
+            }
         }
     }
     out
@@ -375,4 +387,70 @@ fn email_waits_out_an_smtp_server_down_for_30_s_and_each_goes_once() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 20, "each message once");
+}
+
+#[test]
+fn webhooks_survive_kill_9_every_message_arrives_and_copies_share_their_id() {
+    let sink = Sink::start(|_, _| (200, Duration::ZERO));
+    let dir = tempfile::tempdir().unwrap();
+    let flow = format!(
+        "profile {{}}\n\nevent ping {{}}\n\nworkflow hook {{\n  on ping\n  send webhook {{ url: \"http://127.0.0.1:{}/hook\", body: {{ user: profile.id }} }}\n}}\n",
+        sink.port
+    );
+    let project = project(dir.path(), &flow);
+    let settings = dir.path().join("nudge.toml");
+    std::fs::write(
+        &settings,
+        "quiet = true\n\n[delivery.webhook]\nsecret_env = \"TEST_WEBHOOK_SECRET\"\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let env = [("TEST_WEBHOOK_SECRET", SECRET)];
+    let args = ["--config", settings.to_str().unwrap()];
+    let mut acked: Vec<String> = Vec::new();
+    let mut next = 0;
+    for round in 0..10u64 {
+        let server = Server::start_with(&project, &data, &args, &env);
+        // A few batches, then a kill while more are on their way.
+        let stop = Instant::now() + Duration::from_millis(100 + 37 * round);
+        while Instant::now() < stop {
+            let users: Vec<String> = (next..next + 10).map(|i| format!("p{i}")).collect();
+            next += 10;
+            let calls: Vec<Value> = users
+                .iter()
+                .map(|u| json!({"type": "track", "userId": u, "event": "ping", "messageId": format!("m-{u}")}))
+                .collect();
+            if server.post("/v1/batch", &json!({ "batch": calls })).0 == 200 {
+                acked.extend(users);
+            }
+        }
+        server.kill9();
+    }
+    let server = Server::start_with(&project, &data, &args, &env);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while outcomes(&data).len() < acked.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.stop();
+    let requests = sink.requests.lock().unwrap().clone();
+    let mut ids_by_user: HashMap<String, Vec<String>> = HashMap::new();
+    for r in &requests {
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        ids_by_user
+            .entry(body["user"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(r.headers["webhook-id"].clone());
+    }
+    for u in &acked {
+        let ids = ids_by_user
+            .get(u)
+            .unwrap_or_else(|| panic!("{u}'s webhook never arrived"));
+        assert!(ids.iter().all(|id| *id == ids[0]), "{u}: {ids:?}");
+    }
+    let copies = requests.len() - ids_by_user.len();
+    eprintln!(
+        "{} acknowledged, {} webhooks received, {copies} copies (same webhook-id)",
+        acked.len(),
+        requests.len()
+    );
 }

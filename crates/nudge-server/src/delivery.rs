@@ -161,11 +161,21 @@ impl Outcomes {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
                 let path = self.dir.join(format!("partition-{}.jsonl", m.partition));
-                let f = std::fs::OpenOptions::new()
+                let mut f = std::fs::OpenOptions::new()
                     .create(true)
+                    .read(true)
                     .append(true)
                     .open(&path)
                     .map_err(|err| format!("cannot open `{}`: {err}", path.display()))?;
+                // A line a crash cut short is ended, so that it stays one
+                // unreadable line (its message is sent again) and the next
+                // outcome starts a line of its own.
+                if ends_mid_line(&mut f)
+                    .map_err(|err| format!("cannot read `{}`: {err}", path.display()))?
+                {
+                    f.write_all(b"\n")
+                        .map_err(|err| format!("cannot write `{}`: {err}", path.display()))?;
+                }
                 e.insert(f)
             }
         };
@@ -181,6 +191,18 @@ impl Outcomes {
         });
         writeln!(file, "{line}").map_err(|e| format!("cannot write an outcome: {e}"))
     }
+}
+
+/// Whether a file's last byte is not a newline.
+fn ends_mid_line(f: &mut std::fs::File) -> std::io::Result<bool> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    if f.metadata()?.len() == 0 {
+        return Ok(false);
+    }
+    f.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    f.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
 }
 
 /// The send ids with an outcome in a partition's outcome file.
