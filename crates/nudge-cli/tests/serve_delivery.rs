@@ -223,9 +223,19 @@ fn webhooks_are_signed_retried_on_5xx_and_timeouts_and_not_on_4xx() {
     assert!(o["u3"]["attempts"].as_u64().unwrap() >= 2, "{o:?}");
 }
 
+/// A process killed (and waited for) when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A real SMTP server (aiosmtpd) on `port`, writing what it accepts to
 /// `out`; `None` when the client packages are not installed (outside CI).
-fn smtp_sink(port: u16, out: &Path) -> Option<Child> {
+fn smtp_sink(port: u16, out: &Path) -> Option<Running> {
     let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients");
     if !clients.join(".pydeps/aiosmtpd").exists() {
         let message = "aiosmtpd is not installed: run `bash tests/clients/install.sh` (skipping)";
@@ -235,15 +245,17 @@ fn smtp_sink(port: u16, out: &Path) -> Option<Child> {
         eprintln!("{message}");
         return None;
     }
-    let mut child = Command::new("python3")
-        .arg(clients.join("smtp_sink.py"))
-        .arg(port.to_string())
-        .arg(out)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Running(
+        Command::new("python3")
+            .arg(clients.join("smtp_sink.py"))
+            .arg(port.to_string())
+            .arg(out)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line.trim(), "ready");
@@ -317,7 +329,7 @@ fn email_goes_out_over_smtp_multipart_with_a_stable_message_id() {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("mail.jsonl");
-    let Some(mut smtp) = smtp_sink(port, &out) else {
+    let Some(smtp) = smtp_sink(port, &out) else {
         return;
     };
     let project = project(dir.path(), MAIL);
@@ -327,7 +339,7 @@ fn email_goes_out_over_smtp_multipart_with_a_stable_message_id() {
     assert_eq!(server.post("/v1/batch", &signups(1..2)).0, 200);
     let o = wait_for_outcomes(&data, 1, 20);
     server.stop();
-    let _ = smtp.kill();
+    drop(smtp);
     assert_eq!(o["u1"]["outcome"], "delivered", "{o:?}");
     let got = mails(&out);
     assert_eq!(got.len(), 1, "{got:?}");
@@ -355,10 +367,10 @@ fn email_waits_out_an_smtp_server_down_for_30_s_and_each_goes_once() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("mail.jsonl");
     // Installed? (started for real below, after the downtime.)
-    let Some(mut probe) = smtp_sink(free_port(), &dir.path().join("probe.jsonl")) else {
+    let Some(probe) = smtp_sink(free_port(), &dir.path().join("probe.jsonl")) else {
         return;
     };
-    let _ = probe.kill();
+    drop(probe);
     let project = project(dir.path(), MAIL);
     let settings = mail_settings(dir.path(), port);
     let data = dir.path().join("data");
@@ -369,10 +381,10 @@ fn email_waits_out_an_smtp_server_down_for_30_s_and_each_goes_once() {
         outcomes(&data).is_empty(),
         "nothing is settled while the server is down"
     );
-    let mut smtp = smtp_sink(port, &out).unwrap();
+    let smtp = smtp_sink(port, &out).unwrap();
     let o = wait_for_outcomes(&data, 20, 30);
     server.stop();
-    let _ = smtp.kill();
+    drop(smtp);
     assert!(o.values().all(|v| v["outcome"] == "delivered"), "{o:?}");
     let got = mails(&out);
     let mut ids: Vec<&str> = got
