@@ -466,3 +466,167 @@ fn webhooks_survive_kill_9_every_message_arrives_and_copies_share_their_id() {
         requests.len()
     );
 }
+
+/// Every outcome recorded so far, in the order written per partition.
+fn outcome_list(data: &Path) -> Vec<Value> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir(data.join("deliveries")) else {
+        return out;
+    };
+    for e in dir {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        out.extend(
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok()),
+        );
+    }
+    out
+}
+
+fn wait_for_count(data: &Path, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let o = outcome_list(data);
+        if o.len() >= n || Instant::now() > deadline {
+            return o;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const CONSENT: &str = r#"
+profile {
+  email: email?
+}
+
+event promo {}
+event bought {}
+
+workflow offer {
+  on promo
+  audience profile.email != none
+  send email { subject: "A deal", text: "Half price." }
+}
+
+workflow receipt {
+  on bought
+  audience profile.email != none
+  priority transactional
+  send email { subject: "Your receipt", text: "Thanks." }
+}
+"#;
+
+#[test]
+fn unsubscribed_profiles_get_no_marketing_email_but_still_transactional_and_links_unsubscribe() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mail.jsonl");
+    let Some(smtp) = smtp_sink(port, &out) else {
+        return;
+    };
+    let project = project(dir.path(), CONSENT);
+    let settings = mail_settings(dir.path(), port);
+    let data = dir.path().join("data");
+    let server = Server::start(&project, &data, &["--config", settings.to_str().unwrap()]);
+    let call = |user: &str, event: &str| json!({"type": "track", "userId": user, "event": event});
+    let who = |user: &str| json!({"type": "identify", "userId": user, "traits": {"email": format!("{user}@example.com")}});
+    assert_eq!(
+        server
+            .post("/v1/batch", &json!({"batch": [who("u1"), who("u2")]}))
+            .0,
+        200
+    );
+    // u1 unsubscribes from email through the API.
+    let consent = json!({"userId": "u1", "channel": "email", "subscribed": false});
+    assert_eq!(server.post("/v1/consent", &consent).0, 200);
+    let bad = json!({"userId": "u1", "channel": "fax", "subscribed": false});
+    assert_eq!(server.post("/v1/consent", &bad).0, 400);
+    assert_eq!(
+        server
+            .post(
+                "/v1/batch",
+                &json!({"batch": [call("u1", "promo"), call("u1", "bought"), call("u2", "promo")]})
+            )
+            .0,
+        200
+    );
+    let o = wait_for_count(&data, 3);
+    let of = |user: &str, subject: &str| {
+        let sent = mails(&out);
+        sent.iter()
+            .filter(|m| {
+                m["rcpt_tos"][0] == format!("{user}@example.com")
+                    && m["data"].as_str().unwrap().contains(subject)
+            })
+            .count()
+    };
+    assert_eq!(of("u1", "A deal"), 0, "{o:?}");
+    assert_eq!(of("u1", "Your receipt"), 1, "{o:?}");
+    assert_eq!(of("u2", "A deal"), 1, "{o:?}");
+    assert!(
+        o.iter()
+            .any(|v| v["profile"] == "u1" && v["outcome"] == "suppressed"),
+        "{o:?}"
+    );
+    let (_, p) = server.api("/api/profiles/u1", Some(&server.admin));
+    assert_eq!(p["consent"]["email"]["subscribed"], false, "{p}");
+
+    // u2's deal carries a one-click unsubscribe link (not the receipt's).
+    let sent = mails(&out);
+    let deal = sent
+        .iter()
+        .find(|m| m["rcpt_tos"][0] == "u2@example.com")
+        .unwrap()["data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        deal.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+        "{deal}"
+    );
+    let receipt = sent
+        .iter()
+        .find(|m| m["data"].as_str().unwrap().contains("Your receipt"))
+        .unwrap()["data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!receipt.contains("List-Unsubscribe"), "{receipt}");
+    let start = deal.find("List-Unsubscribe: <").unwrap() + "List-Unsubscribe: <".len();
+    let url = deal[start..].split('>').next().unwrap().replace("\r\n", "");
+    let http = reqwest::blocking::Client::new();
+    // Opening the link only asks; posting it unsubscribes.
+    let page = http.get(&url).send().unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().unwrap().contains("<form method=post>"));
+    assert_eq!(
+        server.api("/api/profiles/u2", Some(&server.admin)).1["consent"],
+        json!({})
+    );
+    let posted = http
+        .post(&url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+    let forged = url.replace("/unsubscribe/", "/unsubscribe/x");
+    assert_eq!(http.post(&forged).send().unwrap().status(), 404);
+    assert_eq!(
+        server
+            .post("/v1/batch", &json!({"batch": [call("u2", "promo")]}))
+            .0,
+        200
+    );
+    let o = wait_for_count(&data, 4);
+    server.stop();
+    drop(smtp);
+    assert_eq!(of("u2", "A deal"), 1, "{o:?}");
+    assert_eq!(
+        o.iter()
+            .filter(|v| v["profile"] == "u2" && v["outcome"] == "suppressed")
+            .count(),
+        1,
+        "{o:?}"
+    );
+}

@@ -106,6 +106,8 @@ pub struct Outgoing {
     pub content: serde_json::Map<String, Json>,
     /// The profile's address for the channel, when it has one.
     pub to: Option<String>,
+    /// Sent by a `priority transactional` workflow: consent is not asked.
+    pub transactional: bool,
 }
 
 impl Outgoing {
@@ -238,12 +240,20 @@ const WORKERS: usize = 4;
 impl Deliveries {
     /// Starts the workers of every configured channel; outcomes go to
     /// `dir`.
-    pub fn start(config: &DeliveryConfig, dir: &Path) -> Result<Deliveries, ServeError> {
+    pub fn start(
+        config: &DeliveryConfig,
+        dir: &Path,
+        consent: &crate::consent::Consent,
+        public_url: &Arc<std::sync::OnceLock<String>>,
+    ) -> Result<Deliveries, ServeError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| ServeError::new(format!("cannot create `{}`: {e}", dir.display())))?;
         let mut providers: Vec<(String, Arc<dyn Provider>)> = Vec::new();
         if let Some(c) = &config.email {
-            providers.push(("email".into(), Arc::new(email::Smtp::new(c)?)));
+            providers.push((
+                "email".into(),
+                Arc::new(email::Smtp::new(c, consent.clone(), public_url.clone())?),
+            ));
         }
         if let Some(c) = &config.webhook {
             providers.push(("webhook".into(), Arc::new(webhook::Webhook::new(c)?)));
@@ -258,12 +268,13 @@ impl Deliveries {
         for (channel, provider) in providers {
             let (tx, rx) = crossbeam_channel::unbounded::<Outgoing>();
             for i in 0..WORKERS {
-                let (rx, provider, log, retry, stopping) = (
+                let (rx, provider, log, retry, stopping, consent) = (
                     rx.clone(),
                     provider.clone(),
                     log.clone(),
                     config.retry,
                     stopping.clone(),
+                    consent.clone(),
                 );
                 let worker = std::thread::Builder::new()
                     .name(format!("deliver-{channel}-{i}"))
@@ -272,7 +283,7 @@ impl Deliveries {
                             if stopping.load(std::sync::atomic::Ordering::SeqCst) {
                                 break;
                             }
-                            deliver(&*provider, &m, retry, &log, &stopping);
+                            deliver(&*provider, &m, retry, &log, &stopping, &consent);
                         }
                     })
                     .map_err(|e| ServeError::new(format!("cannot start a delivery worker: {e}")))?;
@@ -321,9 +332,26 @@ fn deliver(
     retry: Retry,
     log: &Mutex<Outcomes>,
     stopping: &std::sync::atomic::AtomicBool,
+    consent: &crate::consent::Consent,
 ) {
     let mut attempts = 0;
     let (outcome, detail) = loop {
+        // Consent is asked just before each attempt.
+        if !m.transactional {
+            match consent.unsubscribed(&m.profile, &m.channel) {
+                Ok(true) => {
+                    break (
+                        "suppressed",
+                        format!("the profile unsubscribed from {}", m.channel),
+                    )
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!("{e}; the message is sent again at the next start");
+                    return;
+                }
+            }
+        }
         attempts += 1;
         match provider.send(m) {
             Attempt::Delivered(d) => break ("delivered", d),

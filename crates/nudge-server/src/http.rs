@@ -30,6 +30,8 @@ pub struct AppState {
     pub module: std::sync::RwLock<Arc<Module>>,
     /// One deploy at a time.
     pub deploying: tokio::sync::Mutex<()>,
+    /// Who takes marketing messages on which channel.
+    pub consent: crate::consent::Consent,
     /// Request limits.
     pub limits: Limits,
     /// Requests refused, by code (for `/metrics`).
@@ -42,7 +44,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     // body over it would decode larger still.
     let raw_limit = state.limits.body_bytes;
     Router::new()
+        .route("/v1/consent", post(set_consent))
         .route("/v1/{kind}", post(ingest))
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe_page).post(unsubscribe),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -147,7 +154,16 @@ async fn api_profile(
                 &state,
                 Refusal::new(404, "not_found", format!("no profile `{id}`")),
             ),
-            Some(profile) => (StatusCode::OK, Json(profile)).into_response(),
+            Some(mut profile) => {
+                let mut consent = serde_json::Map::new();
+                for c in nudge_bytecode::Channel::ALL {
+                    if let Ok(Some(v)) = state.consent.get(&id, c.as_str()) {
+                        consent.insert(c.as_str().to_owned(), v);
+                    }
+                }
+                profile["consent"] = serde_json::Value::Object(consent);
+                (StatusCode::OK, Json(profile)).into_response()
+            }
         },
         Err(r) => r,
     }
@@ -363,6 +379,111 @@ pub fn deploy_summary(answer: &serde_json::Value) -> String {
         }
     }
     out
+}
+
+/// `POST /v1/consent` (write key): `{"userId", "channel", "subscribed"}`.
+async fn set_consent(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = authenticate(&headers, &body, &state.keys) {
+        return refuse(&state, r);
+    }
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(rename = "userId")]
+        user_id: String,
+        channel: String,
+        subscribed: bool,
+    }
+    let b: Body = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return refuse(
+                &state,
+                Refusal::new(
+                    400,
+                    "invalid_call",
+                    format!("expected {{\"userId\", \"channel\", \"subscribed\"}}: {e}"),
+                ),
+            )
+        }
+    };
+    if !nudge_bytecode::Channel::ALL
+        .iter()
+        .any(|c| c.as_str() == b.channel)
+    {
+        return refuse(
+            &state,
+            Refusal {
+                field: Some("channel".into()),
+                ..Refusal::new(
+                    400,
+                    "invalid_call",
+                    format!(
+                        "unknown channel `{}`; expected email, push, sms, in_app or webhook",
+                        b.channel
+                    ),
+                )
+            },
+        );
+    }
+    let consent = state.consent.clone();
+    let set = tokio::task::spawn_blocking(move || {
+        consent.set(&b.user_id, &b.channel, b.subscribed, "api")
+    })
+    .await;
+    match set {
+        Ok(Ok(())) => (StatusCode::OK, Json(json!({"success": true}))).into_response(),
+        Ok(Err(e)) => refuse(&state, Refusal::new(500, "internal", e)),
+        Err(e) => refuse(&state, Refusal::new(500, "internal", e.to_string())),
+    }
+}
+
+/// `GET /unsubscribe/TOKEN`: a page asking to confirm (a link opened by a
+/// mail scanner must not unsubscribe anyone).
+async fn unsubscribe_page(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+) -> Response {
+    match state.consent.verify(&token) {
+        None => (
+            StatusCode::NOT_FOUND,
+            "this unsubscribe link is not valid\n",
+        )
+            .into_response(),
+        Some((_, channel)) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            format!(
+                "<!doctype html><title>Unsubscribe</title><form method=post>\
+                 <p>Stop receiving {channel} messages?</p>\
+                 <button name=List-Unsubscribe value=One-Click>Unsubscribe</button></form>\n"
+            ),
+        )
+            .into_response(),
+    }
+}
+
+/// `POST /unsubscribe/TOKEN`: one-click unsubscribe (RFC 8058).
+async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    let Some((profile, channel)) = state.consent.verify(&token) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "this unsubscribe link is not valid\n",
+        )
+            .into_response();
+    };
+    let consent = state.consent.clone();
+    let set = tokio::task::spawn_blocking(move || {
+        consent.set(&profile, &channel, false, "unsubscribe_link")
+    })
+    .await;
+    match set {
+        Ok(Ok(())) => (StatusCode::OK, "unsubscribed\n").into_response(),
+        Ok(Err(e)) => refuse(&state, Refusal::new(500, "internal", e)),
+        Err(e) => refuse(&state, Refusal::new(500, "internal", e.to_string())),
+    }
 }
 
 /// An answer refusing the request.

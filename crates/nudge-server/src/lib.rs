@@ -13,6 +13,7 @@
 //! The data folder holds `store/` (sled), `keys.json` and `outbox/`.
 
 pub mod api;
+pub mod consent;
 pub mod delivery;
 pub mod http;
 pub mod keys;
@@ -67,6 +68,9 @@ pub struct Config {
     /// The providers of each channel (none: every message stays in the
     /// outbox).
     pub delivery: delivery::DeliveryConfig,
+    /// The address the server is reached at from outside (unsubscribe
+    /// links); by default `http://` and the listening address.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -81,6 +85,7 @@ impl Config {
             cache_bytes: nudge_store::DEFAULT_CACHE_BYTES,
             echo: true,
             delivery: delivery::DeliveryConfig::default(),
+            public_url: None,
         }
     }
 }
@@ -143,8 +148,18 @@ pub fn serve(
     let store_dir = config.data.join("store");
     let db = nudge_store::open_db(&store_dir).map_err(|e| ServeError::new(e.0))?;
     let count = partition_count(&db, config.partitions.max(1), &config.data)?;
+    let consent = consent::Consent::open(&db, &keys.admin_token)?;
+    let public_url = Arc::new(std::sync::OnceLock::new());
+    if let Some(url) = &config.public_url {
+        let _ = public_url.set(url.trim_end_matches('/').to_owned());
+    }
     let outcomes = config.data.join("deliveries");
-    let deliveries = Arc::new(delivery::Deliveries::start(&config.delivery, &outcomes)?);
+    let deliveries = Arc::new(delivery::Deliveries::start(
+        &config.delivery,
+        &outcomes,
+        &consent,
+        &public_url,
+    )?);
     let partitions = partition::Partitions::start(
         &db,
         &module,
@@ -165,6 +180,7 @@ pub fn serve(
         partitions,
         keys: keys.clone(),
         module: std::sync::RwLock::new(Arc::new(module)),
+        consent,
         deploying: tokio::sync::Mutex::new(()),
         limits: config.limits,
         refused: Default::default(),
@@ -176,6 +192,7 @@ pub fn serve(
         let addr = listener
             .local_addr()
             .map_err(|e| ServeError::new(format!("cannot listen on {}: {e}", config.listen)))?;
+        let _ = public_url.set(format!("http://{addr}"));
         started(addr, &keys, new_keys);
         if let Some(reload) = reload {
             if let Some(hangup) = hangup {

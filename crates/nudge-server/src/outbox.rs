@@ -36,6 +36,8 @@ pub struct Outbox {
     next: u64,
     /// The profile attribute holding email addresses, if any.
     email_field: Option<String>,
+    /// The `priority transactional` workflows of the running version.
+    transactional: std::collections::HashSet<String>,
     /// Print each message on stdout.
     echo: bool,
     /// The providers messages are handed to, and where their outcomes
@@ -52,7 +54,7 @@ impl Outbox {
     pub fn open(
         dir: &Path,
         n: usize,
-        email_field: Option<String>,
+        module: &nudge_bytecode::Module,
         echo: bool,
         deliveries: Option<(std::sync::Arc<crate::delivery::Deliveries>, PathBuf)>,
     ) -> Result<Outbox, ServeError> {
@@ -99,17 +101,19 @@ impl Outbox {
             file,
             email_dir,
             next,
-            email_field,
+            email_field: email_field(module),
+            transactional: transactional(module),
             echo,
             deliveries,
             resent: false,
         })
     }
 
-    /// Sets the profile attribute that holds email addresses (after a
-    /// deploy).
-    pub fn set_email_field(&mut self, field: Option<String>) {
-        self.email_field = field;
+    /// Takes what it needs of a new version: the profile attribute that
+    /// holds email addresses, the transactional workflows.
+    pub fn set_module(&mut self, module: &nudge_bytecode::Module) {
+        self.email_field = email_field(module);
+        self.transactional = transactional(module);
     }
 
     /// Writes the messages committed since the last call; returns how many.
@@ -202,6 +206,12 @@ impl Outbox {
                 .and_then(Json::as_object)
                 .cloned()
                 .unwrap_or_default(),
+            transactional: self.transactional.contains(
+                message
+                    .get("workflow")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default(),
+            ),
             to,
         })
     }
@@ -301,6 +311,27 @@ impl Outbox {
         std::fs::write(&path, eml)
             .map_err(|e| ServeError::new(format!("cannot write `{}`: {e}", path.display())))
     }
+}
+
+/// The profile attribute that holds email addresses, as the module's
+/// email sends name it.
+fn email_field(module: &nudge_bytecode::Module) -> Option<String> {
+    let field = module
+        .messages
+        .iter()
+        .find(|m| m.channel == nudge_bytecode::Channel::Email)?
+        .address?;
+    Some(module.schemas.profile.get(field as usize)?.name.clone())
+}
+
+/// The `priority transactional` workflows of a module.
+fn transactional(module: &nudge_bytecode::Module) -> std::collections::HashSet<String> {
+    module
+        .workflows
+        .iter()
+        .filter(|w| w.priority == nudge_bytecode::Priority::Transactional)
+        .map(|w| w.name.clone())
+        .collect()
 }
 
 /// A header value on one line.

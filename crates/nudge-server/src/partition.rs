@@ -120,17 +120,6 @@ pub fn of(id: &str, partitions: usize) -> usize {
     (h % partitions.max(1) as u64) as usize
 }
 
-/// The profile attribute that holds email addresses, as the module's
-/// email sends name it.
-fn email_field(module: &Module) -> Option<String> {
-    let field = module
-        .messages
-        .iter()
-        .find(|m| m.channel == nudge_bytecode::Channel::Email)?
-        .address?;
-    Some(module.schemas.profile.get(field as usize)?.name.clone())
-}
-
 /// How partitions run.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -186,7 +175,6 @@ impl Partitions {
             echo,
             ref deliveries,
         } = *settings;
-        let email_field = email_field(module);
         let failed = Arc::new(AtomicBool::new(false));
         let mut queues = Vec::new();
         let mut places = Vec::new();
@@ -208,8 +196,7 @@ impl Partitions {
             let store = place
                 .open()
                 .map_err(|e| ServeError::new(format!("partition {n}: {e}")))?;
-            let outbox =
-                Outbox::open(outbox_dir, n, email_field.clone(), echo, deliveries.clone())?;
+            let outbox = Outbox::open(outbox_dir, n, module, echo, deliveries.clone())?;
             let (tx, rx) = std::sync::mpsc::channel();
             places.push(Arc::new(tokio::sync::Semaphore::new(queue)));
             let c = Arc::new(Counters::default());
@@ -616,7 +603,7 @@ fn run(
         for (module, answer) in deploys.drain(..) {
             match deploy(&mut p.engine, (*module).clone()) {
                 Ok(d) => {
-                    p.outbox.set_email_field(email_field(&module));
+                    p.outbox.set_module(&module);
                     deployed.push((answer, Ok(d)));
                 }
                 Err(nudge_vm::EngineError::Store(e)) => return Err(fatal(e)),

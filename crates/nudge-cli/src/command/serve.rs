@@ -58,6 +58,9 @@ struct Settings {
     limits: LimitSettings,
     #[serde(default)]
     delivery: DeliverySettings,
+    /// The address the server is reached at from outside (unsubscribe
+    /// links).
+    public_url: Option<String>,
 }
 
 /// `[delivery]`: the providers, and how failures are retried.
@@ -211,6 +214,7 @@ fn config_of(args: &Args, file: Settings) -> Result<Config, String> {
         config.limits.batch_calls = n;
     }
     config.delivery = delivery_of(file.delivery)?;
+    config.public_url = file.public_url;
     Ok(config)
 }
 

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{SmtpTransport, Transport as _};
 
@@ -32,11 +33,17 @@ pub struct Smtp {
     transport: SmtpTransport,
     from: Mailbox,
     domain: String,
+    consent: crate::consent::Consent,
+    public_url: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl Smtp {
     /// A provider for `config` (connections are made when sending).
-    pub fn new(config: &EmailConfig) -> Result<Smtp, ServeError> {
+    pub fn new(
+        config: &EmailConfig,
+        consent: crate::consent::Consent,
+        public_url: std::sync::Arc<std::sync::OnceLock<String>>,
+    ) -> Result<Smtp, ServeError> {
         let from: Mailbox = config.from.parse().map_err(|e| {
             ServeError::new(format!(
                 "the email sender `{}` is not an address: {e}",
@@ -54,6 +61,8 @@ impl Smtp {
             transport: builder.build(),
             from,
             domain: config.domain.clone(),
+            consent,
+            public_url,
         })
     }
 }
@@ -68,11 +77,27 @@ impl Provider for Smtp {
             Err(e) => return Attempt::Permanent(format!("`{to}` is not an email address: {e}")),
         };
         let (text, html) = (m.field("text"), m.field("html"));
-        let builder = lettre::Message::builder()
+        let mut builder = lettre::Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(m.field("subject"))
             .message_id(Some(format!("<{}@{}>", m.send_id, self.domain)));
+        // Marketing email carries a one-click unsubscribe (RFC 8058).
+        if let (false, Some(base)) = (m.transactional, self.public_url.get()) {
+            let url = format!(
+                "{base}/unsubscribe/{}",
+                self.consent.token(&m.profile, "email")
+            );
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
+                ));
+        }
         let message = match (text.is_empty(), html.is_empty()) {
             (false, false) => builder.multipart(MultiPart::alternative_plain_html(
                 text.to_owned(),
