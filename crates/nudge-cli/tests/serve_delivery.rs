@@ -24,6 +24,7 @@ use serve_common::Server;
 /// One request the sink received.
 #[derive(Clone, Debug)]
 struct Request {
+    path: String,
     headers: HashMap<String, String>,
     body: String,
 }
@@ -53,6 +54,7 @@ impl Sink {
                     if reader.read_line(&mut line).unwrap_or(0) == 0 {
                         return;
                     }
+                    let path = line.split(' ').nth(1).unwrap_or("").to_owned();
                     // A request cut short (its sender was killed) is not
                     // a request.
                     loop {
@@ -80,6 +82,7 @@ impl Sink {
                     let nth = {
                         let mut s = seen.lock().unwrap();
                         s.push(Request {
+                            path,
                             headers,
                             body: body.clone(),
                         });
@@ -628,5 +631,84 @@ fn unsubscribed_profiles_get_no_marketing_email_but_still_transactional_and_link
             .count(),
         1,
         "{o:?}"
+    );
+}
+
+#[test]
+fn sms_goes_out_twilio_shaped_and_push_as_json_each_with_its_key() {
+    let sink = Sink::start(|_, _| (200, Duration::ZERO));
+    let dir = tempfile::tempdir().unwrap();
+    let flow = r#"
+profile {
+  phone: phone?
+  push_token: string?
+}
+
+event shipped {}
+
+workflow notify {
+  on shipped
+  priority transactional
+  if profile.phone != none {
+    send sms "Your parcel is on its way"
+  }
+  if profile.push_token != none {
+    send push { title: "Shipped", body: "On its way" }
+  }
+}
+"#;
+    let project = project(dir.path(), flow);
+    let settings = dir.path().join("nudge.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "quiet = true\n\n[delivery.sms]\nbase_url = \"http://127.0.0.1:{port}\"\naccount = \"AC123\"\ntoken_env = \"TEST_SMS_TOKEN\"\nfrom = \"+15550000000\"\n\n[delivery.push]\nurl = \"http://127.0.0.1:{port}/push\"\nheaders_env = {{ Authorization = \"TEST_PUSH_AUTH\" }}\n",
+            port = sink.port
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_with(
+        &project,
+        &data,
+        &["--config", settings.to_str().unwrap()],
+        &[
+            ("TEST_SMS_TOKEN", "tok"),
+            ("TEST_PUSH_AUTH", "Bearer push-secret"),
+        ],
+    );
+    let batch = json!({"batch": [
+        {"type": "identify", "userId": "u1", "traits": {"phone": "+15551234567", "push_token": "dev-1"}},
+        {"type": "track", "userId": "u1", "event": "shipped"},
+    ]});
+    assert_eq!(server.post("/v1/batch", &batch).0, 200);
+    let o = wait_for_count(&data, 2);
+    server.stop();
+    assert!(o.iter().all(|v| v["outcome"] == "delivered"), "{o:?}");
+    let requests = sink.requests.lock().unwrap().clone();
+    let sms = requests
+        .iter()
+        .find(|r| r.path == "/2010-04-01/Accounts/AC123/Messages.json")
+        .unwrap_or_else(|| panic!("{requests:?}"));
+    assert_eq!(
+        sms.headers["authorization"],
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("AC123:tok")
+        )
+    );
+    assert!(sms.headers["content-type"].starts_with("application/x-www-form-urlencoded"));
+    assert_eq!(
+        sms.body,
+        "To=%2B15551234567&From=%2B15550000000&Body=Your+parcel+is+on+its+way"
+    );
+    let push = requests.iter().find(|r| r.path == "/push").unwrap();
+    assert_eq!(push.headers["authorization"], "Bearer push-secret");
+    let body: Value = serde_json::from_str(&push.body).unwrap();
+    assert_eq!(body["to"], "dev-1");
+    assert_eq!(body["title"], "Shipped");
+    assert_eq!(
+        push.headers["idempotency-key"],
+        body["send_id"].as_str().unwrap()
     );
 }

@@ -28,9 +28,11 @@ use serde_json::{json, Value as Json};
 use crate::ServeError;
 
 mod email;
+mod http_providers;
 mod webhook;
 
 pub use email::EmailConfig;
+pub use http_providers::{PushConfig, SmsConfig};
 pub use webhook::WebhookConfig;
 
 /// What delivery is configured.
@@ -40,6 +42,10 @@ pub struct DeliveryConfig {
     pub email: Option<EmailConfig>,
     /// Webhooks.
     pub webhook: Option<WebhookConfig>,
+    /// SMS, through a Twilio-shaped API.
+    pub sms: Option<SmsConfig>,
+    /// Push, through an HTTP endpoint.
+    pub push: Option<PushConfig>,
     /// How failures are retried.
     pub retry: Retry,
 }
@@ -257,6 +263,12 @@ impl Deliveries {
         }
         if let Some(c) = &config.webhook {
             providers.push(("webhook".into(), Arc::new(webhook::Webhook::new(c)?)));
+        }
+        if let Some(c) = &config.sms {
+            providers.push(("sms".into(), Arc::new(http_providers::Sms::new(c)?)));
+        }
+        if let Some(c) = &config.push {
+            providers.push(("push".into(), Arc::new(http_providers::Push::new(c)?)));
         }
         let log = Arc::new(Mutex::new(Outcomes {
             dir: dir.to_owned(),

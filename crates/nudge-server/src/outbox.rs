@@ -36,6 +36,8 @@ pub struct Outbox {
     next: u64,
     /// The profile attribute holding email addresses, if any.
     email_field: Option<String>,
+    /// The profile attribute holding each channel's address, by channel.
+    address_fields: std::collections::HashMap<String, String>,
     /// The `priority transactional` workflows of the running version.
     transactional: std::collections::HashSet<String>,
     /// Print each message on stdout.
@@ -101,7 +103,8 @@ impl Outbox {
             file,
             email_dir,
             next,
-            email_field: email_field(module),
+            email_field: address_field(module, nudge_bytecode::Channel::Email),
+            address_fields: address_fields(module),
             transactional: transactional(module),
             echo,
             deliveries,
@@ -112,7 +115,8 @@ impl Outbox {
     /// Takes what it needs of a new version: the profile attribute that
     /// holds email addresses, the transactional workflows.
     pub fn set_module(&mut self, module: &nudge_bytecode::Module) {
-        self.email_field = email_field(module);
+        self.email_field = address_field(module, nudge_bytecode::Channel::Email);
+        self.address_fields = address_fields(module);
         self.transactional = transactional(module);
     }
 
@@ -187,11 +191,10 @@ impl Outbox {
             return None;
         }
         let profile = text("profile").unwrap_or_default();
-        let to = if channel == "email" {
-            self.address(&profile, store)
-        } else {
-            None
-        };
+        let to = self
+            .address_fields
+            .get(&channel)
+            .and_then(|field| attribute(store, &profile, field));
         Some(crate::delivery::Outgoing {
             partition: self.partition,
             record,
@@ -218,12 +221,7 @@ impl Outbox {
 
     /// The profile's email address as it is now.
     fn address(&self, profile: &str, store: &SledStore) -> Option<String> {
-        let field = self.email_field.as_ref()?;
-        let state = nudge_vm::Store::peek(store, profile).ok()??;
-        match state.record.attributes.get(field)? {
-            nudge_vm::Value::Str(s) => Some(s.to_string()),
-            _ => None,
-        }
+        attribute(store, profile, self.email_field.as_ref()?)
     }
 
     /// Hands over again the messages of this outbox file whose channel has
@@ -313,15 +311,35 @@ impl Outbox {
     }
 }
 
-/// The profile attribute that holds email addresses, as the module's
-/// email sends name it.
-fn email_field(module: &nudge_bytecode::Module) -> Option<String> {
+/// A profile's text attribute as it is now.
+fn attribute(store: &SledStore, profile: &str, field: &str) -> Option<String> {
+    let state = nudge_vm::Store::peek(store, profile).ok()??;
+    match state.record.attributes.get(field)? {
+        nudge_vm::Value::Str(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+/// The profile attribute that holds a channel's addresses, as the
+/// module's sends on it name it.
+fn address_field(
+    module: &nudge_bytecode::Module,
+    channel: nudge_bytecode::Channel,
+) -> Option<String> {
     let field = module
         .messages
         .iter()
-        .find(|m| m.channel == nudge_bytecode::Channel::Email)?
+        .find(|m| m.channel == channel && m.address.is_some())?
         .address?;
     Some(module.schemas.profile.get(field as usize)?.name.clone())
+}
+
+/// The address attribute of every channel that has one.
+fn address_fields(module: &nudge_bytecode::Module) -> std::collections::HashMap<String, String> {
+    nudge_bytecode::Channel::ALL
+        .into_iter()
+        .filter_map(|c| Some((c.as_str().to_owned(), address_field(module, c)?)))
+        .collect()
 }
 
 /// The `priority transactional` workflows of a module.

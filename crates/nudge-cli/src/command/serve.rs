@@ -69,6 +69,8 @@ struct Settings {
 struct DeliverySettings {
     email: Option<EmailSettings>,
     webhook: Option<WebhookSettings>,
+    sms: Option<SmsSettings>,
+    push: Option<PushSettings>,
     #[serde(default)]
     retry: RetrySettings,
 }
@@ -92,6 +94,27 @@ struct EmailSettings {
 struct WebhookSettings {
     /// The environment variable holding the signing secret.
     secret_env: String,
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmsSettings {
+    base_url: Option<String>,
+    account: String,
+    /// The environment variable holding the account's token.
+    token_env: String,
+    from: String,
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushSettings {
+    url: String,
+    /// Header name → the environment variable holding its value.
+    #[serde(default)]
+    headers_env: std::collections::BTreeMap<String, String>,
     timeout_ms: Option<u64>,
 }
 
@@ -149,6 +172,29 @@ fn delivery_of(d: DeliverySettings) -> Result<nudge_server::delivery::DeliveryCo
         config.webhook = Some(WebhookConfig {
             secret: secret("delivery.webhook.secret_env", &w.secret_env)?,
             timeout: Duration::from_millis(w.timeout_ms.unwrap_or(10_000)),
+        });
+    }
+    if let Some(s) = d.sms {
+        config.sms = Some(nudge_server::delivery::SmsConfig {
+            base_url: s
+                .base_url
+                .unwrap_or_else(|| "https://api.twilio.com".to_owned()),
+            account: s.account,
+            token: secret("delivery.sms.token_env", &s.token_env)?,
+            from: s.from,
+            timeout: Duration::from_millis(s.timeout_ms.unwrap_or(10_000)),
+        });
+    }
+    if let Some(p) = d.push {
+        let mut headers = Vec::new();
+        for (name, var) in p.headers_env {
+            let value = secret(&format!("delivery.push.headers_env.{name}"), &var)?;
+            headers.push((name, value));
+        }
+        config.push = Some(nudge_server::delivery::PushConfig {
+            url: p.url,
+            headers,
+            timeout: Duration::from_millis(p.timeout_ms.unwrap_or(10_000)),
         });
     }
     let defaults = Retry::default();
