@@ -311,6 +311,11 @@ impl Deliveries {
         })
     }
 
+    /// Whether any channel has a provider.
+    pub fn handles_any(&self) -> bool {
+        !self.queues.is_empty()
+    }
+
     /// Whether `channel` has a provider.
     pub fn handles(&self, channel: &str) -> bool {
         self.queues.iter().any(|(c, _)| c == channel)

@@ -230,6 +230,9 @@ impl Outbox {
         let Some((d, outcomes)) = self.deliveries.clone() else {
             return Ok(());
         };
+        if !d.handles_any() {
+            return Ok(());
+        }
         let settled = crate::delivery::settled(&outcomes, self.partition)?;
         let text = std::fs::read_to_string(&self.path)
             .map_err(|e| ServeError::new(format!("outbox `{}`: {e}", self.path.display())))?;

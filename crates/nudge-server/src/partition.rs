@@ -357,7 +357,10 @@ struct Partition<'a> {
     engine: Engine<SledStore>,
     outbox: Outbox,
     counters: &'a Counters,
-    stats: std::collections::BTreeMap<String, nudge_vm::WorkflowStats>,
+    /// Counts per workflow over the record log: read from the log at the
+    /// first question (not at start, which would cost a scan of the whole
+    /// log), then kept up to date.
+    stats: Option<std::collections::BTreeMap<String, nudge_vm::WorkflowStats>>,
 }
 
 /// A failure that stops the partition (the store's).
@@ -462,7 +465,9 @@ impl Partition<'_> {
             .timers_pending
             .store(self.engine.store().timer_count(), Ordering::Relaxed);
         for r in &self.engine.log {
-            nudge_vm::WorkflowStats::tally(&mut self.stats, r);
+            if let Some(stats) = &mut self.stats {
+                nudge_vm::WorkflowStats::tally(stats, r);
+            }
             if let nudge_vm::Record::Sent { message, .. } = r {
                 self.counters.message(message.channel);
             }
@@ -472,11 +477,16 @@ impl Partition<'_> {
         Ok(())
     }
 
-    fn answer(&self, q: Query) -> Result<serde_json::Value, String> {
+    fn answer(&mut self, q: Query) -> Result<serde_json::Value, String> {
         match q {
             Query::Profile(id) => api::profile(&self.engine, self.place.n, &id)
                 .map(|p| p.unwrap_or(serde_json::Value::Null)),
-            Query::Stats => serde_json::to_value(&self.stats).map_err(|e| e.to_string()),
+            Query::Stats => {
+                if self.stats.is_none() {
+                    self.stats = Some(api::stats_of_log(self.engine.store())?);
+                }
+                serde_json::to_value(&self.stats).map_err(|e| e.to_string())
+            }
             Query::Versions => api::versions(&self.engine),
         }
     }
@@ -499,7 +509,7 @@ fn run(
         engine: Engine::new(store, module, start),
         outbox,
         counters,
-        stats: Default::default(),
+        stats: None,
     };
     let started = (|| -> Result<(), Fatal> {
         // Journeys of workflows the project no longer has end now, as
@@ -515,7 +525,6 @@ fn run(
             }
         }
         p.commit()?;
-        p.stats = api::stats_of_log(p.engine.store())?;
         Ok(())
     })();
     let _ = ready.send(started.clone());
