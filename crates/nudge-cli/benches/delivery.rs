@@ -33,6 +33,8 @@ fn smtp_sink() -> (u16, Arc<AtomicU64>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
+            // Small replies at once (no Nagle delay against delayed ACKs).
+            let _ = stream.set_nodelay(true);
             let seen = seen.clone();
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -86,6 +88,7 @@ fn http_sink() -> (u16, Arc<AtomicU64>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_nodelay(true);
             let seen = seen.clone();
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());

@@ -29,6 +29,7 @@ use crate::ServeError;
 
 mod email;
 mod http_providers;
+mod smtp_client;
 mod webhook;
 
 pub use email::EmailConfig;

@@ -1,12 +1,11 @@
-//! Email over SMTP (lettre): multipart text and HTML, a `Message-ID` made
-//! from the send id (the same on every attempt), pooled connections.
+//! Email over SMTP: messages built by lettre (multipart text and HTML, a
+//! `Message-ID` made from the send id, the same on every attempt), sent
+//! over pooled connections by [`super::smtp_client`].
 
 use std::time::Duration;
 
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{SmtpTransport, Transport as _};
 
 use super::{Attempt, Outgoing, Provider};
 use crate::ServeError;
@@ -30,7 +29,7 @@ pub struct EmailConfig {
 
 /// The SMTP provider.
 pub struct Smtp {
-    transport: SmtpTransport,
+    client: super::smtp_client::Client,
     from: Mailbox,
     domain: String,
     consent: crate::consent::Consent,
@@ -51,14 +50,15 @@ impl Smtp {
             ))
         })?;
         // Plain SMTP to the configured relay (TLS is not built in yet).
-        let mut builder = SmtpTransport::builder_dangerous(&config.host)
-            .port(config.port)
-            .timeout(Some(config.timeout));
-        if let Some((user, password)) = &config.credentials {
-            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
-        }
+        let client = super::smtp_client::Client::new(super::smtp_client::Target {
+            host: config.host.clone(),
+            port: config.port,
+            timeout: config.timeout,
+            hello: config.domain.clone(),
+            credentials: config.credentials.clone(),
+        });
         Ok(Smtp {
-            transport: builder.build(),
+            client,
             from,
             domain: config.domain.clone(),
             consent,
@@ -76,6 +76,7 @@ impl Provider for Smtp {
             Ok(t) => t,
             Err(e) => return Attempt::Permanent(format!("`{to}` is not an email address: {e}")),
         };
+        let rcpt = to.email.to_string();
         let (text, html) = (m.field("text"), m.field("html"));
         let mut builder = lettre::Message::builder()
             .from(self.from.clone())
@@ -118,14 +119,11 @@ impl Provider for Smtp {
             Ok(m) => m,
             Err(e) => return Attempt::Permanent(format!("the email cannot be built: {e}")),
         };
-        match self.transport.send(&message) {
-            Ok(response) => Attempt::Delivered(format!(
-                "{} {}",
-                response.code(),
-                response.message().collect::<Vec<_>>().join(" ")
-            )),
-            Err(e) if e.is_permanent() => Attempt::Permanent(format!("SMTP: {e}")),
-            Err(e) => Attempt::Transient(format!("SMTP: {e}"), None),
+        let from = self.from.email.to_string();
+        match self.client.send(&from, &rcpt, &message.formatted()) {
+            Ok(reply) => Attempt::Delivered(format!("250 {reply}")),
+            Err(e) if e.transient => Attempt::Transient(e.message, None),
+            Err(e) => Attempt::Permanent(e.message),
         }
     }
 }
