@@ -49,6 +49,8 @@ pub struct DeliveryConfig {
     pub push: Option<PushConfig>,
     /// How failures are retried.
     pub retry: Retry,
+    /// The most attempts per second, by channel (none: no limit).
+    pub rates: std::collections::HashMap<String, f64>,
 }
 
 /// How transient failures are retried.
@@ -244,6 +246,39 @@ pub fn settled(dir: &Path, partition: usize) -> Result<HashSet<String>, ServeErr
 /// Workers per channel.
 const WORKERS: usize = 4;
 
+/// A channel's rate limit: attempts are spaced `1/rate` apart, shared by
+/// its workers.
+#[derive(Debug)]
+struct Limiter {
+    gap: Duration,
+    next: Mutex<std::time::Instant>,
+}
+
+impl Limiter {
+    fn new(rate: f64) -> Option<Limiter> {
+        (rate > 0.0 && rate.is_finite()).then(|| Limiter {
+            gap: Duration::from_secs_f64(1.0 / rate),
+            next: Mutex::new(std::time::Instant::now()),
+        })
+    }
+
+    /// Waits for this attempt's turn.
+    fn wait(&self) {
+        let turn = match self.next.lock() {
+            Ok(mut next) => {
+                let now = std::time::Instant::now();
+                let turn = (*next).max(now);
+                *next = turn + self.gap;
+                turn
+            }
+            Err(_) => return,
+        };
+        if let Some(d) = turn.checked_duration_since(std::time::Instant::now()) {
+            std::thread::sleep(d);
+        }
+    }
+}
+
 impl Deliveries {
     /// Starts the workers of every configured channel; outcomes go to
     /// `dir`.
@@ -280,14 +315,16 @@ impl Deliveries {
         let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
         for (channel, provider) in providers {
             let (tx, rx) = crossbeam_channel::unbounded::<Outgoing>();
+            let limiter = Arc::new(config.rates.get(&channel).and_then(|r| Limiter::new(*r)));
             for i in 0..WORKERS {
-                let (rx, provider, log, retry, stopping, consent) = (
+                let (rx, provider, log, retry, stopping, consent, limiter) = (
                     rx.clone(),
                     provider.clone(),
                     log.clone(),
                     config.retry,
                     stopping.clone(),
                     consent.clone(),
+                    limiter.clone(),
                 );
                 let worker = std::thread::Builder::new()
                     .name(format!("deliver-{channel}-{i}"))
@@ -296,7 +333,11 @@ impl Deliveries {
                             if stopping.load(std::sync::atomic::Ordering::SeqCst) {
                                 break;
                             }
-                            deliver(&*provider, &m, retry, &log, &stopping, &consent);
+                            let provider = Limited {
+                                provider: &*provider,
+                                limiter: limiter.as_ref().as_ref(),
+                            };
+                            deliver(&provider, &m, retry, &log, &stopping, &consent);
                         }
                     })
                     .map_err(|e| ServeError::new(format!("cannot start a delivery worker: {e}")))?;
@@ -341,6 +382,21 @@ impl Deliveries {
             let _ = w.join();
         }
         drop(self.log);
+    }
+}
+
+/// A provider behind its channel's rate limit.
+struct Limited<'a> {
+    provider: &'a dyn Provider,
+    limiter: Option<&'a Limiter>,
+}
+
+impl Provider for Limited<'_> {
+    fn send(&self, m: &Outgoing) -> Attempt {
+        if let Some(l) = self.limiter {
+            l.wait();
+        }
+        self.provider.send(m)
     }
 }
 
@@ -416,6 +472,22 @@ fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_limiter_spaces_attempts() {
+        let l = Limiter::new(200.0).unwrap();
+        let t = std::time::Instant::now();
+        for _ in 0..21 {
+            l.wait();
+        }
+        // 20 gaps of 5 ms.
+        assert!(
+            t.elapsed() >= Duration::from_millis(100),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(Limiter::new(0.0).is_none());
+    }
 
     #[test]
     fn waits_double_up_to_the_cap_and_honour_retry_after() {

@@ -87,6 +87,7 @@ struct EmailSettings {
     timeout_ms: Option<u64>,
     /// The domain of `Message-ID`s (default: the sender's).
     message_id_domain: Option<String>,
+    rate_per_second: Option<f64>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -95,6 +96,7 @@ struct WebhookSettings {
     /// The environment variable holding the signing secret.
     secret_env: String,
     timeout_ms: Option<u64>,
+    rate_per_second: Option<f64>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -106,6 +108,7 @@ struct SmsSettings {
     token_env: String,
     from: String,
     timeout_ms: Option<u64>,
+    rate_per_second: Option<f64>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -116,6 +119,7 @@ struct PushSettings {
     #[serde(default)]
     headers_env: std::collections::BTreeMap<String, String>,
     timeout_ms: Option<u64>,
+    rate_per_second: Option<f64>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -141,6 +145,23 @@ fn delivery_of(d: DeliverySettings) -> Result<nudge_server::delivery::DeliveryCo
     use nudge_server::delivery::{DeliveryConfig, EmailConfig, Retry, WebhookConfig};
     use std::time::Duration;
     let mut config = DeliveryConfig::default();
+    let mut rate = |channel: &str, r: Option<f64>| {
+        if let Some(r) = r {
+            config.rates.insert(channel.to_owned(), r);
+        }
+    };
+    if let Some(e) = &d.email {
+        rate("email", e.rate_per_second);
+    }
+    if let Some(w) = &d.webhook {
+        rate("webhook", w.rate_per_second);
+    }
+    if let Some(s) = &d.sms {
+        rate("sms", s.rate_per_second);
+    }
+    if let Some(p) = &d.push {
+        rate("push", p.rate_per_second);
+    }
     if let Some(e) = d.email {
         let credentials = match (e.user, e.password_env) {
             (Some(user), Some(var)) => Some((user, secret("delivery.email.password_env", &var)?)),
