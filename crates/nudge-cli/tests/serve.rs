@@ -575,3 +575,91 @@ fn a_call_or_timer_that_fails_in_the_engine_is_refused_or_dropped_and_the_server
         .collect();
     assert_eq!(to, [("u2", "<p>5</p>"), ("u4", "<p>2</p>")], "{sent:#?}");
 }
+
+#[test]
+fn the_in_app_inbox_lists_streams_and_marks_messages_with_a_profile_token() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let project = project(dir.path());
+    let server = Server::start(&project, &dir.path().join("data"), &["--quiet"]);
+    let signup = json!({"batch": [{"type": "track", "userId": "u1", "event": "signed_up", "properties": {"plan": "pro"}}]});
+    assert_eq!(server.post("/v1/batch", &signup).0, 200);
+    let (_, t) = server.api("/api/profiles/u1/inbox_token", Some(&server.admin));
+    let token = t["token"].as_str().unwrap().to_owned();
+    let (_, other) = server.api("/api/profiles/u2/inbox_token", Some(&server.admin));
+    let http = reqwest::blocking::Client::new();
+    let inbox = |query: &str, token: &str| {
+        let r = http
+            .get(format!("{}/v1/profiles/u1/inbox{query}", server.base))
+            .bearer_auth(token)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().unwrap_or_default())
+    };
+    assert_eq!(inbox("", "nope").0, 401);
+    assert_eq!(inbox("", other["token"].as_str().unwrap()).0, 401);
+    // Delivery is asynchronous: the welcome arrives shortly.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let listed = loop {
+        let (status, body) = inbox("", &token);
+        assert_eq!(status, 200, "{body}");
+        if body["unread"] == 1 || std::time::Instant::now() > deadline {
+            break body;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(listed["messages"][0]["title"], "Hello there", "{listed}");
+    let hello = listed["messages"][0]["send_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // An open stream gets the next one (the token in the query string, as
+    // an EventSource sends it).
+    let stream = http
+        .get(format!(
+            "{}/v1/profiles/u1/inbox/stream?token={token}",
+            server.base
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if let Some(data) = line.strip_prefix("data:") {
+                let _ = tx.send(data.trim().to_owned());
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let activated = json!({"batch": [{"type": "track", "userId": "u1", "event": "activated"}]});
+    assert_eq!(server.post("/v1/batch", &activated).0, 200);
+    let event: Value =
+        serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
+    assert_eq!(event["title"], "Thanks for trying it", "{event}");
+
+    // Read and archive.
+    let mark = |send_id: &str, action: &str| {
+        http.post(format!(
+            "{}/v1/profiles/u1/inbox/{send_id}/{action}",
+            server.base
+        ))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+    };
+    assert_eq!(mark(event["send_id"].as_str().unwrap(), "read"), 200);
+    assert_eq!(mark(&hello, "archive"), 200);
+    assert_eq!(mark("0000", "read"), 404);
+    let (_, now) = inbox("", &token);
+    assert_eq!(now["unread"], 0, "{now}");
+    assert_eq!(now["messages"].as_array().unwrap().len(), 1, "{now}");
+    let (_, all) = inbox("?archived=true", &token);
+    assert_eq!(all["messages"].as_array().unwrap().len(), 2, "{all}");
+    server.stop();
+}

@@ -287,6 +287,7 @@ impl Deliveries {
         dir: &Path,
         consent: &crate::consent::Consent,
         public_url: &Arc<std::sync::OnceLock<String>>,
+        inbox: Option<crate::inbox::Inbox>,
     ) -> Result<Deliveries, ServeError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| ServeError::new(format!("cannot create `{}`: {e}", dir.display())))?;
@@ -305,6 +306,9 @@ impl Deliveries {
         }
         if let Some(c) = &config.push {
             providers.push(("push".into(), Arc::new(http_providers::Push::new(c)?)));
+        }
+        if let Some(inbox) = inbox {
+            providers.push(("in_app".into(), Arc::new(inbox)));
         }
         let log = Arc::new(Mutex::new(Outcomes {
             dir: dir.to_owned(),

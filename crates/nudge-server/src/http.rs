@@ -32,6 +32,10 @@ pub struct AppState {
     pub deploying: tokio::sync::Mutex<()>,
     /// Who takes marketing messages on which channel.
     pub consent: crate::consent::Consent,
+    /// In-app messages by profile.
+    pub inbox: crate::inbox::Inbox,
+    /// Set when the server stops: open streams end.
+    pub stopping: tokio::sync::watch::Sender<bool>,
     /// Request limits.
     pub limits: Limits,
     /// Requests refused, by code (for `/metrics`).
@@ -53,6 +57,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .route("/v1/profiles/{id}/inbox", get(inbox_list))
+        .route("/v1/profiles/{id}/inbox/stream", get(inbox_stream))
+        .route("/v1/profiles/{id}/inbox/{send_id}/{flag}", post(inbox_mark))
+        .route("/api/profiles/{id}/inbox_token", get(inbox_token))
         .route("/api/profiles/{id}", get(api_profile))
         .route("/api/workflows", get(api_workflows))
         .route("/api/versions", get(api_versions))
@@ -484,6 +492,157 @@ async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<Strin
         Ok(Err(e)) => refuse(&state, Refusal::new(500, "internal", e)),
         Err(e) => refuse(&state, Refusal::new(500, "internal", e.to_string())),
     }
+}
+
+/// The inbox token of a request: `Authorization: Bearer TOKEN` or
+/// `?token=TOKEN` (an `EventSource` cannot set headers).
+fn inbox_allowed(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    query: &std::collections::HashMap<String, String>,
+) -> bool {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .or_else(|| query.get("token").cloned())
+        .unwrap_or_default();
+    state.inbox.allows(id, token.trim())
+}
+
+fn inbox_refused(state: &AppState) -> Response {
+    refuse(
+        state,
+        Refusal::new(
+            401,
+            "unauthorized",
+            "an inbox is read with its profile's token (`GET /api/profiles/ID/inbox_token`)",
+        ),
+    )
+}
+
+/// A request's query string.
+type QueryString = axum::extract::Query<std::collections::HashMap<String, String>>;
+
+/// `GET /v1/profiles/ID/inbox[?archived=true]`: unread first, newest first.
+async fn inbox_list(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::extract::Query(query): QueryString,
+) -> Response {
+    if !inbox_allowed(&state, &id, &headers, &query) {
+        return inbox_refused(&state);
+    }
+    let archived = query.get("archived").is_some_and(|v| v == "true");
+    match state.inbox.list(&id, archived) {
+        Ok(messages) => {
+            let unread = messages.iter().filter(|m| m["read"] == false).count();
+            (
+                StatusCode::OK,
+                Json(json!({"messages": messages, "unread": unread})),
+            )
+                .into_response()
+        }
+        Err(e) => refuse(&state, Refusal::new(500, "internal", e)),
+    }
+}
+
+/// `POST /v1/profiles/ID/inbox/SEND_ID/read` (or `/archive`).
+async fn inbox_mark(
+    State(state): State<Arc<AppState>>,
+    Path((id, send_id, flag)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    axum::extract::Query(query): QueryString,
+) -> Response {
+    if !inbox_allowed(&state, &id, &headers, &query) {
+        return inbox_refused(&state);
+    }
+    let flag = match flag.as_str() {
+        "read" => "read",
+        "archive" => "archived",
+        other => {
+            return refuse(
+                &state,
+                Refusal::new(
+                    404,
+                    "not_found",
+                    format!("no action `{other}`; use read or archive"),
+                ),
+            )
+        }
+    };
+    match state.inbox.mark(&id, &send_id, flag) {
+        Ok(true) => (StatusCode::OK, Json(json!({"success": true}))).into_response(),
+        Ok(false) => refuse(
+            &state,
+            Refusal::new(
+                404,
+                "not_found",
+                format!("no message `{send_id}` in this inbox"),
+            ),
+        ),
+        Err(e) => refuse(&state, Refusal::new(500, "internal", e)),
+    }
+}
+
+/// `GET /v1/profiles/ID/inbox/stream`: server-sent events, one `message`
+/// event per new in-app message (its JSON), for an open app.
+async fn inbox_stream(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::extract::Query(query): QueryString,
+) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    if !inbox_allowed(&state, &id, &headers, &query) {
+        return inbox_refused(&state);
+    }
+    let rx = state.inbox.news.subscribe();
+    let stop = state.stopping.subscribe();
+    let stream =
+        futures_util::stream::unfold((rx, stop, id), |(mut rx, mut stop, id)| async move {
+            loop {
+                if *stop.borrow() {
+                    return None;
+                }
+                tokio::select! {
+                    got = rx.recv() => match got {
+                        Ok((profile, m)) if profile == id => {
+                            let event = Event::default().event("message").data(m.to_string());
+                            return Some((Ok::<_, std::convert::Infallible>(event), (rx, stop, id)));
+                        }
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    },
+                    // The server is stopping: the stream ends, so that the
+                    // clean stop does not wait for it.
+                    _ = stop.changed() => return None,
+                }
+            }
+        });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// `GET /api/profiles/ID/inbox_token` (admin): the token that reads a
+/// profile's inbox, for the app's back end to hand to its user.
+async fn inbox_token(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = not_admin(&state, &headers) {
+        return r;
+    }
+    (
+        StatusCode::OK,
+        Json(json!({"token": state.inbox.token(&id)})),
+    )
+        .into_response()
 }
 
 /// An answer refusing the request.

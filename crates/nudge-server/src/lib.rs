@@ -16,6 +16,7 @@ pub mod api;
 pub mod consent;
 pub mod delivery;
 pub mod http;
+pub mod inbox;
 pub mod keys;
 pub mod metrics;
 pub mod outbox;
@@ -149,6 +150,7 @@ pub fn serve(
     let db = nudge_store::open_db(&store_dir).map_err(|e| ServeError::new(e.0))?;
     let count = partition_count(&db, config.partitions.max(1), &config.data)?;
     let consent = consent::Consent::open(&db, &keys.admin_token)?;
+    let inbox = inbox::Inbox::open(&db, &keys.admin_token)?;
     let public_url = Arc::new(std::sync::OnceLock::new());
     if let Some(url) = &config.public_url {
         let _ = public_url.set(url.trim_end_matches('/').to_owned());
@@ -159,6 +161,7 @@ pub fn serve(
         &outcomes,
         &consent,
         &public_url,
+        Some(inbox.clone()),
     )?);
     let partitions = partition::Partitions::start(
         &db,
@@ -181,6 +184,8 @@ pub fn serve(
         keys: keys.clone(),
         module: std::sync::RwLock::new(Arc::new(module)),
         consent,
+        inbox,
+        stopping: tokio::sync::watch::channel(false).0,
         deploying: tokio::sync::Mutex::new(()),
         limits: config.limits,
         refused: Default::default(),
@@ -204,6 +209,7 @@ pub fn serve(
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             stop_signal(&watch).await;
+            watch.stopping.send_replace(true);
             let _ = stopping.send(());
         });
         // Requests under way get a grace period to finish, not more: a
@@ -223,8 +229,8 @@ pub fn serve(
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(5));
-    let state = Arc::try_unwrap(state)
-        .map_err(|_| ServeError::new("requests were still running at shutdown"))?;
+    // Requests still holding the state (past the grace period) find the
+    // partitions stopped.
     let failed = state.partitions.failed();
     state.partitions.stop()?;
     db.flush()

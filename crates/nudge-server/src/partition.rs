@@ -147,12 +147,13 @@ type DeployAnswer = oneshot::Sender<Result<Deployed, String>>;
 
 /// The running partitions.
 pub struct Partitions {
-    queues: Vec<Sender<Work>>,
+    /// Emptied when the partitions stop (their threads then end).
+    queues: std::sync::RwLock<Vec<Sender<Work>>>,
     /// Each queue's free places (a request takes its places in every
     /// partition it needs before any job is queued, so that a full queue
     /// refuses a request whole).
     places: Vec<Arc<tokio::sync::Semaphore>>,
-    threads: Vec<JoinHandle<Result<(), String>>>,
+    threads: std::sync::Mutex<Vec<JoinHandle<Result<(), String>>>>,
     /// Each partition's counters.
     pub counters: Vec<Arc<Counters>>,
     failed: Arc<AtomicBool>,
@@ -232,9 +233,9 @@ impl Partitions {
             }
         }
         Ok(Partitions {
-            queues,
+            queues: std::sync::RwLock::new(queues),
             places,
-            threads,
+            threads: std::sync::Mutex::new(threads),
             counters,
             failed,
         })
@@ -242,7 +243,7 @@ impl Partitions {
 
     /// How many there are.
     pub fn count(&self) -> usize {
-        self.queues.len()
+        self.places.len()
     }
 
     /// Whether a partition has failed (the server should stop).
@@ -281,7 +282,8 @@ impl Partitions {
                 done,
                 permit,
             };
-            let queue = self.queues.get(n).ok_or(Busy::Stopped)?;
+            let queues = self.queues.read().map_err(|_| Busy::Stopped)?;
+            let queue = queues.get(n).ok_or(Busy::Stopped)?;
             queue.send(Work::Apply(job)).map_err(|_| Busy::Stopped)?;
             answers.push(answer);
         }
@@ -295,7 +297,8 @@ impl Partitions {
         module: Arc<Module>,
     ) -> Result<oneshot::Receiver<Result<Deployed, String>>, Busy> {
         let (tx, rx) = oneshot::channel();
-        let queue = self.queues.get(n).ok_or(Busy::Stopped)?;
+        let queues = self.queues.read().map_err(|_| Busy::Stopped)?;
+        let queue = queues.get(n).ok_or(Busy::Stopped)?;
         queue
             .send(Work::Deploy(module, tx))
             .map_err(|_| Busy::Stopped)?;
@@ -309,7 +312,8 @@ impl Partitions {
         query: Query,
     ) -> Result<oneshot::Receiver<Result<serde_json::Value, String>>, Busy> {
         let (tx, rx) = oneshot::channel();
-        let queue = self.queues.get(n).ok_or(Busy::Stopped)?;
+        let queues = self.queues.read().map_err(|_| Busy::Stopped)?;
+        let queue = queues.get(n).ok_or(Busy::Stopped)?;
         queue
             .send(Work::Query(query, tx))
             .map_err(|_| Busy::Stopped)?;
@@ -318,10 +322,17 @@ impl Partitions {
 
     /// Stops every partition once its queue is empty: what is queued is
     /// applied, committed and answered first.
-    pub fn stop(self) -> Result<(), ServeError> {
-        drop(self.queues);
+    pub fn stop(&self) -> Result<(), ServeError> {
+        if let Ok(mut queues) = self.queues.write() {
+            queues.clear();
+        }
+        let threads = self
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
         let mut failures = Vec::new();
-        for (n, t) in self.threads.into_iter().enumerate() {
+        for (n, t) in threads.into_iter().enumerate() {
             match t.join() {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => failures.push(format!("partition {n}: {e}")),
