@@ -50,8 +50,10 @@ fn client(timeout: Duration) -> Result<reqwest::blocking::Client, ServeError> {
         .map_err(|e| ServeError::new(format!("cannot make an HTTP client: {e}")))
 }
 
-/// What an HTTP answer means for a message.
-fn judge(what: &str, sent: reqwest::Result<reqwest::blocking::Response>) -> Attempt {
+/// What an HTTP answer means for a message: 2xx delivered; 408, 429 and
+/// 5xx (and network errors) transient, with the answer's `Retry-After`;
+/// the rest permanent.
+pub(super) fn judge(what: &str, sent: reqwest::Result<reqwest::blocking::Response>) -> Attempt {
     let response = match sent {
         Ok(r) => r,
         Err(e) if e.is_builder() => return Attempt::Permanent(format!("{what}: {e}")),

@@ -92,33 +92,7 @@ impl Provider for Webhook {
             )
             .body(body)
             .send();
-        let response = match sent {
-            Ok(r) => r,
-            Err(e) if e.is_builder() => {
-                return Attempt::Permanent(format!("cannot send to `{url}`: {e}"))
-            }
-            Err(e) => return Attempt::Transient(format!("POST {url}: {e}"), None),
-        };
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let text: String = response
-            .text()
-            .unwrap_or_default()
-            .chars()
-            .take(300)
-            .collect();
-        if status.is_success() {
-            Attempt::Delivered(format!("{status}"))
-        } else if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
-            Attempt::Transient(format!("POST {url}: {status} {text}"), retry_after)
-        } else {
-            Attempt::Permanent(format!("POST {url}: {status} {text}"))
-        }
+        super::http_providers::judge(&format!("POST {url}"), sent)
     }
 }
 
