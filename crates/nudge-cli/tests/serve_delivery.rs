@@ -712,3 +712,61 @@ workflow notify {
         body["send_id"].as_str().unwrap()
     );
 }
+
+#[test]
+fn a_parked_message_is_listed_and_retried_through_the_admin_api() {
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = up.clone();
+    let sink = Sink::start(move |_, _| {
+        let ok = flag.load(std::sync::atomic::Ordering::SeqCst);
+        (if ok { 200 } else { 503 }, Duration::ZERO)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let flow = format!(
+        "profile {{}}\n\nevent ping {{}}\n\nworkflow hook {{\n  on ping\n  send webhook {{ url: \"http://127.0.0.1:{}/hook\", body: {{ user: profile.id }} }}\n}}\n",
+        sink.port
+    );
+    let project = project(dir.path(), &flow);
+    let settings = dir.path().join("nudge.toml");
+    std::fs::write(
+        &settings,
+        "quiet = true\n\n[delivery.webhook]\nsecret_env = \"TEST_WEBHOOK_SECRET\"\n\n[delivery.retry]\nattempts = 2\nfirst_wait_ms = 20\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_with(
+        &project,
+        &data,
+        &["--config", settings.to_str().unwrap()],
+        &[("TEST_WEBHOOK_SECRET", SECRET)],
+    );
+    let ping = json!({"batch": [{"type": "track", "userId": "u5", "event": "ping"}]});
+    assert_eq!(server.post("/v1/batch", &ping).0, 200);
+    let o = wait_for_count(&data, 1);
+    assert_eq!(o[0]["outcome"], "parked", "{o:?}");
+    let (status, parked) = server.api("/api/deliveries/parked", Some(&server.admin));
+    assert_eq!(status, 200);
+    let list = parked["parked"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{parked}");
+    let send_id = list[0]["send_id"].as_str().unwrap().to_owned();
+    assert_eq!(server.api("/api/deliveries/parked", None).0, 401);
+
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    let http = reqwest::blocking::Client::new();
+    let retry = |id: &str| {
+        http.post(format!("{}/api/deliveries/{id}/retry", server.base))
+            .bearer_auth(&server.admin)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(retry("0000000000000000"), 404);
+    assert_eq!(retry(&send_id), 200);
+    let o = wait_for_count(&data, 2);
+    assert_eq!(o[1]["outcome"], "delivered", "{o:?}");
+    let (_, parked) = server.api("/api/deliveries/parked", Some(&server.admin));
+    assert_eq!(parked["parked"], json!([]), "{parked}");
+    server.stop();
+    assert_eq!(sink.received("u5").len(), 3);
+}

@@ -22,6 +22,8 @@ pub enum Query {
     /// Module versions and the journeys running on each (a scan of the
     /// partition's profiles).
     Versions,
+    /// Hands a parked message to its provider again.
+    Retry(String),
 }
 
 fn time(t: DateTime<Utc>) -> Json {

@@ -192,6 +192,7 @@ impl Outcomes {
         };
         let line = json!({
             "send_id": m.send_id,
+            "partition": m.partition,
             "record": m.record,
             "channel": m.channel,
             "profile": m.profile,
@@ -202,6 +203,41 @@ impl Outcomes {
         });
         writeln!(file, "{line}").map_err(|e| format!("cannot write an outcome: {e}"))
     }
+}
+
+/// The messages whose latest outcome is `parked`, from every outcome
+/// file in `dir`, oldest first.
+pub fn parked(dir: &Path) -> Result<Vec<Json>, String> {
+    let mut latest: std::collections::HashMap<String, Json> = Default::default();
+    let mut order = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read `{}`: {e}", dir.display())),
+    };
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+    files.sort();
+    for file in files {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<Json>(line) else {
+                continue;
+            };
+            let Some(id) = v.get("send_id").and_then(Json::as_str).map(str::to_owned) else {
+                continue;
+            };
+            if !latest.contains_key(&id) {
+                order.push(id.clone());
+            }
+            latest.insert(id, v);
+        }
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|id| latest.remove(&id))
+        .filter(|v| v["outcome"] == "parked")
+        .collect())
 }
 
 /// Whether a file's last byte is not a newline.

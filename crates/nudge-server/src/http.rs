@@ -36,6 +36,8 @@ pub struct AppState {
     pub inbox: crate::inbox::Inbox,
     /// Set when the server stops: open streams end.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Where delivery outcomes are written.
+    pub outcomes: std::path::PathBuf,
     /// Request limits.
     pub limits: Limits,
     /// Requests refused, by code (for `/metrics`).
@@ -61,6 +63,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/profiles/{id}/inbox/stream", get(inbox_stream))
         .route("/v1/profiles/{id}/inbox/{send_id}/{flag}", post(inbox_mark))
         .route("/api/profiles/{id}/inbox_token", get(inbox_token))
+        .route("/api/deliveries/parked", get(parked))
+        .route("/api/deliveries/{send_id}/retry", post(retry))
         .route("/api/profiles/{id}", get(api_profile))
         .route("/api/workflows", get(api_workflows))
         .route("/api/versions", get(api_versions))
@@ -491,6 +495,68 @@ async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<Strin
         Ok(Ok(())) => (StatusCode::OK, "unsubscribed\n").into_response(),
         Ok(Err(e)) => refuse(&state, Refusal::new(500, "internal", e)),
         Err(e) => refuse(&state, Refusal::new(500, "internal", e.to_string())),
+    }
+}
+
+/// `GET /api/deliveries/parked` (admin): the messages still failing after
+/// every attempt.
+async fn parked(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = not_admin(&state, &headers) {
+        return r;
+    }
+    let dir = state.outcomes.clone();
+    match tokio::task::spawn_blocking(move || crate::delivery::parked(&dir)).await {
+        Ok(Ok(list)) => (StatusCode::OK, Json(json!({ "parked": list }))).into_response(),
+        Ok(Err(e)) => refuse(&state, Refusal::new(500, "internal", e)),
+        Err(e) => refuse(&state, Refusal::new(500, "internal", e.to_string())),
+    }
+}
+
+/// `POST /api/deliveries/SEND_ID/retry` (admin): a parked message goes to
+/// its provider again (a new outcome follows).
+async fn retry(
+    State(state): State<Arc<AppState>>,
+    Path(send_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = not_admin(&state, &headers) {
+        return r;
+    }
+    let dir = state.outcomes.clone();
+    let list = match tokio::task::spawn_blocking(move || crate::delivery::parked(&dir)).await {
+        Ok(Ok(list)) => list,
+        Ok(Err(e)) => return refuse(&state, Refusal::new(500, "internal", e)),
+        Err(e) => return refuse(&state, Refusal::new(500, "internal", e.to_string())),
+    };
+    let Some(partition) = list
+        .iter()
+        .find(|v| v["send_id"] == send_id.as_str())
+        .and_then(|v| v["partition"].as_u64())
+    else {
+        return refuse(
+            &state,
+            Refusal::new(404, "not_found", format!("no parked message `{send_id}`")),
+        );
+    };
+    match ask(
+        &state,
+        Some(partition as usize),
+        Query::Retry(send_id.clone()),
+    )
+    .await
+    {
+        Ok(mut v) => match v.pop() {
+            Some(serde_json::Value::Null) | None => refuse(
+                &state,
+                Refusal::new(
+                    404,
+                    "not_found",
+                    format!("message `{send_id}` is not in its outbox"),
+                ),
+            ),
+            Some(answer) => (StatusCode::OK, Json(answer)).into_response(),
+        },
+        Err(r) => r,
     }
 }
 

@@ -176,7 +176,7 @@ pub fn serve(
                 ..nudge_store::Options::default()
             },
             echo: config.echo,
-            deliveries: Some((deliveries.clone(), outcomes)),
+            deliveries: Some((deliveries.clone(), outcomes.clone())),
         },
     )?;
     let state = Arc::new(http::AppState {
@@ -186,6 +186,7 @@ pub fn serve(
         consent,
         inbox,
         stopping: tokio::sync::watch::channel(false).0,
+        outcomes: outcomes.clone(),
         deploying: tokio::sync::Mutex::new(()),
         limits: config.limits,
         refused: Default::default(),

@@ -224,6 +224,29 @@ impl Outbox {
         attribute(store, profile, self.email_field.as_ref()?)
     }
 
+    /// Hands one message of this outbox file to its provider again (a
+    /// parked one, retried by an operator); `false` when the file has no
+    /// such message or its channel no provider.
+    pub fn resend(&self, send_id: &str, store: &SledStore) -> Result<bool, ServeError> {
+        let Some((d, _)) = &self.deliveries else {
+            return Ok(false);
+        };
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| ServeError::new(format!("outbox `{}`: {e}", self.path.display())))?;
+        let needle = format!("\"send_id\":\"{send_id}\"");
+        for line in text.lines().filter(|l| l.contains(&needle)) {
+            let Ok(message) = serde_json::from_str::<Json>(line) else {
+                continue;
+            };
+            let record = message.get("record").and_then(Json::as_u64).unwrap_or(0);
+            if let Some(m) = self.outgoing(record, &message, store) {
+                d.send(m);
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Hands over again the messages of this outbox file whose channel has
     /// a provider and that have no outcome (a crash or a stop came first).
     fn resend_unsettled(&self, store: &SledStore) -> Result<(), ServeError> {
