@@ -770,3 +770,91 @@ fn a_parked_message_is_listed_and_retried_through_the_admin_api() {
     server.stop();
     assert_eq!(sink.received("u5").len(), 3);
 }
+
+const TRACKED: &str = r#"
+profile {
+  email: email?
+}
+
+event signed_up {}
+event message_opened { send_id: string, workflow: string }
+event message_clicked { send_id: string, url: url }
+
+workflow welcome {
+  on signed_up
+  audience profile.email != none
+  goal clicked = message_clicked within 1d
+
+  send email welcome_mail
+  wait for message_opened within 5s
+    then { send in_app { body: "Glad you read it" } }
+    else { send in_app { body: "You missed our email" } }
+}
+
+template welcome_mail: email {
+  subject: "Welcome"
+  html: "<p><a href=\"https://shop.example/start\">Start here</a></p>"
+}
+"#;
+
+#[test]
+fn opens_and_clicks_come_back_as_events_a_flow_branches_on_and_counts_as_goals() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mail.jsonl");
+    let Some(smtp) = smtp_sink(port, &out) else {
+        return;
+    };
+    let project = project(dir.path(), TRACKED);
+    let settings = mail_settings(dir.path(), port);
+    let data = dir.path().join("data");
+    let server = Server::start(&project, &data, &["--config", settings.to_str().unwrap()]);
+    let batch = json!({"batch": [
+        {"type": "identify", "userId": "u1", "traits": {"email": "u1@example.com"}},
+        {"type": "track", "userId": "u1", "event": "signed_up"},
+    ]});
+    assert_eq!(server.post("/v1/batch", &batch).0, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mails(&out).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let raw = mails(&out)[0]["data"].as_str().unwrap().to_owned();
+    // Undo quoted-printable soft breaks and escapes, if the body has them.
+    let body = raw.replace("=\r\n", "").replace("=3D", "=");
+    let url_after = |marker: &str| {
+        let start = body
+            .find(marker)
+            .unwrap_or_else(|| panic!("no {marker} in {body}"));
+        let from = body[..start].rfind("http://").unwrap();
+        body[from..].split('"').next().unwrap().to_owned()
+    };
+    let pixel = url_after("/o/");
+    let click = url_after("/c/");
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // A click while the journey waits for the open counts as its goal.
+    let followed = http.get(&click).send().unwrap();
+    assert_eq!(followed.status(), 302);
+    assert_eq!(followed.headers()["location"], "https://shop.example/start");
+    let opened = http.get(&pixel).send().unwrap();
+    assert_eq!(opened.status(), 200);
+    assert_eq!(opened.headers()["content-type"], "image/gif");
+    // A link pointed elsewhere is refused.
+    let elsewhere =
+        click.split("?u=").next().unwrap().to_owned() + "?u=https%3A%2F%2Fevil.example%2F";
+    assert_eq!(http.get(&elsewhere).send().unwrap().status(), 404);
+    // Opened twice: the flow hears of it once.
+    assert_eq!(http.get(&pixel).send().unwrap().status(), 200);
+    let (_, w) = server.api("/api/workflows", Some(&server.admin));
+    let sent = serve_common::messages(server.stop());
+    drop(smtp);
+    assert_eq!(w["workflows"]["welcome"]["goals"], 1, "{w}");
+    let in_app: Vec<&str> = sent
+        .iter()
+        .filter(|m| m["channel"] == "in_app")
+        .map(|m| m["content"]["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(in_app, ["Glad you read it"], "{sent:#?}");
+}

@@ -324,6 +324,7 @@ impl Deliveries {
         consent: &crate::consent::Consent,
         public_url: &Arc<std::sync::OnceLock<String>>,
         inbox: Option<crate::inbox::Inbox>,
+        tracking: crate::tracking::Tracking,
     ) -> Result<Deliveries, ServeError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| ServeError::new(format!("cannot create `{}`: {e}", dir.display())))?;
@@ -331,7 +332,12 @@ impl Deliveries {
         if let Some(c) = &config.email {
             providers.push((
                 "email".into(),
-                Arc::new(email::Smtp::new(c, consent.clone(), public_url.clone())?),
+                Arc::new(email::Smtp::new(
+                    c,
+                    consent.clone(),
+                    public_url.clone(),
+                    c.track.then_some(tracking),
+                )?),
             ));
         }
         if let Some(c) = &config.webhook {

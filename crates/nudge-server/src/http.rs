@@ -38,6 +38,8 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Where delivery outcomes are written.
     pub outcomes: std::path::PathBuf,
+    /// Opens and clicks of emails.
+    pub tracking: crate::tracking::Tracking,
     /// Request limits.
     pub limits: Limits,
     /// Requests refused, by code (for `/metrics`).
@@ -64,6 +66,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/profiles/{id}/inbox/{send_id}/{flag}", post(inbox_mark))
         .route("/api/profiles/{id}/inbox_token", get(inbox_token))
         .route("/api/deliveries/parked", get(parked))
+        .route("/o/{token}", get(opened))
+        .route("/c/{token}", get(clicked))
         .route("/api/deliveries/{send_id}/retry", post(retry))
         .route("/api/profiles/{id}", get(api_profile))
         .route("/api/workflows", get(api_workflows))
@@ -495,6 +499,100 @@ async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<Strin
         Ok(Ok(())) => (StatusCode::OK, "unsubscribed\n").into_response(),
         Ok(Err(e)) => refuse(&state, Refusal::new(500, "internal", e)),
         Err(e) => refuse(&state, Refusal::new(500, "internal", e.to_string())),
+    }
+}
+
+/// `GET /o/TOKEN`: an email was opened (its pixel was fetched).
+async fn opened(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    if let Some(hit) = state.tracking.verify(&token) {
+        track_hit(&state, crate::tracking::OPENED, hit, None).await;
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "image/gif"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        crate::tracking::PIXEL,
+    )
+        .into_response()
+}
+
+/// `GET /c/TOKEN?u=URL`: a link of an email was followed; redirects to it.
+async fn clicked(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    axum::extract::Query(query): QueryString,
+) -> Response {
+    let url = query.get("u").cloned().unwrap_or_default();
+    let Some(hit) = state
+        .tracking
+        .verify(&token)
+        .filter(|h| crate::tracking::Tracking::link_matches(h, &url))
+    else {
+        return (StatusCode::NOT_FOUND, "this link is not valid\n").into_response();
+    };
+    track_hit(&state, crate::tracking::CLICKED, hit, Some(&url)).await;
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(&url) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
+/// Applies an open or a click as a `track` call of its profile, when the
+/// project declares the event (once per message, and per link for a
+/// click: the message id says so).
+async fn track_hit(state: &AppState, event: &str, hit: crate::tracking::Hit, url: Option<&str>) {
+    let module = match state.module.read() {
+        Ok(m) => m.clone(),
+        Err(_) => return,
+    };
+    if module.schemas.event_id(event).is_none() {
+        return;
+    }
+    let send_id = hit.properties["send_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let line = json!({
+        "type": "track",
+        "userId": hit.profile,
+        "event": event,
+        "properties": hit.properties,
+        "timestamp": partition::wall_now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+    .to_string();
+    let input = match nudge_ingest::parse_call(&line, &module.schemas) {
+        Ok((input, _)) => input,
+        Err(e) => {
+            tracing::warn!(
+                "a `{event}` of `{}` does not fit its schema: {e}",
+                hit.profile
+            );
+            return;
+        }
+    };
+    let message_id = match url {
+        Some(u) => format!("{event}-{send_id}-{u}"),
+        None => format!("{event}-{send_id}"),
+    };
+    let call = segment::Call {
+        message_id: Some(message_id.chars().take(256).collect()),
+        input,
+    };
+    let count = state.partitions.count();
+    let mut by_partition = vec![Vec::new(); count];
+    by_partition[partition::of(&hit.profile, count)].push(call);
+    match state.partitions.submit(by_partition) {
+        Ok(answers) => {
+            for a in answers {
+                let _ = a.await;
+            }
+        }
+        Err(_) => tracing::warn!(
+            "a `{event}` of `{}` was not applied: the server is busy",
+            hit.profile
+        ),
     }
 }
 

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod partition;
 pub mod segment;
+pub mod tracking;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -151,6 +152,7 @@ pub fn serve(
     let count = partition_count(&db, config.partitions.max(1), &config.data)?;
     let consent = consent::Consent::open(&db, &keys.admin_token)?;
     let inbox = inbox::Inbox::open(&db, &keys.admin_token)?;
+    let tracking = tracking::Tracking::new(&keys.admin_token)?;
     let public_url = Arc::new(std::sync::OnceLock::new());
     if let Some(url) = &config.public_url {
         let _ = public_url.set(url.trim_end_matches('/').to_owned());
@@ -162,6 +164,7 @@ pub fn serve(
         &consent,
         &public_url,
         Some(inbox.clone()),
+        tracking.clone(),
     )?);
     let partitions = partition::Partitions::start(
         &db,
@@ -187,6 +190,7 @@ pub fn serve(
         inbox,
         stopping: tokio::sync::watch::channel(false).0,
         outcomes: outcomes.clone(),
+        tracking,
         deploying: tokio::sync::Mutex::new(()),
         limits: config.limits,
         refused: Default::default(),

@@ -88,6 +88,8 @@ struct EmailSettings {
     /// The domain of `Message-ID`s (default: the sender's).
     message_id_domain: Option<String>,
     rate_per_second: Option<f64>,
+    /// Track opens and clicks of HTML email (default true).
+    track: Option<bool>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -187,6 +189,7 @@ fn delivery_of(d: DeliverySettings) -> Result<nudge_server::delivery::DeliveryCo
             credentials,
             timeout: Duration::from_millis(e.timeout_ms.unwrap_or(10_000)),
             domain,
+            track: e.track.unwrap_or(true),
         });
     }
     if let Some(w) = d.webhook {

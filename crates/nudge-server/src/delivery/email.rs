@@ -25,6 +25,8 @@ pub struct EmailConfig {
     pub timeout: Duration,
     /// The domain of `Message-ID`s.
     pub domain: String,
+    /// Track opens and clicks of HTML email (see [`crate::tracking`]).
+    pub track: bool,
 }
 
 /// The SMTP provider.
@@ -34,6 +36,7 @@ pub struct Smtp {
     domain: String,
     consent: crate::consent::Consent,
     public_url: std::sync::Arc<std::sync::OnceLock<String>>,
+    tracking: Option<crate::tracking::Tracking>,
 }
 
 impl Smtp {
@@ -42,6 +45,7 @@ impl Smtp {
         config: &EmailConfig,
         consent: crate::consent::Consent,
         public_url: std::sync::Arc<std::sync::OnceLock<String>>,
+        tracking: Option<crate::tracking::Tracking>,
     ) -> Result<Smtp, ServeError> {
         let from: Mailbox = config.from.parse().map_err(|e| {
             ServeError::new(format!(
@@ -63,6 +67,7 @@ impl Smtp {
             domain: config.domain.clone(),
             consent,
             public_url,
+            tracking,
         })
     }
 }
@@ -77,7 +82,20 @@ impl Provider for Smtp {
             Err(e) => return Attempt::Permanent(format!("`{to}` is not an email address: {e}")),
         };
         let rcpt = to.email.to_string();
-        let (text, html) = (m.field("text"), m.field("html"));
+        let text = m.field("text");
+        let mut html = m.field("html").to_owned();
+        if let (Some(t), Some(base), false) =
+            (&self.tracking, self.public_url.get(), html.is_empty())
+        {
+            let properties = serde_json::json!({
+                "send_id": m.send_id,
+                "workflow": m.workflow,
+                "template": m.template,
+                "channel": "email",
+            });
+            html = t.rewrite(&html, base, &m.profile, &properties);
+        }
+        let html = html.as_str();
         let mut builder = lettre::Message::builder()
             .from(self.from.clone())
             .to(to)
