@@ -572,9 +572,9 @@ async fn track_hit(state: &AppState, event: &str, hit: crate::tracking::Hit, url
             return;
         }
     };
-    let message_id = match url {
-        Some(u) => format!("{event}-{send_id}-{u}"),
-        None => format!("{event}-{send_id}"),
+    let message_id = match (url, &hit.link) {
+        (Some(_), Some(link)) => format!("{event}-{send_id}-{link}"),
+        _ => format!("{event}-{send_id}"),
     };
     let call = segment::Call {
         message_id: Some(message_id.chars().take(256).collect()),

@@ -57,8 +57,10 @@ pub struct Config {
     pub data: PathBuf,
     /// Where to listen.
     pub listen: SocketAddr,
-    /// Partitions (fixed when the data folder is made).
-    pub partitions: usize,
+    /// Partitions of a new data folder (2 when not said); a folder keeps
+    /// the count it was made with, with a warning when one is said that
+    /// differs.
+    pub partitions: Option<usize>,
     /// Requests each partition queues at most before answering 503.
     pub queue: usize,
     /// Request limits.
@@ -81,7 +83,7 @@ impl Config {
         Config {
             data,
             listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
-            partitions: 2,
+            partitions: None,
             queue: 256,
             limits: segment::Limits::default(),
             cache_bytes: nudge_store::DEFAULT_CACHE_BYTES,
@@ -94,7 +96,7 @@ impl Config {
 
 /// The partition count of a data folder: the one it was made with, or
 /// `wanted` for a new one.
-fn partition_count(db: &sled::Db, wanted: usize, data: &Path) -> Result<usize, ServeError> {
+fn partition_count(db: &sled::Db, wanted: Option<usize>, data: &Path) -> Result<usize, ServeError> {
     let failed = |e: sled::Error| ServeError::new(format!("cannot read the store's settings: {e}"));
     let meta = db.open_tree("meta").map_err(failed)?;
     match meta.get("partitions").map_err(failed)? {
@@ -102,15 +104,16 @@ fn partition_count(db: &sled::Db, wanted: usize, data: &Path) -> Result<usize, S
             let n = <[u8; 4]>::try_from(v.as_ref())
                 .map(u32::from_be_bytes)
                 .map_err(|_| ServeError::new("the store's partition count is damaged"))?;
-            if n as usize != wanted {
+            if let Some(w) = wanted.filter(|w| *w != n as usize) {
                 tracing::warn!(
-                    "the data folder `{}` has {n} partitions; running {n} (not {wanted})",
+                    "the data folder `{}` has {n} partitions; running {n} (not {w})",
                     data.display()
                 );
             }
             Ok(n as usize)
         }
         None => {
+            let wanted = wanted.unwrap_or(2).max(1);
             meta.insert("partitions", &(wanted as u32).to_be_bytes())
                 .map_err(failed)?;
             db.flush().map_err(failed)?;
@@ -149,7 +152,7 @@ pub fn serve(
     let (keys, new_keys) = keys::load_or_create(&config.data)?;
     let store_dir = config.data.join("store");
     let db = nudge_store::open_db(&store_dir).map_err(|e| ServeError::new(e.0))?;
-    let count = partition_count(&db, config.partitions.max(1), &config.data)?;
+    let count = partition_count(&db, config.partitions, &config.data)?;
     let consent = consent::Consent::open(&db, &keys.admin_token)?;
     let inbox = inbox::Inbox::open(&db, &keys.admin_token)?;
     let tracking = tracking::Tracking::new(&keys.admin_token)?;

@@ -262,9 +262,7 @@ fn config_of(args: &Args, file: Settings) -> Result<Config, String> {
         .listen
         .or(file.listen)
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
-    if let Some(n) = args.partitions.or(file.partitions) {
-        config.partitions = n;
-    }
+    config.partitions = args.partitions.or(file.partitions);
     if let Some(q) = file.queue {
         config.queue = q;
     }
