@@ -9,12 +9,10 @@
 //! token, which the app's back end fetches from the read API
 //! (`GET /api/profiles/ID/inbox_token`) and hands to the signed-in user.
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac as _};
 use serde_json::{json, Value as Json};
-use sha2::Sha256;
 
 use crate::delivery::{Attempt, Outgoing, Provider};
+use crate::signed::{same, Signer};
 use crate::ServeError;
 
 /// The inbox tree, and the stream of new messages.
@@ -22,7 +20,7 @@ use crate::ServeError;
 pub struct Inbox {
     db: sled::Db,
     tree: sled::Tree,
-    key: Vec<u8>,
+    tokens: Signer,
     /// New messages, as (profile, message), for open streams.
     pub news: tokio::sync::broadcast::Sender<(String, Json)>,
 }
@@ -39,38 +37,22 @@ impl Inbox {
         let tree = db
             .open_tree("inbox")
             .map_err(|e| ServeError::new(format!("cannot open the inbox store: {e}")))?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-            .map_err(|e| ServeError::new(format!("cannot key inbox tokens: {e}")))?;
-        mac.update(b"nudge inbox tokens");
         Ok(Inbox {
             db: db.clone(),
             tree,
-            key: mac.finalize().into_bytes().to_vec(),
+            tokens: Signer::new(secret, "nudge inbox tokens")?,
             news: tokio::sync::broadcast::channel(1024).0,
         })
     }
 
     /// The token that reads `profile`'s inbox.
     pub fn token(&self, profile: &str) -> String {
-        match Hmac::<Sha256>::new_from_slice(&self.key) {
-            Ok(mut mac) => {
-                mac.update(profile.as_bytes());
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-            }
-            Err(_) => String::new(),
-        }
+        self.tokens.mac(profile.as_bytes())
     }
 
     /// Whether `token` reads `profile`'s inbox.
     pub fn allows(&self, profile: &str, token: &str) -> bool {
-        let expected = self.token(profile);
-        !expected.is_empty()
-            && expected.len() == token.len()
-            && expected
-                .bytes()
-                .zip(token.bytes())
-                .fold(0u8, |a, (x, y)| a | (x ^ y))
-                == 0
+        same(&self.token(profile), token)
     }
 
     /// Keeps a message (again: the same key replaces it, so a retry

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod partition;
 pub mod segment;
+pub mod signed;
 pub mod tracking;
 
 use std::net::SocketAddr;
