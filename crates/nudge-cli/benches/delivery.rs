@@ -209,7 +209,9 @@ fn run(label: &str, flow: &str, settings: &str, sunk: &AtomicU64, n: u64) {
     let settled = || -> u64 {
         std::fs::read_dir(&outcomes)
             .map(|d| {
-                d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                d.filter_map(|e| Some(e.ok()?.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                    .filter_map(|p| std::fs::read_to_string(p).ok())
                     .map(|t| t.matches("\"outcome\":\"delivered\"").count() as u64)
                     .sum()
             })

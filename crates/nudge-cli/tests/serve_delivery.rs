@@ -119,7 +119,12 @@ fn outcomes(data: &Path) -> HashMap<String, Value> {
         return out;
     };
     for e in dir {
-        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        let path = e.unwrap().path();
+        // The outcome files (not the delivery marks beside them).
+        if path.extension().is_none_or(|x| x != "jsonl") {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap();
         // A line a kill cut short is skipped, as the server skips it.
         for line in text.lines() {
             if let Ok(v) = serde_json::from_str::<Value>(line) {
@@ -477,7 +482,12 @@ fn outcome_list(data: &Path) -> Vec<Value> {
         return out;
     };
     for e in dir {
-        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        let path = e.unwrap().path();
+        // The outcome files (not the delivery marks beside them).
+        if path.extension().is_none_or(|x| x != "jsonl") {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap();
         out.extend(
             text.lines()
                 .filter_map(|l| serde_json::from_str::<Value>(l).ok()),

@@ -117,6 +117,23 @@ pub struct Outgoing {
     pub to: Option<String>,
     /// Sent by a `priority transactional` workflow: consent is not asked.
     pub transactional: bool,
+    /// Where its line starts in the partition's outbox file.
+    pub offset: u64,
+}
+
+/// Where a partition's unsettled messages can be: every message of a
+/// lower record has an outcome, its lines start at `outbox_offset` in the
+/// outbox file, and the outcomes of its messages start at
+/// `outcomes_offset` in the outcome file. Kept in
+/// `deliveries/partition-N.mark`, so that a start reads only what follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mark {
+    /// The first record that may be unsettled.
+    pub record: u64,
+    /// Where its line starts in the outbox file.
+    pub outbox_offset: u64,
+    /// The outcome file's length when it was handed over.
+    pub outcomes_offset: u64,
 }
 
 impl Outgoing {
@@ -158,6 +175,9 @@ pub struct Deliveries {
 struct Outcomes {
     dir: PathBuf,
     files: std::collections::HashMap<usize, std::fs::File>,
+    /// Messages handed over and without an outcome yet, by partition:
+    /// record → (outbox offset, outcome file length when handed over).
+    pending: std::collections::HashMap<usize, std::collections::BTreeMap<u64, (u64, u64)>>,
 }
 
 impl Outcomes {
@@ -201,7 +221,19 @@ impl Outcomes {
             "detail": detail,
             "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         });
-        writeln!(file, "{line}").map_err(|e| format!("cannot write an outcome: {e}"))
+        writeln!(file, "{line}").map_err(|e| format!("cannot write an outcome: {e}"))?;
+        // Settled: its outcome is written.
+        if let Some(p) = self.pending.get_mut(&m.partition) {
+            p.remove(&m.record);
+        }
+        Ok(())
+    }
+
+    /// The length of a partition's outcome file.
+    fn len(&self, partition: usize) -> u64 {
+        std::fs::metadata(self.dir.join(format!("partition-{partition}.jsonl")))
+            .map(|m| m.len())
+            .unwrap_or(0)
     }
 }
 
@@ -253,9 +285,9 @@ fn ends_mid_line(f: &mut std::fs::File) -> std::io::Result<bool> {
 }
 
 /// The send ids with an outcome in a partition's outcome file.
-pub fn settled(dir: &Path, partition: usize) -> Result<HashSet<String>, ServeError> {
+pub fn settled(dir: &Path, partition: usize, from: u64) -> Result<HashSet<String>, ServeError> {
     let path = dir.join(format!("partition-{partition}.jsonl"));
-    let file = match std::fs::File::open(&path) {
+    let mut file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
         Err(e) => {
@@ -265,6 +297,11 @@ pub fn settled(dir: &Path, partition: usize) -> Result<HashSet<String>, ServeErr
             )))
         }
     };
+    {
+        use std::io::Seek as _;
+        file.seek(std::io::SeekFrom::Start(from))
+            .map_err(|e| ServeError::new(format!("cannot read `{}`: {e}", path.display())))?;
+    }
     let mut out = HashSet::new();
     for line in std::io::BufReader::new(file).lines() {
         let line =
@@ -355,6 +392,7 @@ impl Deliveries {
         let log = Arc::new(Mutex::new(Outcomes {
             dir: dir.to_owned(),
             files: Default::default(),
+            pending: Default::default(),
         }));
         let mut queues = Vec::new();
         let mut workers = Vec::new();
@@ -413,8 +451,41 @@ impl Deliveries {
     /// without a provider stays in the outbox only).
     pub fn send(&self, m: Outgoing) {
         if let Some((_, q)) = self.queues.iter().find(|(c, _)| *c == m.channel) {
+            if let Ok(mut log) = self.log.lock() {
+                let at = log.len(m.partition);
+                log.pending
+                    .entry(m.partition)
+                    .or_default()
+                    .insert(m.record, (m.offset, at));
+            }
             let _ = q.send(m);
         }
+    }
+
+    /// Where partition `partition`'s unsettled messages can be, given the
+    /// record the outbox hands over next and its file's length.
+    pub fn mark(&self, partition: usize, next: u64, outbox_len: u64) -> Option<Mark> {
+        let log = self.log.lock().ok()?;
+        // The outcomes the mark counts as written are on disk first.
+        if let Some(f) = log.files.get(&partition) {
+            f.sync_data().ok()?;
+        }
+        let first = log
+            .pending
+            .get(&partition)
+            .and_then(|p| p.iter().next().map(|(r, o)| (*r, *o)));
+        Some(match first {
+            Some((record, (outbox_offset, outcomes_offset))) => Mark {
+                record,
+                outbox_offset,
+                outcomes_offset,
+            },
+            None => Mark {
+                record: next,
+                outbox_offset: outbox_len,
+                outcomes_offset: log.len(partition),
+            },
+        })
     }
 
     /// Stops taking messages and waits for the workers to finish those

@@ -48,6 +48,10 @@ pub struct Outbox {
     /// Whether the messages written before this start that have no
     /// outcome were handed over again.
     resent: bool,
+    /// The file's length.
+    len: u64,
+    /// When the delivery mark was last written.
+    marked: Option<std::time::Instant>,
 }
 
 impl Outbox {
@@ -97,6 +101,7 @@ impl Outbox {
                 record + 1
             }
         };
+        let len = file.metadata().map_err(failed)?.len();
         Ok(Outbox {
             partition: n,
             path,
@@ -107,8 +112,10 @@ impl Outbox {
             address_fields: address_fields(module),
             transactional: transactional(module),
             echo,
+            len,
             deliveries,
             resent: false,
+            marked: None,
         })
     }
 
@@ -122,8 +129,9 @@ impl Outbox {
 
     /// Writes the messages committed since the last call; returns how many.
     pub fn catch_up(&mut self, store: &SledStore) -> Result<u64, ServeError> {
+        let path = self.path.clone();
         let failed =
-            |e: std::io::Error| ServeError::new(format!("outbox `{}`: {e}", self.path.display()));
+            |e: std::io::Error| ServeError::new(format!("outbox `{}`: {e}", path.display()));
         let mut written = 0;
         let mut out = Vec::new();
         if !self.resent {
@@ -143,6 +151,7 @@ impl Outbox {
                     continue;
                 }
                 let tail = line.get(1..).unwrap_or_default();
+                let offset = self.len + out.len() as u64;
                 out.extend_from_slice(
                     format!("{{\"partition\":{},\"record\":{number},", self.partition).as_bytes(),
                 );
@@ -156,12 +165,13 @@ impl Outbox {
                     if message.get("channel").and_then(Json::as_str) == Some("email") {
                         self.write_email(*number, &message, store)?;
                     }
-                    if let Some(m) = self.outgoing(*number, &message, store) {
+                    if let Some(m) = self.outgoing(*number, offset, &message, store) {
                         handed.push(m);
                     }
                 }
             }
             self.file.write_all(&out).map_err(failed)?;
+            self.len += out.len() as u64;
             out.clear();
             // Handed over once written: a message is resent from this file.
             if let Some((d, _)) = &self.deliveries {
@@ -170,6 +180,7 @@ impl Outbox {
                 }
             }
             self.next = last + 1;
+            self.write_mark();
             if records.len() < READ {
                 break;
             }
@@ -181,6 +192,7 @@ impl Outbox {
     fn outgoing(
         &self,
         record: u64,
+        offset: u64,
         message: &Json,
         store: &SledStore,
     ) -> Option<crate::delivery::Outgoing> {
@@ -209,6 +221,7 @@ impl Outbox {
                 .and_then(Json::as_object)
                 .cloned()
                 .unwrap_or_default(),
+            offset,
             transactional: self.transactional.contains(
                 message
                     .get("workflow")
@@ -224,6 +237,24 @@ impl Outbox {
         attribute(store, profile, self.email_field.as_ref()?)
     }
 
+    /// The outbox file from `from` on, with each line's offset.
+    fn lines_from(&self, from: u64) -> Result<Vec<(u64, String)>, ServeError> {
+        use std::io::{Read as _, Seek as _};
+        let failed =
+            |e: std::io::Error| ServeError::new(format!("outbox `{}`: {e}", self.path.display()));
+        let mut f = File::open(&self.path).map_err(failed)?;
+        f.seek(SeekFrom::Start(from)).map_err(failed)?;
+        let mut text = String::new();
+        f.read_to_string(&mut text).map_err(failed)?;
+        let mut out = Vec::new();
+        let mut at = from;
+        for line in text.split_inclusive('\n') {
+            out.push((at, line.trim_end_matches('\n').to_owned()));
+            at += line.len() as u64;
+        }
+        Ok(out)
+    }
+
     /// Hands one message of this outbox file to its provider again (a
     /// parked one, retried by an operator); `false` when the file has no
     /// such message or its channel no provider.
@@ -231,15 +262,16 @@ impl Outbox {
         let Some((d, _)) = &self.deliveries else {
             return Ok(false);
         };
-        let text = std::fs::read_to_string(&self.path)
-            .map_err(|e| ServeError::new(format!("outbox `{}`: {e}", self.path.display())))?;
         let needle = format!("\"send_id\":\"{send_id}\"");
-        for line in text.lines().filter(|l| l.contains(&needle)) {
-            let Ok(message) = serde_json::from_str::<Json>(line) else {
+        for (offset, line) in self.lines_from(0)? {
+            if !line.contains(&needle) {
+                continue;
+            }
+            let Ok(message) = serde_json::from_str::<Json>(&line) else {
                 continue;
             };
             let record = message.get("record").and_then(Json::as_u64).unwrap_or(0);
-            if let Some(m) = self.outgoing(record, &message, store) {
+            if let Some(m) = self.outgoing(record, offset, &message, store) {
                 d.send(m);
                 return Ok(true);
             }
@@ -247,8 +279,55 @@ impl Outbox {
         Ok(false)
     }
 
+    /// The delivery mark of this partition, if one was written and fits
+    /// the files.
+    fn read_mark(&self, outcomes: &Path) -> Option<crate::delivery::Mark> {
+        let text =
+            std::fs::read_to_string(outcomes.join(format!("partition-{}.mark", self.partition)))
+                .ok()?;
+        let mark: crate::delivery::Mark = serde_json::from_str(&text).ok()?;
+        let outcomes_len =
+            std::fs::metadata(outcomes.join(format!("partition-{}.jsonl", self.partition)))
+                .map(|m| m.len())
+                .unwrap_or(0);
+        (mark.outbox_offset <= self.len && mark.outcomes_offset <= outcomes_len).then_some(mark)
+    }
+
+    /// Writes where this partition's unsettled messages can be (at most
+    /// once a second; written aside and renamed, so a crash leaves the old
+    /// mark or the new one).
+    fn write_mark(&mut self) {
+        let Some((d, outcomes)) = &self.deliveries else {
+            return;
+        };
+        if !d.handles_any()
+            || self
+                .marked
+                .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1))
+        {
+            return;
+        }
+        let Some(mark) = d.mark(self.partition, self.next, self.len) else {
+            return;
+        };
+        let path = outcomes.join(format!("partition-{}.mark", self.partition));
+        let tmp = path.with_extension("mark.tmp");
+        let written = serde_json::to_vec(&mark)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            tracing::warn!(
+                "cannot write `{}`: {e} (the next start reads more)",
+                path.display()
+            );
+        }
+        self.marked = Some(std::time::Instant::now());
+    }
+
     /// Hands over again the messages of this outbox file whose channel has
-    /// a provider and that have no outcome (a crash or a stop came first).
+    /// a provider and that have no outcome (a crash or a stop came first):
+    /// from the delivery mark on, or the whole file when there is none.
     fn resend_unsettled(&self, store: &SledStore) -> Result<(), ServeError> {
         let Some((d, outcomes)) = self.deliveries.clone() else {
             return Ok(());
@@ -256,23 +335,27 @@ impl Outbox {
         if !d.handles_any() {
             return Ok(());
         }
-        let settled = crate::delivery::settled(&outcomes, self.partition)?;
-        let text = std::fs::read_to_string(&self.path)
-            .map_err(|e| ServeError::new(format!("outbox `{}`: {e}", self.path.display())))?;
+        let mark = self.read_mark(&outcomes).unwrap_or(crate::delivery::Mark {
+            record: 0,
+            outbox_offset: 0,
+            outcomes_offset: 0,
+        });
+        let settled = crate::delivery::settled(&outcomes, self.partition, mark.outcomes_offset)?;
         let mut again = 0;
-        for line in text.lines() {
-            let Ok(message) = serde_json::from_str::<Json>(line) else {
+        for (offset, line) in self.lines_from(mark.outbox_offset)? {
+            let Ok(message) = serde_json::from_str::<Json>(&line) else {
                 continue;
             };
-            let settled_already = message
-                .get("send_id")
-                .and_then(Json::as_str)
-                .is_some_and(|id| settled.contains(id));
+            let record = message.get("record").and_then(Json::as_u64).unwrap_or(0);
+            let settled_already = record < mark.record
+                || message
+                    .get("send_id")
+                    .and_then(Json::as_str)
+                    .is_some_and(|id| settled.contains(id));
             if settled_already {
                 continue;
             }
-            let record = message.get("record").and_then(Json::as_u64).unwrap_or(0);
-            if let Some(m) = self.outgoing(record, &message, store) {
+            if let Some(m) = self.outgoing(record, offset, &message, store) {
                 d.send(m);
                 again += 1;
             }
