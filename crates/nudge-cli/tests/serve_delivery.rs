@@ -114,25 +114,10 @@ impl Sink {
 
 /// The outcomes recorded so far, by profile.
 fn outcomes(data: &Path) -> HashMap<String, Value> {
-    let mut out = HashMap::new();
-    let Ok(dir) = std::fs::read_dir(data.join("deliveries")) else {
-        return out;
-    };
-    for e in dir {
-        let path = e.unwrap().path();
-        // The outcome files (not the delivery marks beside them).
-        if path.extension().is_none_or(|x| x != "jsonl") {
-            continue;
-        }
-        let text = std::fs::read_to_string(path).unwrap();
-        // A line a kill cut short is skipped, as the server skips it.
-        for line in text.lines() {
-            if let Ok(v) = serde_json::from_str::<Value>(line) {
-                out.insert(v["profile"].as_str().unwrap().to_owned(), v);
-            }
-        }
-    }
-    out
+    outcome_list(data)
+        .into_iter()
+        .map(|v| (v["profile"].as_str().unwrap().to_owned(), v))
+        .collect()
 }
 
 fn wait_for_outcomes(data: &Path, n: usize, seconds: u64) -> HashMap<String, Value> {
@@ -475,7 +460,8 @@ fn webhooks_survive_kill_9_every_message_arrives_and_copies_share_their_id() {
     );
 }
 
-/// Every outcome recorded so far, in the order written per partition.
+/// Every outcome recorded so far, in the order written per partition (a
+/// line a kill cut short is skipped, as the server skips it).
 fn outcome_list(data: &Path) -> Vec<Value> {
     let mut out = Vec::new();
     let Ok(dir) = std::fs::read_dir(data.join("deliveries")) else {

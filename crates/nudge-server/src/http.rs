@@ -19,6 +19,7 @@ use crate::api::{self, Query};
 use crate::keys::Keys;
 use crate::partition::{self, Busy, Partitions};
 use crate::segment::{self, Limits, Refusal};
+use crate::signed::same_bytes;
 
 /// What every handler reads.
 pub struct AppState {
@@ -103,13 +104,8 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 /// The refusal of a request without the admin token (`Authorization:
 /// Bearer TOKEN`), if it has none.
 fn not_admin(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match token {
-        Some(t) if constant_eq(t.as_bytes(), state.keys.admin_token.as_bytes()) => None,
+    match bearer(headers) {
+        Some(t) if same_bytes(t.as_bytes(), state.keys.admin_token.as_bytes()) => None,
         _ => Some(refuse(
             state,
             Refusal::new(
@@ -666,12 +662,8 @@ fn inbox_allowed(
     headers: &HeaderMap,
     query: &std::collections::HashMap<String, String>,
 ) -> bool {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned)
-        .or_else(|| query.get("token").cloned())
+    let token = bearer(headers)
+        .or_else(|| query.get("token").map(String::as_str))
         .unwrap_or_default();
     state.inbox.allows(id, token.trim())
 }
@@ -1031,7 +1023,7 @@ fn authenticate(headers: &HeaderMap, body: &[u8], keys: &Keys) -> Result<(), Ref
             .decode(encoded.trim())
             .map_err(|_| wrong())?;
         let user = decoded.split(|&b| b == b':').next().unwrap_or_default();
-        return if constant_eq(user, keys.write_key.as_bytes()) {
+        return if same_bytes(user, keys.write_key.as_bytes()) {
             Ok(())
         } else {
             Err(wrong())
@@ -1045,7 +1037,7 @@ fn authenticate(headers: &HeaderMap, body: &[u8], keys: &Keys) -> Result<(), Ref
     match serde_json::from_slice::<Key>(body) {
         Ok(Key {
             write_key: Some(key),
-        }) if constant_eq(key.as_bytes(), keys.write_key.as_bytes()) => Ok(()),
+        }) if same_bytes(key.as_bytes(), keys.write_key.as_bytes()) => Ok(()),
         Ok(Key { write_key: Some(_) }) => Err(wrong()),
         // A body that is not JSON is answered as such: it has no key to
         // find.
@@ -1063,7 +1055,11 @@ fn authenticate(headers: &HeaderMap, body: &[u8], keys: &Keys) -> Result<(), Ref
     }
 }
 
-/// Compares two keys in time independent of where they differ.
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The token of `Authorization: Bearer TOKEN`.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
 }

@@ -53,14 +53,16 @@ impl Signer {
     }
 }
 
-/// Whether two texts are equal, in time independent of where they differ.
+/// Whether two texts are equal and not empty, in time independent of
+/// where they differ.
 pub fn same(a: &str, b: &str) -> bool {
-    !a.is_empty()
-        && a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    !a.is_empty() && same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// Whether two byte strings are equal, in time independent of where they
+/// differ (keys and tokens).
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
