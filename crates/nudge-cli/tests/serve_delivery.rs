@@ -12,14 +12,15 @@ use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac as _};
 use serde_json::{json, Value};
-use serve_common::Server;
+use serve_common::smtp::{free_port, mails, smtp_sink};
+use serve_common::{outcomes, project_of as project, wait_for_count, wait_for_outcomes, Server};
 
 /// One request the sink received.
 #[derive(Clone, Debug)]
@@ -112,25 +113,6 @@ impl Sink {
     }
 }
 
-/// The outcomes recorded so far, by profile.
-fn outcomes(data: &Path) -> HashMap<String, Value> {
-    outcome_list(data)
-        .into_iter()
-        .map(|v| (v["profile"].as_str().unwrap().to_owned(), v))
-        .collect()
-}
-
-fn wait_for_outcomes(data: &Path, n: usize, seconds: u64) -> HashMap<String, Value> {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        let o = outcomes(data);
-        if o.len() >= n || Instant::now() > deadline {
-            return o;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// Verifies a request's signature as the Standard Webhooks libraries do.
@@ -148,13 +130,6 @@ fn verifies(r: &Request) -> bool {
     r.headers["webhook-signature"]
         .split(' ')
         .any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
-}
-
-fn project(dir: &Path, flow: &str) -> PathBuf {
-    let p = dir.join("project");
-    std::fs::create_dir_all(&p).unwrap();
-    std::fs::write(p.join("delivery.flow"), flow).unwrap();
-    p
 }
 
 #[test]
@@ -216,53 +191,6 @@ fn webhooks_are_signed_retried_on_5xx_and_timeouts_and_not_on_4xx() {
     assert!(o["u3"]["attempts"].as_u64().unwrap() >= 2, "{o:?}");
 }
 
-/// A process killed (and waited for) when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A real SMTP server (aiosmtpd) on `port`, writing what it accepts to
-/// `out`; `None` when the client packages are not installed (outside CI).
-fn smtp_sink(port: u16, out: &Path) -> Option<Running> {
-    let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients");
-    if !clients.join(".pydeps/aiosmtpd").exists() {
-        let message = "aiosmtpd is not installed: run `bash tests/clients/install.sh` (skipping)";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{message}");
-        }
-        eprintln!("{message}");
-        return None;
-    }
-    let mut child = Running(
-        Command::new("python3")
-            .arg(clients.join("smtp_sink.py"))
-            .arg(port.to_string())
-            .arg(out)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-    Some(child)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 const MAIL: &str = r#"
 profile {
   email: email?
@@ -307,14 +235,6 @@ fn signups(users: std::ops::Range<u32>) -> Value {
         })
         .collect();
     json!({ "batch": calls })
-}
-
-fn mails(out: &Path) -> Vec<Value> {
-    std::fs::read_to_string(out)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[test]
@@ -462,37 +382,6 @@ fn webhooks_survive_kill_9_every_message_arrives_and_copies_share_their_id() {
 
 /// Every outcome recorded so far, in the order written per partition (a
 /// line a kill cut short is skipped, as the server skips it).
-fn outcome_list(data: &Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir(data.join("deliveries")) else {
-        return out;
-    };
-    for e in dir {
-        let path = e.unwrap().path();
-        // The outcome files (not the delivery marks beside them).
-        if path.extension().is_none_or(|x| x != "jsonl") {
-            continue;
-        }
-        let text = std::fs::read_to_string(path).unwrap();
-        out.extend(
-            text.lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok()),
-        );
-    }
-    out
-}
-
-fn wait_for_count(data: &Path, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let o = outcome_list(data);
-        if o.len() >= n || Instant::now() > deadline {
-            return o;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 const CONSENT: &str = r#"
 profile {
   email: email?

@@ -34,6 +34,7 @@ mod webhook;
 
 pub use email::EmailConfig;
 pub use http_providers::{PushConfig, SmsConfig};
+pub use smtp_client::Security;
 pub use webhook::WebhookConfig;
 
 /// What delivery is configured.
@@ -51,6 +52,8 @@ pub struct DeliveryConfig {
     pub retry: Retry,
     /// The most attempts per second, by channel (none: no limit).
     pub rates: std::collections::HashMap<String, f64>,
+    /// Certificate authorities trusted besides the system's (a PEM file).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// How transient failures are retried.
@@ -366,11 +369,13 @@ impl Deliveries {
         std::fs::create_dir_all(dir)
             .map_err(|e| ServeError::new(format!("cannot create `{}`: {e}", dir.display())))?;
         let mut providers: Vec<(String, Arc<dyn Provider>)> = Vec::new();
+        let tls = crate::tls::client_config(config.ca_file.as_deref())?;
         if let Some(c) = &config.email {
             providers.push((
                 "email".into(),
                 Arc::new(email::Smtp::new(
                     c,
+                    &tls,
                     consent.clone(),
                     public_url.clone(),
                     c.track.then_some(tracking),
@@ -378,13 +383,13 @@ impl Deliveries {
             ));
         }
         if let Some(c) = &config.webhook {
-            providers.push(("webhook".into(), Arc::new(webhook::Webhook::new(c)?)));
+            providers.push(("webhook".into(), Arc::new(webhook::Webhook::new(c, &tls)?)));
         }
         if let Some(c) = &config.sms {
-            providers.push(("sms".into(), Arc::new(http_providers::Sms::new(c)?)));
+            providers.push(("sms".into(), Arc::new(http_providers::Sms::new(c, &tls)?)));
         }
         if let Some(c) = &config.push {
-            providers.push(("push".into(), Arc::new(http_providers::Push::new(c)?)));
+            providers.push(("push".into(), Arc::new(http_providers::Push::new(c, &tls)?)));
         }
         if let Some(inbox) = inbox {
             providers.push(("in_app".into(), Arc::new(inbox)));

@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod partition;
 pub mod segment;
 pub mod signed;
+pub mod tls;
 pub mod tracking;
 
 use std::net::SocketAddr;

@@ -73,6 +73,8 @@ struct DeliverySettings {
     push: Option<PushSettings>,
     #[serde(default)]
     retry: RetrySettings,
+    /// A PEM file of certificate authorities trusted besides the system's.
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -80,6 +82,8 @@ struct DeliverySettings {
 struct EmailSettings {
     host: String,
     port: Option<u16>,
+    /// `none`, `starttls` or `tls`.
+    tls: Option<String>,
     from: String,
     user: Option<String>,
     /// The environment variable holding the password.
@@ -142,11 +146,24 @@ fn secret(key: &str, var: &str) -> Result<String, String> {
     }
 }
 
+/// Whether `host` names this machine.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The delivery settings, with their secrets read.
 fn delivery_of(d: DeliverySettings) -> Result<nudge_server::delivery::DeliveryConfig, String> {
-    use nudge_server::delivery::{DeliveryConfig, EmailConfig, Retry, WebhookConfig};
+    use nudge_server::delivery::{DeliveryConfig, EmailConfig, Retry, Security, WebhookConfig};
     use std::time::Duration;
-    let mut config = DeliveryConfig::default();
+    let mut config = DeliveryConfig {
+        ca_file: d.ca_file.clone(),
+        ..DeliveryConfig::default()
+    };
     let mut rate = |channel: &str, r: Option<f64>| {
         if let Some(r) = r {
             config.rates.insert(channel.to_owned(), r);
@@ -182,9 +199,34 @@ fn delivery_of(d: DeliverySettings) -> Result<nudge_server::delivery::DeliveryCo
                 .trim_end_matches('>')
                 .to_owned()
         });
+        let security = match e.tls.as_deref() {
+            Some("none") => Security::None,
+            Some("starttls") => Security::StartTls,
+            Some("tls") => Security::Tls,
+            Some(other) => {
+                return Err(format!(
+                    "`delivery.email.tls` is `{other}`; it takes `none`, `starttls` or `tls`"
+                ))
+            }
+            None if e.port == Some(465) => Security::Tls,
+            None if is_loopback(&e.host) => Security::None,
+            None => Security::StartTls,
+        };
+        if security == Security::None && credentials.is_some() && !is_loopback(&e.host) {
+            return Err(
+                "`delivery.email` would send its password in plain text: set `tls = \"starttls\"` or `tls = \"tls\"`"
+                    .into(),
+            );
+        }
+        let port = e.port.unwrap_or(match security {
+            Security::None => 25,
+            Security::StartTls => 587,
+            Security::Tls => 465,
+        });
         config.email = Some(EmailConfig {
             host: e.host,
-            port: e.port.unwrap_or(25),
+            port,
+            security,
             from: e.from,
             credentials,
             timeout: Duration::from_millis(e.timeout_ms.unwrap_or(10_000)),
@@ -357,5 +399,43 @@ pub fn run(args: &Args) -> Exit {
             eprintln!("error: {e}");
             Exit::Failure
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use nudge_server::delivery::Security;
+
+    fn email(toml_text: &str) -> Result<nudge_server::delivery::EmailConfig, String> {
+        let d: DeliverySettings = toml::from_str(toml_text).unwrap();
+        delivery_of(d).map(|c| c.email.unwrap())
+    }
+
+    #[test]
+    fn email_security_follows_the_port_and_host_unless_set() {
+        let e = email("[email]\nhost = \"smtp.example.com\"\nfrom = \"a@b.example\"").unwrap();
+        assert_eq!((e.security, e.port), (Security::StartTls, 587));
+        let e = email("[email]\nhost = \"smtp.example.com\"\nport = 465\nfrom = \"a@b.example\"")
+            .unwrap();
+        assert_eq!((e.security, e.port), (Security::Tls, 465));
+        let e = email("[email]\nhost = \"127.0.0.1\"\nfrom = \"a@b.example\"").unwrap();
+        assert_eq!((e.security, e.port), (Security::None, 25));
+        let e = email("[email]\nhost = \"localhost\"\ntls = \"tls\"\nfrom = \"a@b.example\"")
+            .unwrap();
+        assert_eq!((e.security, e.port), (Security::Tls, 465));
+    }
+
+    #[test]
+    fn bad_email_security_settings_are_refused_by_name() {
+        let err = email("[email]\nhost = \"h\"\ntls = \"ssl\"\nfrom = \"a@b.example\"").unwrap_err();
+        assert!(err.contains("`delivery.email.tls` is `ssl`"), "{err}");
+        std::env::set_var("NUDGE_SERVE_TEST_PASSWORD", "x");
+        let err = email(
+            "[email]\nhost = \"smtp.example.com\"\ntls = \"none\"\nfrom = \"a@b.example\"\nuser = \"u\"\npassword_env = \"NUDGE_SERVE_TEST_PASSWORD\"",
+        )
+        .unwrap_err();
+        assert!(err.contains("password in plain text"), "{err}");
     }
 }

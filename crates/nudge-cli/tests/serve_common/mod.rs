@@ -3,6 +3,9 @@
 //! calls, a clean stop, and the outbox it leaves.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod smtp;
+
+use std::collections::HashMap;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -379,4 +382,65 @@ pub fn metric(text: &str, name: &str) -> u64 {
         .filter(|l| l.starts_with(&format!("{name}{{")))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// The outcomes recorded so far, by profile.
+pub fn outcomes(data: &Path) -> HashMap<String, Value> {
+    outcome_list(data)
+        .into_iter()
+        .map(|v| (v["profile"].as_str().unwrap().to_owned(), v))
+        .collect()
+}
+
+/// [`outcomes`], once there are `n` (or `seconds` have passed).
+pub fn wait_for_outcomes(data: &Path, n: usize, seconds: u64) -> HashMap<String, Value> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let o = outcomes(data);
+        if o.len() >= n || Instant::now() > deadline {
+            return o;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every outcome line of `data/deliveries/`, in no particular order.
+pub fn outcome_list(data: &Path) -> Vec<Value> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir(data.join("deliveries")) else {
+        return out;
+    };
+    for e in dir {
+        let path = e.unwrap().path();
+        // The outcome files (not the delivery marks beside them).
+        if path.extension().is_none_or(|x| x != "jsonl") {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap();
+        out.extend(
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok()),
+        );
+    }
+    out
+}
+
+/// [`outcome_list`], once it has `n` lines (or 20 s have passed).
+pub fn wait_for_count(data: &Path, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let o = outcome_list(data);
+        if o.len() >= n || Instant::now() > deadline {
+            return o;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A project of one file, `flow`, in `dir`.
+pub fn project_of(dir: &Path, flow: &str) -> PathBuf {
+    let p = dir.join("project");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("delivery.flow"), flow).unwrap();
+    p
 }

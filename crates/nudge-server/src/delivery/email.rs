@@ -21,6 +21,8 @@ pub struct EmailConfig {
     pub from: String,
     /// A user name and password, when the server asks for them.
     pub credentials: Option<(String, String)>,
+    /// Plain, STARTTLS or TLS.
+    pub security: super::Security,
     /// How long one attempt may take.
     pub timeout: Duration,
     /// The domain of `Message-ID`s.
@@ -43,6 +45,7 @@ impl Smtp {
     /// A provider for `config` (connections are made when sending).
     pub fn new(
         config: &EmailConfig,
+        tls: &std::sync::Arc<rustls::ClientConfig>,
         consent: crate::consent::Consent,
         public_url: std::sync::Arc<std::sync::OnceLock<String>>,
         tracking: Option<crate::tracking::Tracking>,
@@ -53,13 +56,14 @@ impl Smtp {
                 config.from
             ))
         })?;
-        // Plain SMTP to the configured relay (TLS is not built in yet).
         let client = super::smtp_client::Client::new(super::smtp_client::Target {
             host: config.host.clone(),
             port: config.port,
             timeout: config.timeout,
             hello: config.domain.clone(),
             credentials: config.credentials.clone(),
+            security: config.security,
+            tls: tls.clone(),
         });
         Ok(Smtp {
             client,

@@ -42,14 +42,6 @@ pub struct PushConfig {
     pub timeout: Duration,
 }
 
-fn client(timeout: Duration) -> Result<reqwest::blocking::Client, ServeError> {
-    reqwest::blocking::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| ServeError::new(format!("cannot make an HTTP client: {e}")))
-}
-
 /// What an HTTP answer means for a message: 2xx delivered; 408, 429 and
 /// 5xx (and network errors) transient, with the answer's `Retry-After`;
 /// the rest permanent.
@@ -89,10 +81,13 @@ pub struct Sms {
 
 impl Sms {
     /// A provider for `config`.
-    pub fn new(config: &SmsConfig) -> Result<Sms, ServeError> {
+    pub fn new(
+        config: &SmsConfig,
+        tls: &std::sync::Arc<rustls::ClientConfig>,
+    ) -> Result<Sms, ServeError> {
         Ok(Sms {
             config: config.clone(),
-            client: client(config.timeout)?,
+            client: crate::tls::http_client(config.timeout, tls)?,
         })
     }
 }
@@ -131,10 +126,13 @@ pub struct Push {
 
 impl Push {
     /// A provider for `config`.
-    pub fn new(config: &PushConfig) -> Result<Push, ServeError> {
+    pub fn new(
+        config: &PushConfig,
+        tls: &std::sync::Arc<rustls::ClientConfig>,
+    ) -> Result<Push, ServeError> {
         Ok(Push {
             config: config.clone(),
-            client: client(config.timeout)?,
+            client: crate::tls::http_client(config.timeout, tls)?,
         })
     }
 }

@@ -6,10 +6,14 @@
 //! delayed acknowledgement of the message's last segment, about 40 ms per
 //! message on Linux, which held a connection to about 25 messages a
 //! second. lettre still builds every message (MIME, headers, encodings).
+//!
+//! Connections are plain, upgraded with STARTTLS, or TLS from the first
+//! byte (port 465), per [`Security`]; rustls checks the server's
+//! certificate against the trusted roots and the host name.
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs as _};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -32,13 +36,61 @@ impl SmtpError {
     }
 }
 
+/// How a connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Security {
+    /// Plain text throughout (a relay on the same machine or network).
+    None,
+    /// Plain, then `STARTTLS` before anything else; a server that does not
+    /// offer it is refused.
+    StartTls,
+    /// TLS from the first byte ("implicit TLS", usually port 465).
+    Tls,
+}
+
+/// A connection's byte stream.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
 /// One connection, after EHLO (and AUTH).
 struct Conn {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    reader: BufReader<Stream>,
 }
 
 impl Conn {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), SmtpError> {
+        let stream = self.reader.get_mut();
+        stream.write_all(bytes).map_err(SmtpError::network)?;
+        stream.flush().map_err(SmtpError::network)
+    }
+
     /// Reads one reply (its lines joined); its code.
     fn reply(&mut self) -> Result<(u16, String), SmtpError> {
         let mut text = String::new();
@@ -74,10 +126,14 @@ impl Conn {
 
     /// Sends a command and reads its reply; a reply outside `ok` fails.
     fn command(&mut self, line: &str, ok: &[u16]) -> Result<String, SmtpError> {
-        self.writer
-            .write_all(format!("{line}\r\n").as_bytes())
-            .map_err(SmtpError::network)?;
-        self.expect(line, ok)
+        self.write(format!("{line}\r\n").as_bytes())?;
+        // A password is not repeated in an error.
+        let what = if line.starts_with("AUTH") {
+            "AUTH"
+        } else {
+            line
+        };
+        self.expect(what, ok)
     }
 
     fn expect(&mut self, what: &str, ok: &[u16]) -> Result<String, SmtpError> {
@@ -106,6 +162,10 @@ pub struct Target {
     pub hello: String,
     /// A user name and password for `AUTH PLAIN`.
     pub credentials: Option<(String, String)>,
+    /// Plain, STARTTLS or TLS.
+    pub security: Security,
+    /// The TLS settings (trusted roots).
+    pub tls: Arc<rustls::ClientConfig>,
 }
 
 /// Pooled connections to one SMTP server.
@@ -136,26 +196,86 @@ impl Client {
                 transient: true,
                 message: format!("`{}` has no address", t.host),
             })?;
-        let stream = TcpStream::connect_timeout(&addr, t.timeout).map_err(SmtpError::network)?;
-        stream.set_nodelay(true).map_err(SmtpError::network)?;
-        stream
-            .set_read_timeout(Some(t.timeout))
+        let tcp = TcpStream::connect_timeout(&addr, t.timeout).map_err(SmtpError::network)?;
+        tcp.set_nodelay(true).map_err(SmtpError::network)?;
+        tcp.set_read_timeout(Some(t.timeout))
             .map_err(SmtpError::network)?;
-        stream
-            .set_write_timeout(Some(t.timeout))
+        tcp.set_write_timeout(Some(t.timeout))
             .map_err(SmtpError::network)?;
+        let stream = match t.security {
+            Security::Tls => self.tls(tcp)?,
+            Security::None | Security::StartTls => Stream::Plain(tcp),
+        };
         let mut conn = Conn {
-            reader: BufReader::new(stream.try_clone().map_err(SmtpError::network)?),
-            writer: stream,
+            reader: BufReader::new(stream),
         };
         conn.expect("greeting", &[220])?;
-        conn.command(&format!("EHLO {}", t.hello), &[250])?;
+        let offered = conn.command(&format!("EHLO {}", t.hello), &[250])?;
+        if t.security == Security::StartTls {
+            let starttls = offered
+                .split(' ')
+                .any(|word| word.eq_ignore_ascii_case("STARTTLS"));
+            if !starttls {
+                // Sending in the clear when TLS was asked for would leak
+                // the messages (and the password): refused, and not worth
+                // retrying until the server changes.
+                return Err(SmtpError {
+                    transient: false,
+                    message: format!(
+                        "SMTP server {}:{} does not offer STARTTLS (set `tls = \"none\"` to send in plain text)",
+                        t.host, t.port
+                    ),
+                });
+            }
+            conn.command("STARTTLS", &[220])?;
+            let Stream::Plain(tcp) = conn.reader.into_inner() else {
+                return Err(SmtpError {
+                    transient: true,
+                    message: "STARTTLS on a TLS connection".into(),
+                });
+            };
+            conn = Conn {
+                reader: BufReader::new(self.tls(tcp)?),
+            };
+            // RFC 3207: the client forgets what it knew and says EHLO again.
+            conn.command(&format!("EHLO {}", t.hello), &[250])?;
+        }
         if let Some((user, password)) = &t.credentials {
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
             conn.command(&format!("AUTH PLAIN {token}"), &[235])?;
         }
         Ok(conn)
+    }
+
+    /// `tcp` wrapped in TLS, the handshake done (so that a certificate
+    /// problem shows here, named).
+    fn tls(&self, tcp: TcpStream) -> Result<Stream, SmtpError> {
+        let t = &self.target;
+        let name =
+            rustls::pki_types::ServerName::try_from(t.host.clone()).map_err(|e| SmtpError {
+                transient: false,
+                message: format!("`{}` is not a TLS server name: {e}", t.host),
+            })?;
+        let conn = rustls::ClientConnection::new(t.tls.clone(), name).map_err(|e| SmtpError {
+            transient: false,
+            message: format!("TLS to {}:{}: {e}", t.host, t.port),
+        })?;
+        let mut stream = rustls::StreamOwned::new(conn, tcp);
+        while stream.conn.is_handshaking() {
+            if let Err(e) = stream.conn.complete_io(&mut stream.sock) {
+                // A certificate the roots do not vouch for will not change
+                // by itself; a dropped connection might.
+                let certificate = e
+                    .get_ref()
+                    .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+                return Err(SmtpError {
+                    transient: !certificate,
+                    message: format!("TLS to {}:{}: {e}", t.host, t.port),
+                });
+            }
+        }
+        Ok(Stream::Tls(Box::new(stream)))
     }
 
     /// Sends `data` (a whole message, CRLF line ends) from `from` to
@@ -214,7 +334,7 @@ impl Client {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b".\r\n");
-        conn.writer.write_all(&out).map_err(SmtpError::network)?;
+        conn.write(&out)?;
         conn.expect("DATA", &[250])
     }
 }
@@ -262,6 +382,8 @@ mod tests {
             timeout: Duration::from_secs(5),
             hello: "test".into(),
             credentials: None,
+            security: Security::None,
+            tls: crate::tls::client_config(None).unwrap(),
         })
     }
 

@@ -31,7 +31,10 @@ pub struct Webhook {
 
 impl Webhook {
     /// A provider with `config`'s secret.
-    pub fn new(config: &WebhookConfig) -> Result<Webhook, ServeError> {
+    pub fn new(
+        config: &WebhookConfig,
+        tls: &std::sync::Arc<rustls::ClientConfig>,
+    ) -> Result<Webhook, ServeError> {
         let key = match config.secret.strip_prefix("whsec_") {
             Some(b64) => base64::engine::general_purpose::STANDARD
                 .decode(b64)
@@ -45,11 +48,7 @@ impl Webhook {
         if key.is_empty() {
             return Err(ServeError::new("the webhook secret is empty"));
         }
-        let client = reqwest::blocking::Client::builder()
-            .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ServeError::new(format!("cannot make the webhook client: {e}")))?;
+        let client = crate::tls::http_client(config.timeout, tls)?;
         Ok(Webhook { key, client })
     }
 }
