@@ -9,109 +9,17 @@
 mod serve_common;
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac as _};
 use serde_json::{json, Value};
+use serve_common::sink::{Request, Sink};
 use serve_common::smtp::{free_port, mails, smtp_sink};
 use serve_common::{outcomes, project_of as project, wait_for_count, wait_for_outcomes, Server};
-
-/// One request the sink received.
-#[derive(Clone, Debug)]
-struct Request {
-    path: String,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-/// An HTTP server that records requests and answers each one as `answer`
-/// says for its body: a status, after a delay.
-struct Sink {
-    port: u16,
-    requests: Arc<Mutex<Vec<Request>>>,
-}
-
-impl Sink {
-    fn start(answer: impl Fn(&str, usize) -> (u16, Duration) + Send + Sync + 'static) -> Sink {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
-        let seen = requests.clone();
-        let answer = Arc::new(answer);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let (seen, answer) = (seen.clone(), answer.clone());
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    let mut headers = HashMap::new();
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let path = line.split(' ').nth(1).unwrap_or("").to_owned();
-                    // A request cut short (its sender was killed) is not
-                    // a request.
-                    loop {
-                        line.clear();
-                        match reader.read_line(&mut line) {
-                            Ok(0) | Err(_) => return,
-                            Ok(_) if line == "\r\n" => break,
-                            Ok(_) => {}
-                        }
-                        if let Some((k, v)) = line.trim_end().split_once(':') {
-                            headers.insert(k.to_ascii_lowercase(), v.trim().to_owned());
-                        }
-                    }
-                    let Some(len) = headers
-                        .get("content-length")
-                        .and_then(|v| v.parse::<usize>().ok())
-                    else {
-                        return;
-                    };
-                    let mut body = vec![0; len];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let body = String::from_utf8(body).unwrap();
-                    let nth = {
-                        let mut s = seen.lock().unwrap();
-                        s.push(Request {
-                            path,
-                            headers,
-                            body: body.clone(),
-                        });
-                        s.iter().filter(|r| r.body == body).count()
-                    };
-                    let (status, delay) = answer(&body, nth);
-                    std::thread::sleep(delay);
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    );
-                });
-            }
-        });
-        Sink { port, requests }
-    }
-
-    fn received(&self, user: &str) -> Vec<Request> {
-        let needle = format!("\"user\":\"{user}\"");
-        self.requests
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.body.contains(&needle))
-            .cloned()
-            .collect()
-    }
-}
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -583,9 +491,11 @@ workflow notify {
         )
     );
     assert!(sms.headers["content-type"].starts_with("application/x-www-form-urlencoded"));
-    assert_eq!(
-        sms.body,
-        "To=%2B15551234567&From=%2B15550000000&Body=Your+parcel+is+on+its+way"
+    assert!(
+        sms.body
+            .starts_with("To=%2B15551234567&From=%2B15550000000&Body=Your+parcel+is+on+its+way&StatusCallback=http%3A%2F%2F127.0.0.1%3A"),
+        "{}",
+        sms.body
     );
     let push = requests.iter().find(|r| r.path == "/push").unwrap();
     assert_eq!(push.headers["authorization"], "Bearer push-secret");

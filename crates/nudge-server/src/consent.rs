@@ -46,26 +46,32 @@ impl Consent {
     }
 
     /// Sets a profile's consent for a channel, durably (`source` says
-    /// what set it: `api`, `unsubscribe_link`).
+    /// what set it: `api`, `unsubscribe_link`, `sms_reply`, `bounce`,
+    /// `complaint`); whether that changed it.
     pub fn set(
         &self,
         profile: &str,
         channel: &str,
         subscribed: bool,
         source: &str,
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         let value = json!({
             "subscribed": subscribed,
             "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "source": source,
         });
-        self.tree
+        let before = self
+            .tree
             .insert(key_of(profile, channel), value.to_string().into_bytes())
             .map_err(|e| format!("cannot write consent: {e}"))?;
         self.db
             .flush()
             .map_err(|e| format!("cannot write consent: {e}"))?;
-        Ok(())
+        // No entry: subscribed.
+        let was = before
+            .and_then(|v| serde_json::from_slice::<Json>(&v).ok())
+            .is_none_or(|v| v["subscribed"] != false);
+        Ok(was != subscribed)
     }
 
     /// A profile's consent entry for a channel, if any.
@@ -129,8 +135,13 @@ mod tests {
         );
         assert_eq!(c.verify(&forged), None);
         assert!(!c.unsubscribed("u1", "email").unwrap());
-        c.set("u1", "email", false, "api").unwrap();
+        assert!(c.set("u1", "email", false, "api").unwrap(), "a change");
+        assert!(!c.set("u1", "email", false, "api").unwrap(), "no change");
         assert!(c.unsubscribed("u1", "email").unwrap());
+        assert!(
+            !c.set("u1", "sms", true, "api").unwrap(),
+            "subscribed already"
+        );
         assert!(!c.unsubscribed("u1", "sms").unwrap());
     }
 }

@@ -219,6 +219,8 @@ impl Outcomes {
             "record": m.record,
             "channel": m.channel,
             "profile": m.profile,
+            "workflow": m.workflow,
+            "template": m.template,
             "outcome": outcome,
             "attempts": attempts,
             "detail": detail,
@@ -361,6 +363,7 @@ impl Deliveries {
     pub fn start(
         config: &DeliveryConfig,
         dir: &Path,
+        book: &crate::feedback::Book,
         consent: &crate::consent::Consent,
         public_url: &Arc<std::sync::OnceLock<String>>,
         inbox: Option<crate::inbox::Inbox>,
@@ -378,7 +381,7 @@ impl Deliveries {
                     &tls,
                     consent.clone(),
                     public_url.clone(),
-                    c.track.then_some(tracking),
+                    c.track.then_some(tracking.clone()),
                 )?),
             ));
         }
@@ -386,7 +389,15 @@ impl Deliveries {
             providers.push(("webhook".into(), Arc::new(webhook::Webhook::new(c, &tls)?)));
         }
         if let Some(c) = &config.sms {
-            providers.push(("sms".into(), Arc::new(http_providers::Sms::new(c, &tls)?)));
+            providers.push((
+                "sms".into(),
+                Arc::new(http_providers::Sms::new(
+                    c,
+                    &tls,
+                    tracking.clone(),
+                    public_url.clone(),
+                )?),
+            ));
         }
         if let Some(c) = &config.push {
             providers.push(("push".into(), Arc::new(http_providers::Push::new(c, &tls)?)));
@@ -406,7 +417,7 @@ impl Deliveries {
             let (tx, rx) = crossbeam_channel::unbounded::<Outgoing>();
             let limiter = Arc::new(config.rates.get(&channel).and_then(|r| Limiter::new(*r)));
             for i in 0..WORKERS {
-                let (rx, provider, log, retry, stopping, consent, limiter) = (
+                let (rx, provider, log, retry, stopping, consent, limiter, book) = (
                     rx.clone(),
                     provider.clone(),
                     log.clone(),
@@ -414,6 +425,7 @@ impl Deliveries {
                     stopping.clone(),
                     consent.clone(),
                     limiter.clone(),
+                    book.clone(),
                 );
                 let worker = std::thread::Builder::new()
                     .name(format!("deliver-{channel}-{i}"))
@@ -426,6 +438,14 @@ impl Deliveries {
                                 provider: &*provider,
                                 limiter: limiter.as_ref().as_ref(),
                             };
+                            if m.channel != "in_app" {
+                                if let Err(e) = book.note(&m) {
+                                    tracing::warn!(
+                                        "{e}: reports about `{}` will not find it",
+                                        m.send_id
+                                    );
+                                }
+                            }
                             deliver(&provider, &m, retry, &log, &stopping, &consent);
                         }
                     })

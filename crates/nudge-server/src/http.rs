@@ -35,6 +35,12 @@ pub struct AppState {
     pub consent: crate::consent::Consent,
     /// In-app messages by profile.
     pub inbox: crate::inbox::Inbox,
+    /// Sends and addresses, for providers' reports.
+    pub book: crate::feedback::Book,
+    /// The SMS provider's token (it signs SMS replies).
+    pub sms_token: Option<String>,
+    /// The address the server is reached at from outside.
+    pub public_url: Arc<std::sync::OnceLock<String>>,
     /// Set when the server stops: open streams end.
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Where delivery outcomes are written.
@@ -54,6 +60,15 @@ pub fn router(state: Arc<AppState>) -> Router {
     let raw_limit = state.limits.body_bytes;
     Router::new()
         .route("/v1/consent", post(set_consent))
+        .route("/v1/feedback", post(crate::feedback::feedback))
+        .route(
+            "/v1/feedback/twilio/inbound",
+            post(crate::feedback::twilio_inbound),
+        )
+        .route(
+            "/v1/feedback/twilio/{token}",
+            post(crate::feedback::twilio_status),
+        )
         .route("/v1/{kind}", post(ingest))
         .route(
             "/unsubscribe/{token}",
@@ -103,10 +118,34 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 
 /// The refusal of a request without the admin token (`Authorization:
 /// Bearer TOKEN`), if it has none.
+/// Whether a request carries the admin token: as a bearer token, or as
+/// the password of HTTP basic auth (for providers' webhooks, which can
+/// often only put credentials in the URL).
+pub fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
+    let admin = state.keys.admin_token.as_bytes();
+    if bearer(headers).is_some_and(|t| same_bytes(t.as_bytes(), admin)) {
+        return true;
+    }
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b64| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .ok()
+        })
+        .and_then(|pair| {
+            let colon = pair.iter().position(|b| *b == b':')?;
+            Some(same_bytes(&pair[colon + 1..], admin))
+        })
+        .unwrap_or(false)
+}
+
 fn not_admin(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    match bearer(headers) {
-        Some(t) if same_bytes(t.as_bytes(), state.keys.admin_token.as_bytes()) => None,
-        _ => Some(refuse(
+    match is_admin(state, headers) {
+        true => None,
+        false => Some(refuse(
             state,
             Refusal::new(
                 401,
@@ -441,15 +480,9 @@ async fn set_consent(
             },
         );
     }
-    let consent = state.consent.clone();
-    let set = tokio::task::spawn_blocking(move || {
-        consent.set(&b.user_id, &b.channel, b.subscribed, "api")
-    })
-    .await;
-    match set {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({"success": true}))).into_response(),
-        Ok(Err(e)) => refuse(&state, Refusal::new(500, "internal", e)),
-        Err(e) => refuse(&state, Refusal::new(500, "internal", e.to_string())),
+    match crate::feedback::set_consent(&state, &b.user_id, &b.channel, b.subscribed, "api").await {
+        Ok(_) => (StatusCode::OK, Json(json!({"success": true}))).into_response(),
+        Err(e) => refuse(&state, Refusal::new(500, "internal", e)),
     }
 }
 
@@ -486,15 +519,10 @@ async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<Strin
         )
             .into_response();
     };
-    let consent = state.consent.clone();
-    let set = tokio::task::spawn_blocking(move || {
-        consent.set(&profile, &channel, false, "unsubscribe_link")
-    })
-    .await;
-    match set {
-        Ok(Ok(())) => (StatusCode::OK, "unsubscribed\n").into_response(),
-        Ok(Err(e)) => refuse(&state, Refusal::new(500, "internal", e)),
-        Err(e) => refuse(&state, Refusal::new(500, "internal", e.to_string())),
+    match crate::feedback::set_consent(&state, &profile, &channel, false, "unsubscribe_link").await
+    {
+        Ok(_) => (StatusCode::OK, "unsubscribed\n").into_response(),
+        Err(e) => refuse(&state, Refusal::new(500, "internal", e)),
     }
 }
 
@@ -539,56 +567,15 @@ async fn clicked(
 /// project declares the event (once per message, and per link for a
 /// click: the message id says so).
 async fn track_hit(state: &AppState, event: &str, hit: crate::tracking::Hit, url: Option<&str>) {
-    let module = match state.module.read() {
-        Ok(m) => m.clone(),
-        Err(_) => return,
-    };
-    if module.schemas.event_id(event).is_none() {
-        return;
-    }
-    let send_id = hit.properties["send_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let line = json!({
-        "type": "track",
-        "userId": hit.profile,
-        "event": event,
-        "properties": hit.properties,
-        "timestamp": partition::wall_now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    })
-    .to_string();
-    let input = match nudge_ingest::parse_call(&line, &module.schemas) {
-        Ok((input, _)) => input,
-        Err(e) => {
-            tracing::warn!(
-                "a `{event}` of `{}` does not fit its schema: {e}",
-                hit.profile
-            );
-            return;
-        }
-    };
+    let send_id = hit.properties["send_id"].as_str().unwrap_or_default();
     let message_id = match (url, &hit.link) {
         (Some(_), Some(link)) => format!("{event}-{send_id}-{link}"),
         _ => format!("{event}-{send_id}"),
     };
-    let call = segment::Call {
-        message_id: Some(message_id.chars().take(256).collect()),
-        input,
-    };
-    let count = state.partitions.count();
-    let mut by_partition = vec![Vec::new(); count];
-    by_partition[partition::of(&hit.profile, count)].push(call);
-    match state.partitions.submit(by_partition) {
-        Ok(answers) => {
-            for a in answers {
-                let _ = a.await;
-            }
-        }
-        Err(_) => tracing::warn!(
-            "a `{event}` of `{}` was not applied: the server is busy",
-            hit.profile
-        ),
+    if let Err(e) =
+        crate::events::report(state, event, &hit.profile, hit.properties, &message_id).await
+    {
+        tracing::warn!("a `{event}` of `{}` was not applied: {e}", hit.profile);
     }
 }
 

@@ -15,6 +15,8 @@
 pub mod api;
 pub mod consent;
 pub mod delivery;
+pub mod events;
+pub mod feedback;
 pub mod http;
 pub mod inbox;
 pub mod keys;
@@ -162,10 +164,12 @@ pub fn serve(
     if let Some(url) = &config.public_url {
         let _ = public_url.set(url.trim_end_matches('/').to_owned());
     }
+    let book = feedback::Book::open(&db)?;
     let outcomes = config.data.join("deliveries");
     let deliveries = Arc::new(delivery::Deliveries::start(
         &config.delivery,
         &outcomes,
+        &book,
         &consent,
         &public_url,
         Some(inbox.clone()),
@@ -193,6 +197,9 @@ pub fn serve(
         module: std::sync::RwLock::new(Arc::new(module)),
         consent,
         inbox,
+        book,
+        sms_token: config.delivery.sms.as_ref().map(|s| s.token.clone()),
+        public_url: public_url.clone(),
         stopping: tokio::sync::watch::channel(false).0,
         outcomes: outcomes.clone(),
         tracking,
@@ -214,6 +221,7 @@ pub fn serve(
                 tokio::spawn(reload_on_hangup(state.clone(), reload, hangup));
             }
         }
+        tokio::spawn(events::report_outcomes(state.clone()));
         let app = http::router(state.clone());
         let watch = state.clone();
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();

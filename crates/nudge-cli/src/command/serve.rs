@@ -422,14 +422,15 @@ mod tests {
         assert_eq!((e.security, e.port), (Security::Tls, 465));
         let e = email("[email]\nhost = \"127.0.0.1\"\nfrom = \"a@b.example\"").unwrap();
         assert_eq!((e.security, e.port), (Security::None, 25));
-        let e = email("[email]\nhost = \"localhost\"\ntls = \"tls\"\nfrom = \"a@b.example\"")
-            .unwrap();
+        let e =
+            email("[email]\nhost = \"localhost\"\ntls = \"tls\"\nfrom = \"a@b.example\"").unwrap();
         assert_eq!((e.security, e.port), (Security::Tls, 465));
     }
 
     #[test]
     fn bad_email_security_settings_are_refused_by_name() {
-        let err = email("[email]\nhost = \"h\"\ntls = \"ssl\"\nfrom = \"a@b.example\"").unwrap_err();
+        let err =
+            email("[email]\nhost = \"h\"\ntls = \"ssl\"\nfrom = \"a@b.example\"").unwrap_err();
         assert!(err.contains("`delivery.email.tls` is `ssl`"), "{err}");
         std::env::set_var("NUDGE_SERVE_TEST_PASSWORD", "x");
         let err = email(

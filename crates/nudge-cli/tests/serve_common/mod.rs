@@ -3,6 +3,7 @@
 //! calls, a clean stop, and the outbox it leaves.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod sink;
 pub mod smtp;
 
 use std::collections::HashMap;

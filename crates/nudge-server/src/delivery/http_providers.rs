@@ -1,7 +1,8 @@
 //! SMS and push over HTTP.
 //!
 //! - **SMS** speaks the Twilio Messages API: a form (`To`, `From`,
-//!   `Body`: the message's `text`) POSTed to `{base_url}/2010-04-01/Accounts/{account}/Messages.json`
+//!   `Body`: the message's `text`, and `StatusCallback`: a signed URL of
+//!   [`crate::feedback`]) POSTed to `{base_url}/2010-04-01/Accounts/{account}/Messages.json`
 //!   with HTTP basic auth (the account and its token). Any provider with
 //!   that shape works, and the base URL makes a local test server one.
 //! - **Push** POSTs JSON to a configured URL, with configured headers:
@@ -77,6 +78,8 @@ pub(super) fn judge(what: &str, sent: reqwest::Result<reqwest::blocking::Respons
 pub struct Sms {
     config: SmsConfig,
     client: reqwest::blocking::Client,
+    tracking: crate::tracking::Tracking,
+    public_url: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl Sms {
@@ -84,10 +87,14 @@ impl Sms {
     pub fn new(
         config: &SmsConfig,
         tls: &std::sync::Arc<rustls::ClientConfig>,
+        tracking: crate::tracking::Tracking,
+        public_url: std::sync::Arc<std::sync::OnceLock<String>>,
     ) -> Result<Sms, ServeError> {
         Ok(Sms {
             config: config.clone(),
             client: crate::tls::http_client(config.timeout, tls)?,
+            tracking,
+            public_url,
         })
     }
 }
@@ -103,16 +110,31 @@ impl Provider for Sms {
             c.base_url.trim_end_matches('/'),
             c.account
         );
+        let mut form = vec![
+            ("To", to.to_owned()),
+            ("From", c.from.clone()),
+            ("Body", m.field("text").to_owned()),
+        ];
+        // Its delivery status comes back to a signed URL naming it.
+        if let Some(base) = self.public_url.get() {
+            let properties = json!({
+                "send_id": m.send_id,
+                "workflow": m.workflow,
+                "template": m.template,
+                "channel": "sms",
+            });
+            let token = self.tracking.token(&m.profile, &properties, None);
+            form.push((
+                "StatusCallback",
+                format!("{base}/v1/feedback/twilio/{token}"),
+            ));
+        }
         let sent = self
             .client
             .post(&url)
             .basic_auth(&c.account, Some(&c.token))
             .header("Idempotency-Key", &m.send_id)
-            .form(&[
-                ("To", to),
-                ("From", c.from.as_str()),
-                ("Body", m.field("text")),
-            ])
+            .form(&form)
             .send();
         judge(&format!("POST {url}"), sent)
     }
