@@ -28,11 +28,13 @@ use serde_json::{json, Value as Json};
 use crate::ServeError;
 
 mod email;
+mod fcm;
 mod http_providers;
 mod smtp_client;
 mod webhook;
 
 pub use email::EmailConfig;
+pub use fcm::FcmConfig;
 pub use http_providers::{PushConfig, SmsConfig};
 pub use smtp_client::Security;
 pub use webhook::WebhookConfig;
@@ -48,6 +50,8 @@ pub struct DeliveryConfig {
     pub sms: Option<SmsConfig>,
     /// Push, through an HTTP endpoint.
     pub push: Option<PushConfig>,
+    /// Push, through Firebase Cloud Messaging (instead of `push`).
+    pub fcm: Option<FcmConfig>,
     /// How failures are retried.
     pub retry: Retry,
     /// The most attempts per second, by channel (none: no limit).
@@ -401,6 +405,8 @@ impl Deliveries {
         }
         if let Some(c) = &config.push {
             providers.push(("push".into(), Arc::new(http_providers::Push::new(c, &tls)?)));
+        } else if let Some(c) = &config.fcm {
+            providers.push(("push".into(), Arc::new(fcm::Fcm::new(c, &tls)?)));
         }
         if let Some(inbox) = inbox {
             providers.push(("in_app".into(), Arc::new(inbox)));

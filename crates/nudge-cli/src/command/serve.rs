@@ -120,7 +120,16 @@ struct SmsSettings {
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PushSettings {
-    url: String,
+    /// `http` (the default) or `fcm`.
+    provider: Option<String>,
+    /// http: where to POST.
+    url: Option<String>,
+    /// fcm: the service account's JSON file.
+    service_account_file: Option<PathBuf>,
+    /// fcm: the environment variable holding the service account's JSON.
+    service_account_env: Option<String>,
+    /// fcm: the API's address (default `https://fcm.googleapis.com`).
+    base_url: Option<String>,
     /// Header name → the environment variable holding its value.
     #[serde(default)]
     headers_env: std::collections::BTreeMap<String, String>,
@@ -252,16 +261,65 @@ fn delivery_of(d: DeliverySettings) -> Result<nudge_server::delivery::DeliveryCo
         });
     }
     if let Some(p) = d.push {
-        let mut headers = Vec::new();
-        for (name, var) in p.headers_env {
-            let value = secret(&format!("delivery.push.headers_env.{name}"), &var)?;
-            headers.push((name, value));
+        let timeout = Duration::from_millis(p.timeout_ms.unwrap_or(10_000));
+        match p.provider.as_deref().unwrap_or("http") {
+            "http" => {
+                let only_fcm = [
+                    ("service_account_file", p.service_account_file.is_some()),
+                    ("service_account_env", p.service_account_env.is_some()),
+                    ("base_url", p.base_url.is_some()),
+                ];
+                if let Some((key, _)) = only_fcm.iter().find(|(_, set)| *set) {
+                    return Err(format!("`delivery.push.{key}` is for `provider = \"fcm\"`"));
+                }
+                let Some(url) = p.url else {
+                    return Err("`delivery.push` needs `url` (or `provider = \"fcm\"`)".into());
+                };
+                let mut headers = Vec::new();
+                for (name, var) in p.headers_env {
+                    let value = secret(&format!("delivery.push.headers_env.{name}"), &var)?;
+                    headers.push((name, value));
+                }
+                config.push = Some(nudge_server::delivery::PushConfig {
+                    url,
+                    headers,
+                    timeout,
+                });
+            }
+            "fcm" => {
+                if p.url.is_some() || !p.headers_env.is_empty() {
+                    return Err(
+                        "`delivery.push.url` and `headers_env` are for `provider = \"http\"`; FCM takes `service_account_file`".into(),
+                    );
+                }
+                let service_account = match (p.service_account_file, p.service_account_env) {
+                    (Some(file), None) => std::fs::read_to_string(&file).map_err(|e| {
+                        format!(
+                            "`delivery.push.service_account_file`: cannot read `{}`: {e}",
+                            file.display()
+                        )
+                    })?,
+                    (None, Some(var)) => secret("delivery.push.service_account_env", &var)?,
+                    _ => {
+                        return Err(
+                            "`delivery.push` with `provider = \"fcm\"` needs `service_account_file` or `service_account_env` (one of them)".into(),
+                        )
+                    }
+                };
+                config.fcm = Some(nudge_server::delivery::FcmConfig {
+                    service_account,
+                    base_url: p
+                        .base_url
+                        .unwrap_or_else(|| "https://fcm.googleapis.com".to_owned()),
+                    timeout,
+                });
+            }
+            other => {
+                return Err(format!(
+                    "`delivery.push.provider` is `{other}`; it takes `http` or `fcm`"
+                ))
+            }
         }
-        config.push = Some(nudge_server::delivery::PushConfig {
-            url: p.url,
-            headers,
-            timeout: Duration::from_millis(p.timeout_ms.unwrap_or(10_000)),
-        });
     }
     let defaults = Retry::default();
     config.retry = Retry {
@@ -438,5 +496,31 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("password in plain text"), "{err}");
+    }
+
+    fn push(toml_text: &str) -> Result<nudge_server::delivery::DeliveryConfig, String> {
+        delivery_of(toml::from_str(toml_text).unwrap())
+    }
+
+    #[test]
+    fn push_settings_pick_one_provider_and_name_what_is_wrong() {
+        let c = push("[push]\nurl = \"https://push.example\"").unwrap();
+        assert!(c.push.is_some() && c.fcm.is_none());
+        let err = push("[push]\nprovider = \"fcm\"").unwrap_err();
+        assert!(
+            err.contains("needs `service_account_file` or `service_account_env`"),
+            "{err}"
+        );
+        let err =
+            push("[push]\nprovider = \"fcm\"\nservice_account_file = \"/nonexistent/sa.json\"")
+                .unwrap_err();
+        assert!(err.contains("cannot read `/nonexistent/sa.json`"), "{err}");
+        let err = push("[push]\nurl = \"https://x\"\nbase_url = \"https://y\"").unwrap_err();
+        assert!(
+            err.contains("`delivery.push.base_url` is for `provider = \"fcm\"`"),
+            "{err}"
+        );
+        let err = push("[push]\nprovider = \"apns\"").unwrap_err();
+        assert!(err.contains("takes `http` or `fcm`"), "{err}");
     }
 }

@@ -24,6 +24,17 @@ pub struct Sink {
 
 impl Sink {
     pub fn start(answer: impl Fn(&str, usize) -> (u16, Duration) + Send + Sync + 'static) -> Sink {
+        Sink::answering(move |r: &Request, nth| {
+            let (status, delay) = answer(&r.body, nth);
+            (status, delay, String::new())
+        })
+    }
+
+    /// A sink whose answers are told by the whole request (and how many
+    /// with its body came before): a status, a delay and a JSON body.
+    pub fn answering(
+        answer: impl Fn(&Request, usize) -> (u16, Duration, String) + Send + Sync + 'static,
+    ) -> Sink {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
@@ -65,20 +76,22 @@ impl Sink {
                         return;
                     }
                     let body = String::from_utf8(body).unwrap();
+                    let request = Request {
+                        path,
+                        headers,
+                        body: body.clone(),
+                    };
                     let nth = {
                         let mut s = seen.lock().unwrap();
-                        s.push(Request {
-                            path,
-                            headers,
-                            body: body.clone(),
-                        });
+                        s.push(request.clone());
                         s.iter().filter(|r| r.body == body).count()
                     };
-                    let (status, delay) = answer(&body, nth);
+                    let (status, delay, text) = answer(&request, nth);
                     std::thread::sleep(delay);
                     let _ = write!(
                         stream,
-                        "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                        text.len()
                     );
                 });
             }
