@@ -286,10 +286,80 @@ fn webhooks_survive_kill_9_every_message_arrives_and_copies_share_their_id() {
         acked.len(),
         requests.len()
     );
+    // At most the messages in flight at each kill: four workers' worth.
+    assert!(copies <= 4 * 10, "{copies} copies after 10 kills");
 }
 
-/// Every outcome recorded so far, in the order written per partition (a
-/// line a kill cut short is skipped, as the server skips it).
+#[test]
+fn email_survives_kill_9_every_message_arrives_and_a_crash_repeats_at_most_those_in_flight() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mail.jsonl");
+    let Some(_smtp) = smtp_sink(port, &out) else {
+        return;
+    };
+    let project = project(dir.path(), MAIL);
+    let settings = mail_settings(dir.path(), port);
+    let data = dir.path().join("data");
+    let args = ["--config", settings.to_str().unwrap()];
+    let kills = 10;
+    let mut acked: Vec<u32> = Vec::new();
+    let mut next = 0;
+    for round in 0..kills {
+        let server = Server::start(&project, &data, &args);
+        let stop = Instant::now() + Duration::from_millis(100 + 37 * round);
+        while Instant::now() < stop {
+            let mut calls = signups(next..next + 10);
+            for (i, c) in calls["batch"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .enumerate()
+            {
+                c["messageId"] = json!(format!("m-{next}-{i}"));
+            }
+            if server.post("/v1/batch", &calls).0 == 200 {
+                acked.extend(next..next + 10);
+            }
+            next += 10;
+        }
+        server.kill9();
+    }
+    let server = Server::start(&project, &data, &args);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while outcomes(&data).len() < acked.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.stop();
+    let got = mails(&out);
+    let mut by_rcpt: HashMap<String, Vec<String>> = HashMap::new();
+    for m in &got {
+        let d = m["data"].as_str().unwrap();
+        let start = d.find("Message-ID: ").unwrap() + 12;
+        let id = d[start..].lines().next().unwrap().to_owned();
+        by_rcpt
+            .entry(m["rcpt_tos"][0].as_str().unwrap().to_owned())
+            .or_default()
+            .push(id);
+    }
+    for i in &acked {
+        let ids = by_rcpt
+            .get(&format!("u{i}@example.com"))
+            .unwrap_or_else(|| panic!("u{i}'s email never arrived"));
+        assert!(ids.iter().all(|id| *id == ids[0]), "u{i}: {ids:?}");
+    }
+    let copies = got.len() - by_rcpt.len();
+    eprintln!(
+        "{} acknowledged, {} emails received, {copies} copies (same Message-ID)",
+        acked.len(),
+        got.len()
+    );
+    assert!(
+        copies <= 4 * kills as usize,
+        "{copies} copies after {kills} kills"
+    );
+}
+
 const CONSENT: &str = r#"
 profile {
   email: email?

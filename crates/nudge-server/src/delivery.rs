@@ -167,6 +167,17 @@ pub trait Provider: Send + Sync {
     fn send(&self, message: &Outgoing) -> Attempt;
 }
 
+/// Where a message handed over has its outcome looked for.
+#[derive(Clone, Copy, Debug)]
+enum Settle {
+    /// After the outcome file's end now.
+    Now,
+    /// From this offset of the outcome file on.
+    From(u64),
+    /// It has one already: not waited for.
+    Already,
+}
+
 /// The channels with a provider, and the workers that send their
 /// messages.
 #[derive(Debug)]
@@ -481,13 +492,45 @@ impl Deliveries {
     /// Hands a message to its channel's workers (a message of a channel
     /// without a provider stays in the outbox only).
     pub fn send(&self, m: Outgoing) {
+        self.hand_over(m, Settle::Now);
+    }
+
+    /// Hands over again a message the outbox found without an outcome at
+    /// a start, where the outcomes were read from `outcomes_offset` on.
+    pub fn send_unsettled(&self, m: Outgoing, outcomes_offset: u64) {
+        self.hand_over(m, Settle::From(outcomes_offset));
+    }
+
+    /// Hands over again a message that has an outcome already (a parked
+    /// one, retried by an operator): the mark does not wait for it, and a
+    /// crash before its new outcome leaves it parked.
+    pub fn send_settled(&self, m: Outgoing) {
+        self.hand_over(m, Settle::Already);
+    }
+
+    /// Hands a message over, noting where its outcome is to be looked for.
+    ///
+    /// The mark says: every message of a lower record is settled, and the
+    /// outcomes of the others are at or after its offset. A message handed
+    /// over in record order gets the outcome file's length now (the
+    /// messages after it are handed over later). One handed over again at
+    /// a start gets the offset the start read outcomes from: messages of
+    /// later records may have been settled since then, and a later mark
+    /// that skipped their outcomes would send them again.
+    fn hand_over(&self, m: Outgoing, settle: Settle) {
         if let Some((_, q)) = self.queues.iter().find(|(c, _)| *c == m.channel) {
             if let Ok(mut log) = self.log.lock() {
-                let at = log.len(m.partition);
-                log.pending
-                    .entry(m.partition)
-                    .or_default()
-                    .insert(m.record, (m.offset, at));
+                let at = match settle {
+                    Settle::Now => Some(log.len(m.partition)),
+                    Settle::From(offset) => Some(offset.min(log.len(m.partition))),
+                    Settle::Already => None,
+                };
+                if let Some(at) = at {
+                    log.pending
+                        .entry(m.partition)
+                        .or_default()
+                        .insert(m.record, (m.offset, at));
+                }
             }
             let _ = q.send(m);
         }

@@ -272,7 +272,7 @@ impl Outbox {
             };
             let record = message.get("record").and_then(Json::as_u64).unwrap_or(0);
             if let Some(m) = self.outgoing(record, offset, &message, store) {
-                d.send(m);
+                d.send_settled(m);
                 return Ok(true);
             }
         }
@@ -356,7 +356,7 @@ impl Outbox {
                 continue;
             }
             if let Some(m) = self.outgoing(record, offset, &message, store) {
-                d.send(m);
+                d.send_unsettled(m, mark.outcomes_offset);
                 again += 1;
             }
         }
