@@ -723,3 +723,62 @@ fn opens_and_clicks_come_back_as_events_a_flow_branches_on_and_counts_as_goals()
         .collect();
     assert_eq!(in_app, ["Glad you read it"], "{sent:#?}");
 }
+
+#[test]
+fn a_message_still_waiting_to_go_out_when_its_journey_exits_is_not_sent() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mail.jsonl");
+    let Some(probe) = smtp_sink(free_port(), &dir.path().join("probe.jsonl")) else {
+        return;
+    };
+    drop(probe);
+    let flow = r#"
+profile {
+  email: email?
+}
+
+event checkout_started {}
+event bought {}
+
+workflow reminder {
+  on checkout_started
+  audience profile.email != none
+  exit on bought
+  send email { subject: "Your cart", text: "Still thinking?" }
+  wait 1h
+}
+"#;
+    let project = project(dir.path(), flow);
+    // The SMTP server is down at first: the reminders wait for a retry.
+    let settings = mail_settings(dir.path(), port);
+    let data = dir.path().join("data");
+    let server = Server::start(&project, &data, &["--config", settings.to_str().unwrap()]);
+    let calls = json!({"batch": [
+        {"type": "identify", "userId": "u1", "traits": {"email": "u1@example.com"}},
+        {"type": "identify", "userId": "u2", "traits": {"email": "u2@example.com"}},
+        {"type": "track", "userId": "u1", "event": "checkout_started"},
+        {"type": "track", "userId": "u2", "event": "checkout_started"},
+    ]});
+    assert_eq!(server.post("/v1/batch", &calls).0, 200);
+    std::thread::sleep(Duration::from_millis(500));
+    let bought = json!({"batch": [{"type": "track", "userId": "u1", "event": "bought"}]});
+    assert_eq!(server.post("/v1/batch", &bought).0, 200);
+    std::thread::sleep(Duration::from_millis(300));
+    let smtp = smtp_sink(port, &out).unwrap();
+    let o = wait_for_outcomes(&data, 2, 30);
+    server.stop();
+    drop(smtp);
+    assert_eq!(o["u1"]["outcome"], "suppressed", "{o:?}");
+    assert!(
+        o["u1"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the journey exited"),
+        "{o:?}"
+    );
+    assert_eq!(o["u2"]["outcome"], "delivered", "{o:?}");
+    let got = mails(&out);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["rcpt_tos"], json!(["u2@example.com"]));
+}

@@ -196,6 +196,10 @@ struct Outcomes {
     /// Messages handed over and without an outcome yet, by partition:
     /// record → (outbox offset, outcome file length when handed over).
     pending: std::collections::HashMap<usize, std::collections::BTreeMap<u64, (u64, u64)>>,
+    /// The journeys with messages handed over and without an outcome, by
+    /// (profile, workflow): how many, and when the journey exited, once
+    /// it has.
+    journeys: std::collections::HashMap<(String, String), (usize, Option<String>)>,
 }
 
 impl Outcomes {
@@ -246,7 +250,23 @@ impl Outcomes {
         if let Some(p) = self.pending.get_mut(&m.partition) {
             p.remove(&m.record);
         }
+        let key = (m.profile.clone(), m.workflow.clone());
+        if let Some((n, _)) = self.journeys.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.journeys.remove(&key);
+            }
+        }
         Ok(())
+    }
+
+    /// When the journey that sent `m` exited, if it did after sending it.
+    fn exited_after(&self, m: &Outgoing) -> Option<String> {
+        let (_, exited) = self
+            .journeys
+            .get(&(m.profile.clone(), m.workflow.clone()))?;
+        // The same format throughout: the times compare as text.
+        exited.clone().filter(|at| at.as_str() > m.time.as_str())
     }
 
     /// The length of a partition's outcome file.
@@ -426,6 +446,7 @@ impl Deliveries {
             dir: dir.to_owned(),
             files: Default::default(),
             pending: Default::default(),
+            journeys: Default::default(),
         }));
         let mut queues = Vec::new();
         let mut workers = Vec::new();
@@ -531,8 +552,25 @@ impl Deliveries {
                         .or_default()
                         .insert(m.record, (m.offset, at));
                 }
+                log.journeys
+                    .entry((m.profile.clone(), m.workflow.clone()))
+                    .or_default()
+                    .0 += 1;
             }
             let _ = q.send(m);
+        }
+    }
+
+    /// Notes that `profile`'s journey of `workflow` exited at `at`: its
+    /// messages not sent yet, and sent before then, are not sent.
+    pub fn exited(&self, profile: &str, workflow: &str, at: &str) {
+        if let Ok(mut log) = self.log.lock() {
+            if let Some((_, exited)) = log
+                .journeys
+                .get_mut(&(profile.to_owned(), workflow.to_owned()))
+            {
+                *exited = Some(at.to_owned());
+            }
         }
     }
 
@@ -601,7 +639,15 @@ fn deliver(
 ) {
     let mut attempts = 0;
     let (outcome, detail) = loop {
-        // Consent is asked just before each attempt.
+        // The journey's exit, and consent, are asked just before each
+        // attempt.
+        let exited = log.lock().ok().and_then(|l| l.exited_after(m));
+        if let Some(at) = exited {
+            break (
+                "suppressed",
+                format!("the journey exited at {at}, before the message went out"),
+            );
+        }
         if !m.transactional {
             match consent.unsubscribed(&m.profile, &m.channel) {
                 Ok(true) => {

@@ -139,6 +139,7 @@ impl Outbox {
             self.resent = true;
         }
         let mut handed = Vec::new();
+        let mut exits = Vec::new();
         loop {
             let records = store
                 .records_from(self.next, READ)
@@ -147,6 +148,10 @@ impl Outbox {
                 break;
             };
             for (number, line) in &records {
+                if line.starts_with(EXITED) {
+                    exits.push(line.clone());
+                    continue;
+                }
                 if !line.starts_with("{\"kind\":\"message\"") {
                     continue;
                 }
@@ -174,9 +179,13 @@ impl Outbox {
             self.len += out.len() as u64;
             out.clear();
             // Handed over once written: a message is resent from this file.
+            // Then the exits after them, which stop those not sent yet.
             if let Some((d, _)) = &self.deliveries {
                 for m in handed.drain(..) {
                     d.send(m);
+                }
+                for line in exits.drain(..) {
+                    note_exit(d, &line);
                 }
             }
             self.next = last + 1;
@@ -365,6 +374,25 @@ impl Outbox {
                 partition = self.partition,
                 "{again} messages without an outcome are sent again"
             );
+            // The journeys that exited since those messages were sent.
+            let mut next = mark.record;
+            loop {
+                let records = store
+                    .records_from(next, READ)
+                    .map_err(|e| ServeError::new(e.to_string()))?;
+                let Some(&(last, _)) = records.last() else {
+                    break;
+                };
+                for (_, line) in &records {
+                    if line.starts_with(EXITED) {
+                        note_exit(&d, line);
+                    }
+                }
+                next = last + 1;
+                if records.len() < READ {
+                    break;
+                }
+            }
         }
         Ok(())
     }
@@ -421,6 +449,17 @@ impl Outbox {
 }
 
 /// A profile's text attribute as it is now.
+/// How an `exited` record starts.
+const EXITED: &str = "{\"kind\":\"exited\"";
+
+/// Tells delivery of the journey exit an `exited` record says.
+fn note_exit(d: &crate::delivery::Deliveries, line: &str) {
+    if let Ok(v) = serde_json::from_str::<Json>(line) {
+        let text = |k: &str| v.get(k).and_then(Json::as_str).unwrap_or_default();
+        d.exited(text("profile"), text("workflow"), text("time"));
+    }
+}
+
 fn attribute(store: &SledStore, profile: &str, field: &str) -> Option<String> {
     let state = nudge_vm::Store::peek(store, profile).ok()??;
     match state.record.attributes.get(field)? {
