@@ -167,7 +167,14 @@ impl Outbox {
                     if self.echo {
                         println!("{}", summary(&message));
                     }
-                    if message.get("channel").and_then(Json::as_str) == Some("email") {
+                    // An email with a provider goes out through it; the
+                    // others are left as `.eml` files to read.
+                    let email = message.get("channel").and_then(Json::as_str) == Some("email");
+                    let delivered = self
+                        .deliveries
+                        .as_ref()
+                        .is_some_and(|(d, _)| d.handles("email"));
+                    if email && !delivered {
                         self.write_email(*number, &message, store)?;
                     }
                     if let Some(m) = self.outgoing(*number, offset, &message, store) {
