@@ -23,7 +23,50 @@ use serve_common::{outcomes, project_of as project, wait_for_count, wait_for_out
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-/// Verifies a request's signature as the Standard Webhooks libraries do.
+/// Verifies requests with the Standard Webhooks reference library (Python,
+/// from `tests/clients/`); `None` when it is not installed (outside CI).
+fn verified_by_reference(requests: &[Request]) -> Option<Vec<String>> {
+    let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients");
+    if !clients.join(".pydeps/standardwebhooks").exists() {
+        let message =
+            "standardwebhooks is not installed: run `bash tests/clients/install.sh` (skipping)";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{message}");
+        }
+        eprintln!("{message}");
+        return None;
+    }
+    let input: String = requests
+        .iter()
+        .map(|r| json!({"headers": r.headers, "body": r.body}).to_string() + "\n")
+        .collect();
+    let mut child = std::process::Command::new("python3")
+        .arg(clients.join("verify_webhooks.py"))
+        .arg(SECRET)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    Some(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// Verifies a request's signature as the Standard Webhooks specification
+/// says (the reference library checks the same requests when installed).
 fn verifies(r: &Request) -> bool {
     let key = base64::engine::general_purpose::STANDARD
         .decode(SECRET.trim_start_matches("whsec_"))
@@ -83,6 +126,10 @@ fn webhooks_are_signed_retried_on_5xx_and_timeouts_and_not_on_4xx() {
     let u1 = sink.received("u1");
     assert_eq!(u1.len(), 3, "{u1:?}");
     assert!(u1.iter().all(verifies), "{u1:?}");
+    if let Some(verdicts) = verified_by_reference(&sink.requests.lock().unwrap()) {
+        assert!(!verdicts.is_empty());
+        assert!(verdicts.iter().all(|v| v == "ok"), "{verdicts:?}");
+    }
     assert!(u1
         .iter()
         .all(|r| r.headers["webhook-id"] == u1[0].headers["webhook-id"]));
