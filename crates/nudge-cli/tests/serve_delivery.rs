@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use hmac::{Hmac, Mac as _};
 use serde_json::{json, Value};
+use serve_common::peers::{free_port, mails, smtp_sink};
 use serve_common::sink::{Request, Sink};
-use serve_common::smtp::{free_port, mails, smtp_sink};
 use serve_common::{outcomes, project_of as project, wait_for_count, wait_for_outcomes, Server};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -269,6 +269,30 @@ fn email_waits_out_an_smtp_server_down_for_30_s_and_each_goes_once() {
     assert_eq!(ids.len(), 20, "each message once");
 }
 
+/// The kills of the kill tests.
+const KILLS: usize = 10;
+
+/// Starts a server (`start`) and sends it `batch(n)` for n = 0, 10, 20, …
+/// (ten users each) for a moment, then kills it with SIGKILL; [`KILLS`]
+/// times. The numbers of the users in the batches it acknowledged.
+fn under_kills(start: impl Fn() -> Server, batch: impl Fn(u32) -> Value) -> Vec<u32> {
+    let mut acked = Vec::new();
+    let mut next = 0;
+    for round in 0..KILLS as u64 {
+        let server = start();
+        // A few batches, then a kill while more are on their way.
+        let stop = Instant::now() + Duration::from_millis(100 + 37 * round);
+        while Instant::now() < stop {
+            if server.post("/v1/batch", &batch(next)).0 == 200 {
+                acked.extend(next..next + 10);
+            }
+            next += 10;
+        }
+        server.kill9();
+    }
+    acked
+}
+
 #[test]
 fn webhooks_survive_kill_9_every_message_arrives_and_copies_share_their_id() {
     let sink = Sink::start(|_, _| (200, Duration::ZERO));
@@ -287,25 +311,18 @@ fn webhooks_survive_kill_9_every_message_arrives_and_copies_share_their_id() {
     let data = dir.path().join("data");
     let env = [("TEST_WEBHOOK_SECRET", SECRET)];
     let args = ["--config", settings.to_str().unwrap()];
-    let mut acked: Vec<String> = Vec::new();
-    let mut next = 0;
-    for round in 0..10u64 {
-        let server = Server::start_with(&project, &data, &args, &env);
-        // A few batches, then a kill while more are on their way.
-        let stop = Instant::now() + Duration::from_millis(100 + 37 * round);
-        while Instant::now() < stop {
-            let users: Vec<String> = (next..next + 10).map(|i| format!("p{i}")).collect();
-            next += 10;
-            let calls: Vec<Value> = users
-                .iter()
-                .map(|u| json!({"type": "track", "userId": u, "event": "ping", "messageId": format!("m-{u}")}))
+    let acked: Vec<String> = under_kills(
+        || Server::start_with(&project, &data, &args, &env),
+        |next| {
+            let calls: Vec<Value> = (next..next + 10)
+                .map(|i| json!({"type": "track", "userId": format!("p{i}"), "event": "ping", "messageId": format!("m-p{i}")}))
                 .collect();
-            if server.post("/v1/batch", &json!({ "batch": calls })).0 == 200 {
-                acked.extend(users);
-            }
-        }
-        server.kill9();
-    }
+            json!({ "batch": calls })
+        },
+    )
+    .into_iter()
+    .map(|i| format!("p{i}"))
+    .collect();
     let server = Server::start_with(&project, &data, &args, &env);
     let deadline = Instant::now() + Duration::from_secs(30);
     while outcomes(&data).len() < acked.len() && Instant::now() < deadline {
@@ -334,7 +351,7 @@ fn webhooks_survive_kill_9_every_message_arrives_and_copies_share_their_id() {
         requests.len()
     );
     // At most the messages in flight at each kill: four workers' worth.
-    assert!(copies <= 4 * 10, "{copies} copies after 10 kills");
+    assert!(copies <= 4 * KILLS, "{copies} copies after {KILLS} kills");
 }
 
 #[test]
@@ -349,13 +366,9 @@ fn email_survives_kill_9_every_message_arrives_and_a_crash_repeats_at_most_those
     let settings = mail_settings(dir.path(), port);
     let data = dir.path().join("data");
     let args = ["--config", settings.to_str().unwrap()];
-    let kills = 10;
-    let mut acked: Vec<u32> = Vec::new();
-    let mut next = 0;
-    for round in 0..kills {
-        let server = Server::start(&project, &data, &args);
-        let stop = Instant::now() + Duration::from_millis(100 + 37 * round);
-        while Instant::now() < stop {
+    let acked = under_kills(
+        || Server::start(&project, &data, &args),
+        |next| {
             let mut calls = signups(next..next + 10);
             for (i, c) in calls["batch"]
                 .as_array_mut()
@@ -365,13 +378,9 @@ fn email_survives_kill_9_every_message_arrives_and_a_crash_repeats_at_most_those
             {
                 c["messageId"] = json!(format!("m-{next}-{i}"));
             }
-            if server.post("/v1/batch", &calls).0 == 200 {
-                acked.extend(next..next + 10);
-            }
-            next += 10;
-        }
-        server.kill9();
-    }
+            calls
+        },
+    );
     let server = Server::start(&project, &data, &args);
     let deadline = Instant::now() + Duration::from_secs(60);
     while outcomes(&data).len() < acked.len() && Instant::now() < deadline {
@@ -401,10 +410,7 @@ fn email_survives_kill_9_every_message_arrives_and_a_crash_repeats_at_most_those
         acked.len(),
         got.len()
     );
-    assert!(
-        copies <= 4 * kills as usize,
-        "{copies} copies after {kills} kills"
-    );
+    assert!(copies <= 4 * KILLS, "{copies} copies after {KILLS} kills");
 }
 
 const CONSENT: &str = r#"

@@ -8,14 +8,13 @@
 
 mod serve_common;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
+use serve_common::peers::openssl;
 use serve_common::sink::Sink;
-use serve_common::{outcome_list, project_of, Server};
+use serve_common::{channel_outcomes, project_of, Server};
 
 const FLOW: &str = r#"
 profile {
@@ -31,37 +30,10 @@ workflow notify {
 }
 "#;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the `openssl` command");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn b64(part: &str) -> Vec<u8> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(part)
         .unwrap()
-}
-
-fn wait_for_push(data: &Path, n: usize) -> Vec<Value> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let o: Vec<Value> = outcome_list(data)
-            .into_iter()
-            .filter(|o| o["channel"] == "push")
-            .collect();
-        if o.len() >= n || std::time::Instant::now() > deadline {
-            return o;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -132,30 +104,25 @@ fn push_goes_through_fcm_v1_with_a_service_account_token() {
     });
     std::fs::write(dir.path().join("account.json"), account.to_string()).unwrap();
     let project = project_of(dir.path(), FLOW);
-    let settings = dir.path().join("nudge.toml");
-    std::fs::write(
-        &settings,
-        format!(
-            "quiet = true\n\n[delivery.push]\nprovider = \"fcm\"\nservice_account_file = {:?}\nbase_url = \"http://127.0.0.1:{}\"\n",
-            dir.path().join("account.json"),
-            sink.port
-        ),
-    )
-    .unwrap();
+    let settings = format!(
+        "quiet = true\n\n[delivery.push]\nprovider = \"fcm\"\nservice_account_file = {:?}\nbase_url = \"http://127.0.0.1:{}\"\n",
+        dir.path().join("account.json"),
+        sink.port
+    );
     let data = dir.path().join("data");
-    let server = Server::start(&project, &data, &["--config", settings.to_str().unwrap()]);
+    let server = Server::configured(&project, &data, &settings, &[]);
     let first = json!({"batch": [
         {"type": "identify", "userId": "u1", "traits": {"push_token": "device-1"}},
         {"type": "track", "userId": "u1", "event": "shipped"},
     ]});
     assert_eq!(server.post("/v1/batch", &first).0, 200);
-    assert_eq!(wait_for_push(&data, 1).len(), 1);
+    assert_eq!(channel_outcomes(&data, "push", 1).len(), 1);
     let second = json!({"batch": [
         {"type": "identify", "userId": "u2", "traits": {"push_token": "stale"}},
         {"type": "track", "userId": "u2", "event": "shipped"},
     ]});
     assert_eq!(server.post("/v1/batch", &second).0, 200);
-    let o = wait_for_push(&data, 2);
+    let o = channel_outcomes(&data, "push", 2);
     server.stop();
 
     let of = |user: &str| o.iter().find(|v| v["profile"] == user).unwrap().clone();

@@ -10,14 +10,13 @@
 
 mod serve_common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac as _};
 use serde_json::{json, Value};
 use serve_common::sink::Sink;
-use serve_common::{outbox, outcome_list, project_of, Server};
+use serve_common::{channel_outcomes, outbox, project_of, Server};
 
 const FLOW: &str = r#"
 profile {
@@ -76,21 +75,6 @@ fn wait_for_outbox(server: &Server, needle: &str) -> bool {
     false
 }
 
-/// The outcomes of SMS, once there are `n` (or 20 s have passed).
-fn sms_outcomes(data: &Path, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let sms: Vec<Value> = outcome_list(data)
-            .into_iter()
-            .filter(|o| o["channel"] == "sms")
-            .collect();
-        if sms.len() >= n || Instant::now() > deadline {
-            return sms;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Twilio's signature of a form POSTed to `url` (its documented algorithm).
 fn twilio_signature(url: &str, fields: &[(&str, &str)]) -> String {
     let mut sorted = fields.to_vec();
@@ -118,22 +102,12 @@ fn provider_reports_come_back_as_events_and_consent() {
     let sink = Sink::start(|_, _| (201, Duration::ZERO));
     let dir = tempfile::tempdir().unwrap();
     let project = project_of(dir.path(), FLOW);
-    let settings = dir.path().join("nudge.toml");
-    std::fs::write(
-        &settings,
-        format!(
-            "quiet = true\n\n[delivery.sms]\nbase_url = \"http://127.0.0.1:{}\"\naccount = \"AC1\"\ntoken_env = \"TEST_SMS_TOKEN\"\nfrom = \"+15550000000\"\n",
-            sink.port
-        ),
-    )
-    .unwrap();
-    let data = dir.path().join("data");
-    let server = Server::start_with(
-        &project,
-        &data,
-        &["--config", settings.to_str().unwrap()],
-        &[("TEST_SMS_TOKEN", TOKEN)],
+    let settings = format!(
+        "quiet = true\n\n[delivery.sms]\nbase_url = \"http://127.0.0.1:{}\"\naccount = \"AC1\"\ntoken_env = \"TEST_SMS_TOKEN\"\nfrom = \"+15550000000\"\n",
+        sink.port
     );
+    let data = dir.path().join("data");
+    let server = Server::configured(&project, &data, &settings, &[("TEST_SMS_TOKEN", TOKEN)]);
     let calls = json!({"batch": [
         {"type": "identify", "userId": "u1", "traits": {"phone": "+15551230001"}},
         {"type": "identify", "userId": "u2", "traits": {"phone": "+15551230002"}},
@@ -141,7 +115,7 @@ fn provider_reports_come_back_as_events_and_consent() {
         {"type": "track", "userId": "u2", "event": "promo"},
     ]});
     assert_eq!(server.post("/v1/batch", &calls).0, 200);
-    let sms = sms_outcomes(&data, 2);
+    let sms = channel_outcomes(&data, "sms", 2);
     assert_eq!(sms.len(), 2, "{sms:?}");
 
     // message_sent, from the outcome files.
@@ -214,7 +188,7 @@ fn provider_reports_come_back_as_events_and_consent() {
         {"type": "track", "userId": "u2", "event": "promo2"},
     ]});
     assert_eq!(server.post("/v1/batch", &again).0, 200);
-    let sms_outcomes = sms_outcomes(&data, 4);
+    let sms_outcomes = channel_outcomes(&data, "sms", 4);
     let of = |user: &str| -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = sms_outcomes
             .iter()

@@ -6,12 +6,10 @@
 
 mod serve_common;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
-use serve_common::smtp::{certificates, free_port, mails, smtp_sink_with, Running};
+use serve_common::peers::{certificates, free_port, mails, python_peer, smtp_sink_with};
 use serve_common::{project_of, wait_for_outcomes, Server};
 
 const FLOW: &str = r#"
@@ -34,21 +32,11 @@ const PASSWORD_ENV: &str = "NUDGE_TEST_SMTP_PASSWORD";
 /// `[delivery.email]` table's extra lines); its outcome.
 fn send_one(dir: &Path, name: &str, email: &str) -> Value {
     let project = project_of(dir, FLOW);
-    let settings = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &settings,
-        format!(
-            "quiet = true\n\n[delivery.email]\nfrom = \"hello@shop.example\"\ntimeout_ms = 3000\n{email}\n\n[delivery.retry]\nattempts = 1\n"
-        ),
-    )
-    .unwrap();
-    let data = dir.join(name);
-    let server = Server::start_with(
-        &project,
-        &data,
-        &["--config", settings.to_str().unwrap()],
-        &[(PASSWORD_ENV, "s3cret")],
+    let settings = format!(
+        "quiet = true\n\n[delivery.email]\nfrom = \"hello@shop.example\"\ntimeout_ms = 3000\n{email}\n\n[delivery.retry]\nattempts = 1\n"
     );
+    let data = dir.join(name);
+    let server = Server::configured(&project, &data, &settings, &[(PASSWORD_ENV, "s3cret")]);
     let calls = json!({"batch": [
         {"type": "identify", "userId": "u1", "traits": {"email": "u1@example.com"}},
         {"type": "track", "userId": "u1", "event": "signed_up"},
@@ -133,45 +121,31 @@ fn webhooks_go_to_https_endpoints_whose_certificate_is_trusted() {
     let certs = certificates(dir.path());
     let port = free_port();
     let out = dir.path().join("https.jsonl");
-    let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients");
-    let mut child = Running(
-        Command::new("python3")
-            .arg(clients.join("https_sink.py"))
-            .arg(port.to_string())
-            .args([&certs.cert, &certs.key, &out])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let _https = python_peer(
+        "https_sink.py",
+        &[
+            &port.to_string(),
+            certs.cert.to_str().unwrap(),
+            certs.key.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+        &[],
     );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
 
     let flow = format!(
         "profile {{}}\n\nevent ping {{}}\n\nworkflow hook {{\n  on ping\n  send webhook {{ url: \"https://localhost:{port}/hook\", body: {{ user: profile.id }} }}\n}}\n"
     );
     let project = project_of(dir.path(), &flow);
-    let settings = dir.path().join("nudge.toml");
-    std::fs::write(
-        &settings,
-        format!(
-            "quiet = true\n\n[delivery]\nca_file = {:?}\n\n[delivery.webhook]\nsecret_env = \"TEST_WEBHOOK_SECRET\"\n\n[delivery.retry]\nattempts = 1\n",
-            certs.ca
-        ),
-    )
-    .unwrap();
-    let data = dir.path().join("data");
-    let server = Server::start_with(
-        &project,
-        &data,
-        &["--config", settings.to_str().unwrap()],
-        &[(
-            "TEST_WEBHOOK_SECRET",
-            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        )],
+    let settings = format!(
+        "quiet = true\n\n[delivery]\nca_file = {:?}\n\n[delivery.webhook]\nsecret_env = \"TEST_WEBHOOK_SECRET\"\n\n[delivery.retry]\nattempts = 1\n",
+        certs.ca
     );
+    let data = dir.path().join("data");
+    let secret = (
+        "TEST_WEBHOOK_SECRET",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    );
+    let server = Server::configured(&project, &data, &settings, &[secret]);
     let calls = json!({"batch": [{"type": "track", "userId": "u1", "event": "ping"}]});
     assert_eq!(server.post("/v1/batch", &calls).0, 200);
     let o = wait_for_outcomes(&data, 1, 20);

@@ -3,8 +3,8 @@
 //! calls, a clean stop, and the outbox it leaves.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod peers;
 pub mod sink;
-pub mod smtp;
 
 use std::collections::HashMap;
 use std::io::BufRead as _;
@@ -113,6 +113,14 @@ impl Server {
     /// waits until it listens.
     pub fn start(project: &Path, data: &Path, extra: &[&str]) -> Server {
         Server::start_with(project, data, extra, &[])
+    }
+
+    /// Starts the server with the settings file `settings` (written beside
+    /// the data folder, as `DATA.toml`) and environment variables.
+    pub fn configured(project: &Path, data: &Path, settings: &str, env: &[(&str, &str)]) -> Server {
+        let file = data.with_extension("toml");
+        std::fs::write(&file, settings).unwrap();
+        Server::start_with(project, data, &["--config", file.to_str().unwrap()], env)
     }
 
     /// Starts the server with more environment variables.
@@ -424,6 +432,21 @@ pub fn outcome_list(data: &Path) -> Vec<Value> {
         );
     }
     out
+}
+
+/// The outcomes of `channel`, once there are `n` (or 20 s have passed).
+pub fn channel_outcomes(data: &Path, channel: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let o: Vec<Value> = outcome_list(data)
+            .into_iter()
+            .filter(|o| o["channel"] == channel)
+            .collect();
+        if o.len() >= n || Instant::now() > deadline {
+            return o;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// [`outcome_list`], once it has `n` lines (or 20 s have passed).

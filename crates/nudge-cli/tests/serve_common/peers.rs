@@ -1,6 +1,6 @@
-//! A real SMTP server for the tests (aiosmtpd, from `tests/clients/`),
-//! plain or with TLS and a password, and a certificate authority made with
-//! the `openssl` command for the TLS tests.
+//! Real peers for the delivery tests: an SMTP server (aiosmtpd, from
+//! `tests/clients/`), plain or with TLS and a password, an HTTPS server,
+//! and keys and certificates made with the `openssl` command.
 
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
@@ -37,12 +37,22 @@ pub fn smtp_sink_with(port: u16, out: &Path, options: &[&str]) -> Option<Running
         eprintln!("{message}");
         return None;
     }
+    Some(python_peer(
+        "smtp_sink.py",
+        &[&port.to_string(), out.to_str().unwrap()],
+        options,
+    ))
+}
+
+/// Starts `tests/clients/SCRIPT` with `args` and `more`, and waits for the
+/// "ready" it prints once it listens.
+pub fn python_peer(script: &str, args: &[&str], more: &[&str]) -> Running {
+    let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients");
     let mut child = Running(
         Command::new("python3")
-            .arg(clients.join("smtp_sink.py"))
-            .arg(port.to_string())
-            .arg(out)
-            .args(options)
+            .arg(clients.join(script))
+            .args(args)
+            .args(more)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -51,8 +61,8 @@ pub fn smtp_sink_with(port: u16, out: &Path, options: &[&str]) -> Option<Running
     BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    assert_eq!(line.trim(), "ready");
-    Some(child)
+    assert_eq!(line.trim(), "ready", "{script}");
+    child
 }
 
 /// A port nothing listens on (yet).
@@ -84,20 +94,23 @@ pub struct Certificates {
     pub key: PathBuf,
 }
 
+/// Runs `openssl` with `args` in `dir`.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the `openssl` command");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Makes [`Certificates`] in `dir` with `openssl`.
 pub fn certificates(dir: &Path) -> Certificates {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("the `openssl` command");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| openssl(dir, args);
     let ec = [
         "-newkey",
         "ec",
