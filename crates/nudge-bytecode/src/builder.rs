@@ -425,11 +425,15 @@ impl ModuleBuilder {
         Ok(id)
     }
 
-    /// Adds a split with arms of these shares; place the arms with
-    /// [`FunctionBuilder::patch_split_arm`] and the end with
+    /// Adds a split with arms of these names and shares; place the arms
+    /// with [`FunctionBuilder::patch_split_arm`] and the end with
     /// [`FunctionBuilder::patch_split_end`].
-    pub fn add_split(&mut self, name: &str, basis_points: &[u32]) -> Result<SplitId, BuildError> {
+    pub fn add_split(&mut self, name: &str, arms: &[(&str, u32)]) -> Result<SplitId, BuildError> {
         let id = index(&self.module.splits, "split")?;
+        let names: Vec<StringId> = arms.iter().map(|(n, _)| self.string(n)).collect();
+        self.module.arm_names.resize(id as usize, Vec::new());
+        self.module.arm_names.push(names);
+        let basis_points: Vec<u32> = arms.iter().map(|(_, bp)| *bp).collect();
         let name = self.string(name);
         self.module.splits.push(Split {
             name,

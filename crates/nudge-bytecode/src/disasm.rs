@@ -179,15 +179,17 @@ impl Lister<'_> {
                     w.else_pc
                 ),
             },
-            Instr::Split(s) => match m.splits.get(s as usize) {
-                None => format!("split {s}?"),
+            Instr::Split(id) => match m.splits.get(id as usize) {
+                None => format!("split {id}?"),
                 Some(s) => {
                     let arms: Vec<String> = s
                         .arms
                         .iter()
-                        .map(|a| {
+                        .enumerate()
+                        .map(|(i, a)| {
                             format!(
-                                "{}.{:02}% -> {:04}",
+                                "{} {}.{:02}% -> {:04}",
+                                m.arm_name(id, i),
                                 a.basis_points / 100,
                                 a.basis_points % 100,
                                 a.pc

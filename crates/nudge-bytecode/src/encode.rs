@@ -13,7 +13,7 @@ use crate::module::{Header, Module};
 pub const MAGIC: [u8; 4] = *b"NUDG";
 
 /// The body format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Why a module could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -121,7 +121,7 @@ impl Module {
     /// Decodes a module written by [`Module::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Module, LoadError> {
         let mut r = Reader { bytes, at: 0 };
-        read_header(&mut r)?;
+        let header = read_header(&mut r)?;
         let body_len = u32::from_le_bytes(r.array()?) as usize;
         let checksum = u64::from_le_bytes(r.array()?);
         let body = r.take(body_len)?;
@@ -130,6 +130,13 @@ impl Module {
         }
         if stable_hash(body) != checksum {
             return Err(LoadError::Corrupted);
+        }
+        if header.format_version < 2 {
+            // Format 1 ends before `arm_names`: an empty table (postcard
+            // writes an empty sequence as one zero byte).
+            let mut body = body.to_vec();
+            body.push(0);
+            return postcard::from_bytes(&body).map_err(|e| LoadError::Decode(e.to_string()));
         }
         postcard::from_bytes(body).map_err(|e| LoadError::Decode(e.to_string()))
     }

@@ -554,9 +554,25 @@ pub struct Module {
     pub policy: Policy,
     /// The schemas compiled against.
     pub schemas: Schemas,
+    /// The names of each split's arms (parallel to [`Module::splits`]).
+    /// Last, so that a format-1 module (which has none) reads as one with
+    /// an empty table: see [`Module::arm_name`].
+    pub arm_names: Vec<Vec<StringId>>,
 }
 
 impl Module {
+    /// The name of arm `arm` of split `split`: as written, or by position.
+    pub fn arm_name(&self, split: crate::instr::SplitId, arm: usize) -> std::borrow::Cow<'_, str> {
+        match self
+            .arm_names
+            .get(split as usize)
+            .and_then(|arms| arms.get(arm))
+        {
+            Some(&name) => std::borrow::Cow::Borrowed(self.string(name)),
+            None => std::borrow::Cow::Owned(nudge_core::percent::default_arm_name(arm)),
+        }
+    }
+
     /// A string from the string table (empty when out of range; verified
     /// modules never are).
     pub fn string(&self, id: StringId) -> &str {

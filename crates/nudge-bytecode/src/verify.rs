@@ -259,6 +259,15 @@ pub fn verify(m: &Module) -> Result<(), VerifyError> {
         }
         Ok(())
     })?;
+    let mut index = 0;
+    table("arm names", &m.arm_names, |names| {
+        check("split", &m.splits, index)?;
+        index += 1;
+        for &n in names {
+            check("string", &m.strings, n as usize)?;
+        }
+        Ok(())
+    })?;
     table("escalation", &m.escalations, |e| check_match(m, &e.until))?;
     table("quiet hours", &m.policy.quiet_hours, |q| {
         check_zone(m, q.zone)

@@ -152,7 +152,9 @@ pub fn sample() -> Module {
     let day = mb.duration(86_400).unwrap();
     let two_days = mb.duration(2 * 86_400).unwrap();
     let three_days = mb.duration(3 * 86_400).unwrap();
-    let split = mb.add_split("subject", &[5000, 5000]).unwrap();
+    let split = mb
+        .add_split("subject", &[("a", 5000), ("b", 5000)])
+        .unwrap();
     let esc = mb
         .add_escalation(EventMatch {
             event: order,
@@ -361,7 +363,28 @@ fn newer_version_is_reported() {
     );
     assert!(err
         .to_string()
-        .contains("format version 2, this build reads up to 1"));
+        .contains("format version 3, this build reads up to 2"));
+}
+
+#[test]
+fn a_format_1_module_reads_with_arms_named_by_position() {
+    let mut m = sample();
+    assert!(!m.splits.is_empty());
+    m.arm_names.clear();
+    let v2 = m.to_bytes().unwrap();
+    // Format 1 is format 2 without the arm-name table (its last byte, the
+    // empty table's length).
+    let header_len = 4 + 2 + 2 + m.compiler_version.len() + 8;
+    let body = &v2[header_len + 12..v2.len() - 1];
+    let mut v1 = v2[..header_len].to_vec();
+    v1[4..6].copy_from_slice(&1u16.to_le_bytes());
+    v1.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
+    v1.extend_from_slice(&nudge_bytecode::stable_hash(body).to_le_bytes());
+    v1.extend_from_slice(body);
+    let read = Module::from_bytes(&v1).unwrap();
+    assert_eq!(read, m);
+    assert_eq!(read.arm_name(0, 0), "a");
+    assert_eq!(read.arm_name(0, 1), "b");
 }
 
 #[test]

@@ -245,7 +245,7 @@ fn rejects_a_body_used_as_a_filter() {
 #[test]
 fn rejects_an_overfull_split() {
     let mut mb = body(&[Instr::Split(0), Instr::Return]);
-    mb.add_split("s", &[6000, 6000]).unwrap();
+    mb.add_split("s", &[("a", 6000), ("b", 6000)]).unwrap();
     assert_eq!(problem(mb).1, Problem::SplitOverfull(12_000));
 }
 

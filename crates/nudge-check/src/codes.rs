@@ -15,6 +15,8 @@ pub const DUPLICATE_CLAUSE: &str = "nudge::check::duplicate_clause";
 pub const DUPLICATE_GOAL: &str = "nudge::check::duplicate_goal";
 /// A workflow has two splits with the same name.
 pub const DUPLICATE_SPLIT: &str = "nudge::check::duplicate_split";
+/// Two arms of a split have the same name.
+pub const DUPLICATE_ARM: &str = "nudge::check::duplicate_arm";
 /// The project has no `profile` block.
 pub const MISSING_PROFILE: &str = "nudge::check::missing_profile";
 /// The project has more than one `profile` block.
@@ -124,6 +126,7 @@ pub const ALL: &[&str] = &[
     DUPLICATE_CLAUSE,
     DUPLICATE_GOAL,
     DUPLICATE_SPLIT,
+    DUPLICATE_ARM,
     MISSING_PROFILE,
     DUPLICATE_PROFILE,
     DUPLICATE_POLICY,

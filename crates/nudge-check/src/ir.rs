@@ -347,8 +347,9 @@ pub enum Stmt {
     Split {
         /// The experiment's name.
         name: String,
-        /// Arms: share in basis points (they total 10 000) and the block.
-        arms: Vec<(u32, Vec<Stmt>)>,
+        /// Arms: name, share in basis points (they total 10 000) and the
+        /// block.
+        arms: Vec<(String, u32, Vec<Stmt>)>,
         /// Where.
         span: Span,
     },

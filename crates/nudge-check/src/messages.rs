@@ -347,6 +347,21 @@ pub(crate) fn duplicate_split(span: Span, first: Span, name: &str) -> Diagnostic
     .with_help("the name picks each user's arm; give every split its own name")
 }
 
+// codes::DUPLICATE_ARM
+
+/// Two arms of split `split` called `name` (written, or by position).
+pub(crate) fn duplicate_arm(span: Span, first: Span, name: &str, split: &str) -> Diagnostic {
+    Diagnostic::error(
+        codes::DUPLICATE_ARM,
+        format!("split `{split}` has two arms called `{name}`"),
+    )
+    .with_primary(span, "this arm")
+    .with_secondary(first, "the other one")
+    .with_help(
+        "reports and tests tell arms apart by name; an arm without one is called by its position (`a`, `b`, …), so name this one differently",
+    )
+}
+
 // codes::MISSING_PROFILE
 
 /// A project without a `profile` block.

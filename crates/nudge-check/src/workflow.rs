@@ -489,13 +489,24 @@ impl Checker<'_> {
                 }
                 let mut arms = Vec::new();
                 let mut end: Option<Flow> = None;
-                for a in &s.arms {
+                let mut named: Vec<(String, Span)> = Vec::new();
+                for (i, a) in s.arms.iter().enumerate() {
+                    let (name, at): (String, Span) = match &a.name {
+                        Some(n) => (n.name.to_string(), n.span),
+                        None => (nudge_core::percent::default_arm_name(i), a.percent.span),
+                    };
+                    if let Some((_, first)) = named.iter().find(|(n, _)| *n == name) {
+                        let d = messages::duplicate_arm(at, *first, &name, &s.name.name);
+                        self.emit(file, d);
+                    } else {
+                        named.push((name.clone(), at));
+                    }
                     let (block, e) = self.block(wf, &a.body.stmts, flow.clone());
                     end = Some(match end {
                         None => e,
                         Some(prev) => Flow::merge(prev, e),
                     });
-                    arms.push((a.percent.basis_points, block));
+                    arms.push((name, a.percent.basis_points, block));
                 }
                 (
                     ir::Stmt::Split {

@@ -463,13 +463,14 @@ impl<'p> Compiler<'p> {
                 f.bind(end);
             }
             Stmt::Split { name, arms, span } => {
-                let shares: Vec<u32> = arms.iter().map(|(bp, _)| *bp).collect();
+                let shares: Vec<(&str, u32)> =
+                    arms.iter().map(|(n, bp, _)| (n.as_str(), *bp)).collect();
                 let split = self.mb.add_split(name, &shares)?;
                 let end = f.label();
                 f.set_span(self.span(*span));
                 f.emit(Instr::Split(split));
                 f.patch_split_end(split, end);
-                for (i, (_, block)) in arms.iter().enumerate() {
+                for (i, (_, _, block)) in arms.iter().enumerate() {
                     let arm = f.label();
                     f.patch_split_arm(split, i, arm);
                     f.bind(arm);

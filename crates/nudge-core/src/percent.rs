@@ -1,4 +1,14 @@
-//! Split percentages (`50%`, `12.5%`), in hundredths of a percent.
+//! Split percentages (`50%`, `12.5%`), in hundredths of a percent, and
+//! the names of split arms.
+
+/// The name of the arm at `index` of a split that does not name it: `a`,
+/// `b`, … `z`, then `arm27`, `arm28`, ….
+pub fn default_arm_name(index: usize) -> String {
+    match u8::try_from(index) {
+        Ok(i) if i < 26 => char::from(b'a' + i).to_string(),
+        _ => format!("arm{}", index + 1),
+    }
+}
 
 /// Parses `50%` or `12.5%` into hundredths of a percent; `None` when more
 /// than two decimals are given.

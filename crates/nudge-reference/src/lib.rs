@@ -678,6 +678,16 @@ impl Reference {
                 }
                 Effect::WaitForEvent { .. } => {}
                 Effect::EscalationStopped => self.cancel_held(id, &w.name, true, now),
+                Effect::Arm { split, arm } => {
+                    let (profile, workflow) = rec(&w.name);
+                    self.log.push(Record::Arm {
+                        at: now,
+                        profile,
+                        workflow,
+                        split: m.string(m.splits[split as usize].name).to_owned(),
+                        arm: m.arm_name(split, arm as usize).into_owned(),
+                    });
+                }
                 Effect::GoalReached { goal } => {
                     let (profile, workflow) = rec(&w.name);
                     self.log.push(Record::GoalReached {

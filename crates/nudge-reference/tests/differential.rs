@@ -134,6 +134,7 @@ fn tally(log: &[Record]) {
             Record::Capped { .. } => "capped".to_owned(),
             Record::Dropped { reason, .. } => format!("dropped: {reason}"),
             Record::GoalReached { .. } => "goal".to_owned(),
+            Record::Arm { .. } => "arm".to_owned(),
             Record::Exited { reason, .. } => format!("exited {reason:?}"),
             Record::Completed { .. } => "completed".to_owned(),
         };

@@ -576,9 +576,12 @@ pub struct SplitStmt {
     pub span: Span,
 }
 
-/// `50%: send email a` or `10%: {}`
+/// `50%: send email a`, `control 10%: {}`
 #[derive(Clone, Debug, PartialEq)]
 pub struct SplitArm {
+    /// The arm's name, when written (reports and tests name arms; an arm
+    /// without one is called by its position: `a`, `b`, …).
+    pub name: Option<Ident>,
     /// The share.
     pub percent: PercentLit,
     /// What the arm runs (a single statement is wrapped in a block).

@@ -1120,6 +1120,10 @@ impl<'a> Printer<'a> {
     }
 
     fn split_arm(&mut self, arm: &SplitArm, inline: bool) {
+        if let Some(name) = &arm.name {
+            self.ident(name);
+            self.sp();
+        }
         self.tok_span(arm.percent.span, &percent::format(arm.percent.basis_points));
         self.kw(":");
         self.sp();

@@ -1253,7 +1253,11 @@ fn help_for(ctx: &Context<'_>, positives: &[R]) -> Option<String> {
                 return Some(format!("write `{keyword} {found_text}`"));
             }
         }
-        if ctx.expected.contains("a percentage such as `50%`") {
+        if ctx.expected.contains("a percentage such as `50%`")
+            || ctx
+                .expected
+                .contains("a split arm such as `50%: send email a`")
+        {
             return Some(format!("write `{found_text}%`"));
         }
         if ctx.expected.contains("a comparison such as `==`")

@@ -830,7 +830,14 @@ impl Builder<'_> {
                 let arms = it
                     .filter_map(|arm| {
                         let span = self.span(&arm, o);
-                        let mut a = children(arm);
+                        let mut a = children(arm).peekable();
+                        let name = match a.peek() {
+                            Some(p) if p.as_rule() == R::ident => {
+                                let p = a.next()?;
+                                Some(self.ident(p, o))
+                            }
+                            _ => None,
+                        };
                         let percent = self.percent(a.next()?, o);
                         let body = a.next()?;
                         let braced = body.as_rule() == R::block;
@@ -844,6 +851,7 @@ impl Builder<'_> {
                             }
                         };
                         Some(SplitArm {
+                            name,
                             percent,
                             body,
                             braced,

@@ -177,6 +177,13 @@ pub enum Effect {
     },
     /// An escalation stopped on its until-event: deferred steps are void.
     EscalationStopped,
+    /// The journey took an arm of a split.
+    Arm {
+        /// The split.
+        split: SplitId,
+        /// The arm's index.
+        arm: u16,
+    },
     /// A goal was reached.
     GoalReached {
         /// Index into the workflow's goals.

@@ -66,7 +66,7 @@ impl Suppression {
 ///
 /// Serialised (for `nudge simulate --format jsonl`) as one object per
 /// record: `kind` (`entered`, `suppressed`, `message`, `deferred`,
-/// `capped`, `dropped`, `goal`, `exited`, `completed`), `time`, `profile`,
+/// `capped`, `dropped`, `goal`, `arm`, `exited`, `completed`), `time`, `profile`,
 /// `workflow`, then what the kind adds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -168,6 +168,21 @@ pub enum Record {
         /// The goal's name.
         goal: String,
     },
+    /// A journey took an arm of a split: its messages and goals from here
+    /// on count for that arm.
+    Arm {
+        /// When.
+        #[serde(rename = "time", serialize_with = "rfc3339")]
+        at: DateTime<Utc>,
+        /// Who.
+        profile: Arc<str>,
+        /// Which workflow.
+        workflow: Arc<str>,
+        /// The split's name.
+        split: String,
+        /// The arm's name.
+        arm: String,
+    },
     /// A journey ended early.
     Exited {
         /// When.
@@ -230,6 +245,7 @@ impl Record {
             | Record::Capped { at, .. }
             | Record::Dropped { at, .. }
             | Record::GoalReached { at, .. }
+            | Record::Arm { at, .. }
             | Record::Exited { at, .. }
             | Record::Completed { at, .. } => *at,
         }
@@ -245,6 +261,7 @@ impl Record {
             | Record::Capped { profile, .. }
             | Record::Dropped { profile, .. }
             | Record::GoalReached { profile, .. }
+            | Record::Arm { profile, .. }
             | Record::Exited { profile, .. }
             | Record::Completed { profile, .. } => profile,
         }
@@ -260,6 +277,7 @@ impl Record {
             | Record::Capped { workflow, .. }
             | Record::Dropped { workflow, .. }
             | Record::GoalReached { workflow, .. }
+            | Record::Arm { workflow, .. }
             | Record::Exited { workflow, .. }
             | Record::Completed { workflow, .. } => workflow,
         }
@@ -299,6 +317,7 @@ impl WorkflowStats {
             Record::Exited { workflow, .. } => (workflow, |s, _| s.exited += 1),
             Record::Completed { workflow, .. } => (workflow, |s, _| s.completed += 1),
             Record::GoalReached { workflow, .. } => (workflow, |s, _| s.goals += 1),
+            Record::Arm { workflow, .. } => (workflow, |_, _| {}),
             Record::Capped { workflow, .. } => (workflow, |s, _| s.capped += 1),
             Record::Deferred { workflow, .. } => (workflow, |s, _| s.deferred += 1),
             Record::Dropped { workflow, .. } => (workflow, |s, _| s.dropped += 1),

@@ -743,7 +743,9 @@ impl<'m> Vm<'m> {
                     match choose_arm(bucket, split.arms.iter().map(|a| a.basis_points)) {
                         Some(i) => {
                             let arm = split.arms.get(i).ok_or(VmError::Invalid("split arm"))?;
-                            journey.arms.push((s, u16::try_from(i).unwrap_or(u16::MAX)));
+                            let i = u16::try_from(i).unwrap_or(u16::MAX);
+                            journey.arms.push((s, i));
+                            effects.push(Effect::Arm { split: s, arm: i });
                             journey.pc = arm.pc;
                         }
                         None => journey.pc = split.end_pc,

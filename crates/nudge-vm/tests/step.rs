@@ -580,7 +580,9 @@ fn split_follows_the_hash() {
     let mut k = Kit::new();
     let a = k.message(Channel::Email, "welcome_a");
     let b = k.message(Channel::Email, "welcome_b");
-    let split = k.mb.add_split("welcome_subject", &[5000, 5000]).unwrap();
+    let split =
+        k.mb.add_split("welcome_subject", &[("a", 5000), ("b", 5000)])
+            .unwrap();
     let wf = k.workflow(
         "onboarding",
         vec![Trigger::Event(k.on("account_created"))],
@@ -624,7 +626,7 @@ fn split_follows_the_hash() {
 fn control_group_arm_sends_nothing() {
     let mut k = Kit::new();
     let a = k.message(Channel::Email, "a");
-    let split = k.mb.add_split("s", &[10_000, 0]).unwrap();
+    let split = k.mb.add_split("s", &[("a", 10_000), ("b", 0)]).unwrap();
     let wf = k.workflow("w", vec![Trigger::Event(k.on("login"))], |_, f| {
         let (la, lb, end) = (f.label(), f.label(), f.label());
         f.emit(Instr::Split(split));
@@ -854,7 +856,7 @@ fn journey_state_round_trips_through_postcard() {
             day,
         )
         .unwrap();
-    let split = k.mb.add_split("s", &[5000, 5000]).unwrap();
+    let split = k.mb.add_split("s", &[("a", 5000), ("b", 5000)]).unwrap();
     let wf = k.workflow(
         "w",
         vec![Trigger::Event(k.on("checkout_abandoned"))],

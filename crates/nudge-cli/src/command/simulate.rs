@@ -952,6 +952,13 @@ fn record_row(r: &Record) -> [String; 5] {
             workflow,
             goal,
         } => (at, profile, workflow, "goal", goal.clone()),
+        Record::Arm {
+            at,
+            profile,
+            workflow,
+            split,
+            arm,
+        } => (at, profile, workflow, "arm", format!("{split}: {arm}")),
         Record::Exited {
             at,
             profile,

@@ -84,6 +84,17 @@ impl<S: Store> Engine<S> {
                 ),
                 Effect::WaitForEvent { .. } => {}
                 Effect::EscalationStopped => self.cancel_outbox(st, &w.name, true, now),
+                Effect::Arm { split, arm } => self.log.push(Record::Arm {
+                    at: now,
+                    profile: st.record.id.clone(),
+                    workflow: self.name(&w.name),
+                    split: module
+                        .splits
+                        .get(split as usize)
+                        .map(|s| module.string(s.name).to_owned())
+                        .unwrap_or_default(),
+                    arm: module.arm_name(split, arm as usize).into_owned(),
+                }),
                 Effect::GoalReached { goal } => {
                     let name = w
                         .goals
