@@ -1,7 +1,8 @@
 //! What providers report back, through the real server: a Twilio-shaped
 //! SMS provider on 127.0.0.1 gets a status callback URL with each message,
 //! and a `delivered` posted there is `message_delivered`, which a flow
-//! waits for; a signed `STOP` reply unsubscribes the number's profile
+//! waits for (unsigned callbacks are refused); a signed `STOP` reply
+//! unsubscribes the number's profile
 //! (`subscription_changed`, and no more marketing SMS), an unsigned one
 //! does nothing; `POST /v1/feedback` turns a bounce into
 //! `message_bounced` and unsubscribes; `message_sent` comes from the
@@ -150,18 +151,25 @@ fn provider_reports_come_back_as_events_and_consent() {
         u1.starts_with(&format!("{}/v1/feedback/twilio/", server.base)),
         "{u1}"
     );
-    assert_eq!(post_form(&u1, &[("MessageStatus", "sent")], None), 204);
-    assert_eq!(post_form(&u1, &[("MessageStatus", "delivered")], None), 204);
+    let status = |s: &'static str| [("MessageStatus", s)];
+    // Unsigned: refused.
+    assert_eq!(post_form(&u1, &status("delivered"), None), 403);
+    let sent = status("sent");
+    assert_eq!(
+        post_form(&u1, &sent, Some(&twilio_signature(&u1, &sent))),
+        204
+    );
+    let delivered = status("delivered");
+    let signature = twilio_signature(&u1, &delivered);
+    assert_eq!(post_form(&u1, &delivered, Some(&signature)), 204);
     assert!(
         wait_for_outbox(&server, "\"Delivered\""),
         "u1's flow saw the delivery"
     );
     // A forged callback URL is refused.
     let forged = format!("{}x", &u1[..u1.len() - 1]);
-    assert_eq!(
-        post_form(&forged, &[("MessageStatus", "delivered")], None),
-        404
-    );
+    let signature = twilio_signature(&forged, &delivered);
+    assert_eq!(post_form(&forged, &delivered, Some(&signature)), 404);
 
     // u2 replies STOP: unsigned, nothing happens; signed, it unsubscribes.
     let inbound = format!("{}/v1/feedback/twilio/inbound", server.base);
@@ -230,9 +238,16 @@ fn provider_reports_come_back_as_events_and_consent() {
     let feedback = format!("{}/v1/feedback", server.base);
     let r = client.post(&feedback).json(&report).send().unwrap();
     assert_eq!(r.status().as_u16(), 401);
+    // The feedback token, as providers' webhook URLs carry it.
+    let (status, token) = server.api("/api/feedback_token", Some(&server.admin));
+    assert_eq!(status, 200);
+    let token = token["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("fbk_"), "{token}");
+    let (status, _) = server.api("/api/deliveries/parked", Some(&token));
+    assert_eq!(status, 401, "the feedback token opens nothing else");
     let r = client
         .post(&feedback)
-        .basic_auth("nudge", Some(&server.admin))
+        .basic_auth("nudge", Some(&token))
         .json(&report)
         .send()
         .unwrap();

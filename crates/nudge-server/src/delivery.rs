@@ -23,9 +23,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value as Json};
 
 use crate::ServeError;
+
+/// A record's time, as the record log writes it.
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
 
 mod email;
 mod fcm;
@@ -167,6 +175,26 @@ pub trait Provider: Send + Sync {
     fn send(&self, message: &Outgoing) -> Attempt;
 }
 
+/// What delivery shares with the rest of the server.
+pub struct Services {
+    /// Sends and addresses, noted for providers' reports.
+    pub book: crate::feedback::Book,
+    /// Consent, asked before each attempt.
+    pub consent: crate::consent::Consent,
+    /// The address the server is reached at (links in messages).
+    pub public_url: Arc<std::sync::OnceLock<String>>,
+    /// The in-app inbox, the in-app channel's provider.
+    pub inbox: Option<crate::inbox::Inbox>,
+    /// Email's open and click tracking.
+    pub tracking: crate::tracking::Tracking,
+    /// The tokens of SMS status callbacks.
+    pub sms_status: crate::tracking::Tracking,
+}
+
+/// Per journey with messages on their way: how many, and when the journey
+/// exited, once it has.
+type Watched = std::collections::HashMap<(String, String), (usize, Option<DateTime<Utc>>)>;
+
 /// Where a message handed over has its outcome looked for.
 #[derive(Clone, Copy, Debug)]
 enum Settle {
@@ -199,7 +227,7 @@ struct Outcomes {
     /// The journeys with messages handed over and without an outcome, by
     /// (profile, workflow): how many, and when the journey exited, once
     /// it has.
-    journeys: std::collections::HashMap<(String, String), (usize, Option<String>)>,
+    journeys: Watched,
 }
 
 impl Outcomes {
@@ -232,6 +260,8 @@ impl Outcomes {
                 e.insert(f)
             }
         };
+        // A provider's answer is kept to 1 000 characters.
+        let detail: String = detail.chars().take(1000).collect();
         let line = json!({
             "send_id": m.send_id,
             "partition": m.partition,
@@ -250,23 +280,28 @@ impl Outcomes {
         if let Some(p) = self.pending.get_mut(&m.partition) {
             p.remove(&m.record);
         }
+        Ok(())
+    }
+
+    /// Forgets a message handed over (its outcome is written, or it goes
+    /// again at the next start).
+    fn release(&mut self, m: &Outgoing) {
         let key = (m.profile.clone(), m.workflow.clone());
         if let Some((n, _)) = self.journeys.get_mut(&key) {
-            *n -= 1;
+            *n = n.saturating_sub(1);
             if *n == 0 {
                 self.journeys.remove(&key);
             }
         }
-        Ok(())
     }
 
     /// When the journey that sent `m` exited, if it did after sending it.
-    fn exited_after(&self, m: &Outgoing) -> Option<String> {
+    fn exited_after(&self, m: &Outgoing) -> Option<DateTime<Utc>> {
         let (_, exited) = self
             .journeys
             .get(&(m.profile.clone(), m.workflow.clone()))?;
-        // The same format throughout: the times compare as text.
-        exited.clone().filter(|at| at.as_str() > m.time.as_str())
+        let sent = parse_time(&m.time)?;
+        exited.filter(|at| *at > sent)
     }
 
     /// The length of a partition's outcome file.
@@ -398,12 +433,17 @@ impl Deliveries {
     pub fn start(
         config: &DeliveryConfig,
         dir: &Path,
-        book: &crate::feedback::Book,
-        consent: &crate::consent::Consent,
-        public_url: &Arc<std::sync::OnceLock<String>>,
-        inbox: Option<crate::inbox::Inbox>,
-        tracking: crate::tracking::Tracking,
+        with: Services,
     ) -> Result<Deliveries, ServeError> {
+        let Services {
+            book,
+            consent,
+            public_url,
+            inbox,
+            tracking,
+            sms_status,
+        } = with;
+        let (book, consent, public_url) = (&book, &consent, &public_url);
         std::fs::create_dir_all(dir)
             .map_err(|e| ServeError::new(format!("cannot create `{}`: {e}", dir.display())))?;
         let mut providers: Vec<(String, Arc<dyn Provider>)> = Vec::new();
@@ -429,7 +469,7 @@ impl Deliveries {
                 Arc::new(http_providers::Sms::new(
                     c,
                     &tls,
-                    tracking.clone(),
+                    sms_status,
                     public_url.clone(),
                 )?),
             ));
@@ -513,20 +553,22 @@ impl Deliveries {
     /// Hands a message to its channel's workers (a message of a channel
     /// without a provider stays in the outbox only).
     pub fn send(&self, m: Outgoing) {
-        self.hand_over(m, Settle::Now);
+        self.hand_over(m, Settle::Now, None);
     }
 
     /// Hands over again a message the outbox found without an outcome at
-    /// a start, where the outcomes were read from `outcomes_offset` on.
-    pub fn send_unsettled(&self, m: Outgoing, outcomes_offset: u64) {
-        self.hand_over(m, Settle::From(outcomes_offset));
+    /// a start, where the outcomes were read from `outcomes_offset` on;
+    /// `exited`: when its journey exited since, if it did.
+    pub fn send_unsettled(&self, m: Outgoing, outcomes_offset: u64, exited: Option<DateTime<Utc>>) {
+        self.hand_over(m, Settle::From(outcomes_offset), exited);
     }
 
     /// Hands over again a message that has an outcome already (a parked
     /// one, retried by an operator): the mark does not wait for it, and a
-    /// crash before its new outcome leaves it parked.
+    /// crash before its new outcome leaves it parked. An operator's retry
+    /// does not ask whether the journey exited since.
     pub fn send_settled(&self, m: Outgoing) {
-        self.hand_over(m, Settle::Already);
+        self.hand_over(m, Settle::Already, None);
     }
 
     /// Hands a message over, noting where its outcome is to be looked for.
@@ -538,7 +580,7 @@ impl Deliveries {
     /// a start gets the offset the start read outcomes from: messages of
     /// later records may have been settled since then, and a later mark
     /// that skipped their outcomes would send them again.
-    fn hand_over(&self, m: Outgoing, settle: Settle) {
+    fn hand_over(&self, m: Outgoing, settle: Settle, exited: Option<DateTime<Utc>>) {
         if let Some((_, q)) = self.queues.iter().find(|(c, _)| *c == m.channel) {
             if let Ok(mut log) = self.log.lock() {
                 let at = match settle {
@@ -552,10 +594,14 @@ impl Deliveries {
                         .or_default()
                         .insert(m.record, (m.offset, at));
                 }
-                log.journeys
+                let entry = log
+                    .journeys
                     .entry((m.profile.clone(), m.workflow.clone()))
-                    .or_default()
-                    .0 += 1;
+                    .or_default();
+                entry.0 += 1;
+                if exited.is_some() {
+                    entry.1 = entry.1.max(exited);
+                }
             }
             let _ = q.send(m);
         }
@@ -563,13 +609,13 @@ impl Deliveries {
 
     /// Notes that `profile`'s journey of `workflow` exited at `at`: its
     /// messages not sent yet, and sent before then, are not sent.
-    pub fn exited(&self, profile: &str, workflow: &str, at: &str) {
+    pub fn exited(&self, profile: &str, workflow: &str, at: DateTime<Utc>) {
         if let Ok(mut log) = self.log.lock() {
             if let Some((_, exited)) = log
                 .journeys
                 .get_mut(&(profile.to_owned(), workflow.to_owned()))
             {
-                *exited = Some(at.to_owned());
+                *exited = Some(at);
             }
         }
     }
@@ -629,6 +675,13 @@ impl Provider for Limited<'_> {
     }
 }
 
+/// Forgets a message handed over that goes again at the next start.
+fn release(log: &Mutex<Outcomes>, m: &Outgoing) {
+    if let Ok(mut log) = log.lock() {
+        log.release(m);
+    }
+}
+
 fn deliver(
     provider: &dyn Provider,
     m: &Outgoing,
@@ -659,6 +712,7 @@ fn deliver(
                 Ok(false) => {}
                 Err(e) => {
                     tracing::error!("{e}; the message is sent again at the next start");
+                    release(log, m);
                     return;
                 }
             }
@@ -683,6 +737,7 @@ fn deliver(
                 let until = std::time::Instant::now() + wait;
                 while std::time::Instant::now() < until {
                     if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                        release(log, m);
                         return;
                     }
                     std::thread::sleep(Duration::from_millis(50).min(wait));
@@ -698,6 +753,7 @@ fn deliver(
     }
     match log.lock() {
         Ok(mut log) => {
+            log.release(m);
             if let Err(e) = log.write(m, outcome, attempts, &detail) {
                 tracing::error!("{e}; the message is sent again at the next start");
             }

@@ -80,10 +80,34 @@ fn module(state: &AppState) -> Option<Arc<Module>> {
     state.module.read().ok().map(|m| m.clone())
 }
 
+/// Why events were not applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotApplied {
+    /// The server is stopping: try again after the restart.
+    Stopping,
+    /// The engine refused a call (a flow failed on it): trying again
+    /// would fail again.
+    Failed(String),
+}
+
+impl From<NotApplied> for String {
+    fn from(e: NotApplied) -> String {
+        e.to_string()
+    }
+}
+
+impl std::fmt::Display for NotApplied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotApplied::Stopping => f.write_str("the server is stopping"),
+            NotApplied::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
 /// Applies `calls` (each with its profile), waiting until they are
-/// committed; retries while a partition's queue is full. `Err` when the
-/// server is stopping or a call failed.
-pub async fn apply(state: &AppState, calls: Vec<(String, Call)>) -> Result<(), String> {
+/// committed; retries while a partition's queue is full.
+pub async fn apply(state: &AppState, calls: Vec<(String, Call)>) -> Result<(), NotApplied> {
     if calls.is_empty() {
         return Ok(());
     }
@@ -96,17 +120,47 @@ pub async fn apply(state: &AppState, calls: Vec<(String, Call)>) -> Result<(), S
         match state.partitions.submit(by_partition.clone()) {
             Ok(answers) => break answers,
             Err(partition::Busy::Full) => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(partition::Busy::Stopped) => return Err("the server is stopping".into()),
+            Err(partition::Busy::Stopped) => return Err(NotApplied::Stopping),
         }
     };
+    let mut failed = None;
     for a in answers {
         match a.await {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(e.0),
-            Err(_) => return Err("the server is stopping".into()),
+            Ok(Err(e)) => failed = Some(NotApplied::Failed(e.0)),
+            Err(_) => return Err(NotApplied::Stopping),
         }
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
+}
+
+/// Applies `calls`; when the engine refuses a batch, applies its calls one
+/// by one and logs (and skips) those it refuses, so that one event a flow
+/// fails on does not hold back the others. `Err` only when stopping.
+pub async fn apply_each(state: &AppState, calls: Vec<(String, Call)>) -> Result<(), NotApplied> {
+    match apply(state, calls.clone()).await {
+        Err(NotApplied::Failed(_)) if calls.len() > 1 => {
+            for (profile, call) in calls {
+                apply_one(state, profile, call).await?;
+            }
+            Ok(())
+        }
+        Err(NotApplied::Failed(e)) => {
+            tracing::error!("a delivery event was refused and is skipped: {e}");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+async fn apply_one(state: &AppState, profile: String, call: Call) -> Result<(), NotApplied> {
+    match apply(state, vec![(profile.clone(), call)]).await {
+        Err(NotApplied::Failed(e)) => {
+            tracing::error!("a delivery event of `{profile}` was refused and is skipped: {e}");
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Applies one event of `profile` now, when the project declares it.
@@ -116,9 +170,9 @@ pub async fn report(
     profile: &str,
     properties: Json,
     message_id: &str,
-) -> Result<(), String> {
+) -> Result<(), NotApplied> {
     let Some(module) = module(state) else {
-        return Err("the module lock is poisoned".into());
+        return Err(NotApplied::Failed("the module lock is poisoned".into()));
     };
     match call(&module, event, profile, &properties, message_id, &now()) {
         None => Ok(()),
@@ -128,7 +182,7 @@ pub async fn report(
             tracing::warn!("{e}");
             Ok(())
         }
-        Some(Ok(c)) => apply(state, vec![(profile.to_owned(), c)]).await,
+        Some(Ok(c)) => apply_each(state, vec![(profile.to_owned(), c)]).await,
     }
 }
 
@@ -139,7 +193,7 @@ pub async fn subscription_changed(
     channel: &str,
     subscribed: bool,
     source: &str,
-) -> Result<(), String> {
+) -> Result<(), NotApplied> {
     // Called only for a change; the time tells two changes apart.
     let at = now();
     let id = format!("{SUBSCRIPTION}-{channel}-{subscribed}-{at}");
@@ -204,7 +258,9 @@ fn set_reported(dir: &Path, partition: usize, offset: u64) -> std::io::Result<()
 }
 
 /// Whole lines of `path` from `offset` (at most `max` bytes' worth, at
-/// least one line): the lines and the offset after them.
+/// least one line): the lines and the offset after them. A file shorter
+/// than `offset` (replaced, or restored from a backup) is read from its
+/// start; a line longer than `2 × max` is skipped.
 fn read_lines(path: &Path, offset: u64, max: usize) -> std::io::Result<(Vec<String>, u64)> {
     use std::io::{Read as _, Seek as _};
     let mut file = match std::fs::File::open(path) {
@@ -213,7 +269,16 @@ fn read_lines(path: &Path, offset: u64, max: usize) -> std::io::Result<(Vec<Stri
         Err(e) => return Err(e),
     };
     let len = file.metadata()?.len();
-    if len <= offset {
+    let offset = if len < offset {
+        tracing::warn!(
+            "`{}` is shorter than the events reported from it: reading it from its start",
+            path.display()
+        );
+        0
+    } else {
+        offset
+    };
+    if len == offset {
         return Ok((Vec::new(), offset));
     }
     file.seek(std::io::SeekFrom::Start(offset))?;
@@ -222,7 +287,11 @@ fn read_lines(path: &Path, offset: u64, max: usize) -> std::io::Result<(Vec<Stri
         .read_to_end(&mut bytes)?;
     let mut end = match bytes.iter().rposition(|b| *b == b'\n') {
         Some(i) => i + 1,
-        None => return Ok((Vec::new(), offset)),
+        // A line still being written.
+        None if (bytes.len() as u64) == len - offset => return Ok((Vec::new(), offset)),
+        // A line too long to be an outcome: skipped, piece by piece (what
+        // follows up to its end does not read as one either).
+        None => return Ok((Vec::new(), offset + bytes.len() as u64)),
     };
     if end > max {
         if let Some(i) = bytes[..max].iter().rposition(|b| *b == b'\n') {
@@ -284,10 +353,8 @@ pub async fn report_outcomes(state: Arc<AppState>) {
                     Some(Err(e)) => tracing::warn!("{e}"),
                 }
             }
-            if let Err(e) = apply(&state, calls).await {
-                // Stopping (or a call failed): the outcomes are read again
-                // at the next start.
-                tracing::debug!("outcome events of partition {n} not applied: {e}");
+            if apply_each(&state, calls).await.is_err() {
+                // Stopping: the outcomes are read again at the next start.
                 return;
             }
             *offset = next;
@@ -329,6 +396,14 @@ mod tests {
         let (lines, _) =
             read_lines(&dir.path().join("none"), 0, 5).unwrap_or_else(|e| panic!("{e}"));
         assert!(lines.is_empty());
+        // Shorter than the offset: from the start.
+        let (lines, next) = read_lines(&path, 100, 1000).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((lines.len(), next), (2, 8));
+        // A line over twice the limit is skipped a piece at a time.
+        std::fs::write(&path, format!("{}\nok\n", "x".repeat(50)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (lines, next) = read_lines(&path, 0, 10).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((lines.len(), next), (0, 20));
     }
 
     #[test]

@@ -49,9 +49,24 @@ pub struct Book {
 fn address_key(channel: &str, address: &str) -> Vec<u8> {
     let mut k = channel.as_bytes().to_vec();
     k.push(0);
-    k.extend_from_slice(address.as_bytes());
+    k.extend_from_slice(normal_address(channel, address).as_bytes());
     k.push(0);
     k
+}
+
+/// An address as replies name it: a phone number as `+` and its digits
+/// (`+1 (415) 555-0100` and Twilio's `+14155550100` are one number);
+/// anything else as written.
+fn normal_address(channel: &str, address: &str) -> String {
+    if channel != "sms" {
+        return address.to_owned();
+    }
+    let digits: String = address.chars().filter(char::is_ascii_digit).collect();
+    if address.trim_start().starts_with('+') {
+        format!("+{digits}")
+    } else {
+        digits
+    }
 }
 
 impl Book {
@@ -113,6 +128,15 @@ impl Book {
             out.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
         }
         Ok(out)
+    }
+}
+
+/// The token of `POST /v1/feedback`, keyed from the admin token: a
+/// provider's webhook settings hold it, and it opens nothing else.
+pub fn token(admin: &str) -> String {
+    match crate::signed::Signer::new(admin, "nudge feedback") {
+        Ok(s) => format!("fbk_{}", s.mac(b"feedback")),
+        Err(_) => String::new(),
     }
 }
 
@@ -227,10 +251,16 @@ pub async fn feedback(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !crate::http::is_admin(&state, &headers) {
+    let allowed = crate::http::presented_token(&headers)
+        .filter(|t| !t.is_empty())
+        .is_some_and(|t| {
+            crate::signed::same(&t, &token(&state.keys.admin_token))
+                || crate::signed::same(&t, &state.keys.admin_token)
+        });
+    if !allowed {
         return (
             StatusCode::UNAUTHORIZED,
-            Json(json!({"error": "feedback needs the admin token (bearer, or the basic-auth password)"})),
+            Json(json!({"error": "feedback needs the feedback token (GET /api/feedback_token) or the admin token, as a bearer token or the basic-auth password"})),
         )
             .into_response();
     }
@@ -290,12 +320,21 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
 pub async fn twilio_status(
     State(state): State<Arc<AppState>>,
     Path(token): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(hit) = state.tracking.verify(&token) else {
+    let Some(hit) = state.sms_status.verify(&token) else {
         return (StatusCode::NOT_FOUND, "this status link is not valid\n").into_response();
     };
     let fields = form(&body);
+    if let Some(r) = not_signed_by_twilio(
+        &state,
+        &format!("/v1/feedback/twilio/{token}"),
+        &headers,
+        &fields,
+    ) {
+        return r;
+    }
     let status = field(&fields, "MessageStatus");
     let send_id = hit.properties["send_id"].as_str().unwrap_or_default();
     let mut properties = hit.properties.clone();
@@ -316,7 +355,7 @@ pub async fn twilio_status(
     };
     match applied {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
 }
 
@@ -352,31 +391,47 @@ pub fn twilio_signature(token: &str, url: &str, fields: &[(String, String)]) -> 
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// Checks a Twilio request's `X-Twilio-Signature` (the URL Twilio called
+/// is `public_url` and `path`): the refusal, when it does not match.
+fn not_signed_by_twilio(
+    state: &AppState,
+    path: &str,
+    headers: &HeaderMap,
+    fields: &[(String, String)],
+) -> Option<Response> {
+    let (Some(token), Some(base)) = (state.sms_token.as_deref(), state.public_url.get()) else {
+        return Some(
+            (
+                StatusCode::NOT_FOUND,
+                "Twilio's callbacks need `[delivery.sms]`\n",
+            )
+                .into_response(),
+        );
+    };
+    let given = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let expected = twilio_signature(token, &format!("{base}{path}"), fields);
+    (!crate::signed::same(given, &expected)).then(|| {
+        (
+            StatusCode::FORBIDDEN,
+            "the Twilio signature does not match\n",
+        )
+            .into_response()
+    })
+}
+
 /// `POST /v1/feedback/twilio/inbound`: a reply to the sending number.
 pub async fn twilio_inbound(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (Some(token), Some(base)) = (state.sms_token.as_deref(), state.public_url.get()) else {
-        return (
-            StatusCode::NOT_FOUND,
-            "SMS replies need `[delivery.sms]` and `public_url`\n",
-        )
-            .into_response();
-    };
     let fields = form(&body);
-    let url = format!("{base}/v1/feedback/twilio/inbound");
-    let given = headers
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !crate::signed::same(given, &twilio_signature(token, &url, &fields)) {
-        return (
-            StatusCode::FORBIDDEN,
-            "the Twilio signature does not match\n",
-        )
-            .into_response();
+    if let Some(r) = not_signed_by_twilio(&state, "/v1/feedback/twilio/inbound", &headers, &fields)
+    {
+        return r;
     }
     let from = field(&fields, "From").to_owned();
     let words = field(&fields, "Body").trim().to_ascii_uppercase();
@@ -397,7 +452,9 @@ pub async fn twilio_inbound(
                 Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
             };
         if profiles.is_empty() {
-            tracing::info!("an SMS reply from {from}, a number no message was sent to");
+            tracing::warn!(
+                "an SMS `{words}` from {from}, a number no message was sent to: no consent changed"
+            );
         }
         for profile in profiles {
             if let Err(e) = set_consent(&state, &profile, "sms", subscribed, "sms_reply").await {
@@ -440,6 +497,13 @@ mod tests {
             ),
             "GvWf1cFY/Q7PnoempGyD5oXAezc="
         );
+    }
+
+    #[test]
+    fn phone_numbers_are_compared_by_their_digits() {
+        assert_eq!(normal_address("sms", "+1 (415) 555-0100"), "+14155550100");
+        assert_eq!(normal_address("sms", "+14155550100"), "+14155550100");
+        assert_eq!(normal_address("email", "A@B.example"), "A@B.example");
     }
 
     #[test]

@@ -37,8 +37,11 @@ pub struct AppState {
     pub inbox: crate::inbox::Inbox,
     /// Sends and addresses, for providers' reports.
     pub book: crate::feedback::Book,
-    /// The SMS provider's token (it signs SMS replies).
+    /// The SMS provider's token (it signs SMS replies and status
+    /// callbacks).
     pub sms_token: Option<String>,
+    /// The tokens of SMS status callback URLs.
+    pub sms_status: crate::tracking::Tracking,
     /// The address the server is reached at from outside.
     pub public_url: Arc<std::sync::OnceLock<String>>,
     /// Set when the server stops: open streams end.
@@ -82,6 +85,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/profiles/{id}/inbox/{send_id}/{flag}", post(inbox_mark))
         .route("/api/profiles/{id}/inbox_token", get(inbox_token))
         .route("/api/deliveries/parked", get(parked))
+        .route("/api/feedback_token", get(feedback_token))
         .route("/o/{token}", get(opened))
         .route("/c/{token}", get(clicked))
         .route("/api/deliveries/{send_id}/retry", post(retry))
@@ -116,32 +120,32 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
-/// The refusal of a request without the admin token (`Authorization:
-/// Bearer TOKEN`), if it has none.
-/// Whether a request carries the admin token: as a bearer token, or as
-/// the password of HTTP basic auth (for providers' webhooks, which can
-/// often only put credentials in the URL).
+/// Whether a request carries the admin token as a bearer token.
 pub fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
-    let admin = state.keys.admin_token.as_bytes();
-    if bearer(headers).is_some_and(|t| same_bytes(t.as_bytes(), admin)) {
-        return true;
-    }
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b64| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .ok()
-        })
-        .and_then(|pair| {
-            let colon = pair.iter().position(|b| *b == b':')?;
-            Some(same_bytes(&pair[colon + 1..], admin))
-        })
-        .unwrap_or(false)
+    bearer(headers).is_some_and(|t| same_bytes(t.as_bytes(), state.keys.admin_token.as_bytes()))
 }
 
+/// The token a request presents: a bearer token, or the password of HTTP
+/// basic auth (what providers' webhook settings can often only give, in
+/// the URL).
+pub fn presented_token(headers: &HeaderMap) -> Option<String> {
+    if let Some(t) = bearer(headers) {
+        return Some(t.to_owned());
+    }
+    let b64 = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let pair = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let colon = pair.iter().position(|b| *b == b':')?;
+    String::from_utf8(pair[colon + 1..].to_vec()).ok()
+}
+
+/// The refusal of a request without the admin token (`Authorization:
+/// Bearer TOKEN`), if it has none.
 fn not_admin(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     match is_admin(state, headers) {
         true => None,
@@ -577,6 +581,15 @@ async fn track_hit(state: &AppState, event: &str, hit: crate::tracking::Hit, url
     {
         tracing::warn!("a `{event}` of `{}` was not applied: {e}", hit.profile);
     }
+}
+
+/// `GET /api/feedback_token` (admin): the token `POST /v1/feedback` takes,
+/// for providers' webhook settings (it can do nothing else).
+async fn feedback_token(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = not_admin(&state, &headers) {
+        return r;
+    }
+    Json(json!({"token": crate::feedback::token(&state.keys.admin_token)})).into_response()
 }
 
 /// `GET /api/deliveries/parked` (admin): the messages still failing after

@@ -160,6 +160,7 @@ pub fn serve(
     let consent = consent::Consent::open(&db, &keys.admin_token)?;
     let inbox = inbox::Inbox::open(&db, &keys.admin_token)?;
     let tracking = tracking::Tracking::new(&keys.admin_token)?;
+    let sms_status = tracking::Tracking::for_sms_status(&keys.admin_token)?;
     let public_url = Arc::new(std::sync::OnceLock::new());
     if let Some(url) = &config.public_url {
         let _ = public_url.set(url.trim_end_matches('/').to_owned());
@@ -169,11 +170,14 @@ pub fn serve(
     let deliveries = Arc::new(delivery::Deliveries::start(
         &config.delivery,
         &outcomes,
-        &book,
-        &consent,
-        &public_url,
-        Some(inbox.clone()),
-        tracking.clone(),
+        delivery::Services {
+            book: book.clone(),
+            consent: consent.clone(),
+            public_url: public_url.clone(),
+            inbox: Some(inbox.clone()),
+            tracking: tracking.clone(),
+            sms_status: sms_status.clone(),
+        },
     )?);
     let partitions = partition::Partitions::start(
         &db,
@@ -199,6 +203,7 @@ pub fn serve(
         inbox,
         book,
         sms_token: config.delivery.sms.as_ref().map(|s| s.token.clone()),
+        sms_status,
         public_url: public_url.clone(),
         stopping: tokio::sync::watch::channel(false).0,
         outcomes: outcomes.clone(),

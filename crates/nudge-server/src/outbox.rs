@@ -357,7 +357,7 @@ impl Outbox {
             outcomes_offset: 0,
         });
         let settled = crate::delivery::settled(&outcomes, self.partition, mark.outcomes_offset)?;
-        let mut again = 0;
+        let mut unsettled = Vec::new();
         for (offset, line) in self.lines_from(mark.outbox_offset)? {
             let Ok(message) = serde_json::from_str::<Json>(&line) else {
                 continue;
@@ -372,34 +372,45 @@ impl Outbox {
                 continue;
             }
             if let Some(m) = self.outgoing(record, offset, &message, store) {
-                d.send_unsettled(m, mark.outcomes_offset);
-                again += 1;
+                unsettled.push(m);
             }
         }
-        if again > 0 {
-            tracing::info!(
-                partition = self.partition,
-                "{again} messages without an outcome are sent again"
-            );
-            // The journeys that exited since those messages were sent.
-            let mut next = mark.record;
-            loop {
-                let records = store
-                    .records_from(next, READ)
-                    .map_err(|e| ServeError::new(e.to_string()))?;
-                let Some(&(last, _)) = records.last() else {
-                    break;
-                };
-                for (_, line) in &records {
-                    if line.starts_with(EXITED) {
-                        note_exit(&d, line);
+        if unsettled.is_empty() {
+            return Ok(());
+        }
+        // The journeys that exited since those messages were committed,
+        // known before any of them goes out.
+        let mut exits: std::collections::HashMap<(String, String), chrono::DateTime<chrono::Utc>> =
+            Default::default();
+        let mut next = mark.record;
+        loop {
+            let records = store
+                .records_from(next, READ)
+                .map_err(|e| ServeError::new(e.to_string()))?;
+            let Some(&(last, _)) = records.last() else {
+                break;
+            };
+            for (_, line) in &records {
+                if line.starts_with(EXITED) {
+                    if let Some((profile, workflow, at)) = exit_of(line) {
+                        let e = exits.entry((profile, workflow)).or_insert(at);
+                        *e = (*e).max(at);
                     }
                 }
-                next = last + 1;
-                if records.len() < READ {
-                    break;
-                }
             }
+            next = last + 1;
+            if records.len() < READ {
+                break;
+            }
+        }
+        tracing::info!(
+            partition = self.partition,
+            "{} messages without an outcome are sent again",
+            unsettled.len()
+        );
+        for m in unsettled {
+            let exited = exits.get(&(m.profile.clone(), m.workflow.clone())).copied();
+            d.send_unsettled(m, mark.outcomes_offset, exited);
         }
         Ok(())
     }
@@ -459,11 +470,18 @@ impl Outbox {
 /// How an `exited` record starts.
 const EXITED: &str = "{\"kind\":\"exited\"";
 
+/// The profile, workflow and time of an `exited` record.
+fn exit_of(line: &str) -> Option<(String, String, chrono::DateTime<chrono::Utc>)> {
+    let v = serde_json::from_str::<Json>(line).ok()?;
+    let text = |k: &str| v.get(k).and_then(Json::as_str).map(str::to_owned);
+    let at = crate::delivery::parse_time(&text("time")?)?;
+    Some((text("profile")?, text("workflow")?, at))
+}
+
 /// Tells delivery of the journey exit an `exited` record says.
 fn note_exit(d: &crate::delivery::Deliveries, line: &str) {
-    if let Ok(v) = serde_json::from_str::<Json>(line) {
-        let text = |k: &str| v.get(k).and_then(Json::as_str).unwrap_or_default();
-        d.exited(text("profile"), text("workflow"), text("time"));
+    if let Some((profile, workflow, at)) = exit_of(line) {
+        d.exited(&profile, &workflow, at);
     }
 }
 

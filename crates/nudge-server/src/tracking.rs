@@ -55,6 +55,14 @@ impl Tracking {
         })
     }
 
+    /// Tokens of SMS status callbacks: keyed apart from the tracking
+    /// links, so that an email's pixel token is no status token.
+    pub fn for_sms_status(secret: &str) -> Result<Tracking, ServeError> {
+        Ok(Tracking {
+            links: Signer::new(secret, "nudge sms status")?,
+        })
+    }
+
     /// A token for a message (and a link of it).
     pub fn token(&self, profile: &str, properties: &Json, link: Option<&str>) -> String {
         let payload = json!({"p": profile, "e": properties, "l": link.map(link_hash)}).to_string();
@@ -125,6 +133,18 @@ pub const PIXEL: &[u8] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sms_status_tokens_and_tracking_tokens_are_not_interchangeable() {
+        let links = Tracking::new("adm_x").unwrap_or_else(|e| panic!("{e}"));
+        let status = Tracking::for_sms_status("adm_x").unwrap_or_else(|e| panic!("{e}"));
+        let props = json!({"send_id": "ab"});
+        let pixel = links.token("u1", &props, None);
+        assert!(links.verify(&pixel).is_some());
+        assert!(status.verify(&pixel).is_none());
+        let callback = status.token("u1", &props, None);
+        assert!(links.verify(&callback).is_none());
+    }
 
     #[test]
     fn links_go_through_tokens_that_cannot_be_redirected() {

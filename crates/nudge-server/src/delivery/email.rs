@@ -56,6 +56,14 @@ impl Smtp {
                 config.from
             ))
         })?;
+        if config.security != super::Security::None {
+            rustls::pki_types::ServerName::try_from(config.host.clone()).map_err(|e| {
+                ServeError::new(format!(
+                    "`delivery.email.host` `{}` cannot be checked against a TLS certificate: {e}",
+                    config.host
+                ))
+            })?;
+        }
         let client = super::smtp_client::Client::new(super::smtp_client::Target {
             host: config.host.clone(),
             port: config.port,

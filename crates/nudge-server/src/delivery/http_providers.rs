@@ -74,6 +74,20 @@ pub(super) fn judge(what: &str, sent: reqwest::Result<reqwest::blocking::Respons
     }
 }
 
+/// Whether a provider could call back `base`: not an unspecified address
+/// (`0.0.0.0`, `[::]`).
+fn callable(base: &str) -> bool {
+    match url::Url::parse(base)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Ipv4(ip)) => !ip.is_unspecified(),
+        Some(url::Host::Ipv6(ip)) => !ip.is_unspecified(),
+        Some(url::Host::Domain(_)) => true,
+        None => false,
+    }
+}
+
 /// The SMS provider.
 pub struct Sms {
     config: SmsConfig,
@@ -115,8 +129,10 @@ impl Provider for Sms {
             ("From", c.from.clone()),
             ("Body", m.field("text").to_owned()),
         ];
-        // Its delivery status comes back to a signed URL naming it.
-        if let Some(base) = self.public_url.get() {
+        // Its delivery status comes back to a signed URL naming it (not to
+        // a server listening on every address without a `public_url`:
+        // that URL reaches nothing).
+        if let Some(base) = self.public_url.get().filter(|b| callable(b)) {
             let properties = json!({
                 "send_id": m.send_id,
                 "workflow": m.workflow,

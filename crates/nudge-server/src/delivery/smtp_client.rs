@@ -217,10 +217,11 @@ impl Client {
                 .any(|word| word.eq_ignore_ascii_case("STARTTLS"));
             if !starttls {
                 // Sending in the clear when TLS was asked for would leak
-                // the messages (and the password): refused, and not worth
-                // retrying until the server changes.
+                // the messages (and the password). Retried: a relay that
+                // cannot load its certificate stops offering STARTTLS
+                // until it is fixed; the messages park meanwhile.
                 return Err(SmtpError {
-                    transient: false,
+                    transient: true,
                     message: format!(
                         "SMTP server {}:{} does not offer STARTTLS (set `tls = \"none\"` to send in plain text)",
                         t.host, t.port
@@ -264,13 +265,11 @@ impl Client {
         let mut stream = rustls::StreamOwned::new(conn, tcp);
         while stream.conn.is_handshaking() {
             if let Err(e) = stream.conn.complete_io(&mut stream.sock) {
-                // A certificate the roots do not vouch for will not change
-                // by itself; a dropped connection might.
-                let certificate = e
-                    .get_ref()
-                    .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+                // Retried, also for a certificate the roots do not vouch
+                // for: an expired one gets renewed, and the messages park
+                // (visible, retryable) rather than fail for good.
                 return Err(SmtpError {
-                    transient: !certificate,
+                    transient: true,
                     message: format!("TLS to {}:{}: {e}", t.host, t.port),
                 });
             }
