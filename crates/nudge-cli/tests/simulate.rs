@@ -1076,3 +1076,123 @@ fn a_durable_run_continues_where_an_earlier_one_stopped() {
     assert!(!lines(&one).is_empty() && !lines(&two).is_empty());
     assert_eq!(joined, lines(&whole));
 }
+
+const SPLIT: &str = r#"profile {
+  email: email?
+}
+
+event signed_up {}
+event bought {}
+
+workflow welcome {
+  on signed_up
+  audience profile.email != none
+  goal converted = bought within 7d
+  split offer {
+    holdout 20%: exit
+    discount 80%: send email { subject: "10% off", text: "Today only." }
+  }
+}
+"#;
+
+#[test]
+fn a_split_is_summarised_per_arm_and_a_holdout_counts_its_conversions_after_it_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("flows")).unwrap();
+    std::fs::write(dir.path().join("flows/split.flow"), SPLIT).unwrap();
+    let mut trace = Vec::new();
+    for i in 0..200 {
+        let user = format!("u{i}");
+        let email = json!({"email": format!("{user}@example.com")});
+        trace.push(identify(&user, email, "2026-03-02T10:00:00Z"));
+    }
+    for i in 0..200 {
+        trace.push(track(
+            &format!("u{i}"),
+            "signed_up",
+            json!({}),
+            "2026-03-02T10:00:01Z",
+        ));
+    }
+    for i in (0..200).step_by(4) {
+        trace.push(track(
+            &format!("u{i}"),
+            "bought",
+            json!({}),
+            "2026-03-03T10:00:00Z",
+        ));
+    }
+    write_lines(dir.path(), "events.jsonl", &trace);
+    let out = nudge(
+        dir.path(),
+        &["simulate", "flows", "--events", "events.jsonl"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let arms = table
+        .split("WORKFLOW  SPLIT")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(arms.contains("holdout (control)"), "{table}");
+
+    let out = nudge(
+        dir.path(),
+        &[
+            "simulate",
+            "flows",
+            "--events",
+            "events.jsonl",
+            "--format",
+            "jsonl",
+        ],
+    );
+    let lines: Vec<Json> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &Json| v["kind"] == "arm_summary")
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let of = |arm: &str| lines.iter().find(|l| l["arm"] == arm).unwrap().clone();
+    let (holdout, discount) = (of("holdout"), of("discount"));
+    assert_eq!(
+        holdout["entered"].as_u64().unwrap() + discount["entered"].as_u64().unwrap(),
+        200
+    );
+    assert_eq!(holdout["messages"], 0);
+    assert_eq!(discount["messages"], discount["entered"]);
+    // Every fourth user buys, in either arm: the holdout's journeys have
+    // all exited by then, and still count.
+    let converted = holdout["goals"]["converted"].as_u64().unwrap();
+    assert!(converted > 0, "{holdout}");
+    assert_eq!(
+        converted + discount["goals"]["converted"].as_u64().unwrap(),
+        50
+    );
+
+    // The record log through `nudge report` gives the same counts.
+    let out = nudge(
+        dir.path(),
+        &[
+            "simulate",
+            "flows",
+            "--events",
+            "events.jsonl",
+            "--records",
+            "--format",
+            "jsonl",
+        ],
+    );
+    write_lines(dir.path(), "records.jsonl", &[text(&out.stdout)]);
+    let out = nudge(dir.path(), &["report", "records.jsonl", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Json = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let h = report["arms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["arm"] == "holdout")
+        .unwrap();
+    assert_eq!(h["control"], true);
+    assert_eq!(h["entered"], holdout["entered"]);
+    assert_eq!(h["goals"][0]["converted"], converted);
+}

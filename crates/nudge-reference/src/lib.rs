@@ -395,11 +395,11 @@ impl Reference {
             .history
             .push(event.clone());
 
-        // Every running journey sees the event, in workflow name order.
+        // Every latest journey sees the event, in workflow name order: a
+        // running one to move, an ended one to count its goals.
         let running: Vec<(String, Journey)> = self.profiles[id]
             .journeys
             .iter()
-            .filter(|(_, j)| j.status == Status::Active)
             .map(|(w, j)| (w.clone(), j.clone()))
             .collect();
         for (_, journey) in running {

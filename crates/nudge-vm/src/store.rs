@@ -231,10 +231,15 @@ impl ProfileState {
 
     /// The running journeys, in workflow name order.
     pub fn active_journeys(&self) -> Vec<(Arc<str>, Journey)> {
+        self.journeys_where(Journey::is_active)
+    }
+
+    /// The latest journeys that `keep` keeps, by workflow name.
+    pub fn journeys_where(&self, keep: impl Fn(&Journey) -> bool) -> Vec<(Arc<str>, Journey)> {
         self.workflows
             .iter()
             .filter_map(|(name, w)| {
-                let j = w.journey.as_ref().filter(|j| j.is_active())?;
+                let j = w.journey.as_ref().filter(|j| keep(j))?;
                 Some((name.clone(), j.clone()))
             })
             .collect()

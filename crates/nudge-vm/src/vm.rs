@@ -477,6 +477,38 @@ impl<'m> Vm<'m> {
         Ok((journey, effects))
     }
 
+    /// Records the goals of `journey` that `event` reaches: each once, by an
+    /// event after the one that started the journey, within the goal's
+    /// window from entry.
+    fn reach_goals(
+        &self,
+        wf: &nudge_bytecode::Workflow,
+        journey: &mut Journey,
+        event: &Event,
+        base: Ctx<'_>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<()> {
+        if journey.goals.len() >= wf.goals.len() || event.seq <= journey.entry_seq {
+            return Ok(());
+        }
+        let mut reached = Vec::new();
+        {
+            let ctx = self.trigger_ctx(journey, base);
+            for (i, g) in wf.goals.iter().enumerate() {
+                let i = u16::try_from(i).unwrap_or(u16::MAX);
+                let in_time = event.at <= plus(journey.entered_at, self.module.duration(g.within));
+                if !journey.goals.contains(&i) && in_time && self.matches(&g.event, event, &ctx)? {
+                    reached.push(i);
+                }
+            }
+        }
+        for i in reached {
+            journey.goals.push(i);
+            effects.push(Effect::GoalReached { goal: i });
+        }
+        Ok(())
+    }
+
     /// Moves a journey with an input. Inputs that do not concern it (an
     /// unrelated event, a stale timer) leave it unchanged with no effects.
     pub fn step(
@@ -488,6 +520,17 @@ impl<'m> Vm<'m> {
     ) -> Result<(Journey, Vec<Effect>)> {
         let mut effects = Vec::new();
         if !journey.is_active() {
+            // An ended journey still counts its goals, within their windows
+            // from entry: a holdout that exits at once measures its
+            // conversions.
+            if let Input::Event(event) = input {
+                let wf = self
+                    .module
+                    .workflows
+                    .get(journey.workflow as usize)
+                    .ok_or(VmError::NoWorkflow(journey.workflow))?;
+                self.reach_goals(wf, &mut journey, event, Ctx::new(facts, now), &mut effects)?;
+            }
             return Ok((journey, effects));
         }
         let wf = self
@@ -510,26 +553,7 @@ impl<'m> Vm<'m> {
                     }
                 }
                 // 2. goals (recorded even when the same event exits)
-                let mut reached = Vec::new();
-                {
-                    let ctx = self.trigger_ctx(&journey, base);
-                    for (i, g) in wf.goals.iter().enumerate() {
-                        let i = u16::try_from(i).unwrap_or(u16::MAX);
-                        let in_time =
-                            event.at <= plus(journey.entered_at, self.module.duration(g.within));
-                        if !journey.goals.contains(&i)
-                            && event.seq > journey.entry_seq
-                            && in_time
-                            && self.matches(&g.event, event, &ctx)?
-                        {
-                            reached.push(i);
-                        }
-                    }
-                }
-                for i in reached {
-                    journey.goals.push(i);
-                    effects.push(Effect::GoalReached { goal: i });
-                }
+                self.reach_goals(wf, &mut journey, event, base, &mut effects)?;
                 if let Some(name) = exit {
                     journey.status = Status::Exited(ExitReason::ExitOn(name.clone()));
                     journey.wait = None;

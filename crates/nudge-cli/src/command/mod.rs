@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod disasm;
 pub mod fmt;
 pub mod lsp;
+pub mod report;
 pub mod serve;
 pub mod simulate;
 pub mod test;
@@ -34,6 +35,13 @@ pub enum Command {
     /// Exit codes: 0 done, 1 the flows have errors or trace lines were
     /// rejected (0 with --allow-bad-lines), 2 usage, IO or internal error.
     Simulate(simulate::Args),
+    /// Measure a record log: journeys per workflow, each split's arms
+    /// against their control (rates, always-valid intervals, a decision),
+    /// messages sent.
+    ///
+    /// Exit codes: 0 done, 1 lines that are not records were skipped, 2
+    /// usage or IO error.
+    Report(report::Args),
     /// Run the `test` blocks of projects on a virtual clock.
     ///
     /// Exit codes: 0 every test passed, 1 a test failed or the flows have
@@ -68,6 +76,7 @@ pub fn run(command: Command) -> Exit {
         Command::Fmt(args) => fmt::run(&args),
         Command::Lsp => lsp::run(),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Compile(args) => compile::run(&args),
         Command::Serve(args) => serve::run(&args),

@@ -719,6 +719,8 @@ struct Sink<W: std::io::Write> {
     messages: u64,
     /// Counts for every workflow of the module (and any older version).
     stats: BTreeMap<String, WorkflowStats>,
+    /// Per arm of each split, when the module has splits.
+    arms: Option<nudge_measure::Tally>,
     /// The output is closed (the reader has gone) or failed: nothing more
     /// is written.
     closed: bool,
@@ -752,6 +754,7 @@ impl<W: std::io::Write> Sink<W> {
                 .iter()
                 .map(|w| (w.name.clone(), WorkflowStats::default()))
                 .collect(),
+            arms: (!module.splits.is_empty()).then(nudge_measure::Tally::new),
             closed: false,
         }
     }
@@ -772,6 +775,9 @@ impl<W: std::io::Write> Sink<W> {
     fn feed(&mut self, records: &[Record]) -> Result<(), Failure> {
         for r in records {
             WorkflowStats::tally(&mut self.stats, r);
+            if let Some(arms) = &mut self.arms {
+                arms.record(r);
+            }
             if matches!(r, Record::Sent { .. }) {
                 self.messages += 1;
             }
@@ -855,6 +861,10 @@ impl<W: std::io::Write> Sink<W> {
             }
             (SimFormat::Jsonl, _) => write_summaries(&mut self.out, &self.stats),
         }
+        .and_then(|()| match &self.arms {
+            Some(arms) => write_arms(&mut self.out, self.format, &arms.report()),
+            None => Ok(()),
+        })
         .and_then(|()| self.out.flush());
         self.check(written)
     }
@@ -991,7 +1001,10 @@ fn channels(s: &WorkflowStats) -> String {
         .join(", ")
 }
 
-fn write_rows<R: AsRef<[String]>>(out: &mut dyn std::io::Write, rows: &[R]) -> std::io::Result<()> {
+pub(crate) fn write_rows<R: AsRef<[String]>>(
+    out: &mut dyn std::io::Write,
+    rows: &[R],
+) -> std::io::Result<()> {
     let columns = rows.first().map_or(0, |r| r.as_ref().len());
     let widths: Vec<usize> = (0..columns)
         .map(|i| {
@@ -1090,6 +1103,75 @@ fn write_trace(
     )?;
     writeln!(out)?;
     write_stats(out, stats)
+}
+
+/// Per arm of each split: a table, or `arm_summary` lines.
+fn write_arms(
+    out: &mut dyn std::io::Write,
+    format: SimFormat,
+    report: &nudge_measure::Report,
+) -> std::io::Result<()> {
+    if report.arms.is_empty() {
+        return Ok(());
+    }
+    let goals = |a: &nudge_measure::ArmRow| -> BTreeMap<String, u64> {
+        a.goals
+            .iter()
+            .map(|g| (g.goal.clone(), g.rate.converted))
+            .collect()
+    };
+    match format {
+        SimFormat::Jsonl => {
+            for a in &report.arms {
+                let line = serde_json::json!({
+                    "kind": "arm_summary",
+                    "workflow": a.workflow,
+                    "split": a.split,
+                    "arm": a.arm,
+                    "control": a.control,
+                    "entered": a.entered,
+                    "messages": a.messages,
+                    "goals": goals(a),
+                });
+                writeln!(out, "{line}")?;
+            }
+            Ok(())
+        }
+        SimFormat::Table => {
+            writeln!(out)?;
+            let mut rows = vec![
+                ["WORKFLOW", "SPLIT", "ARM", "ENTERED", "MESSAGES", "GOALS"].map(str::to_owned)
+            ];
+            for a in &report.arms {
+                let g: Vec<String> = a
+                    .goals
+                    .iter()
+                    .map(|g| {
+                        format!(
+                            "{} {} ({:.1}%)",
+                            g.goal,
+                            g.rate.converted,
+                            g.rate.rate * 100.0
+                        )
+                    })
+                    .collect();
+                let arm = if a.control {
+                    format!("{} (control)", a.arm)
+                } else {
+                    a.arm.clone()
+                };
+                rows.push([
+                    a.workflow.clone(),
+                    a.split.clone(),
+                    arm,
+                    a.entered.to_string(),
+                    a.messages.to_string(),
+                    g.join(", "),
+                ]);
+            }
+            write_rows(out, &rows)
+        }
+    }
 }
 
 /// The JSON summary lines, one per workflow.

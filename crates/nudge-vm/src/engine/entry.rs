@@ -17,6 +17,23 @@ use crate::value::Event;
 use crate::vm::{plus, Ctx};
 
 impl<S: Store> Engine<S> {
+    /// Whether an ended journey may still reach a goal at `now`: its
+    /// workflow has goals it has not reached, and `now` is inside the
+    /// longest window. (A journey of an older version is stepped, and the
+    /// step decides.)
+    fn goals_open(&self, j: &Journey, now: DateTime<Utc>) -> bool {
+        if j.module != self.module_hash {
+            return true;
+        }
+        let Some(w) = self.module.workflows.get(j.workflow as usize) else {
+            return false;
+        };
+        j.goals.len() < w.goals.len()
+            && w.goals
+                .iter()
+                .any(|g| now <= plus(j.entered_at, self.module.duration(g.within)))
+    }
+
     fn complete(&self, p: &ProfileRecord) -> bool {
         self.required
             .iter()
@@ -30,9 +47,10 @@ impl<S: Store> Engine<S> {
         event: &Event,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        // Running journeys (each in its own module version). A step only
-        // touches its own journey, so they can be read up front.
-        for (wf, journey) in st.active_journeys() {
+        // Running journeys (each in its own module version), and ended
+        // ones whose goals may still be reached. A step only touches its
+        // own journey, so they can be read up front.
+        for (wf, journey) in st.journeys_where(|j| j.is_active() || self.goals_open(j, now)) {
             self.step_journey(st, &wf, journey, Input::Event(event), now)?;
         }
 
