@@ -17,6 +17,10 @@ pub const DUPLICATE_GOAL: &str = "nudge::check::duplicate_goal";
 pub const DUPLICATE_SPLIT: &str = "nudge::check::duplicate_split";
 /// Two arms of a split have the same name.
 pub const DUPLICATE_ARM: &str = "nudge::check::duplicate_arm";
+/// A test names a split no workflow has (or one several have, unqualified).
+pub const UNKNOWN_SPLIT: &str = "nudge::check::unknown_split";
+/// A test names an arm its split does not have.
+pub const UNKNOWN_ARM: &str = "nudge::check::unknown_arm";
 /// The project has no `profile` block.
 pub const MISSING_PROFILE: &str = "nudge::check::missing_profile";
 /// The project has more than one `profile` block.
@@ -127,6 +131,8 @@ pub const ALL: &[&str] = &[
     DUPLICATE_GOAL,
     DUPLICATE_SPLIT,
     DUPLICATE_ARM,
+    UNKNOWN_SPLIT,
+    UNKNOWN_ARM,
     MISSING_PROFILE,
     DUPLICATE_PROFILE,
     DUPLICATE_POLICY,

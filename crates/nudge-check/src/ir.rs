@@ -528,6 +528,8 @@ pub struct Test {
     pub profiles: Vec<(String, Vec<(FieldId, Const)>)>,
     /// `given "ID" did EVENT { … } at T`: history from before the test.
     pub history: Vec<PastEvent>,
+    /// `given "ID" in arm ARM of split SPLIT`: arms chosen for profiles.
+    pub arms: Vec<(String, ArmTarget)>,
     /// `at T "ID" …`: what profiles do during the test.
     pub steps: Vec<TestStep>,
     /// `expect …`
@@ -620,6 +622,24 @@ pub enum Expect {
         /// The workflow or goal named.
         target: JourneyTarget,
     },
+    /// `expect "ID" took arm ARM of split SPLIT`
+    Arm {
+        /// The profile id.
+        profile: String,
+        /// The arm.
+        arm: ArmTarget,
+    },
+}
+
+/// An arm of a split of a workflow, by names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArmTarget {
+    /// The workflow.
+    pub workflow: String,
+    /// The split.
+    pub split: String,
+    /// The arm.
+    pub arm: String,
 }
 
 /// When expected messages go out.

@@ -505,6 +505,58 @@ pub(crate) fn unknown_goal(span: Span, name: &str, suggestion: Option<&str>) -> 
     )
 }
 
+// codes::UNKNOWN_SPLIT
+
+/// A test names split `name`, which no workflow has (`workflow`: the one
+/// written, if any).
+pub(crate) fn unknown_split(
+    span: Span,
+    name: &str,
+    workflow: Option<&str>,
+    suggestion: Option<&str>,
+) -> Diagnostic {
+    let message = match workflow {
+        Some(w) => format!("workflow `{w}` has no split `{name}`"),
+        None => format!("no workflow has a split `{name}`"),
+    };
+    Diagnostic::error(codes::UNKNOWN_SPLIT, message)
+        .with_primary(span, "unknown split")
+        .with_help(suggestion.map(did_you_mean).unwrap_or_else(|| {
+            "name a split declared with `split NAME { … }` in a workflow".to_owned()
+        }))
+}
+
+/// A test names split `name` without its workflow, and several have one.
+pub(crate) fn ambiguous_split(span: Span, name: &str, workflows: &[&str]) -> Diagnostic {
+    let listed: Vec<String> = workflows.iter().map(|w| format!("`{w}.{name}`")).collect();
+    Diagnostic::error(
+        codes::UNKNOWN_SPLIT,
+        format!("several workflows have a split `{name}`"),
+    )
+    .with_primary(span, "which one?")
+    .with_help(format!("name its workflow: {}", listed.join(" or ")))
+}
+
+// codes::UNKNOWN_ARM
+
+/// A test names arm `name` of split `split`, which has `arms`.
+pub(crate) fn unknown_arm(span: Span, name: &str, split: &str, arms: &[String]) -> Diagnostic {
+    let suggestion = crate::suggest::closest(name, arms.iter().map(String::as_str));
+    let listed: Vec<String> = arms.iter().map(|a| format!("`{a}`")).collect();
+    Diagnostic::error(
+        codes::UNKNOWN_ARM,
+        format!("split `{split}` has no arm `{name}`"),
+    )
+    .with_primary(span, "unknown arm")
+    .with_help(match suggestion {
+        Some(s) => did_you_mean(s),
+        None => format!(
+            "its arms are {} (an arm without a name is called by its position: `a`, `b`, …)",
+            listed.join(", ")
+        ),
+    })
+}
+
 // codes::UNKNOWN_PROPERTY
 
 /// `profile.FIELD` where the profile has no such field (`fields`: those it has).

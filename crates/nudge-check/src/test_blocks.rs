@@ -40,6 +40,7 @@ impl Checker<'_> {
             name_span: test.name.span,
             profiles: Vec::new(),
             history: Vec::new(),
+            arms: Vec::new(),
             steps: Vec::new(),
             expectations: Vec::new(),
         };
@@ -85,6 +86,11 @@ impl Checker<'_> {
                         });
                     }
                 }
+                TestStep::GivenArm { id, arm, .. } => {
+                    if let Some(target) = self.arm_target(file, arm) {
+                        lowered.arms.push((plain(id), target));
+                    }
+                }
                 TestStep::At {
                     at,
                     id,
@@ -108,6 +114,20 @@ impl Checker<'_> {
                             profile: plain(id),
                             action,
                             span: *span,
+                        });
+                    }
+                }
+                TestStep::Expect(ast::Expectation {
+                    kind: ExpectKind::Arm { id, arm },
+                    span,
+                }) => {
+                    if let Some(target) = self.arm_target(file, arm) {
+                        lowered.expectations.push(ir::Expectation {
+                            kind: ir::Expect::Arm {
+                                profile: plain(id),
+                                arm: target,
+                            },
+                            span: trimmed(&source, *span),
                         });
                     }
                 }
@@ -191,6 +211,7 @@ impl Checker<'_> {
                                 _ => {}
                             }
                         }
+                        ExpectKind::Arm { .. } => {}
                         ExpectKind::Journey { state, target, .. } => {
                             if *state == JourneyState::ReachedGoal {
                                 let goals: Vec<String> = self
@@ -248,9 +269,76 @@ impl Checker<'_> {
         lowered
     }
 
+    /// The arm a test names, when its split and arm exist (else the
+    /// problem, reported).
+    fn arm_target(&mut self, file: FileId, arm: &ast::ArmRef) -> Option<ir::ArmTarget> {
+        // Every split of every workflow (in the workflow's scope): its
+        // workflow, its name and its arms' names.
+        let mut splits: Vec<(String, String, Vec<String>)> = Vec::new();
+        for (_, w) in &self.workflows {
+            collect_splits(&w.body, &mut |s| {
+                let arms = s
+                    .arms
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| match &a.name {
+                        Some(n) => n.name.to_string(),
+                        None => nudge_core::percent::default_arm_name(i),
+                    })
+                    .collect();
+                splits.push((w.name.name.to_string(), s.name.name.to_string(), arms));
+            });
+        }
+        let named = arm.split.name.as_str();
+        let candidates: Vec<&(String, String, Vec<String>)> = splits
+            .iter()
+            .filter(|(w, s, _)| {
+                s == named && arm.workflow.as_ref().is_none_or(|ww| ww.name.as_str() == w)
+            })
+            .collect();
+        let (workflow, split, arms) = match candidates.as_slice() {
+            [one] => *one,
+            [] => {
+                let within: Vec<&str> = splits
+                    .iter()
+                    .filter(|(w, _, _)| {
+                        arm.workflow.as_ref().is_none_or(|ww| ww.name.as_str() == w)
+                    })
+                    .map(|(_, s, _)| s.as_str())
+                    .collect();
+                let suggestion = suggest::closest(named, within.iter().copied());
+                let d = messages::unknown_split(
+                    arm.split.span,
+                    named,
+                    arm.workflow.as_ref().map(|w| w.name.as_str()),
+                    suggestion,
+                );
+                self.emit(file, d);
+                return None;
+            }
+            many => {
+                let workflows: Vec<&str> = many.iter().map(|(w, _, _)| w.as_str()).collect();
+                let d = messages::ambiguous_split(arm.split.span, named, &workflows);
+                self.emit(file, d);
+                return None;
+            }
+        };
+        if !arms.iter().any(|a| *a == arm.arm.name.as_str()) {
+            let d = messages::unknown_arm(arm.arm.span, &arm.arm.name, split, arms);
+            self.emit(file, d);
+            return None;
+        }
+        Some(ir::ArmTarget {
+            workflow: workflow.clone(),
+            split: split.clone(),
+            arm: arm.arm.name.to_string(),
+        })
+    }
+
     /// The lowered form of an expectation whose names resolve.
     fn expectation(&self, kind: &ExpectKind) -> Option<ir::Expect> {
         Some(match kind {
+            ExpectKind::Arm { .. } => return None,
             ExpectKind::Messages {
                 count,
                 channel,
@@ -457,4 +545,32 @@ fn trimmed(source: &SourceFile, span: Span) -> Span {
         break;
     }
     Span::new(start, start + keep)
+}
+
+/// Calls `found` for every `split` among `stmts`, nested ones too.
+fn collect_splits(stmts: &[ast::Stmt], found: &mut dyn FnMut(&ast::SplitStmt)) {
+    for s in stmts {
+        match s {
+            ast::Stmt::Split(split) => {
+                found(split);
+                for a in &split.arms {
+                    collect_splits(&a.body.stmts, found);
+                }
+            }
+            ast::Stmt::If(i) => {
+                for b in &i.branches {
+                    collect_splits(&b.block.stmts, found);
+                }
+                if let Some(e) = &i.else_block {
+                    collect_splits(&e.stmts, found);
+                }
+            }
+            ast::Stmt::WaitFor(w) => {
+                for b in [&w.then_block, &w.else_block].into_iter().flatten() {
+                    collect_splits(&b.stmts, found);
+                }
+            }
+            _ => {}
+        }
+    }
 }

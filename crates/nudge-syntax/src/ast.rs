@@ -709,6 +709,15 @@ pub enum TestStep {
         /// The whole step.
         span: Span,
     },
+    /// `given "u1" in arm ARM of split SPLIT`: the arm the profile takes.
+    GivenArm {
+        /// The profile id.
+        id: StringLit,
+        /// The arm and its split.
+        arm: ArmRef,
+        /// The whole step.
+        span: Span,
+    },
     /// `at TIME "u1" does EVENT { … }` / `at TIME "u1" identify { … }`
     At {
         /// When.
@@ -730,6 +739,7 @@ impl TestStep {
         match self {
             TestStep::GivenProfile { span, .. }
             | TestStep::GivenEvent { span, .. }
+            | TestStep::GivenArm { span, .. }
             | TestStep::At { span, .. } => *span,
             TestStep::Expect(e) => e.span,
         }
@@ -813,6 +823,24 @@ pub enum ExpectKind {
         /// The workflow (or goal) named.
         target: Ident,
     },
+    /// `expect "u1" took arm ARM of split SPLIT`
+    Arm {
+        /// The profile id.
+        id: StringLit,
+        /// The arm and its split.
+        arm: ArmRef,
+    },
+}
+
+/// `arm ARM of split [WORKFLOW.]SPLIT`
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArmRef {
+    /// The arm's name.
+    pub arm: Ident,
+    /// The split's workflow, when written.
+    pub workflow: Option<Ident>,
+    /// The split's name.
+    pub split: Ident,
 }
 
 /// How many messages an expectation wants.

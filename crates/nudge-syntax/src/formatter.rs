@@ -1243,6 +1243,13 @@ impl<'a> Printer<'a> {
                 self.kw(" at ");
                 self.time_ref(at);
             }
+            TestStep::GivenArm { id, arm, span } => {
+                self.tok(span.start, "given");
+                self.sp();
+                self.string(id);
+                self.kw(" in ");
+                self.arm_ref(arm);
+            }
             TestStep::At {
                 at,
                 id,
@@ -1280,8 +1287,24 @@ impl<'a> Printer<'a> {
         }
     }
 
+    fn arm_ref(&mut self, arm: &ArmRef) {
+        self.kw("arm ");
+        self.ident(&arm.arm);
+        self.kw(" of split ");
+        if let Some(w) = &arm.workflow {
+            self.ident(w);
+            self.kw(".");
+        }
+        self.ident(&arm.split);
+    }
+
     fn expectation(&mut self, kind: &ExpectKind) {
         match kind {
+            ExpectKind::Arm { id, arm } => {
+                self.string(id);
+                self.kw(" took ");
+                self.arm_ref(arm);
+            }
             ExpectKind::Messages {
                 count,
                 channel,

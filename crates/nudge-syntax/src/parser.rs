@@ -1025,6 +1025,12 @@ impl Builder<'_> {
                     span,
                 }
             }
+            R::given_arm => {
+                let mut it = children(pair);
+                let id = self.string(it.next()?, o);
+                let arm = self.arm_ref(it.next()?, o)?;
+                TestStep::GivenArm { id, arm, span }
+            }
             R::at_step => {
                 let mut it = children(pair);
                 let at = self.time_ref(it.next()?, o);
@@ -1053,6 +1059,23 @@ impl Builder<'_> {
         })
     }
 
+    /// `arm ARM of split [WORKFLOW.]SPLIT`
+    fn arm_ref(&mut self, pair: Pair<'_, R>, o: usize) -> Option<ArmRef> {
+        let mut it = children(pair).filter(|p| !matches!(p.as_rule(), R::arm_word | R::of_word));
+        let arm = self.ident(it.next()?, o);
+        let names: Vec<Ident> = children(it.next()?).map(|p| self.ident(p, o)).collect();
+        let (workflow, split) = match names.as_slice() {
+            [split] => (None, split.clone()),
+            [workflow, split] => (Some(workflow.clone()), split.clone()),
+            _ => return None,
+        };
+        Some(ArmRef {
+            arm,
+            workflow,
+            split,
+        })
+    }
+
     fn expectation(&mut self, pair: Pair<'_, R>, o: usize) -> Option<Expectation> {
         let span = self.span(&pair, o);
         let inner = children(pair).next()?;
@@ -1061,6 +1084,14 @@ impl Builder<'_> {
                 let mut it = children(inner);
                 let id = self.string(it.next()?, o);
                 let state_pair = it.next()?;
+                if state_pair.as_rule() == R::state_arm {
+                    let arm_pair = children(state_pair).find(|p| p.as_rule() == R::arm_of_split)?;
+                    let arm = self.arm_ref(arm_pair, o)?;
+                    return Some(Expectation {
+                        kind: ExpectKind::Arm { id, arm },
+                        span,
+                    });
+                }
                 let state = match state_pair.as_rule() {
                     R::state_entered => JourneyState::Entered,
                     R::state_not_entered => JourneyState::NotEntered,

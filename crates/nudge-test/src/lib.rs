@@ -405,6 +405,9 @@ fn simulate<'a>(
     }
 
     let mut engine = Engine::new(store, module.clone(), start);
+    for (profile, arm) in &test.arms {
+        engine.force_arm(profile, &arm.workflow, &arm.split, &arm.arm);
+    }
     let fail = |e: nudge_vm::EngineError, span: Span| {
         Box::new((
             Diagnostic::error(RUN_FAILED, "the test could not run to its end")
@@ -822,6 +825,49 @@ fn check_expectation(
             Some(
                 Diagnostic::error(EXPECTATION_FAILED, message)
                     .with_primary(e.span, label)
+                    .with_help(help),
+            )
+        }
+        Expect::Arm { profile, arm: want } => {
+            let taken: Vec<&str> = log
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Arm {
+                        profile: p,
+                        workflow,
+                        split,
+                        arm,
+                        ..
+                    } if **p == *profile
+                        && **workflow == *want.workflow
+                        && *split == want.split =>
+                    {
+                        Some(arm.as_str())
+                    }
+                    _ => None,
+                })
+                .collect();
+            if taken.contains(&want.arm.as_str()) {
+                return None;
+            }
+            let message = format!(
+                "`{profile}` never took arm `{}` of split `{}`",
+                want.arm, want.split
+            );
+            let help = if taken.is_empty() {
+                format!(
+                    "`{profile}` took no arm of `{}.{}`: did the journey reach the split?\n{}",
+                    want.workflow,
+                    want.split,
+                    journey_help(log, profile, clock)
+                )
+            } else {
+                let taken: Vec<String> = taken.iter().map(|a| format!("`{a}`")).collect();
+                format!("`{profile}` took {}", taken.join(", then "))
+            };
+            Some(
+                Diagnostic::error(EXPECTATION_FAILED, message)
+                    .with_primary(e.span, "this expectation does not hold")
                     .with_help(help),
             )
         }

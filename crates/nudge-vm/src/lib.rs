@@ -55,4 +55,4 @@ pub use store::{
     Timer, WorkflowState,
 };
 pub use value::{Event, Prop, Props, Value};
-pub use vm::{send_id, Ctx, Vm, VmError};
+pub use vm::{send_id, Ctx, ForcedArms, Vm, VmError};

@@ -46,7 +46,7 @@ pub enum VmError {
 type Result<T> = std::result::Result<T, VmError>;
 
 /// The VM for one module.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Vm<'m> {
     /// The module.
     pub module: &'m Module,
@@ -57,7 +57,13 @@ pub struct Vm<'m> {
     /// The calendar rule of `wait until` ([`time::wait_until`]); a
     /// reference model plugs in its own to check it.
     pub wait_until: time::WaitUntilFn,
+    /// Arms chosen for profiles instead of by hash (`nudge test`'s
+    /// `given "u1" in arm …`).
+    pub forced_arms: Option<std::sync::Arc<ForcedArms>>,
 }
+
+/// Arms chosen for profiles: (profile, workflow, split) → the arm's name.
+pub type ForcedArms = std::collections::HashMap<(String, String, String), String>;
 
 /// What an expression sees.
 #[derive(Clone, Copy)]
@@ -142,6 +148,7 @@ impl<'m> Vm<'m> {
             default_zone: Tz::UTC,
             templates: None,
             wait_until: time::wait_until,
+            forced_arms: None,
         }
     }
 
@@ -763,8 +770,24 @@ impl<'m> Vm<'m> {
                 }
                 Instr::Split(s) => {
                     let split = m.splits.get(s as usize).ok_or(VmError::Invalid("split"))?;
-                    let bucket = split_bucket(&journey.profile, &wf.name, m.string(split.name));
-                    match choose_arm(bucket, split.arms.iter().map(|a| a.basis_points)) {
+                    let forced = self.forced_arms.as_ref().and_then(|f| {
+                        let key = (
+                            journey.profile.to_string(),
+                            wf.name.clone(),
+                            m.string(split.name).to_owned(),
+                        );
+                        let name = f.get(&key)?;
+                        (0..split.arms.len()).find(|&i| m.arm_name(s, i) == name.as_str())
+                    });
+                    let chosen = match forced {
+                        Some(i) => Some(i),
+                        None => {
+                            let bucket =
+                                split_bucket(&journey.profile, &wf.name, m.string(split.name));
+                            choose_arm(bucket, split.arms.iter().map(|a| a.basis_points))
+                        }
+                    };
+                    match chosen {
                         Some(i) => {
                             let arm = split.arms.get(i).ok_or(VmError::Invalid("split arm"))?;
                             let i = u16::try_from(i).unwrap_or(u16::MAX);

@@ -129,6 +129,8 @@ pub struct Engine<S: Store> {
     store: S,
     module: Arc<Module>,
     module_hash: u64,
+    /// Arms chosen for profiles by tests (none outside them).
+    forced_arms: Option<std::sync::Arc<crate::vm::ForcedArms>>,
     now: DateTime<Utc>,
     default_zone: Tz,
     /// Everything that happened, in order. A caller that writes records
@@ -189,6 +191,7 @@ impl<S: Store> Engine<S> {
             store,
             module: Arc::new(Module::default()),
             module_hash: 0,
+            forced_arms: None,
             now,
             default_zone: Tz::UTC,
             log: Vec::new(),
@@ -263,8 +266,20 @@ impl<S: Store> Engine<S> {
     fn vm<'m>(&self, module: &'m Module) -> Vm<'m> {
         Vm {
             default_zone: self.default_zone,
+            forced_arms: self.forced_arms.clone(),
             ..Vm::new(module)
         }
+    }
+
+    /// Puts `profile` in arm `arm` of split `split` of `workflow`, instead
+    /// of the arm its hash picks (for tests).
+    pub fn force_arm(&mut self, profile: &str, workflow: &str, split: &str, arm: &str) {
+        let mut forced = self.forced_arms.as_deref().cloned().unwrap_or_default();
+        forced.insert(
+            (profile.to_owned(), workflow.to_owned(), split.to_owned()),
+            arm.to_owned(),
+        );
+        self.forced_arms = Some(std::sync::Arc::new(forced));
     }
 
     /// Takes a profile out of the store (creating it when new); the
