@@ -55,6 +55,7 @@ use nudge_syntax::{Diagnostic, Parsed, Severity, SourceFile};
 mod checker;
 pub mod codes;
 mod expr;
+pub mod graph;
 mod ids;
 pub mod ir;
 mod lints;

@@ -131,7 +131,7 @@ pub fn module_of(paths: &[PathBuf], command: &str) -> Result<Module, crate::exit
     }
 }
 
-fn report_stderr(diagnostics: &[Diagnostic], files: usize) -> std::io::Result<()> {
+pub fn report_stderr(diagnostics: &[Diagnostic], files: usize) -> std::io::Result<()> {
     let mut err = std::io::stderr().lock();
     crate::report::emit(crate::report::Format::Human, diagnostics, files, &mut err)?;
     std::io::Write::flush(&mut err)

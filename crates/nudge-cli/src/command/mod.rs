@@ -5,6 +5,7 @@ pub mod compile;
 pub mod deploy;
 pub mod disasm;
 pub mod fmt;
+pub mod graph;
 pub mod lsp;
 pub mod report;
 pub mod serve;
@@ -35,6 +36,11 @@ pub enum Command {
     /// Exit codes: 0 done, 1 the flows have errors or trace lines were
     /// rejected (0 with --allow-bad-lines), 2 usage, IO or internal error.
     Simulate(simulate::Args),
+    /// Draw each workflow (trigger, waits, branches, splits, exits, goals)
+    /// as Mermaid, DOT or SVG, optionally with a record log's counts.
+    ///
+    /// Exit codes: 0 drawn, 1 the flows have errors, 2 usage or IO error.
+    Graph(graph::Args),
     /// Measure a record log: journeys per workflow, each split's arms
     /// against their control (rates, always-valid intervals, a decision),
     /// messages sent.
@@ -76,6 +82,7 @@ pub fn run(command: Command) -> Exit {
         Command::Fmt(args) => fmt::run(&args),
         Command::Lsp => lsp::run(),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Graph(args) => graph::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Compile(args) => compile::run(&args),
