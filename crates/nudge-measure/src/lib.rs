@@ -226,7 +226,7 @@ impl<'a> Fact<'a> {
 }
 
 /// Counts of one workflow.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct WorkflowCounts {
     /// Journeys started.
     pub entered: u64,
@@ -241,7 +241,7 @@ pub struct WorkflowCounts {
 }
 
 /// Counts of one arm, in all and by day (UTC) of entry or conversion.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 struct ArmCounts {
     entered: u64,
     messages: u64,
@@ -251,7 +251,7 @@ struct ArmCounts {
 }
 
 /// Counts of one message.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct MessageCounts {
     /// Sent.
     pub sent: u64,
@@ -398,6 +398,69 @@ impl Tally {
             .unwrap_or_default()
     }
 
+    /// Adds the counts of `other` (a tally of other profiles: another
+    /// partition's).
+    pub fn merge(&mut self, other: Counts) {
+        for (name, c) in other.workflows {
+            let w = self.workflow(&name);
+            w.entered += c.entered;
+            w.exited += c.exited;
+            w.completed += c.completed;
+            w.messages += c.messages;
+            for (g, n) in c.goals {
+                *w.goals.entry(g).or_default() += n;
+            }
+        }
+        for a in other.arms {
+            let mine = self.arms.entry((a.workflow, a.split, a.arm)).or_default();
+            mine.entered += a.counts.entered;
+            mine.messages += a.counts.messages;
+            for (g, n) in a.counts.goals {
+                *mine.goals.entry(g).or_default() += n;
+            }
+            for (day, (entered, goals)) in a.counts.days {
+                let d = mine.days.entry(day).or_default();
+                d.0 += entered;
+                for (g, n) in goals {
+                    *d.1.entry(g).or_default() += n;
+                }
+            }
+        }
+        for m in other.messages {
+            self.messages
+                .entry((m.workflow, m.channel, m.message))
+                .or_default()
+                .sent += m.counts.sent;
+        }
+    }
+
+    /// The counts alone (what [`Tally::merge`] adds), to send elsewhere.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            workflows: self.workflows.clone(),
+            arms: self
+                .arms
+                .iter()
+                .map(|((workflow, split, arm), counts)| ArmEntry {
+                    workflow: workflow.clone(),
+                    split: split.clone(),
+                    arm: arm.clone(),
+                    counts: counts.clone(),
+                })
+                .collect(),
+            messages: self
+                .messages
+                .iter()
+                .map(|((workflow, channel, message), counts)| MessageRow {
+                    workflow: workflow.clone(),
+                    channel: channel.clone(),
+                    message: message.clone(),
+                    counts: counts.clone(),
+                })
+                .collect(),
+        }
+    }
+
     /// What the counts say.
     pub fn report(&self) -> Report {
         let workflows = self
@@ -529,8 +592,28 @@ fn series(c: &ArmCounts, goal: &str) -> Vec<DayRate> {
         .collect()
 }
 
+/// A tally's counts, as one partition sends them to be merged.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Counts {
+    /// Per workflow.
+    pub workflows: BTreeMap<String, WorkflowCounts>,
+    /// Per arm.
+    arms: Vec<ArmEntry>,
+    /// Per message.
+    pub messages: Vec<MessageRow>,
+}
+
+/// One arm's counts.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+struct ArmEntry {
+    workflow: String,
+    split: String,
+    arm: String,
+    counts: ArmCounts,
+}
+
 /// Everything measured.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Report {
     /// Per workflow.
     pub workflows: Vec<WorkflowRow>,
@@ -541,7 +624,7 @@ pub struct Report {
 }
 
 /// A workflow's counts.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct WorkflowRow {
     /// The workflow.
     pub workflow: String,
@@ -551,7 +634,7 @@ pub struct WorkflowRow {
 }
 
 /// An arm's counts and results.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ArmRow {
     /// The workflow.
     pub workflow: String,
@@ -570,7 +653,7 @@ pub struct ArmRow {
 }
 
 /// An arm's conversion to one goal.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct GoalRow {
     /// The goal.
     pub goal: String,
@@ -584,7 +667,7 @@ pub struct GoalRow {
 }
 
 /// A cumulative rate at the end of a day.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct DayRate {
     /// The day (UTC).
     pub day: NaiveDate,
@@ -594,7 +677,7 @@ pub struct DayRate {
 }
 
 /// A message's counts.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct MessageRow {
     /// The workflow.
     pub workflow: String,
@@ -678,6 +761,30 @@ mod tests {
         let r = t.report();
         assert_eq!(r.arms[0].goals[0].rate.converted, 0);
         assert_eq!(r.workflows[0].counts.goals["g"], 1);
+    }
+
+    #[test]
+    fn tallies_of_different_profiles_merge_into_one() {
+        let lines = [
+            json!({"kind": "entered", "time": "2026-01-01T10:00:00Z", "profile": "u1", "workflow": "w"}),
+            json!({"kind": "arm", "profile": "u1", "workflow": "w", "split": "s", "arm": "a"}),
+            json!({"kind": "goal", "time": "2026-01-01T11:00:00Z", "profile": "u1", "workflow": "w", "goal": "g"}),
+        ];
+        let mut one = Tally::new();
+        feed(&mut one, &lines);
+        let mut two = Tally::new();
+        feed(&mut two, &lines);
+        let wire: Counts =
+            serde_json::from_value(serde_json::to_value(two.counts()).unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{e}"));
+        one.merge(wire);
+        let r = one.report();
+        assert_eq!(r.workflows[0].counts.entered, 2);
+        assert_eq!(
+            (r.arms[0].entered, r.arms[0].goals[0].rate.converted),
+            (2, 2)
+        );
+        assert_eq!(r.arms[0].goals[0].series[0].rate.entered, 2);
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub const TAU: f64 = 0.05;
 pub const MIN_ENTRIES: u64 = 30;
 
 /// A conversion rate: `converted` of `entered`.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rate {
     /// Entries.
     pub entered: u64,
@@ -83,7 +83,7 @@ impl Rate {
 }
 
 /// What the comparison of an arm with the control says so far.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Too few entries or conversions to say anything.
@@ -97,7 +97,7 @@ pub enum Decision {
 }
 
 /// An arm against the control.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Comparison {
     /// `rate − control rate`, absolute.
     pub difference: f64,

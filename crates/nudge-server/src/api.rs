@@ -24,6 +24,9 @@ pub enum Query {
     Versions,
     /// Hands a parked message to its provider again.
     Retry(String),
+    /// Journeys, arms and messages counted over the partition's record log
+    /// (a scan of it).
+    Measure,
 }
 
 fn time(t: DateTime<Utc>) -> Json {
@@ -192,6 +195,26 @@ pub fn stats_of_log(store: &SledStore) -> Result<BTreeMap<String, WorkflowStats>
         next = last + 1;
     }
     Ok(stats)
+}
+
+/// The measurement counts of a partition's record log (see
+/// `nudge_measure`), as JSON.
+pub fn measure_log(store: &SledStore) -> Result<Json, String> {
+    let mut tally = nudge_measure::Tally::new();
+    let mut next = 0;
+    loop {
+        let batch = store.records_from(next, 4096).map_err(|e| e.to_string())?;
+        let Some(&(last, _)) = batch.last() else {
+            break;
+        };
+        for (_, line) in &batch {
+            if let Ok(v) = serde_json::from_str::<Json>(line) {
+                tally.json(&v);
+            }
+        }
+        next = last + 1;
+    }
+    serde_json::to_value(tally.counts()).map_err(|e| e.to_string())
 }
 
 /// One workflow's counts as the read API sums them over partitions

@@ -92,6 +92,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/profiles/{id}", get(api_profile))
         .route("/api/workflows", get(api_workflows))
         .route("/api/versions", get(api_versions))
+        .route("/api/report", get(api_report))
         .route(
             "/api/deploy",
             post(api_deploy).layer(DefaultBodyLimit::max(MAX_MODULE_BYTES)),
@@ -241,6 +242,27 @@ async fn api_workflows(State(state): State<Arc<AppState>>, headers: HeaderMap) -
                 }
             }
             (StatusCode::OK, Json(json!({ "workflows": total }))).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// `GET /api/report` (admin): what `nudge report` prints, over every
+/// partition's record log.
+async fn api_report(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = not_admin(&state, &headers) {
+        return r;
+    }
+    match ask(&state, None, Query::Measure).await {
+        Ok(parts) => {
+            let mut tally = nudge_measure::Tally::new();
+            for part in parts {
+                match serde_json::from_value::<nudge_measure::Counts>(part) {
+                    Ok(counts) => tally.merge(counts),
+                    Err(e) => return refuse(&state, Refusal::new(500, "internal", e.to_string())),
+                }
+            }
+            (StatusCode::OK, Json(tally.report())).into_response()
         }
         Err(r) => r,
     }

@@ -499,6 +499,7 @@ impl Partition<'_> {
                 serde_json::to_value(&self.stats).map_err(|e| e.to_string())
             }
             Query::Versions => api::versions(&self.engine),
+            Query::Measure => api::measure_log(self.engine.store()),
             Query::Retry(send_id) => match self.outbox.resend(&send_id, self.engine.store()) {
                 Ok(true) => Ok(serde_json::json!({"success": true})),
                 Ok(false) => Ok(serde_json::Value::Null),

@@ -102,7 +102,7 @@ pub fn run(args: &Args) -> Exit {
 }
 
 /// The admin token in a data folder's `keys.json`.
-fn read_token(data: &std::path::Path) -> Result<String, String> {
+pub(crate) fn read_token(data: &std::path::Path) -> Result<String, String> {
     let path = nudge_server::keys::path(data);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         format!(

@@ -16,8 +16,24 @@ use crate::exit::Exit;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// A record log: what `nudge simulate --records --format jsonl`
-    /// writes (`-` reads standard input).
-    pub records: PathBuf,
+    /// writes (`-` reads standard input). Without one, --server is read.
+    #[arg(required_unless_present = "server")]
+    pub records: Option<PathBuf>,
+    /// A running `nudge serve` to read instead (its `GET /api/report`).
+    #[arg(long, value_name = "URL", conflicts_with = "records")]
+    pub server: Option<String>,
+    /// The server's admin token (default: the one in the data folder's
+    /// `keys.json`, see --data).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "NUDGE_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// The server's data folder, to read the admin token from.
+    #[arg(long, value_name = "DIR", default_value = ".nudge", env = "NUDGE_DATA")]
+    pub data: PathBuf,
     /// How to print the results.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
@@ -32,13 +48,70 @@ pub enum ReportFormat {
     Json,
 }
 
+/// The report of a running server.
+fn from_server(args: &Args, server: &str) -> Result<Report, String> {
+    let token = match &args.token {
+        Some(t) => t.clone(),
+        None => crate::command::deploy::read_token(&args.data)?,
+    };
+    let url = format!("{}/api/report", server.trim_end_matches('/'));
+    let response = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(600))
+        .build()
+        .map_err(|e| format!("cannot make an HTTP client: {e}"))?
+        .get(&url)
+        .bearer_auth(token)
+        .send()
+        .map_err(|e| format!("cannot reach the server at {server}: {e}"))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .map_err(|e| format!("cannot read the server's answer: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("the server refused ({status}): {}", text.trim()));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("the server's report is not one: {e}"))
+}
+
+/// Prints a report as `format` says.
+fn print(report: &Report, format: ReportFormat) -> Result<(), std::io::Error> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        ReportFormat::Table => write_report(&mut out, report),
+        ReportFormat::Json => serde_json::to_writer_pretty(&mut out, report)
+            .map_err(std::io::Error::other)
+            .and_then(|()| writeln!(out)),
+    }
+}
+
 /// Runs `nudge report`.
 pub fn run(args: &Args) -> Exit {
-    let name = args.records.display().to_string();
+    if let Some(server) = &args.server {
+        let report = match from_server(args, server) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Failure;
+            }
+        };
+        return match print(&report, args.format) {
+            Ok(()) => Exit::Ok,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok,
+            Err(e) => {
+                eprintln!("error: cannot write the report: {e}");
+                Exit::Failure
+            }
+        };
+    }
+    let Some(records) = &args.records else {
+        eprintln!("error: give a record log, or --server");
+        return Exit::Failure;
+    };
+    let name = records.display().to_string();
     let reader: Box<dyn std::io::BufRead> = if name == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        match std::fs::File::open(&args.records) {
+        match std::fs::File::open(records) {
             Ok(f) => Box::new(std::io::BufReader::new(f)),
             Err(e) => {
                 eprintln!("error: cannot read `{name}`: {e}");
@@ -72,14 +145,7 @@ pub fn run(args: &Args) -> Exit {
         }
     }
     let report = tally.report();
-    let mut out = std::io::stdout().lock();
-    let written = match args.format {
-        ReportFormat::Table => write_report(&mut out, &report),
-        ReportFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(std::io::Error::other)
-            .and_then(|()| writeln!(out)),
-    };
-    if let Err(e) = written {
+    if let Err(e) = print(&report, args.format) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("error: cannot write the report: {e}");
             return Exit::Failure;
