@@ -8,7 +8,7 @@
 //! Λ = sqrt(V/(V+τ²))·exp(0.05²·τ²/(2V(V+τ²))) = 55.95, so the always-valid
 //! p-value is 1/Λ = 0.0179 < 0.05: `b` is better; the always-valid interval
 //! of the difference is +0.5 to +9.5 points.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
 
@@ -100,4 +100,92 @@ fn lines_that_are_not_records_are_named_and_skipped() {
     );
     assert!(stderr.contains("2 lines of"), "{stderr}");
     assert!(table.contains("onboarding"), "the rest is still reported");
+}
+
+/// A log over two weeks: 100 entries a day in each arm, the control
+/// converting at 10% and `b` at 14%, each conversion a day after entry.
+fn log_over_days() -> String {
+    let mut lines = Vec::new();
+    let mut n = 0;
+    for day in 1..=14 {
+        for i in 0..200 {
+            n += 1;
+            let profile = format!("u{n}");
+            let arm = if i % 2 == 0 { "control" } else { "b" };
+            let t = format!("2026-03-{day:02}T10:00:00Z");
+            lines.push(
+                json!({"kind": "entered", "time": t, "profile": profile, "workflow": "onboarding"}),
+            );
+            lines.push(json!({"kind": "arm", "time": t, "profile": profile, "workflow": "onboarding", "split": "subject", "arm": arm}));
+            let rate = if arm == "control" { 10 } else { 14 };
+            if (i / 2) % 100 < rate {
+                let t = format!("2026-03-{:02}T10:00:00Z", day + 1);
+                lines.push(json!({"kind": "goal", "time": t, "profile": profile, "workflow": "onboarding", "goal": "activated"}));
+            }
+        }
+    }
+    lines.iter().map(|l| l.to_string() + "\n").collect()
+}
+
+#[test]
+fn the_html_report_opens_in_a_real_browser_with_its_charts() {
+    let (code, page, stderr) = report("html", &log_over_days());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(page.starts_with("<!doctype html>"), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.html");
+    std::fs::write(&file, &page).unwrap();
+
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok());
+    let Some(chromium) = chromium else {
+        let message = "no Chromium to open the report in (skipping; see .ci/run)";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{message}");
+        }
+        eprintln!("{message}");
+        return;
+    };
+    let url = format!("file://{}", file.display());
+    let headless = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+    ];
+    // The DOM as the browser built it: the charts are there, one line and
+    // one band per arm.
+    let dom = Command::new(chromium)
+        .args(headless)
+        .args(["--dump-dom", &url])
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("<h1>Nudge report</h1>"), "{dom}");
+    assert_eq!(dom.matches("class=\"rate\"").count(), 2, "{dom}");
+    assert_eq!(dom.matches("class=\"band\"").count(), 2, "{dom}");
+    assert!(
+        dom.contains("better"),
+        "the 14% arm is decided better over two weeks"
+    );
+    // A screenshot, kept beside the build as the run's artifact.
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("nudge-report.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = Command::new(chromium)
+        .args(headless)
+        .arg(format!("--screenshot={}", shot.display()))
+        .args(["--window-size=1280,1400", &url])
+        .output()
+        .unwrap();
+    let png = std::fs::read(&shot).unwrap_or_else(|e| {
+        panic!(
+            "no screenshot at {}: {e}\n{}",
+            shot.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    assert!(png.len() > 20_000, "a blank page? {} bytes", png.len());
+    eprintln!("screenshot: {}", shot.display());
 }

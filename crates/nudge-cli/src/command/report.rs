@@ -46,6 +46,9 @@ pub enum ReportFormat {
     Table,
     /// One JSON document (`workflows`, `arms`, `messages`).
     Json,
+    /// A self-contained HTML page: the tables, and per split and goal a
+    /// chart of each arm's conversion over time with its interval.
+    Html,
 }
 
 /// The report of a running server.
@@ -81,7 +84,185 @@ fn print(report: &Report, format: ReportFormat) -> Result<(), std::io::Error> {
         ReportFormat::Json => serde_json::to_writer_pretty(&mut out, report)
             .map_err(std::io::Error::other)
             .and_then(|()| writeln!(out)),
+        ReportFormat::Html => out.write_all(html(report).as_bytes()),
     }
+}
+
+/// Text safe in HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Colours of the arms in a chart, the control's first.
+const COLOURS: [&str; 6] = [
+    "#6b7280", "#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed",
+];
+
+/// A chart of the arms of one split for one goal: each arm's cumulative
+/// conversion rate at the end of each day, with its 95% interval as a band.
+fn chart(arms: &[&ArmRow], goal: &str) -> String {
+    let (w, h, left, bottom, top, right) = (640.0, 240.0, 48.0, 28.0, 12.0, 12.0);
+    let series: Vec<(&ArmRow, &Vec<nudge_measure::DayRate>)> = arms
+        .iter()
+        .filter_map(|a| Some((*a, &a.goals.iter().find(|g| g.goal == goal)?.series)))
+        .collect();
+    let mut days: Vec<chrono::NaiveDate> = series
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|d| d.day))
+        .collect();
+    days.sort();
+    days.dedup();
+    let max = series
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|d| d.rate.high))
+        .fold(0.01_f64, f64::max)
+        .min(1.0);
+    let x = |day: chrono::NaiveDate| {
+        let i = days.iter().position(|d| *d == day).unwrap_or(0) as f64;
+        let n = (days.len().max(2) - 1) as f64;
+        left + (w - left - right) * i / n
+    };
+    let y = |v: f64| top + (h - top - bottom) * (1.0 - v / max);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"conversion to {} over time\">",
+        esc(goal)
+    );
+    for k in 0..=4 {
+        let v = max * f64::from(k) / 4.0;
+        svg.push_str(&format!(
+            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e5e7eb\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{:.1}%</text>",
+            w - right,
+            left - 4.0,
+            y(v) + 3.0,
+            v * 100.0,
+            y = y(v)
+        ));
+    }
+    if let (Some(first), Some(last)) = (days.first(), days.last()) {
+        svg.push_str(&format!(
+            "<text x=\"{left}\" y=\"{}\" font-size=\"10\">{first}</text><text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{last}</text>",
+            h - 8.0,
+            w - right,
+            h - 8.0
+        ));
+    }
+    for (i, (arm, s)) in series.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        if s.is_empty() {
+            continue;
+        }
+        let upper: Vec<String> = s
+            .iter()
+            .map(|d| format!("{:.1},{:.1}", x(d.day), y(d.rate.high)))
+            .collect();
+        let lower: Vec<String> = s
+            .iter()
+            .rev()
+            .map(|d| format!("{:.1},{:.1}", x(d.day), y(d.rate.low)))
+            .collect();
+        svg.push_str(&format!(
+            "<polygon points=\"{} {}\" fill=\"{colour}\" fill-opacity=\"0.15\" class=\"band\"/>",
+            upper.join(" "),
+            lower.join(" ")
+        ));
+        let line: Vec<String> = s
+            .iter()
+            .map(|d| format!("{:.1},{:.1}", x(d.day), y(d.rate.rate)))
+            .collect();
+        svg.push_str(&format!(
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" class=\"rate\" data-arm=\"{}\"/>",
+            line.join(" "),
+            esc(&arm.arm)
+        ));
+    }
+    svg.push_str("</svg>");
+    let legend: Vec<String> = series
+        .iter()
+        .enumerate()
+        .map(|(i, (a, _))| {
+            format!(
+                "<span><i style=\"background:{}\"></i>{}{}</span>",
+                COLOURS[i % COLOURS.len()],
+                esc(&a.arm),
+                if a.control && a.arm != "control" {
+                    " (control)"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect();
+    format!(
+        "<figure>{svg}<figcaption>{}</figcaption></figure>",
+        legend.join(" ")
+    )
+}
+
+/// A table as HTML.
+fn html_table<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let mut t = String::from("<table>");
+    for (i, row) in rows.iter().enumerate() {
+        t.push_str("<tr>");
+        for cell in row.as_ref() {
+            let tag = if i == 0 { "th" } else { "td" };
+            t.push_str(&format!("<{tag}>{}</{tag}>", esc(cell)));
+        }
+        t.push_str("</tr>");
+    }
+    t.push_str("</table>");
+    t
+}
+
+/// The report as a self-contained HTML page.
+fn html(r: &Report) -> String {
+    let mut body = String::new();
+    body.push_str("<h2>Workflows</h2>");
+    body.push_str(&html_table(&workflow_rows(r)));
+    let mut splits: Vec<(String, String)> = r
+        .arms
+        .iter()
+        .map(|a| (a.workflow.clone(), a.split.clone()))
+        .collect();
+    splits.dedup();
+    for (workflow, split) in &splits {
+        let arms: Vec<&ArmRow> = r
+            .arms
+            .iter()
+            .filter(|a| a.workflow == *workflow && a.split == *split)
+            .collect();
+        body.push_str(&format!(
+            "<section class=\"split\"><h2>{} / split {}</h2>",
+            esc(workflow),
+            esc(split)
+        ));
+        let rows = arm_rows(&arms);
+        body.push_str(&html_table(&rows));
+        let goals: Vec<String> = arms
+            .first()
+            .map(|a| a.goals.iter().map(|g| g.goal.clone()).collect())
+            .unwrap_or_default();
+        for goal in goals {
+            body.push_str(&format!("<h3>Conversion to {} over time</h3>", esc(&goal)));
+            body.push_str(&chart(&arms, &goal));
+        }
+        body.push_str("</section>");
+    }
+    if !r.messages.is_empty() {
+        body.push_str("<h2>Messages</h2>");
+        body.push_str(&html_table(&message_rows(r)));
+    }
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Nudge report</title><style>\
+body{{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#111827}}\
+table{{border-collapse:collapse;margin:.5rem 0 1rem}}\
+td,th{{border-bottom:1px solid #e5e7eb;padding:.25rem .75rem;text-align:left;white-space:nowrap}}\
+th{{font-weight:600;background:#f9fafb}}\
+figcaption span{{margin-right:1rem}}figcaption i{{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle}}\
+</style></head><body><h1>Nudge report</h1>{body}<p><small>Rates with 95% Wilson intervals; differences with always-valid 95% intervals (mSPRT, see docs/measurement.md).</small></p></body></html>\n"
+    )
 }
 
 /// Runs `nudge report`.
@@ -210,8 +391,8 @@ fn versus(arm: &ArmRow, goal: usize) -> (String, String) {
     (difference, decision)
 }
 
-/// The three tables.
-fn write_report(out: &mut dyn std::io::Write, r: &Report) -> std::io::Result<()> {
+/// The workflow table's rows, header first.
+fn workflow_rows(r: &Report) -> Vec<[String; 6]> {
     let mut rows = vec![[
         "WORKFLOW",
         "ENTERED",
@@ -237,86 +418,103 @@ fn write_report(out: &mut dyn std::io::Write, r: &Report) -> std::io::Result<()>
             goals.join(", "),
         ]);
     }
-    write_rows(out, &rows)?;
+    rows
+}
+
+/// The arm table's rows, header first: a row per arm and goal, the split
+/// named on its first row.
+fn arm_rows(arms: &[&ArmRow]) -> Vec<[String; 9]> {
+    let mut rows = vec![[
+        "SPLIT",
+        "ARM",
+        "ENTERED",
+        "MESSAGES",
+        "GOAL",
+        "CONVERTED",
+        "RATE (95%)",
+        "VS CONTROL (always valid 95%)",
+        "DECISION",
+    ]
+    .map(str::to_owned)];
+    let mut last_split = String::new();
+    for a in arms {
+        let split = format!("{}/{}", a.workflow, a.split);
+        let shown = if split == last_split {
+            String::new()
+        } else {
+            split.clone()
+        };
+        last_split = split;
+        if a.goals.is_empty() {
+            rows.push([
+                shown,
+                a.arm.clone(),
+                a.entered.to_string(),
+                a.messages.to_string(),
+                "-".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                if a.control {
+                    "control".into()
+                } else {
+                    String::new()
+                },
+            ]);
+            continue;
+        }
+        for (i, g) in a.goals.iter().enumerate() {
+            let (difference, decision) = versus(a, i);
+            let first = i == 0;
+            rows.push([
+                if first { shown.clone() } else { String::new() },
+                if first { a.arm.clone() } else { String::new() },
+                if first {
+                    a.entered.to_string()
+                } else {
+                    String::new()
+                },
+                if first {
+                    a.messages.to_string()
+                } else {
+                    String::new()
+                },
+                g.goal.clone(),
+                g.rate.converted.to_string(),
+                rate(&g.rate),
+                difference,
+                decision,
+            ]);
+        }
+    }
+    rows
+}
+
+/// The message table's rows, header first.
+fn message_rows(r: &Report) -> Vec<[String; 4]> {
+    let mut rows = vec![["WORKFLOW", "CHANNEL", "MESSAGE", "SENT"].map(str::to_owned)];
+    for m in &r.messages {
+        rows.push([
+            m.workflow.clone(),
+            m.channel.clone(),
+            m.message.clone(),
+            m.counts.sent.to_string(),
+        ]);
+    }
+    rows
+}
+
+/// The three tables.
+fn write_report(out: &mut dyn std::io::Write, r: &Report) -> std::io::Result<()> {
+    write_rows(out, &workflow_rows(r))?;
     if !r.arms.is_empty() {
         writeln!(out)?;
-        let mut rows = vec![[
-            "SPLIT",
-            "ARM",
-            "ENTERED",
-            "MESSAGES",
-            "GOAL",
-            "CONVERTED",
-            "RATE (95%)",
-            "VS CONTROL (always valid 95%)",
-            "DECISION",
-        ]
-        .map(str::to_owned)];
-        let mut last_split = String::new();
-        for a in &r.arms {
-            let split = format!("{}/{}", a.workflow, a.split);
-            let shown = if split == last_split {
-                String::new()
-            } else {
-                split.clone()
-            };
-            last_split = split;
-            if a.goals.is_empty() {
-                rows.push([
-                    shown,
-                    a.arm.clone(),
-                    a.entered.to_string(),
-                    a.messages.to_string(),
-                    "-".into(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    if a.control {
-                        "control".into()
-                    } else {
-                        String::new()
-                    },
-                ]);
-                continue;
-            }
-            for (i, g) in a.goals.iter().enumerate() {
-                let (difference, decision) = versus(a, i);
-                let first = i == 0;
-                rows.push([
-                    if first { shown.clone() } else { String::new() },
-                    if first { a.arm.clone() } else { String::new() },
-                    if first {
-                        a.entered.to_string()
-                    } else {
-                        String::new()
-                    },
-                    if first {
-                        a.messages.to_string()
-                    } else {
-                        String::new()
-                    },
-                    g.goal.clone(),
-                    g.rate.converted.to_string(),
-                    rate(&g.rate),
-                    difference,
-                    decision,
-                ]);
-            }
-        }
-        write_rows(out, &rows)?;
+        let arms: Vec<&ArmRow> = r.arms.iter().collect();
+        write_rows(out, &arm_rows(&arms))?;
     }
     if !r.messages.is_empty() {
         writeln!(out)?;
-        let mut rows = vec![["WORKFLOW", "CHANNEL", "MESSAGE", "SENT"].map(str::to_owned)];
-        for m in &r.messages {
-            rows.push([
-                m.workflow.clone(),
-                m.channel.clone(),
-                m.message.clone(),
-                m.counts.sent.to_string(),
-            ]);
-        }
-        write_rows(out, &rows)?;
+        write_rows(out, &message_rows(r))?;
     }
     Ok(())
 }
