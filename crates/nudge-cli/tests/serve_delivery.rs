@@ -766,9 +766,23 @@ fn opens_and_clicks_come_back_as_events_a_flow_branches_on_and_counts_as_goals()
     // Opened twice: the flow hears of it once.
     assert_eq!(http.get(&pixel).send().unwrap().status(), 200);
     let (_, w) = server.api("/api/workflows", Some(&server.admin));
+    let (_, report) = server.api("/api/report", Some(&server.admin));
     let sent = serve_common::messages(server.stop());
     drop(smtp);
     assert_eq!(w["workflows"]["welcome"]["goals"], 1, "{w}");
+    // Engagement: the email opened (twice, counted once) and clicked.
+    let email = report["engagement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["channel"] == "email")
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    assert_eq!(
+        (&email["sent"], &email["opened"], &email["clicked"]),
+        (&json!(1), &json!(1), &json!(1)),
+        "{email}"
+    );
     let in_app: Vec<&str> = sent
         .iter()
         .filter(|m| m["channel"] == "in_app")

@@ -266,6 +266,31 @@ fn provider_reports_come_back_as_events_and_consent() {
         .send()
         .unwrap();
     assert_eq!(bad.status().as_u16(), 400);
+
+    // Engagement per message, whether or not the flows declare the events.
+    let (status, report) = server.api("/api/report", Some(&server.admin));
+    assert_eq!(status, 200, "{report}");
+    let offer = report["engagement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["workflow"] == "offer" && m["channel"] == "sms")
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    assert_eq!(offer["sent"], 2, "{offer}");
+    assert_eq!(offer["delivered"], 1, "one `delivered` callback: {offer}");
+    assert_eq!(offer["bounced"], 1, "one bounce report: {offer}");
+    let second = report["engagement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["workflow"] == "second_offer")
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    assert_eq!(
+        (second["sent"].as_u64(), second["suppressed"].as_u64()),
+        (Some(1), Some(1))
+    );
     server.stop();
 
     // Every event counted once: one goodbye per unsubscribe.

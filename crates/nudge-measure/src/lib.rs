@@ -537,6 +537,7 @@ impl Tally {
             workflows,
             arms,
             messages,
+            engagement: Vec::new(),
         }
     }
 }
@@ -612,6 +613,34 @@ struct ArmEntry {
     counts: ArmCounts,
 }
 
+/// One message's engagement after it was sent (from a server: providers'
+/// reports and email tracking).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MessageEngagement {
+    /// The workflow.
+    pub workflow: String,
+    /// The channel.
+    pub channel: String,
+    /// The template (empty for an inline message).
+    pub template: String,
+    /// Taken by the provider.
+    pub sent: u64,
+    /// Refused for good.
+    pub failed: u64,
+    /// Not sent: unsubscribed, or the journey exited.
+    pub suppressed: u64,
+    /// Reported delivered.
+    pub delivered: u64,
+    /// Reported bounced.
+    pub bounced: u64,
+    /// Reported as a complaint.
+    pub complained: u64,
+    /// Opened (email's pixel).
+    pub opened: u64,
+    /// A link clicked.
+    pub clicked: u64,
+}
+
 /// Everything measured.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Report {
@@ -621,6 +650,10 @@ pub struct Report {
     pub arms: Vec<ArmRow>,
     /// Per message (template, or inline message).
     pub messages: Vec<MessageRow>,
+    /// Per message, what happened after it was sent (a server's report
+    /// only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engagement: Vec<MessageEngagement>,
 }
 
 /// A workflow's counts.

@@ -223,6 +223,14 @@ async fn apply_report(state: &AppState, r: &Report) -> Result<&'static str, Stri
     let profile = entry["profile"].as_str().unwrap_or_default().to_owned();
     let channel = entry["channel"].as_str().unwrap_or_default().to_owned();
     let mut properties = message_properties(&send_id, &entry);
+    state.engagement.note(
+        &send_id,
+        match r.kind {
+            Kind::Delivered => "delivered",
+            Kind::Bounced => "bounced",
+            Kind::Complained => "complained",
+        },
+    );
     match r.kind {
         Kind::Delivered => {
             let mid = format!("{}-{send_id}", events::DELIVERED);
@@ -338,6 +346,11 @@ pub async fn twilio_status(
     let status = field(&fields, "MessageStatus");
     let send_id = hit.properties["send_id"].as_str().unwrap_or_default();
     let mut properties = hit.properties.clone();
+    match status {
+        "delivered" => state.engagement.note(send_id, "delivered"),
+        "undelivered" | "failed" => state.engagement.note(send_id, "bounced"),
+        _ => {}
+    }
     let applied = match status {
         "delivered" => {
             let mid = format!("{}-{send_id}", events::DELIVERED);

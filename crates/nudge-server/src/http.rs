@@ -48,6 +48,8 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Where delivery outcomes are written.
     pub outcomes: std::path::PathBuf,
+    /// What happened to messages after they were sent.
+    pub engagement: crate::engagement::Engagement,
     /// Opens and clicks of emails.
     pub tracking: crate::tracking::Tracking,
     /// Request limits.
@@ -262,7 +264,14 @@ async fn api_report(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
                     Err(e) => return refuse(&state, Refusal::new(500, "internal", e.to_string())),
                 }
             }
-            (StatusCode::OK, Json(tally.report())).into_response()
+            let mut report = tally.report();
+            let dir = state.outcomes.clone();
+            match tokio::task::spawn_blocking(move || crate::engagement::per_message(&dir)).await {
+                Ok(Ok(e)) => report.engagement = e,
+                Ok(Err(e)) => return refuse(&state, Refusal::new(500, "internal", e)),
+                Err(e) => return refuse(&state, Refusal::new(500, "internal", e.to_string())),
+            }
+            (StatusCode::OK, Json(report)).into_response()
         }
         Err(r) => r,
     }
@@ -594,6 +603,8 @@ async fn clicked(
 /// click: the message id says so).
 async fn track_hit(state: &AppState, event: &str, hit: crate::tracking::Hit, url: Option<&str>) {
     let send_id = hit.properties["send_id"].as_str().unwrap_or_default();
+    let kind = if url.is_some() { "clicked" } else { "opened" };
+    state.engagement.note(send_id, kind);
     let message_id = match (url, &hit.link) {
         (Some(_), Some(link)) => format!("{event}-{send_id}-{link}"),
         _ => format!("{event}-{send_id}"),

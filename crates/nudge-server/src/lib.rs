@@ -15,6 +15,7 @@
 pub mod api;
 pub mod consent;
 pub mod delivery;
+pub mod engagement;
 pub mod events;
 pub mod feedback;
 pub mod http;
@@ -207,6 +208,7 @@ pub fn serve(
         public_url: public_url.clone(),
         stopping: tokio::sync::watch::channel(false).0,
         outcomes: outcomes.clone(),
+        engagement: engagement::Engagement::new(&outcomes),
         tracking,
         deploying: tokio::sync::Mutex::new(()),
         limits: config.limits,

@@ -254,6 +254,10 @@ fn html(r: &Report) -> String {
         body.push_str("<h2>Messages</h2>");
         body.push_str(&html_table(&message_rows(r)));
     }
+    if !r.engagement.is_empty() {
+        body.push_str("<h2>After sending</h2>");
+        body.push_str(&html_table(&engagement_rows(r)));
+    }
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Nudge report</title><style>\
 body{{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#111827}}\
@@ -504,7 +508,52 @@ fn message_rows(r: &Report) -> Vec<[String; 4]> {
     rows
 }
 
-/// The three tables.
+/// A count and its share of `of`: `12 (34.5%)`.
+fn share(n: u64, of: u64) -> String {
+    if of == 0 || n == 0 {
+        n.to_string()
+    } else {
+        format!("{n} ({:.1}%)", n as f64 * 100.0 / of as f64)
+    }
+}
+
+/// The engagement table's rows, header first.
+fn engagement_rows(r: &Report) -> Vec<[String; 10]> {
+    let mut rows = vec![[
+        "WORKFLOW",
+        "CHANNEL",
+        "TEMPLATE",
+        "SENT",
+        "FAILED",
+        "SUPPRESSED",
+        "DELIVERED",
+        "BOUNCED",
+        "OPENED",
+        "CLICKED",
+    ]
+    .map(str::to_owned)];
+    for m in &r.engagement {
+        rows.push([
+            m.workflow.clone(),
+            m.channel.clone(),
+            if m.template.is_empty() {
+                "(inline)".to_owned()
+            } else {
+                m.template.clone()
+            },
+            m.sent.to_string(),
+            m.failed.to_string(),
+            m.suppressed.to_string(),
+            share(m.delivered, m.sent),
+            share(m.bounced, m.sent),
+            share(m.opened, m.sent),
+            share(m.clicked, m.sent),
+        ]);
+    }
+    rows
+}
+
+/// The tables.
 fn write_report(out: &mut dyn std::io::Write, r: &Report) -> std::io::Result<()> {
     write_rows(out, &workflow_rows(r))?;
     if !r.arms.is_empty() {
@@ -515,6 +564,10 @@ fn write_report(out: &mut dyn std::io::Write, r: &Report) -> std::io::Result<()>
     if !r.messages.is_empty() {
         writeln!(out)?;
         write_rows(out, &message_rows(r))?;
+    }
+    if !r.engagement.is_empty() {
+        writeln!(out)?;
+        write_rows(out, &engagement_rows(r))?;
     }
     Ok(())
 }
