@@ -21,6 +21,27 @@ function activate(context) {
   client = new LanguageClient("nudge", "Nudge", serverOptions, clientOptions);
   client.start();
   context.subscriptions.push({ dispose: () => client && client.stop() });
+  // "Nudge: Show workflow graph": the server's `nudge.graph` (Mermaid)
+  // for the project of the file in the editor, opened beside it.
+  context.subscriptions.push(
+    vscode.commands.registerCommand("nudge.showGraph", async () => {
+      const editor = vscode.window.activeTextEditor;
+      if (!editor || editor.document.languageId !== "flow") {
+        vscode.window.showInformationMessage("Open a .flow file to draw its workflows.");
+        return;
+      }
+      try {
+        const text = await client.sendRequest("workspace/executeCommand", {
+          command: "nudge.graph",
+          arguments: [editor.document.uri.toString()],
+        });
+        const doc = await vscode.workspace.openTextDocument({ language: "mermaid", content: text });
+        await vscode.window.showTextDocument(doc, vscode.ViewColumn.Beside);
+      } catch (e) {
+        vscode.window.showErrorMessage(`Nudge: ${e.message || e}`);
+      }
+    })
+  );
 }
 
 function deactivate() {

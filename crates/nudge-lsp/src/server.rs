@@ -29,6 +29,11 @@ use crate::{completion, convert, fixes, formatting, navigate, symbols};
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
+/// `workspace/executeCommand` `nudge.graph`, with the arguments `[URI]` or
+/// `[URI, WORKFLOW]`: the Mermaid graph of the workflows of the project
+/// the document belongs to (see `nudge graph`), as a string.
+pub const GRAPH_COMMAND: &str = "nudge.graph";
+
 /// Runs the server on stdin and stdout until the client says `exit`.
 pub fn run_stdio() -> Result<()> {
     let (connection, io_threads) =
@@ -51,6 +56,10 @@ pub fn run(connection: &Connection) -> Result<()> {
         }),
         document_formatting_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
+        execute_command_provider: Some(lsp_types::ExecuteCommandOptions {
+            commands: vec![GRAPH_COMMAND.to_owned()],
+            ..lsp_types::ExecuteCommandOptions::default()
+        }),
         code_action_provider: Some(lsp_types::CodeActionProviderCapability::Options(
             lsp_types::CodeActionOptions {
                 code_action_kinds: Some(vec![lsp_types::CodeActionKind::QUICKFIX]),
@@ -322,12 +331,70 @@ impl Server<'_> {
             DocumentSymbolRequest::METHOD => params(request).map(|p| self.symbols(p)),
             Formatting::METHOD => params(request).and_then(|p| self.format(p)),
             CodeActionRequest::METHOD => params(request).map(|p| self.code_actions(p)),
+            lsp_types::request::ExecuteCommand::METHOD => {
+                params(request).and_then(|p| self.execute(p))
+            }
             method => Err((
                 ErrorCode::MethodNotFound,
                 format!("`{method}` is not supported"),
             )),
         };
         self.respond(id, result)
+    }
+
+    /// `workspace/executeCommand`.
+    fn execute(
+        &self,
+        p: lsp_types::ExecuteCommandParams,
+    ) -> std::result::Result<Value, (ErrorCode, String)> {
+        if p.command != GRAPH_COMMAND {
+            return Err((
+                ErrorCode::InvalidParams,
+                format!("no command `{}`; there is `{GRAPH_COMMAND}`", p.command),
+            ));
+        }
+        let uri: Uri = p
+            .arguments
+            .first()
+            .and_then(|a| a.as_str())
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| {
+                (
+                    ErrorCode::InvalidParams,
+                    format!("`{GRAPH_COMMAND}` takes a document URI (and a workflow)"),
+                )
+            })?;
+        let workflow = p.arguments.get(1).and_then(|a| a.as_str());
+        let files: Vec<_> = analysis::project_files(&uri, &self.buffers)
+            .into_iter()
+            .map(|f| f.source)
+            .collect();
+        let checked = nudge_check::check_project(&files, &nudge_check::FsLoader);
+        let has_errors = checked
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == nudge_syntax::Severity::Error);
+        let program = match &checked.program {
+            Some(p) if !has_errors => p,
+            _ => {
+                return Err((
+                    ErrorCode::RequestFailed,
+                    "the project has errors: fix them to draw it".to_owned(),
+                ))
+            }
+        };
+        let graphs =
+            nudge_check::graph::graphs(program, workflow, &std::collections::BTreeMap::new());
+        if graphs.is_empty() {
+            return Err((
+                ErrorCode::InvalidParams,
+                match workflow {
+                    Some(w) => format!("the project has no workflow `{w}`"),
+                    None => "the project has no workflow".to_owned(),
+                },
+            ));
+        }
+        Ok(Value::String(nudge_check::graph::to_mermaid(&graphs)))
     }
 
     /// Drops the cached analysis (after a handler panicked, it may be

@@ -478,6 +478,37 @@ fn related_places_in_other_files_come_as_related_information() {
 }
 
 #[test]
+fn the_graph_command_draws_the_project_of_a_document() {
+    let mut server = Server::start();
+    assert_eq!(
+        server.init["capabilities"]["executeCommandProvider"]["commands"],
+        json!(["nudge.graph"])
+    );
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let file = examples.canonicalize().unwrap().join("onboarding.flow");
+    let uri = uri(&file);
+    let mermaid = server.request(
+        "workspace/executeCommand",
+        json!({ "command": "nudge.graph", "arguments": [uri, "onboarding"] }),
+    );
+    let text = mermaid.as_str().unwrap();
+    assert!(text.starts_with("flowchart TD"), "{text}");
+    assert!(text.contains("split welcome_subject"), "{text}");
+    let missing = server.request_raw(
+        "workspace/executeCommand",
+        json!({ "command": "nudge.graph", "arguments": [uri, "nope"] }),
+    );
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no workflow `nope`"),
+        "{missing}"
+    );
+    assert!(server.shutdown());
+}
+
+#[test]
 fn the_examples_are_clean_in_the_editor_too() {
     let mut server = Server::start();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
