@@ -538,8 +538,19 @@ fn unsubscribed_profiles_get_no_marketing_email_but_still_transactional_and_link
         200
     );
     let o = wait_for_count(&data, 4);
+    // The unsubscribe counts for the message whose link it was.
+    let (_, report) = server.api("/api/report", Some(&server.admin));
     server.stop();
     drop(smtp);
+    let offer = report["engagement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["workflow"] == "offer")
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    assert_eq!(offer["unsubscribed"], 1, "{offer}");
+    assert!(url.contains("?m="), "{url}");
     assert_eq!(of("u2", "A deal"), 1, "{o:?}");
     assert_eq!(
         o.iter()

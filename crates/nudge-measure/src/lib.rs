@@ -639,6 +639,9 @@ pub struct MessageEngagement {
     pub opened: u64,
     /// A link clicked.
     pub clicked: u64,
+    /// Its unsubscribe link followed (email's one-click unsubscribe).
+    #[serde(default)]
+    pub unsubscribed: u64,
 }
 
 /// Everything measured.

@@ -322,7 +322,12 @@ pub fn parked(dir: &Path) -> Result<Vec<Json>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(format!("cannot read `{}`: {e}", dir.display())),
     };
-    let mut files: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+    // The outcome files only (not the marks, the reporters' positions or
+    // the engagement log beside them).
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| is_outcome_file(p))
+        .collect();
     files.sort();
     for file in files {
         let text = std::fs::read_to_string(&file)
@@ -345,6 +350,13 @@ pub fn parked(dir: &Path) -> Result<Vec<Json>, String> {
         .filter_map(|id| latest.remove(&id))
         .filter(|v| v["outcome"] == "parked")
         .collect())
+}
+
+/// Whether `path` is a partition's outcome file (`partition-N.jsonl`).
+pub fn is_outcome_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("partition-") && n.ends_with(".jsonl"))
 }
 
 /// Whether a file's last byte is not a newline.
@@ -765,6 +777,26 @@ fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parked_messages_are_read_from_the_outcome_files_only() {
+        let dir = std::env::temp_dir().join(format!("nudge-parked-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let parked_line = json!({"send_id": "ab", "outcome": "parked"}).to_string();
+        std::fs::write(dir.join("partition-0.jsonl"), parked_line + "\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The engagement log and a mark beside it name the same send.
+        std::fs::write(
+            dir.join("engagement.jsonl"),
+            json!({"send_id": "ab", "kind": "opened"}).to_string() + "\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.join("partition-0.reported"), "12\n").unwrap_or_else(|e| panic!("{e}"));
+        let p = parked(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0]["outcome"], "parked");
+    }
 
     #[test]
     fn a_limiter_spaces_attempts() {

@@ -3,12 +3,13 @@
 //!
 //! Providers' reports and the tracking pixel and links are appended to
 //! `deliveries/engagement.jsonl` (`{"send_id", "kind", "at"}`, `kind`
-//! being `delivered`, `bounced`, `complained`, `opened` or `clicked`) as
-//! they arrive, whether or not the project declares events for them. The
-//! read API joins them with the outcome files (which name each send's
-//! workflow, template and channel): per message, the sends taken by the
-//! provider, failed, suppressed, and those delivered, bounced, opened and
-//! clicked, each send counted once per kind.
+//! being `delivered`, `bounced`, `complained`, `opened`, `clicked` or
+//! `unsubscribed`) as they arrive, whether or not the project declares
+//! events for them. The read API joins them with the outcome files (which
+//! name each send's workflow, template and channel): per message, the
+//! sends taken by the provider, failed, suppressed, and those delivered,
+//! bounced, opened, clicked and unsubscribed from, each send counted once
+//! per kind.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead as _, Write as _};
@@ -89,11 +90,7 @@ pub fn per_message(dir: &Path) -> Result<Vec<MessageEngagement>, String> {
     let mut outcome_files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| Some(e.ok()?.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("partition-") && n.ends_with(".jsonl"))
-            })
+            .filter(|p| crate::delivery::is_outcome_file(p))
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(format!("cannot read `{}`: {e}", dir.display())),
@@ -149,6 +146,7 @@ pub fn per_message(dir: &Path) -> Result<Vec<MessageEngagement>, String> {
             "complained" => m.complained += 1,
             "opened" => m.opened += 1,
             "clicked" => m.clicked += 1,
+            "unsubscribed" => m.unsubscribed += 1,
             _ => {}
         }
     }

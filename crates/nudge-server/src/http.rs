@@ -546,7 +546,11 @@ async fn unsubscribe_page(
 }
 
 /// `POST /unsubscribe/TOKEN`: one-click unsubscribe (RFC 8058).
-async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+async fn unsubscribe(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    axum::extract::Query(query): QueryString,
+) -> Response {
     let Some((profile, channel)) = state.consent.verify(&token) else {
         return (
             StatusCode::NOT_FOUND,
@@ -556,7 +560,16 @@ async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<Strin
     };
     match crate::feedback::set_consent(&state, &profile, &channel, false, "unsubscribe_link").await
     {
-        Ok(_) => (StatusCode::OK, "unsubscribed\n").into_response(),
+        Ok(changed) => {
+            // The message whose link it was, when it says (a hex send id).
+            let message = query.get("m").filter(|m| {
+                !m.is_empty() && m.len() <= 32 && m.bytes().all(|b| b.is_ascii_hexdigit())
+            });
+            if let (true, Some(m)) = (changed, message) {
+                state.engagement.note(m, "unsubscribed");
+            }
+            (StatusCode::OK, "unsubscribed\n").into_response()
+        }
         Err(e) => refuse(&state, Refusal::new(500, "internal", e)),
     }
 }

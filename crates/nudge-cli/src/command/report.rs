@@ -518,7 +518,7 @@ fn share(n: u64, of: u64) -> String {
 }
 
 /// The engagement table's rows, header first.
-fn engagement_rows(r: &Report) -> Vec<[String; 10]> {
+fn engagement_rows(r: &Report) -> Vec<[String; 11]> {
     let mut rows = vec![[
         "WORKFLOW",
         "CHANNEL",
@@ -530,6 +530,7 @@ fn engagement_rows(r: &Report) -> Vec<[String; 10]> {
         "BOUNCED",
         "OPENED",
         "CLICKED",
+        "UNSUBSCRIBED",
     ]
     .map(str::to_owned)];
     for m in &r.engagement {
@@ -548,6 +549,7 @@ fn engagement_rows(r: &Report) -> Vec<[String; 10]> {
             share(m.bounced, m.sent),
             share(m.opened, m.sent),
             share(m.clicked, m.sent),
+            share(m.unsubscribed, m.sent),
         ]);
     }
     rows

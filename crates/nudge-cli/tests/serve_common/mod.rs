@@ -421,8 +421,10 @@ pub fn outcome_list(data: &Path) -> Vec<Value> {
     };
     for e in dir {
         let path = e.unwrap().path();
-        // The outcome files (not the delivery marks beside them).
-        if path.extension().is_none_or(|x| x != "jsonl") {
+        // The outcome files (not the marks, positions or engagement log
+        // beside them).
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name.starts_with("partition-") && name.ends_with(".jsonl")) {
             continue;
         }
         let text = std::fs::read_to_string(path).unwrap();

@@ -115,9 +115,12 @@ impl Provider for Smtp {
             .message_id(Some(format!("<{}@{}>", m.send_id, self.domain)));
         // Marketing email carries a one-click unsubscribe (RFC 8058).
         if let (false, Some(base)) = (m.transactional, self.public_url.get()) {
+            // `m` names the message, so that the unsubscribe counts for it
+            // (the token alone says who and which channel).
             let url = format!(
-                "{base}/unsubscribe/{}",
-                self.consent.token(&m.profile, "email")
+                "{base}/unsubscribe/{}?m={}",
+                self.consent.token(&m.profile, "email"),
+                m.send_id
             );
             builder = builder
                 .raw_header(HeaderValue::new(
