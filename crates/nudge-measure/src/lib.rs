@@ -434,6 +434,19 @@ impl Tally {
         }
     }
 
+    /// A row per message.
+    fn message_rows(&self) -> Vec<MessageRow> {
+        self.messages
+            .iter()
+            .map(|((workflow, channel, message), counts)| MessageRow {
+                workflow: workflow.clone(),
+                channel: channel.clone(),
+                message: message.clone(),
+                counts: counts.clone(),
+            })
+            .collect()
+    }
+
     /// The counts alone (what [`Tally::merge`] adds), to send elsewhere.
     pub fn counts(&self) -> Counts {
         Counts {
@@ -448,16 +461,7 @@ impl Tally {
                     counts: counts.clone(),
                 })
                 .collect(),
-            messages: self
-                .messages
-                .iter()
-                .map(|((workflow, channel, message), counts)| MessageRow {
-                    workflow: workflow.clone(),
-                    channel: channel.clone(),
-                    message: message.clone(),
-                    counts: counts.clone(),
-                })
-                .collect(),
+            messages: self.message_rows(),
         }
     }
 
@@ -523,16 +527,7 @@ impl Tally {
                 });
             }
         }
-        let messages = self
-            .messages
-            .iter()
-            .map(|((workflow, channel, message), counts)| MessageRow {
-                workflow: workflow.clone(),
-                channel: channel.clone(),
-                message: message.clone(),
-                counts: counts.clone(),
-            })
-            .collect();
+        let messages = self.message_rows();
         Report {
             workflows,
             arms,

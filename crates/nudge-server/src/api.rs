@@ -183,37 +183,34 @@ fn channel_name(name: &str) -> Option<&'static str> {
 /// The counts of a whole record log.
 pub fn stats_of_log(store: &SledStore) -> Result<BTreeMap<String, WorkflowStats>, String> {
     let mut stats = BTreeMap::new();
+    for_each_record(store, |line| tally_line(&mut stats, line))?;
+    Ok(stats)
+}
+
+/// Calls `f` with every line of the partition's record log, in order.
+fn for_each_record(store: &SledStore, mut f: impl FnMut(&str)) -> Result<(), String> {
     let mut next = 0;
     loop {
         let batch = store.records_from(next, 4096).map_err(|e| e.to_string())?;
         let Some(&(last, _)) = batch.last() else {
-            break;
+            return Ok(());
         };
         for (_, line) in &batch {
-            tally_line(&mut stats, line);
+            f(line);
         }
         next = last + 1;
     }
-    Ok(stats)
 }
 
 /// The measurement counts of a partition's record log (see
 /// `nudge_measure`), as JSON.
 pub fn measure_log(store: &SledStore) -> Result<Json, String> {
     let mut tally = nudge_measure::Tally::new();
-    let mut next = 0;
-    loop {
-        let batch = store.records_from(next, 4096).map_err(|e| e.to_string())?;
-        let Some(&(last, _)) = batch.last() else {
-            break;
-        };
-        for (_, line) in &batch {
-            if let Ok(v) = serde_json::from_str::<Json>(line) {
-                tally.json(&v);
-            }
+    for_each_record(store, |line| {
+        if let Ok(v) = serde_json::from_str::<Json>(line) {
+            tally.json(&v);
         }
-        next = last + 1;
-    }
+    })?;
     serde_json::to_value(tally.counts()).map_err(|e| e.to_string())
 }
 
