@@ -117,6 +117,9 @@ pub const IMPOSSIBLE_CONDITION: &str = "nudge::check::impossible_condition";
 pub const WAIT_PAST_GOAL: &str = "nudge::check::wait_past_goal";
 /// A `wait for` with no `else`. (warning)
 pub const WAIT_FOR_WITHOUT_ELSE: &str = "nudge::check::wait_for_without_else";
+/// A `wait for E` with a `then` branch, where `exit on E` ends the journey
+/// first.
+pub const WAIT_FOR_EXIT_EVENT: &str = "nudge::check::wait_for_exit_event";
 /// A `wait until … on day N` that earlier waits can run past. (warning)
 pub const WAIT_UNTIL_PAST: &str = "nudge::check::wait_until_past";
 /// `??` on a value that is never `none`. (warning)
@@ -181,6 +184,7 @@ pub const ALL: &[&str] = &[
     IMPOSSIBLE_CONDITION,
     WAIT_PAST_GOAL,
     WAIT_FOR_WITHOUT_ELSE,
+    WAIT_FOR_EXIT_EVENT,
     WAIT_UNTIL_PAST,
     NEEDLESS_DEFAULT,
 ];
@@ -194,6 +198,7 @@ pub const WARNINGS: &[&str] = &[
     IMPOSSIBLE_CONDITION,
     WAIT_PAST_GOAL,
     WAIT_FOR_WITHOUT_ELSE,
+    WAIT_FOR_EXIT_EVENT,
     WAIT_UNTIL_PAST,
     NEEDLESS_DEFAULT,
 ];

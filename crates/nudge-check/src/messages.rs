@@ -1748,6 +1748,22 @@ pub(crate) fn wait_for_without_else(span: Span, event: &str, within: i64) -> Dia
     )
 }
 
+// codes::WAIT_FOR_EXIT_EVENT
+
+/// `wait for EVENT … then { … }` where `exit on EVENT` ends the journey
+/// when the event comes (`exit`: where that clause is).
+pub(crate) fn wait_for_exit_event(span: Span, exit: Span, event: &str) -> Diagnostic {
+    Diagnostic::warning(
+        codes::WAIT_FOR_EXIT_EVENT,
+        format!("the `then` branch of this `wait for` never runs: `{event}` ends the journey first"),
+    )
+    .with_primary(span, format!("`{event}` exits the journey before it is waited for"))
+    .with_secondary(exit, format!("`exit on {event}` here"))
+    .with_help(format!(
+        "`exit on` comes first when `{event}` arrives; drop the `then` branch (the wait ends the journey either way), or take `{event}` out of `exit on` if the journey should go on"
+    ))
+}
+
 // codes::WAIT_UNTIL_PAST
 
 /// `wait until … on day N` that up to `latest` seconds of earlier waits can run past.

@@ -83,6 +83,8 @@ struct Wf {
     marketing: bool,
     suppressed: bool,
     goals: Vec<(String, i64, Span)>,
+    /// `exit on` events without a filter, with where they are named.
+    exits: Vec<(EventId, Span)>,
     splits: Vec<(String, Span)>,
     reported_suppression: bool,
     reported_goal_window: bool,
@@ -147,6 +149,7 @@ impl Checker<'_> {
         let mut audience: Option<ir::Expr> = None;
         let mut audience_span: Option<Span> = None;
         let mut exits: Vec<ir::EventMatch> = Vec::new();
+        let mut plain_exits: Vec<(EventId, Span)> = Vec::new();
         let mut entry = ir::Entry::Default;
         let mut entry_span: Option<Span> = None;
         let mut goals: Vec<ir::Goal> = Vec::new();
@@ -201,8 +204,11 @@ impl Checker<'_> {
                     audience = Some(t);
                 }
                 Clause::ExitOn { events, .. } => {
-                    for m in events {
-                        if let Some(m) = self.event_match(&base, m) {
+                    for written in events {
+                        if let Some(m) = self.event_match(&base, written) {
+                            if m.filter.is_none() {
+                                plain_exits.push((m.event, written.event.span));
+                            }
                             exits.push(m);
                         }
                     }
@@ -282,6 +288,7 @@ impl Checker<'_> {
                 .iter()
                 .map(|g| (g.name.clone(), g.within, g.span))
                 .collect(),
+            exits: plain_exits,
             splits: Vec::new(),
             reported_suppression: false,
             reported_goal_window: false,
@@ -410,6 +417,18 @@ impl Checker<'_> {
                     .map(|k| k.replace(&prefix, &received))
                     .collect();
                 self.positive(file, &w.within, DurationSite::WaitForWithin);
+                let then_runs_something =
+                    w.then_block.as_ref().is_some_and(|b| !b.stmts.is_empty());
+                if let (Some(mm), true) = (&m, then_runs_something) {
+                    if let Some((_, exit)) = wf.exits.iter().find(|(e, _)| *e == mm.event) {
+                        let d = messages::wait_for_exit_event(
+                            w.event.event.span,
+                            *exit,
+                            &w.event.event.name,
+                        );
+                        self.emit(file, d);
+                    }
+                }
                 if w.else_block.is_none() {
                     let d = messages::wait_for_without_else(
                         w.event.event.span,

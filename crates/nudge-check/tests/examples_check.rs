@@ -23,6 +23,6 @@ fn examples_check_clean() {
         render_plain(&checked.diagnostics, 100)
     );
     let program = checked.program.expect("a program");
-    assert_eq!(program.workflows.len(), 6);
+    assert_eq!(program.workflows.len(), 7);
     assert!(program.policy.is_some());
 }
