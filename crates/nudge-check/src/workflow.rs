@@ -549,7 +549,11 @@ impl Checker<'_> {
                         self.positive(file, after, DurationSite::After);
                         elapsed = elapsed.saturating_add(after.seconds);
                     }
-                    let step_flow = flow.after(elapsed, elapsed);
+                    let mut step_flow = flow.after(elapsed, elapsed);
+                    // The escalation's own pauses are watched by its `until`
+                    // event, which stops it: only the waits before it count
+                    // for `missing_suppression`.
+                    step_flow.waited = flow.waited;
                     let cx = self.flow_cx(wf, &step_flow, &[]);
                     let guard = step.guard.as_ref().map(|g| {
                         let t = self.condition(&cx, g, ConditionSite::StepGuard);

@@ -1308,6 +1308,12 @@ fn help_for(ctx: &Context<'_>, positives: &[R]) -> Option<String> {
         return Some("wrap the statements in braces: `if … { … }`".into());
     }
     if let Some(word) = ctx.word() {
+        // An escalation's steps are messages without `send`.
+        if word == "send" && ctx.expected.contains("a message such as `email reminder`") {
+            return Some(
+                "the steps of `escalate` are messages without `send`: write `email reminder`, `after 1d push { … }`".into(),
+            );
+        }
         if ctx.expected.iter().any(|e| e.starts_with("a channel")) && !CHANNELS.contains(&word) {
             return Some("the channels are `email`, `push`, `sms`, `in_app` and `webhook`; reach other services with `webhook`".into());
         }
