@@ -62,6 +62,10 @@ fn a_duplicate_in_another_file_points_at_both() {
     assert_eq!(dup.related[0].source.as_ref().unwrap().name(), "a.flow");
     let json = common::json(dup);
     assert_eq!(json.related[0].labels[0].line, 2);
+    // As people read it: the other place is a note, not a second error.
+    let rendered = nudge_syntax::render_plain(std::slice::from_ref(dup), 80);
+    assert!(!rendered.contains("Error:"), "{rendered}");
+    insta::assert_snapshot!(rendered);
 }
 
 #[test]

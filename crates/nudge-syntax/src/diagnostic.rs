@@ -86,6 +86,9 @@ pub struct Diagnostic {
     /// Further diagnostics shown with this one (for example "first declared
     /// here" in another file).
     pub related: Vec<Diagnostic>,
+    /// Shown as a note of another diagnostic (a related one): rendered
+    /// without a code or a severity of its own.
+    pub note: bool,
 }
 
 impl Diagnostic {
@@ -99,6 +102,7 @@ impl Diagnostic {
             help: None,
             source: None,
             related: Vec::new(),
+            note: false,
         }
     }
 
@@ -134,9 +138,12 @@ impl Diagnostic {
         self
     }
 
-    /// Adds a related diagnostic.
+    /// Adds a related diagnostic, shown as a note of this one.
     pub fn with_related(mut self, related: Diagnostic) -> Self {
-        self.related.push(related);
+        self.related.push(Diagnostic {
+            note: true,
+            ..related
+        });
         self
     }
 
@@ -174,10 +181,16 @@ impl std::error::Error for Diagnostic {}
 
 impl miette::Diagnostic for Diagnostic {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        if self.note {
+            return None;
+        }
         Some(Box::new(self.code))
     }
 
     fn severity(&self) -> Option<miette::Severity> {
+        if self.note {
+            return Some(miette::Severity::Advice);
+        }
         Some(match self.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
@@ -210,14 +223,23 @@ impl miette::Diagnostic for Diagnostic {
         )))
     }
 
-    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
-        if self.related.is_empty() {
-            return None;
-        }
-        Some(Box::new(
-            self.related.iter().map(|d| d as &dyn miette::Diagnostic),
-        ))
+    // Related diagnostics are rendered by [`render_report`], each as a
+    // note after this one (miette would head each with "Error:").
+}
+
+/// Renders `d` and then its notes (its related diagnostics, each headed by
+/// its own message, without a code) with `handler`.
+pub fn render_report(
+    handler: &miette::GraphicalReportHandler,
+    d: &Diagnostic,
+    out: &mut String,
+) -> fmt::Result {
+    handler.render_report(out, d)?;
+    for note in &d.related {
+        out.push('\n');
+        handler.render_report(out, note)?;
     }
+    Ok(())
 }
 
 impl SourceCode for SourceFile {
@@ -302,7 +324,7 @@ pub fn render_plain(diagnostics: &[Diagnostic], width: usize) -> String {
             .with_links(false);
     let mut out = String::new();
     for d in diagnostics {
-        if handler.render_report(&mut out, d).is_err() {
+        if render_report(&handler, d, &mut out).is_err() {
             out.push_str(&d.message);
         }
         out.push('\n');

@@ -24,7 +24,7 @@ mod source;
 mod span;
 mod trivia;
 
-pub use diagnostic::{render_plain, Diagnostic, Label, Severity};
+pub use diagnostic::{render_plain, render_report, Diagnostic, Label, Severity};
 pub use formatter::{comment_texts, format_file, format_source, same_tree, tree_without_spans};
 pub use parser::{parse, parse_expr, Parsed};
 pub use source::{LineCol, SourceFile};

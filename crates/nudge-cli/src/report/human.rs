@@ -42,7 +42,7 @@ pub fn write_each(diagnostics: &[Diagnostic], color: bool, out: &mut dyn Write) 
     let handler = miette::GraphicalReportHandler::new_themed(theme);
     for d in diagnostics {
         let mut s = String::new();
-        if handler.render_report(&mut s, d).is_err() {
+        if nudge_syntax::render_report(&handler, d, &mut s).is_err() {
             s = format!("{}: {}", d.severity, d.message);
         }
         writeln!(out, "{s}")?;
@@ -75,7 +75,7 @@ pub fn render(diagnostics: &[Diagnostic], color: bool) -> String {
     let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode());
     let mut out = String::new();
     for d in diagnostics {
-        if handler.render_report(&mut out, d).is_err() {
+        if nudge_syntax::render_report(&handler, d, &mut out).is_err() {
             out.push_str(&format!("{}: {}", d.severity, d.message));
         }
         out.push('\n');
