@@ -1614,14 +1614,17 @@ impl Builder<'_> {
                     let ispan = self.span(&p, o);
                     let mut path = None;
                     let mut default = None;
+                    let mut after_coalesce = false;
                     for q in children(p) {
                         match q.as_rule() {
+                            // The default: a literal, or an enum member.
+                            _ if after_coalesce => default = Some(Box::new(self.primary(q, o))),
                             R::path => {
                                 path = Some(Path {
                                     segments: q.into_inner().map(|s| self.ident(s, o)).collect(),
                                 })
                             }
-                            R::coalesce => {}
+                            R::coalesce => after_coalesce = true,
                             _ => default = Some(Box::new(self.primary(q, o))),
                         }
                     }
