@@ -50,6 +50,10 @@ fn contextual(index: &Index, t: &[Tok<'_>]) -> Option<Vec<CompletionItem>> {
             }
         }
         "did" | "does" => Some(events(index)),
+        // Where a condition starts: what a condition can start with.
+        "if" | "audience" | "where" | "and" | "or" | "not" | "(" | "=" if starts_condition(t) => {
+            Some(condition_starts(index, t))
+        }
         "send" => Some(channels()),
         "entry" => Some(words(&["once", "restart"])),
         "wait" => Some(words(&["for", "until"])),
@@ -123,6 +127,54 @@ fn contextual(index: &Index, t: &[Tok<'_>]) -> Option<Vec<CompletionItem>> {
         }
         _ => None,
     }
+}
+
+/// Whether the last token begins a condition (`=` only in `segment s =`).
+fn starts_condition(t: &[Tok<'_>]) -> bool {
+    let n = t.len();
+    match t[n - 1].text {
+        "=" => n >= 3 && t[n - 3].text == "segment",
+        _ => true,
+    }
+}
+
+/// What a condition can start with: `profile`, `event` (where an event is
+/// in scope), the events received (`E.field` after a `wait for E`), `did`,
+/// `not`, `inactive for`, and `in` with each segment.
+fn condition_starts(index: &Index, t: &[Tok<'_>]) -> Vec<CompletionItem> {
+    let mut items = vec![item(
+        "profile",
+        CompletionItemKind::VARIABLE,
+        Some("the profile's attributes: `profile.email`".into()),
+    )];
+    if let Some(e) = context_event(t) {
+        items.push(item(
+            "event",
+            CompletionItemKind::VARIABLE,
+            Some(format!("the `{e}` event's properties")),
+        ));
+    }
+    items.push(item(
+        "did",
+        CompletionItemKind::KEYWORD,
+        Some("`did EVENT [times …] [within D]`".into()),
+    ));
+    items.push(item("not", CompletionItemKind::KEYWORD, None));
+    items.push(item(
+        "inactive",
+        CompletionItemKind::KEYWORD,
+        Some("`inactive for D`".into()),
+    ));
+    for d in index.decls.iter().filter(|d| d.kind == DeclKind::Segment) {
+        let mut it = item(
+            &format!("in {}", d.name),
+            CompletionItemKind::VARIABLE,
+            Some(d.detail.clone()),
+        );
+        it.documentation = d.doc.clone().map(lsp_types::Documentation::String);
+        items.push(it);
+    }
+    items
 }
 
 /// `path in [a, b, ` → the enum members of `path`'s type.
@@ -612,6 +664,31 @@ template yo: push { title: "x" }
         assert_eq!(labels("workflow w { on left entry |"), ["once", "restart"]);
         assert_eq!(labels("workflow w { on left wait |"), ["for", "until"]);
         assert_eq!(labels("segment s = profile.email is |"), ["none", "not"]);
+    }
+
+    #[test]
+    fn conditions_start_with_what_a_condition_can_start_with() {
+        let after_if = labels("workflow w {\n on bought\n if |");
+        assert_eq!(
+            after_if,
+            ["profile", "event", "did", "not", "inactive", "in paid"]
+        );
+        // No event is in scope in a segment.
+        assert_eq!(
+            labels("segment s = |"),
+            ["profile", "did", "not", "inactive", "in paid"]
+        );
+        assert_eq!(
+            labels("workflow w { on left audience |")[..2],
+            ["profile", "event"]
+        );
+        assert_eq!(labels("workflow w { on bought where |")[1], "event");
+        assert!(
+            labels("workflow w { on left audience profile.email != none and |")
+                .contains(&"did".to_owned())
+        );
+        // Not after a comparison's `=`.
+        assert!(labels("workflow w {\n on left\n if profile.plan == |").contains(&"pro".to_owned()));
     }
 
     #[test]
