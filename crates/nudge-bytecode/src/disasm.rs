@@ -95,6 +95,7 @@ impl Lister<'_> {
             }
             Instr::LoadEventByName(s) => format!("event.{}", m.string(s)),
             Instr::Concat(n) => n.to_string(),
+            Instr::Format(s) => format!("{:?}", m.string(s)),
             Instr::LoadReceived(e, f) => {
                 let fields = m
                     .schemas

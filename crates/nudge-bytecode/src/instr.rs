@@ -132,6 +132,10 @@ pub enum Instr {
     EscalateEnd,
     /// Leave the workflow (`exit`).
     Exit,
+    /// Pops a number or a time and pushes it as text, as the format (a
+    /// string) says: `.2`, `,.2` for numbers, a strftime pattern for times
+    /// (in the profile's local zone). Last, so that older modules decode.
+    Format(StringId),
 }
 
 impl Instr {
@@ -173,6 +177,7 @@ impl Instr {
             Instr::WaitFromEscalation(_) => "escalate.wait",
             Instr::EscalateEnd => "escalate.end",
             Instr::Exit => "exit",
+            Instr::Format(_) => "format",
         }
     }
 
@@ -223,7 +228,7 @@ impl Instr {
             | Instr::InSegment(_) => (0, 1),
             Instr::Pop | Instr::JumpIfFalse(_) => (1, 0),
             Instr::Cmp(_) | Instr::In => (2, 1),
-            Instr::Not | Instr::IsNone => (1, 1),
+            Instr::Not | Instr::IsNone | Instr::Format(_) => (1, 1),
             Instr::MakeList(n) | Instr::Concat(n) => (u32::from(n), 1),
             // The keep-jumps are handled specially by the verifier (they
             // leave 1 on the taken edge, 0 on the fall-through edge).

@@ -355,6 +355,10 @@ fn verify_function(
                     check("constant", &m.consts, c as usize)?;
                     vec![next]
                 }
+                Instr::Format(s) => {
+                    check("string", &m.strings, s as usize)?;
+                    vec![next]
+                }
                 Instr::LoadProfile(field) => {
                     check("profile field", &m.schemas.profile, field as usize)?;
                     vec![next]

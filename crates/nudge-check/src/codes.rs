@@ -65,6 +65,9 @@ pub const OPTIONAL_NOT_NARROWED: &str = "nudge::check::optional_not_narrowed";
 pub const NOT_OPTIONAL: &str = "nudge::check::not_optional";
 /// `<`, `<=`, `>` or `>=` on a type without an order.
 pub const NOT_ORDERED: &str = "nudge::check::not_ordered";
+/// An interpolation's format that its value's type cannot be written
+/// with.
+pub const FORMAT_SPEC: &str = "nudge::check::format_spec";
 /// A string literal that is not a valid email, phone or url.
 pub const INVALID_FORMAT: &str = "nudge::check::invalid_format";
 /// A time zone that is not an IANA name.
@@ -159,6 +162,7 @@ pub const ALL: &[&str] = &[
     NOT_OPTIONAL,
     NOT_ORDERED,
     INVALID_FORMAT,
+    FORMAT_SPEC,
     UNKNOWN_TIMEZONE,
     NON_POSITIVE_DURATION,
     SPLIT_TOTAL,

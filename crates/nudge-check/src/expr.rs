@@ -427,6 +427,27 @@ impl Checker<'_> {
                         let d = messages::list_in_text(i.span, &self.type_name(&t.ty));
                         self.emit(cx.file, d);
                     }
+                    let t = match &i.format {
+                        None => t,
+                        Some((spec, span)) => {
+                            let checked = match t.ty.strip_optional() {
+                                Type::Int | Type::Float => {
+                                    nudge_core::format_spec::number(spec).map(|_| ())
+                                }
+                                Type::Time => nudge_core::format_spec::time(spec),
+                                _ if t.ty.is_error() => Ok(()),
+                                other => {
+                                    Err(format!("a `{}` has no format", self.type_name(other)))
+                                }
+                            };
+                            if let Err(problem) = checked {
+                                let d = messages::format_spec(*span, spec, &problem, &t.ty);
+                                self.emit(cx.file, d);
+                            }
+                            let s = t.span;
+                            typed(K::Format(Box::new(t), spec.clone()), Type::String, s)
+                        }
+                    };
                     parts.push(TextPart::Interp(t));
                 }
             }

@@ -480,6 +480,8 @@ pub enum ExprKind {
     Not(Box<Expr>),
     /// `a op b`
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    /// A number or time written as the format says (`.2`, `%B %-d`).
+    Format(Box<Expr>, String),
     /// `e is none` (`true`: `is not none`)
     IsNone(Box<Expr>, bool),
     /// `did EVENT …`

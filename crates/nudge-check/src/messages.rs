@@ -505,6 +505,28 @@ pub(crate) fn unknown_goal(span: Span, name: &str, suggestion: Option<&str>) -> 
     )
 }
 
+// codes::FORMAT_SPEC
+
+/// `{value:SPEC}` where `SPEC` does not fit the value's type (`problem`).
+pub(crate) fn format_spec(span: Span, spec: &str, problem: &str, ty: &crate::Type) -> Diagnostic {
+    use crate::Type;
+    let help = match ty.strip_optional() {
+        Type::Int | Type::Float => {
+            "numbers take `.N` for N decimals (`.2`), `,` for thousands (`,.2` writes `1,234.50`)".to_owned()
+        }
+        Type::Time => {
+            "times take a strftime pattern, written in the profile's time zone: `%B %-d` (`March 16`), `%Y-%m-%d %H:%M`".to_owned()
+        }
+        _ => "only numbers and times take a format; interpolate other values as they are".to_owned(),
+    };
+    Diagnostic::error(
+        codes::FORMAT_SPEC,
+        format!("`{spec}` cannot write this value: {problem}"),
+    )
+    .with_primary(span, "this format")
+    .with_help(help)
+}
+
 // codes::UNKNOWN_SPLIT
 
 /// A test names split `name`, which no workflow has (`workflow`: the one

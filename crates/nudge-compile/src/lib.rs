@@ -148,6 +148,12 @@ impl<'p> Compiler<'p> {
                 f.set_span(self.span(e.span));
                 f.emit(Instr::Concat(u16_of(parts.len(), "a text")?));
             }
+            ExprKind::Format(inner, spec) => {
+                self.expr(f, inner)?;
+                let spec = self.mb.string(spec);
+                f.set_span(self.span(e.span));
+                f.emit(Instr::Format(spec));
+            }
             ExprKind::Profile(field) => {
                 match profile_field(*field) {
                     None => f.emit(Instr::LoadProfileId),

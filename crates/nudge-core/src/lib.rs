@@ -16,6 +16,7 @@
 
 mod channel;
 pub mod duration;
+pub mod format_spec;
 mod op;
 pub mod percent;
 pub mod time_of_day;

@@ -1114,6 +1114,9 @@ pub struct Interpolation {
     pub path: Path,
     /// Used when the value is `none`.
     pub default: Option<Box<Expr>>,
+    /// How the value is written (`.2`, `%B %-d`), without its `:`, and
+    /// where.
+    pub format: Option<(String, Span)>,
     /// From `{` to `}`.
     pub span: Span,
 }

@@ -1555,6 +1555,10 @@ impl<'a> Printer<'a> {
                         text.push_str(" ?? ");
                         text.push_str(&sub.out);
                     }
+                    if let Some((format, _)) = &i.format {
+                        text.push(':');
+                        text.push_str(format);
+                    }
                     text.push('}');
                 }
             }

@@ -1383,6 +1383,7 @@ fn describe(rule: R) -> Option<&'static str> {
         R::priority_level => "`transactional` or `marketing`",
         R::messages_word => "`message`",
         R::arm_word => "`arm`",
+        R::fmt_spec => "a format such as `:.2`",
         R::of_word => "`of`",
         R::took_word => "`took`",
         R::arm_of_split => "an arm such as `arm control of split offer`",

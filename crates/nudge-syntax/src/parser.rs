@@ -1615,8 +1615,15 @@ impl Builder<'_> {
                     let mut path = None;
                     let mut default = None;
                     let mut after_coalesce = false;
+                    let mut format = None;
                     for q in children(p) {
                         match q.as_rule() {
+                            R::fmt_spec => {
+                                let s = self.span(&q, o);
+                                let text = q.as_str().trim_start_matches(':').to_owned();
+                                format =
+                                    Some((text, Span::new(s.start as usize + 1, s.end as usize)));
+                            }
                             // The default: a literal, or an enum member.
                             _ if after_coalesce => default = Some(Box::new(self.primary(q, o))),
                             R::path => {
@@ -1632,6 +1639,7 @@ impl Builder<'_> {
                         parts.push(StringPart::Interp(Interpolation {
                             path,
                             default,
+                            format,
                             span: ispan,
                         }));
                     }

@@ -1,0 +1,112 @@
+//! The formats of interpolated values (`{event.total:.2}`,
+//! `{profile.trial_ends_at:%B %-d}`): what they may say, and how numbers
+//! are written with them. Times are written by chrono's strftime in the
+//! profile's local zone.
+
+use chrono::format::{Item, StrftimeItems};
+
+/// How a number is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NumberFormat {
+    /// Digits after the decimal point (none: as the value has them).
+    pub decimals: Option<u8>,
+    /// Thousands separated by commas.
+    pub grouping: bool,
+}
+
+/// A number format: `.N` (N decimals, 0 to 9), `,` (thousands separated by
+/// commas), or both (`,.2`).
+pub fn number(spec: &str) -> Result<NumberFormat, String> {
+    let (grouping, rest) = match spec.strip_prefix(',') {
+        Some(rest) => (true, rest),
+        None => (false, spec),
+    };
+    let decimals = match rest {
+        "" if grouping => None,
+        "" => return Err("an empty format".into()),
+        _ => {
+            let digits = rest
+                .strip_prefix('.')
+                .ok_or_else(|| format!("`{spec}` is not a number format"))?;
+            match digits.parse::<u8>() {
+                Ok(n) if n <= 9 && digits.len() == 1 => Some(n),
+                _ => return Err(format!("`{spec}` is not a number format")),
+            }
+        }
+    };
+    Ok(NumberFormat { decimals, grouping })
+}
+
+/// Whether `spec` is a strftime pattern chrono can write.
+pub fn time(spec: &str) -> Result<(), String> {
+    if spec.is_empty() {
+        return Err("an empty format".into());
+    }
+    if StrftimeItems::new(spec).any(|i| matches!(i, Item::Error)) {
+        return Err(format!("`{spec}` is not a time format"));
+    }
+    Ok(())
+}
+
+/// `x` written as `f` says.
+pub fn write_number(x: f64, f: NumberFormat) -> String {
+    let text = match f.decimals {
+        Some(d) => format!("{x:.*}", usize::from(d)),
+        None => format!("{x}"),
+    };
+    if !f.grouping {
+        return text;
+    }
+    let (sign, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text.as_str()),
+    };
+    let (whole, fraction) = match unsigned.split_once('.') {
+        Some((w, fr)) => (w, Some(fr)),
+        None => (unsigned, None),
+    };
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match fraction {
+        Some(fr) => format!("{sign}{grouped}.{fr}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formats() {
+        let two = number(".2").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(write_number(40.0, two), "40.00");
+        assert_eq!(write_number(2.675, two), "2.67");
+        let grouped = number(",.2").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(write_number(1234567.5, grouped), "1,234,567.50");
+        assert_eq!(write_number(-1234.0, grouped), "-1,234.00");
+        let plain = number(",").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(write_number(999.0, plain), "999");
+        assert_eq!(write_number(1000.0, plain), "1,000");
+        assert_eq!(
+            write_number(12.0, number(".0").unwrap_or_else(|e| panic!("{e}"))),
+            "12"
+        );
+        for bad in ["", "2", ".", ".10", ".x", "x", ",,.2"] {
+            assert!(number(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn time_formats() {
+        assert!(time("%B %-d, %Y").is_ok());
+        assert!(time("%Y-%m-%d %H:%M %Z").is_ok());
+        assert!(time("%Q").is_err());
+        assert!(time("").is_err());
+    }
+}
