@@ -88,6 +88,7 @@ pub fn run(connection: &Connection) -> Result<()> {
     let mut server = Server {
         connection,
         buffers: Buffers::new(),
+        versions: std::collections::HashMap::new(),
         published: HashSet::new(),
         cache: RefCell::new(None),
         told_checker_failed: false,
@@ -161,6 +162,8 @@ struct Server<'a> {
     connection: &'a Connection,
     /// Open documents.
     buffers: Buffers,
+    /// The version of each open document, as the editor numbers them.
+    versions: std::collections::HashMap<String, i32>,
     /// Files that were sent diagnostics, so stale ones can be cleared.
     published: HashSet<String>,
     /// The last analysis, by project, until the next change.
@@ -179,12 +182,16 @@ impl Server<'_> {
         let uri = match n.method.as_str() {
             DidOpenTextDocument::METHOD => {
                 let p: lsp_types::DidOpenTextDocumentParams = serde_json::from_value(n.params)?;
+                self.versions
+                    .insert(p.text_document.uri.to_string(), p.text_document.version);
                 self.buffers
                     .insert(p.text_document.uri.to_string(), p.text_document.text);
                 p.text_document.uri
             }
             DidChangeTextDocument::METHOD => {
                 let p: lsp_types::DidChangeTextDocumentParams = serde_json::from_value(n.params)?;
+                self.versions
+                    .insert(p.text_document.uri.to_string(), p.text_document.version);
                 // Full sync: the last change holds the whole text.
                 if let Some(change) = p.content_changes.into_iter().last() {
                     self.buffers
@@ -199,6 +206,7 @@ impl Server<'_> {
             DidCloseTextDocument::METHOD => {
                 let p: lsp_types::DidCloseTextDocumentParams = serde_json::from_value(n.params)?;
                 self.buffers.remove(p.text_document.uri.as_str());
+                self.versions.remove(p.text_document.uri.as_str());
                 p.text_document.uri
             }
             DidChangeWatchedFiles::METHOD => {
@@ -248,10 +256,14 @@ impl Server<'_> {
     }
 
     fn send_diagnostics(&self, uri: Uri, diagnostics: Vec<lsp_types::Diagnostic>) -> Result<()> {
+        // The version of the text these diagnostics are of: an open
+        // document's latest (each check reads the newest text, so a
+        // publish is never of an older version than the one before it).
+        let version = self.versions.get(uri.as_str()).copied();
         let params = PublishDiagnosticsParams {
             uri,
             diagnostics,
-            version: None,
+            version,
         };
         self.connection
             .sender

@@ -154,19 +154,27 @@ impl Server {
 
     /// The next `publishDiagnostics` for `uri`.
     fn diagnostics_for(&mut self, uri: &str) -> Vec<Value> {
+        self.publish_for(uri)["diagnostics"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// The next `publishDiagnostics` for `uri`: its parameters.
+    fn publish_for(&mut self, uri: &str) -> Value {
         let is_it = |m: &Value| {
             m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri
         };
         if let Some(i) = self.pending.iter().position(is_it) {
             let m = self.pending.remove(i);
-            return m["params"]["diagnostics"].as_array().unwrap().clone();
+            return m["params"].clone();
         }
         let deadline = Instant::now() + DEADLINE;
         let waiting_for = format!("diagnostics for {uri}");
         loop {
             let m = self.next(deadline, &waiting_for);
             if is_it(&m) {
-                return m["params"]["diagnostics"].as_array().unwrap().clone();
+                return m["params"].clone();
             }
             self.pending.push(m);
         }
@@ -410,7 +418,20 @@ fn a_burst_of_changes_ends_with_the_diagnostics_of_the_last() {
                 .as_str()
                 .is_some_and(|c| c.starts_with("nudge::check::"))
     };
-    while !is_last(&server.diagnostics_for(&uri)) {}
+    // Each publish names the version it is of; they never go back, and the
+    // burst is checked far fewer times than it has edits.
+    let mut versions = Vec::new();
+    loop {
+        let p = server.publish_for(&uri);
+        versions.push(p["version"].as_i64().unwrap());
+        if is_last(p["diagnostics"].as_array().unwrap()) {
+            break;
+        }
+    }
+    eprintln!("publishes for a burst of 21 edits: versions {versions:?}");
+    assert!(versions.windows(2).all(|w| w[0] <= w[1]), "{versions:?}");
+    assert_eq!(versions.last(), Some(&22));
+    assert!(versions.len() <= 11, "{versions:?}");
     // Nothing about the file comes after that: a request answered later
     // finds no diagnostics left behind it.
     server.request(
