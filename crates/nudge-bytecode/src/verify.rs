@@ -262,6 +262,11 @@ pub fn verify(m: &Module) -> Result<(), VerifyError> {
     let mut index = 0;
     table("arm names", &m.arm_names, |names| {
         check("split", &m.splits, index)?;
+        // A split's arms are all named, or none are (a split added by hand).
+        let arms = m.splits[index].arms.len();
+        if !names.is_empty() && names.len() != arms {
+            check("arm name", names, arms.saturating_sub(1).max(names.len()))?;
+        }
         index += 1;
         for &n in names {
             check("string", &m.strings, n as usize)?;

@@ -428,6 +428,7 @@ fn count_inline(stmts: &[Stmt], counts: &mut BTreeMap<String, usize>) {
 /// A label in Mermaid's quoted form.
 fn mermaid_text(label: &str) -> String {
     label
+        .replace('#', "#35;")
         .replace('&', "#amp;")
         .replace('"', "#quot;")
         .replace('<', "#lt;")

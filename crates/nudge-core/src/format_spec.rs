@@ -48,13 +48,27 @@ pub fn time(spec: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An integer written as `f` says (exactly: not through a float).
+pub fn write_int(i: i64, f: NumberFormat) -> String {
+    let text = match f.decimals {
+        Some(0) | None => i.to_string(),
+        Some(d) => format!("{i}.{}", "0".repeat(usize::from(d))),
+    };
+    group(text, f.grouping)
+}
+
 /// `x` written as `f` says.
 pub fn write_number(x: f64, f: NumberFormat) -> String {
     let text = match f.decimals {
         Some(d) => format!("{x:.*}", usize::from(d)),
         None => format!("{x}"),
     };
-    if !f.grouping {
+    group(text, f.grouping)
+}
+
+/// `text` (a number) with its thousands separated by commas, if `grouping`.
+fn group(text: String, grouping: bool) -> String {
+    if !grouping {
         return text;
     }
     let (sign, unsigned) = match text.strip_prefix('-') {
@@ -100,6 +114,21 @@ mod tests {
         for bad in ["", "2", ".", ".10", ".x", "x", ",,.2"] {
             assert!(number(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn integers_are_written_exactly() {
+        let plain = number(",").unwrap_or_else(|e| panic!("{e}"));
+        let two = number(".2").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            write_int(9_007_199_254_740_993, plain),
+            "9,007,199,254,740,993"
+        );
+        assert_eq!(write_int(-1200, two), "-1200.00");
+        assert_eq!(
+            write_int(-1200, number(",.2").unwrap_or_else(|e| panic!("{e}"))),
+            "-1,200.00"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 pub mod stats;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use nudge_vm::Record;
@@ -271,6 +271,13 @@ pub struct Tally {
     /// The day of each arm entry not yet known (the `entered` record comes
     /// first), by (profile, workflow).
     entered_on: HashMap<(String, String), NaiveDate>,
+    /// The profiles counted in each arm: (workflow, split, arm, profile).
+    /// A profile counts once per arm however often it enters again (an arm
+    /// whose journeys end sooner would otherwise count more entries).
+    exposed: HashSet<(String, String, String, String)>,
+    /// The profiles counted as converted: (workflow, split, arm, goal,
+    /// profile).
+    converted: HashSet<(String, String, String, String, String)>,
 }
 
 impl Tally {
@@ -323,13 +330,21 @@ impl Tally {
                     .entry(k)
                     .or_default()
                     .push((split.to_owned(), arm.to_owned()));
+                let first = self.exposed.insert((
+                    workflow.to_owned(),
+                    split.to_owned(),
+                    arm.to_owned(),
+                    profile.to_owned(),
+                ));
                 let a = self
                     .arms
                     .entry((workflow.to_owned(), split.to_owned(), arm.to_owned()))
                     .or_default();
-                a.entered += 1;
-                if let Some(day) = day {
-                    a.days.entry(day).or_default().0 += 1;
+                if first {
+                    a.entered += 1;
+                    if let Some(day) = day {
+                        a.days.entry(day).or_default().0 += 1;
+                    }
                 }
             }
             Fact::Sent {
@@ -361,6 +376,16 @@ impl Tally {
                     .entry(goal.to_owned())
                     .or_default() += 1;
                 for arm in self.arms_of(profile, workflow) {
+                    let first = self.converted.insert((
+                        arm.0.clone(),
+                        arm.1.clone(),
+                        arm.2.clone(),
+                        goal.to_owned(),
+                        profile.to_owned(),
+                    ));
+                    if !first {
+                        continue;
+                    }
                     if let Some(a) = self.arms.get_mut(&arm) {
                         *a.goals.entry(goal.to_owned()).or_default() += 1;
                         *a.days
@@ -775,6 +800,30 @@ mod tests {
         );
         assert_eq!(b.goals[0].series.len(), 2, "entry day and conversion day");
         assert_eq!(r.messages[0].message, "email: Hello there");
+    }
+
+    #[test]
+    fn a_profile_counts_once_per_arm_however_often_it_enters() {
+        let mut t = Tally::new();
+        let mut lines = Vec::new();
+        for day in 1..=3 {
+            let at = format!("2026-01-0{day}T10:00:00Z");
+            lines.push(json!({"kind": "entered", "time": at, "profile": "u1", "workflow": "w"}));
+            lines.push(
+                json!({"kind": "arm", "profile": "u1", "workflow": "w", "split": "s", "arm": "a"}),
+            );
+            lines.push(
+                json!({"kind": "goal", "time": at, "profile": "u1", "workflow": "w", "goal": "g"}),
+            );
+        }
+        feed(&mut t, &lines);
+        let r = t.report();
+        assert_eq!(r.workflows[0].counts.entered, 3, "journeys");
+        assert_eq!(
+            (r.arms[0].entered, r.arms[0].goals[0].rate.converted),
+            (1, 1),
+            "profiles"
+        );
     }
 
     #[test]

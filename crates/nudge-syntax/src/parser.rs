@@ -1620,7 +1620,8 @@ impl Builder<'_> {
                         match q.as_rule() {
                             R::fmt_spec => {
                                 let s = self.span(&q, o);
-                                let text = q.as_str().trim_start_matches(':').to_owned();
+                                let text =
+                                    q.as_str().strip_prefix(':').unwrap_or_default().to_owned();
                                 format =
                                     Some((text, Span::new(s.start as usize + 1, s.end as usize)));
                             }

@@ -82,7 +82,10 @@ fn print(report: &Report, format: ReportFormat) -> Result<(), std::io::Error> {
     match format {
         ReportFormat::Table => write_report(&mut out, report),
         ReportFormat::Json => serde_json::to_writer_pretty(&mut out, report)
-            .map_err(std::io::Error::other)
+            .map_err(|e| match e.io_error_kind() {
+                Some(kind) => std::io::Error::new(kind, e),
+                None => std::io::Error::other(e),
+            })
             .and_then(|()| writeln!(out)),
         ReportFormat::Html => out.write_all(html(report).as_bytes()),
     }
@@ -366,7 +369,11 @@ fn versus(arm: &ArmRow, goal: usize) -> (String, String) {
         return (String::new(), String::new());
     };
     let Some(c) = g.comparison else {
-        return ("—".into(), "control".into());
+        return if arm.control {
+            ("—".into(), "control".into())
+        } else {
+            ("—".into(), "too early".into())
+        };
     };
     let points = |x: f64| format!("{:+.1}", x * 100.0);
     let lift = c

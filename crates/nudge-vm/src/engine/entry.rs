@@ -18,20 +18,30 @@ use crate::vm::{plus, Ctx};
 
 impl<S: Store> Engine<S> {
     /// Whether an ended journey may still reach a goal at `now`: its
-    /// workflow has goals it has not reached, and `now` is inside the
-    /// longest window. (A journey of an older version is stepped, and the
-    /// step decides.)
+    /// workflow (in the journey's own version) has goals it has not
+    /// reached, and `now` is inside the longest window.
     fn goals_open(&self, j: &Journey, now: DateTime<Utc>) -> bool {
-        if j.module != self.module_hash {
-            return true;
-        }
-        let Some(w) = self.module.workflows.get(j.workflow as usize) else {
+        let older;
+        let module = if j.module == self.module_hash {
+            &*self.module
+        } else {
+            match self.store.module(j.module) {
+                Some(m) => {
+                    older = m;
+                    &*older
+                }
+                // A version the store lacks: an ended journey there is not
+                // worth failing the event over.
+                None => return false,
+            }
+        };
+        let Some(w) = module.workflows.get(j.workflow as usize) else {
             return false;
         };
         j.goals.len() < w.goals.len()
             && w.goals
                 .iter()
-                .any(|g| now <= plus(j.entered_at, self.module.duration(g.within)))
+                .any(|g| now <= plus(j.entered_at, module.duration(g.within)))
     }
 
     fn complete(&self, p: &ProfileRecord) -> bool {
