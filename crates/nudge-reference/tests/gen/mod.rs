@@ -286,11 +286,17 @@ impl Body<'_> {
                 let name = format!("s{}", self.splits);
                 let share = self.c.pick(&[50u32, 30, 90, 10]);
                 let _ = writeln!(self.out, "{indent}split {name} {{");
-                let _ = writeln!(self.out, "{indent}  {share}%: {{");
+                // Arms named, or called by position.
+                let (first, second) = if self.c.chance(50) {
+                    ("control ", "treat ")
+                } else {
+                    ("", "")
+                };
+                let _ = writeln!(self.out, "{indent}  {first}{share}%: {{");
                 let n = 1 + self.c.below(2);
                 self.block(&format!("{deeper}  "), depth + 1, n);
                 let _ = writeln!(self.out, "{indent}  }}");
-                let _ = writeln!(self.out, "{indent}  {}%: {{", 100 - share);
+                let _ = writeln!(self.out, "{indent}  {second}{}%: {{", 100 - share);
                 let n = self.c.below(2);
                 self.block(&format!("{deeper}  "), depth + 1, n);
                 let _ = writeln!(self.out, "{indent}  }}");
@@ -393,6 +399,13 @@ fn workflow(c: &mut Choices, name: &str) -> String {
         let e = c.pick(&["buy", "b", "c"]);
         let d = long_duration(c);
         let _ = writeln!(out, "  goal g1 = {e} within {d}");
+        // A second goal, with a window of its own: ended journeys count
+        // each goal while its own window is open.
+        if c.chance(40) {
+            let e = c.pick(&["c", "b where event.n > 3", "buy"]);
+            let d = long_duration(c);
+            let _ = writeln!(out, "  goal g2 = {e} within {d}");
+        }
     }
     if c.chance(15) {
         out.push_str("  priority transactional\n");
