@@ -99,24 +99,22 @@ fn as_checked(kind: Kind, prelude: &str, body: &str) -> String {
     }
 }
 
+/// The errors of `text`, checked as a one-file project called `name`.
+fn errors_of(name: &str, text: String) -> Vec<nudge_syntax::Diagnostic> {
+    let checked = check_project(&[Arc::new(SourceFile::new(name, text))], &ExamplesLoader);
+    checked
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect()
+}
+
 #[test]
 fn every_flow_example_of_the_docs_checks() {
     let prelude = std::fs::read_to_string(common::root().join("docs/prelude.flow")).unwrap();
     // The prelude itself has no error (its declarations are for the
     // examples: alone, it uses few of them).
-    let checked = check_project(
-        &[Arc::new(SourceFile::new(
-            "docs/prelude.flow",
-            prelude.as_str(),
-        ))],
-        &ExamplesLoader,
-    );
-    let errors: Vec<_> = checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .cloned()
-        .collect();
+    let errors = errors_of("docs/prelude.flow", prelude.clone());
     assert!(errors.is_empty(), "{}", render_plain(&errors, 100));
     let mut failures = Vec::new();
     let mut counts = [0usize; 3];
@@ -135,16 +133,7 @@ fn every_flow_example_of_the_docs_checks() {
             counts[kind as usize] += 1;
             let name = format!("{doc}:{line}");
             let source = as_checked(kind, &prelude, &body);
-            let checked = check_project(
-                &[Arc::new(SourceFile::new(name.clone(), source))],
-                &ExamplesLoader,
-            );
-            let errors: Vec<_> = checked
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .cloned()
-                .collect();
+            let errors = errors_of(&name, source);
             if !errors.is_empty() {
                 failures.push(format!(
                     "{name} ({kind:?}):\n{}",
