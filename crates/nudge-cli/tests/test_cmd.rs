@@ -53,6 +53,15 @@ fn flows(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Template files of the scenarios, named relative to the repository.
+struct RootLoader;
+
+impl nudge_check::TemplateLoader for RootLoader {
+    fn load(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(root().join(path))
+    }
+}
+
 fn source(path: &Path) -> Arc<SourceFile> {
     let name = path.strip_prefix(root()).unwrap_or(path);
     Arc::new(SourceFile::new(
@@ -68,7 +77,7 @@ fn every_run_scenario_passes() {
     let mut failures = String::new();
     let mut tests = 0;
     for path in &files {
-        let checked = check_project(&[source(path)], &FsLoader);
+        let checked = check_project(&[source(path)], &RootLoader);
         let program = checked.program.as_ref().unwrap_or_else(|| {
             panic!(
                 "{} does not check:\n{}",

@@ -228,7 +228,57 @@ fn environment() -> minijinja::Environment<'static> {
             minijinja::escape_formatter(out, state, value)
         }
     });
+    env.add_filter("number", number_filter);
+    env.add_filter("date", date_filter);
     env
+}
+
+fn filter_error(message: String) -> minijinja::Error {
+    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message)
+}
+
+/// `{{ event.total | number(".2") }}`: a number written as an inline
+/// `{event.total:.2}` writes it (none stays none).
+fn number_filter(
+    value: minijinja::Value,
+    spec: String,
+) -> Result<minijinja::Value, minijinja::Error> {
+    use nudge_core::format_spec::{number, write_int, write_number};
+    if value.is_none() || value.is_undefined() {
+        return Ok(value);
+    }
+    let f = number(&spec).map_err(filter_error)?;
+    if let Some(i) = value.as_i64() {
+        return Ok(minijinja::Value::from(write_int(i, f)));
+    }
+    let x = f64::try_from(value.clone())
+        .map_err(|_| filter_error(format!("`number` writes numbers, not `{value}`")))?;
+    Ok(minijinja::Value::from(write_number(x, f)))
+}
+
+/// `{{ profile.trial_ends_at | date("%B %-d") }}`: a time written with a
+/// strftime pattern in the profile's time zone (`profile.timezone`, else
+/// UTC), as an inline `{…:%B %-d}` writes it (none stays none).
+fn date_filter(
+    state: &minijinja::State<'_, '_>,
+    value: minijinja::Value,
+    spec: String,
+) -> Result<minijinja::Value, minijinja::Error> {
+    if value.is_none() || value.is_undefined() {
+        return Ok(value);
+    }
+    nudge_core::format_spec::time(&spec).map_err(filter_error)?;
+    let text = value.to_string();
+    let at = chrono::DateTime::parse_from_rfc3339(&text)
+        .map_err(|_| filter_error(format!("`date` writes times, not `{text}`")))?;
+    let zone = state
+        .lookup("profile")
+        .and_then(|p| p.get_attr("timezone").ok())
+        .and_then(|z| z.as_str().and_then(crate::time::zone))
+        .unwrap_or(chrono_tz::Tz::UTC);
+    Ok(minijinja::Value::from(
+        at.with_timezone(&zone).format(&spec).to_string(),
+    ))
 }
 
 /// Every declared profile field with its default (none when it has none).
