@@ -96,6 +96,19 @@ impl Lister<'_> {
             Instr::LoadEventByName(s) => format!("event.{}", m.string(s)),
             Instr::Concat(n) => n.to_string(),
             Instr::Format(s) => format!("{:?}", m.string(s)),
+            Instr::LoadLast(q, f) => match m.queries.get(q as usize) {
+                Some(query) => {
+                    let e = query.event.event;
+                    let fields = m
+                        .schemas
+                        .events
+                        .get(e as usize)
+                        .map(|e| e.fields.as_slice())
+                        .unwrap_or(&[]);
+                    format!("last.{}.{}", self.event(e), Self::field_name(fields, f))
+                }
+                None => format!("query {q}?"),
+            },
             Instr::LoadReceived(e, f) => {
                 let fields = m
                     .schemas

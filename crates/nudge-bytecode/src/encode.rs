@@ -13,7 +13,7 @@ use crate::module::{Header, Module};
 pub const MAGIC: [u8; 4] = *b"NUDG";
 
 /// The body format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 
 /// Why a module could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -136,6 +136,9 @@ pub enum Instr {
     /// string) says: `.2`, `,.2` for numbers, a strftime pattern for times
     /// (in the profile's local zone). Last, so that older modules decode.
     Format(StringId),
+    /// Pushes a field of the profile's latest event of the query's event
+    /// (none when it has none); the query keeps that event in the history.
+    LoadLast(QueryId, FieldId),
 }
 
 impl Instr {
@@ -178,6 +181,7 @@ impl Instr {
             Instr::EscalateEnd => "escalate.end",
             Instr::Exit => "exit",
             Instr::Format(_) => "format",
+            Instr::LoadLast(_, _) => "load.last",
         }
     }
 
@@ -222,6 +226,7 @@ impl Instr {
             | Instr::LoadEvent(_)
             | Instr::LoadEventByName(_)
             | Instr::LoadReceived(_, _)
+            | Instr::LoadLast(_, _)
             | Instr::Ago(_)
             | Instr::Did(_)
             | Instr::InactiveFor(_)

@@ -386,6 +386,17 @@ fn verify_function(
                     check("string", &m.strings, s as usize)?;
                     vec![next]
                 }
+                Instr::LoadLast(q, field) => {
+                    check("query", &m.queries, q as usize)?;
+                    let e = m.queries[q as usize].event.event;
+                    check("event", &m.schemas.events, e as usize)?;
+                    check(
+                        "event field",
+                        &m.schemas.events[e as usize].fields,
+                        field as usize,
+                    )?;
+                    vec![next]
+                }
                 Instr::LoadReceived(e, field) => {
                     check("event", &m.schemas.events, e as usize)?;
                     check(

@@ -363,7 +363,7 @@ fn newer_version_is_reported() {
     );
     assert!(err
         .to_string()
-        .contains("format version 4, this build reads up to 3"));
+        .contains("format version 5, this build reads up to 4"));
 }
 
 #[test]

@@ -467,6 +467,36 @@ impl Checker<'_> {
     }
 
     /// Resolves a path.
+    /// `last.EVENT.FIELD`: the field of the profile's latest `EVENT` (the
+    /// one being handled included), `none` when it has none.
+    fn last_path(&mut self, cx: &Cx, p: &ast::Path, span: Span) -> ir::Expr {
+        let [_, event, field] = p.segments.as_slice() else {
+            let d = messages::last_path(span);
+            self.emit(cx.file, d);
+            return error(span);
+        };
+        let Some(id) = self.event_names.get(&event.name).copied() else {
+            let names: Vec<&str> = self.events.iter().map(|e| e.name.as_str()).collect();
+            let suggestion = suggest::closest(&event.name, names.iter().copied());
+            let d = messages::unknown_event(event.span, &event.name, suggestion);
+            self.emit(cx.file, d);
+            return error(span);
+        };
+        self.refer(cx.file, event.span, Target::Event(event.name.clone()));
+        self.use_event(id);
+        match self.event_field(cx, id, field) {
+            Some((f, ty)) => {
+                let ty = if ty.is_optional() {
+                    ty
+                } else {
+                    Type::Optional(Box::new(ty))
+                };
+                typed(K::Last(id, f), ty, span)
+            }
+            None => error(span),
+        }
+    }
+
     pub(crate) fn path(
         &mut self,
         cx: &Cx,
@@ -511,6 +541,9 @@ impl Checker<'_> {
             );
             self.emit(cx.file, d);
             return error(span);
+        }
+        if root.name == "last" && !self.event_names.contains_key("last") {
+            return self.last_path(cx, p, span);
         }
         self.refer_root(cx, root);
         if p.segments.len() > 2 {

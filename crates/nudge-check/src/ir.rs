@@ -474,6 +474,9 @@ pub enum ExprKind {
     EventField(Vec<(EventId, FieldId)>),
     /// `X.FIELD`: a field of the last `X` this journey received.
     Received(EventId, FieldId),
+    /// `last.X.FIELD`: a field of the profile's latest `X` (none when it
+    /// has none).
+    Last(EventId, FieldId),
     /// `[a, b]`
     List(Vec<Expr>),
     /// `not e`

@@ -418,6 +418,18 @@ pub(crate) fn unknown_type(span: Span, name: &str, suggestion: Option<&str>) -> 
 // codes::UNKNOWN_EVENT
 
 /// An event name that is not declared.
+/// `last` without an event and a field.
+pub(crate) fn last_path(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        codes::INVALID_PATH,
+        "`last` reads a field of the latest event of a kind",
+    )
+    .with_primary(span, "expected `last.EVENT.FIELD`")
+    .with_help(
+        "write `last.order_completed.total`: the `total` of the profile's latest `order_completed`",
+    )
+}
+
 pub(crate) fn unknown_event(span: Span, name: &str, suggestion: Option<&str>) -> Diagnostic {
     Diagnostic::error(codes::UNKNOWN_EVENT, format!("unknown event `{name}`"))
         .with_primary(span, "no event of this name")
@@ -1093,9 +1105,25 @@ pub(crate) fn optional_in_text(span: Span, path: &str, ty: &str) -> Diagnostic {
         format!("`{path}` may be `none` here"),
     )
     .with_primary(span, format!("a `{ty}`"))
-    .with_help(format!(
-        "give a default: `{{{path} ?? \"…\"}}`, or send only where it is set (`if {path} != none {{ … }}`)"
-    ))
+    .with_help({
+        // A default of the value's own type: `??` takes no other.
+        let default = match ty.trim_end_matches('?') {
+            "int" => "0",
+            "float" => "0.0",
+            "bool" => "false",
+            "string" | "email" | "phone" | "url" => "\"…\"",
+            _ => "…",
+        };
+        if path.starts_with("last.") {
+            // The latest event can change between a test and a send: only
+            // a default makes it safe.
+            format!("give a default: `{{{path} ?? {default}}}` (the profile may have no such event)")
+        } else {
+            format!(
+                "give a default: `{{{path} ?? {default}}}`, or send only where it is set (`if {path} != none {{ … }}`)"
+            )
+        }
+    })
 }
 
 // codes::NOT_OPTIONAL

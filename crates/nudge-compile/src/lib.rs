@@ -189,6 +189,20 @@ impl<'p> Compiler<'p> {
                     u16_of(field.0, "a field index")?,
                 ));
             }
+            ExprKind::Last(ev, field) => {
+                // A query the history keeps this event for (as `did … ever`
+                // does); the load reads the newest one.
+                let q = self.mb.add_query(Query {
+                    event: EventMatch {
+                        event: self.event(*ev)?,
+                        filter: None,
+                    },
+                    count: None,
+                    window: Window::Ever,
+                })?;
+                f.set_span(self.span(e.span));
+                f.emit(Instr::LoadLast(q, u16_of(field.0, "a field index")?));
+            }
             ExprKind::List(items) => {
                 for item in items {
                     self.expr(f, item)?;

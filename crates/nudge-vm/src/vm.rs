@@ -272,6 +272,25 @@ impl<'m> Vm<'m> {
                 };
                 stack.push(Value::Str(Arc::from(text)));
             }
+            Instr::LoadLast(q, f) => {
+                let event = m
+                    .queries
+                    .get(q as usize)
+                    .map(|query| query.event.event)
+                    .ok_or(VmError::Invalid("query"))?;
+                let name = m
+                    .schemas
+                    .events
+                    .get(event as usize)
+                    .map(|s| s.name.as_str())
+                    .ok_or(VmError::Invalid("event"))?;
+                let mut value = Value::None;
+                ctx.facts.history(name, &mut |e| {
+                    value = self.event_field(Some((e, event)), f);
+                    false
+                });
+                stack.push(value);
+            }
             Instr::LoadReceived(e, f) => {
                 let got = ctx
                     .journey

@@ -158,7 +158,7 @@ fn zone_clause(c: &mut Choices) -> String {
 
 /// A condition on the profile and history (no `event.`).
 fn condition(c: &mut Choices) -> String {
-    match c.below(9) {
+    match c.below(10) {
         0 => "profile.plan == pro".to_owned(),
         1 => format!("profile.score > {}", c.below(4)),
         2 => format!("did b within {}", long_duration(c)),
@@ -171,6 +171,8 @@ fn condition(c: &mut Choices) -> String {
         5 => "did a since entry".to_owned(),
         6 => format!("inactive for {}", duration(c)),
         7 => "did a where event.n > 2".to_owned(),
+        // The latest `b`: kept in the history however old.
+        8 => format!("(last.b.n ?? 0) > {}", c.below(4)),
         _ => "profile.plan != pro".to_owned(),
     }
 }
