@@ -14,7 +14,7 @@ pub fn event_contexts(m: &Module) -> Vec<Option<EventId>> {
     for w in &m.workflows {
         let first = w.triggers.iter().find_map(|t| match t {
             Trigger::Event(e) => Some(e.event),
-            Trigger::Inactive(_) => None,
+            Trigger::Inactive(_) | Trigger::Date(_) => None,
         });
         for t in &w.triggers {
             if let Trigger::Event(e) = t {
@@ -66,7 +66,7 @@ pub fn event_contexts(m: &Module) -> Vec<Option<EventId>> {
     for w in &m.workflows {
         let first = w.triggers.iter().find_map(|t| match t {
             Trigger::Event(e) => Some(e.event),
-            Trigger::Inactive(_) => None,
+            Trigger::Inactive(_) | Trigger::Date(_) => None,
         });
         let (Some(e), Some(body)) = (first, m.functions.get(w.body as usize)) else {
             continue;

@@ -42,6 +42,35 @@ impl Lister<'_> {
         }
     }
 
+    fn date_trigger(&self, d: &DateTrigger) -> String {
+        let mut s = String::new();
+        if d.offset != 0 {
+            let side = if d.offset < 0 { "before" } else { "after" };
+            let _ = write!(
+                s,
+                "{} {side} ",
+                duration::format(d.offset.unsigned_abs().min(i64::MAX as u64) as i64)
+            );
+        }
+        if d.yearly {
+            s.push_str("anniversary of ");
+        }
+        let _ = write!(
+            s,
+            "profile.{}",
+            Self::field_name(&self.m.schemas.profile, d.field)
+        );
+        if let Some((minutes, zone)) = d.at {
+            let _ = write!(
+                s,
+                " at {} {}",
+                time_of_day::format(minutes),
+                self.zone(zone)
+            );
+        }
+        s
+    }
+
     fn dur(&self, d: DurationId) -> String {
         duration::format(self.m.duration(d))
     }
@@ -230,6 +259,8 @@ impl Lister<'_> {
             | Instr::Pop
             | Instr::Not
             | Instr::In
+            | Instr::Add
+            | Instr::Sub
             | Instr::IsNone
             | Instr::Return
             | Instr::EscalateEnd
@@ -333,6 +364,9 @@ pub fn disassemble(m: &Module, sources: &[ListingSource<'_>]) -> String {
                 }
                 Trigger::Inactive(d) => {
                     let _ = writeln!(out, "  on inactive for {}", l.dur(*d));
+                }
+                Trigger::Date(d) => {
+                    let _ = writeln!(out, "  on {}", l.date_trigger(d));
                 }
             }
         }

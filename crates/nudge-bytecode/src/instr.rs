@@ -139,6 +139,12 @@ pub enum Instr {
     /// Pushes a field of the profile's latest event of the query's event
     /// (none when it has none); the query keeps that event in the history.
     LoadLast(QueryId, FieldId),
+    /// `[a, b] -> [a + b]`: a time or a duration plus a duration (none when
+    /// either is none).
+    Add,
+    /// `[a, b] -> [a - b]`: a time or a duration minus a duration, or the
+    /// duration between two times (none when either is none).
+    Sub,
 }
 
 impl Instr {
@@ -182,6 +188,8 @@ impl Instr {
             Instr::Exit => "exit",
             Instr::Format(_) => "format",
             Instr::LoadLast(_, _) => "load.last",
+            Instr::Add => "add",
+            Instr::Sub => "sub",
         }
     }
 
@@ -232,7 +240,7 @@ impl Instr {
             | Instr::InactiveFor(_)
             | Instr::InSegment(_) => (0, 1),
             Instr::Pop | Instr::JumpIfFalse(_) => (1, 0),
-            Instr::Cmp(_) | Instr::In => (2, 1),
+            Instr::Cmp(_) | Instr::In | Instr::Add | Instr::Sub => (2, 1),
             Instr::Not | Instr::IsNone | Instr::Format(_) => (1, 1),
             Instr::MakeList(n) | Instr::Concat(n) => (u32::from(n), 1),
             // The keep-jumps are handled specially by the verifier (they

@@ -235,6 +235,23 @@ pub enum Trigger {
     Event(EventMatch),
     /// `inactive for D`
     Inactive(DurationId),
+    /// `[D before|after] [anniversary of] profile.FIELD [at HH:MM zone]`.
+    /// Last, so that older modules decode.
+    Date(DateTrigger),
+}
+
+/// When a date trigger fires, read from a profile's time field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateTrigger {
+    /// The profile field (an index into the profile schema).
+    pub field: crate::instr::FieldId,
+    /// Seconds after the field's instant or date (negative: before).
+    pub offset: i64,
+    /// Every year on the field's calendar date (in UTC).
+    pub yearly: bool,
+    /// A time of day (minutes after midnight) and its zone; without it,
+    /// the instant itself (moved by the offset).
+    pub at: Option<(u16, Zone)>,
 }
 
 /// Re-entry rule.

@@ -190,6 +190,19 @@ pub fn verify(m: &Module) -> Result<(), VerifyError> {
             match t {
                 Trigger::Event(e) => check_match(m, e)?,
                 Trigger::Inactive(d) => dur(*d)?,
+                Trigger::Date(d) => {
+                    check("profile field", &m.schemas.profile, d.field as usize)?;
+                    if let Some((minutes, zone)) = d.at {
+                        check_zone(m, zone)?;
+                        if minutes >= 24 * 60 {
+                            return Err(Problem::BadIndex {
+                                table: "minute of day",
+                                index: minutes as usize,
+                                len: 24 * 60,
+                            });
+                        }
+                    }
+                }
             }
         }
         if let Some(a) = w.audience {

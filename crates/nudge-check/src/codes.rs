@@ -68,6 +68,8 @@ pub const NOT_ORDERED: &str = "nudge::check::not_ordered";
 /// An interpolation's format that its value's type cannot be written
 /// with.
 pub const FORMAT_SPEC: &str = "nudge::check::format_spec";
+/// A date trigger read at a time of day whose offset is not whole days.
+pub const DATE_OFFSET: &str = "nudge::check::date_offset";
 /// A string literal that is not a valid email, phone or url.
 pub const INVALID_FORMAT: &str = "nudge::check::invalid_format";
 /// A time zone that is not an IANA name.
@@ -163,6 +165,7 @@ pub const ALL: &[&str] = &[
     NOT_ORDERED,
     INVALID_FORMAT,
     FORMAT_SPEC,
+    DATE_OFFSET,
     UNKNOWN_TIMEZONE,
     NON_POSITIVE_DURATION,
     SPLIT_TOTAL,

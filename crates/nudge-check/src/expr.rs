@@ -569,20 +569,7 @@ impl Checker<'_> {
                     (K::Profile(f), self.profile.fields[f.index()].ty.clone())
                 }
                 None => {
-                    let fields: Vec<&str> = self
-                        .profile
-                        .fields
-                        .iter()
-                        .map(|f| f.name.as_str())
-                        .collect();
-                    let suggestion = suggest::closest(&field.name, fields.iter().copied());
-                    let d = messages::unknown_profile_field(
-                        field.span,
-                        &field.name,
-                        suggestion,
-                        &fields,
-                    );
-                    self.emit(cx.file, d);
+                    self.unknown_profile_field(cx.file, field);
                     return error(span);
                 }
             },
@@ -717,6 +704,19 @@ impl Checker<'_> {
         None
     }
 
+    /// Reports `profile.FIELD` for a field the profile does not have.
+    pub(crate) fn unknown_profile_field(&mut self, file: crate::ids::FileId, field: &ast::Ident) {
+        let fields: Vec<&str> = self
+            .profile
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        let suggestion = suggest::closest(&field.name, fields.iter().copied());
+        let d = messages::unknown_profile_field(field.span, &field.name, suggestion, &fields);
+        self.emit(file, d);
+    }
+
     fn no_event(&mut self, cx: &Cx, why: NoEvent, span: Span) {
         self.emit(cx.file, messages::event_not_in_scope(span, why));
     }
@@ -764,6 +764,36 @@ impl Checker<'_> {
                 } else {
                     inner
                 };
+                typed(K::Binary(op, Box::new(l), Box::new(r)), ty, span)
+            }
+            BinaryOp::Add | BinaryOp::Sub => {
+                let l = self.expr(cx, lhs, None);
+                let r = self.expr(cx, rhs, None);
+                let (a, b) = (l.ty.strip_optional(), r.ty.strip_optional());
+                let ty = match (op, a, b) {
+                    (_, Type::Error, _) | (_, _, Type::Error) => Type::Error,
+                    (_, Type::Time, Type::Duration)
+                    | (BinaryOp::Add, Type::Duration, Type::Time) => Type::Time,
+                    (_, Type::Duration, Type::Duration)
+                    | (BinaryOp::Sub, Type::Time, Type::Time) => Type::Duration,
+                    _ => {
+                        let d = messages::arithmetic_types(
+                            op_span,
+                            op,
+                            &self.type_name(a),
+                            &self.type_name(b),
+                        );
+                        self.emit(cx.file, d);
+                        return typed(K::Binary(op, Box::new(l), Box::new(r)), Type::Error, span);
+                    }
+                };
+                // Only right types left: a `none` side still needs a check.
+                for side in [&l, &r] {
+                    if side.ty.is_optional() {
+                        let (s, t) = (side.span, side.ty.clone());
+                        self.not_narrowed(cx, s, &t);
+                    }
+                }
                 typed(K::Binary(op, Box::new(l), Box::new(r)), ty, span)
             }
             BinaryOp::In => {

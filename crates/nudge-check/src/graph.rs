@@ -176,7 +176,7 @@ impl<'a> Builder<'a> {
         for t in &w.triggers {
             match t {
                 Trigger::Event(m) => start.push(format!("on {}", self.event(m))),
-                Trigger::Inactive { span, .. } => {
+                Trigger::Inactive { span, .. } | Trigger::Date { span, .. } => {
                     start.push(format!("on {}", short(self.source(*span), 60)))
                 }
             }

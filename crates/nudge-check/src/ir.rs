@@ -259,6 +259,19 @@ pub enum Trigger {
         /// Where.
         span: Span,
     },
+    /// `[D before|after] [anniversary of] profile.FIELD [at HH:MM zone]`.
+    Date {
+        /// The profile's time field.
+        field: FieldId,
+        /// Seconds after the field (negative: before).
+        offset: i64,
+        /// `anniversary of`: every year.
+        yearly: bool,
+        /// The time of day (minutes) and its zone.
+        at: Option<(u16, Zone)>,
+        /// Where.
+        span: Span,
+    },
 }
 
 /// `EVENT [where filter]`

@@ -26,6 +26,7 @@ use crate::suggest::{all_of, one_of};
 pub(crate) enum NoEvent {
     Segment,
     Inactive,
+    Date,
     Template,
 }
 
@@ -856,6 +857,10 @@ pub(crate) fn event_not_in_scope(span: Span, why: NoEvent) -> Diagnostic {
             "a workflow started by `on inactive for` has no triggering `event`",
             "use `profile.` fields, or `did EVENT where event.FIELD …` to look at history",
         ),
+        NoEvent::Date => (
+            "a workflow started by a date has no triggering `event`",
+            "use `profile.` fields, or `did EVENT where event.FIELD …` to look at history",
+        ),
         NoEvent::Template => (
             "this template is not for an event",
             "add `for EVENT` after the channel (`template t: email for order_completed { … }`) to use that event's properties",
@@ -969,6 +974,54 @@ pub(crate) fn default_type(span: Span, expected: &str, got: &str) -> Diagnostic 
     )
     .with_primary(span, format!("this is a `{got}`"))
     .with_help(format!("give a `{expected}` default"))
+}
+
+/// `+` or `-` between values that are not a time and a duration.
+pub(crate) fn arithmetic_types(op_span: Span, op: BinaryOp, lhs: &str, rhs: &str) -> Diagnostic {
+    let (title, help) = if op == BinaryOp::Add {
+        (
+            format!("cannot add a `{rhs}` to a `{lhs}`"),
+            "`+` adds a duration to a time or to a duration: `profile.trial_ends_at + 1d`, `1d + 12h`",
+        )
+    } else {
+        (
+            format!("cannot subtract a `{rhs}` from a `{lhs}`"),
+            "`-` takes a duration from a time or a duration (`profile.trial_ends_at - 3d`), or gives the duration between two times",
+        )
+    };
+    let text = ["string", "email", "phone", "url"];
+    let help = if text.contains(&lhs) && text.contains(&rhs) {
+        "to build text, interpolate in one string, such as `\"Hi {profile.first_name}\"`"
+    } else {
+        help
+    };
+    Diagnostic::error(codes::TYPE_MISMATCH, title)
+        .with_primary(op_span, format!("`{lhs}` {} `{rhs}`", op.as_str()))
+        .with_help(help)
+}
+
+/// A date trigger's field that is not a time.
+pub(crate) fn date_field_type(span: Span, field: &str, ty: &str) -> Diagnostic {
+    Diagnostic::error(
+        codes::TYPE_MISMATCH,
+        format!("`profile.{field}` is a `{ty}`, not a `time`"),
+    )
+    .with_primary(span, format!("a `{ty}`"))
+    .with_help("a date trigger reads a `time` (or `time?`) field of the profile, such as `trial_ends_at: time?`")
+}
+
+/// A date trigger at a time of day whose offset has hours or minutes.
+pub(crate) fn date_offset(span: Span, written: &str, seconds: i64) -> Diagnostic {
+    let days = seconds / 86_400;
+    let fix = if days == 0 { 1 } else { days };
+    Diagnostic::error(
+        codes::DATE_OFFSET,
+        format!("`{written}` is not a whole number of days"),
+    )
+    .with_primary(span, "with `at`, the offset moves the day")
+    .with_help(format!(
+        "write whole days (`{fix}d`), or drop `at` to count `{written}` from the field's exact instant"
+    ))
 }
 
 /// A list interpolated into text.

@@ -104,6 +104,7 @@ impl Checker<'_> {
         // Triggers first: they decide what `event` means everywhere else.
         let mut trigger_events: Vec<EventId> = Vec::new();
         let mut inactive = false;
+        let mut dated = false;
         let mut has_on = false;
         for clause in &decl.clauses {
             if let Clause::On { triggers, .. } = clause {
@@ -118,6 +119,7 @@ impl Checker<'_> {
                             }
                         }
                         ast::Trigger::Inactive { .. } => inactive = true,
+                        ast::Trigger::Date(_) => dated = true,
                     }
                 }
             }
@@ -134,7 +136,9 @@ impl Checker<'_> {
                 _ => 0,
             })
             .sum();
-        let scope = if inactive {
+        let scope = if dated {
+            EventScope::None(NoEvent::Date)
+        } else if inactive {
             EventScope::None(NoEvent::Inactive)
         } else if trigger_events.len() == 1 {
             EventScope::One(trigger_events[0])
@@ -186,6 +190,11 @@ impl Checker<'_> {
                                     seconds: duration.seconds,
                                     span: *span,
                                 });
+                            }
+                            ast::Trigger::Date(d) => {
+                                if let Some(t) = self.date_trigger(file, d) {
+                                    triggers.push(t);
+                                }
                             }
                         }
                     }
@@ -597,6 +606,51 @@ impl Checker<'_> {
         cx.facts = flow.facts.clone();
         cx.received = flow.received.clone();
         cx.with_facts(extra)
+    }
+
+    /// Types `[D before|after] [anniversary of] profile.FIELD [at …]`.
+    fn date_trigger(&mut self, file: FileId, d: &ast::DateTrigger) -> Option<ir::Trigger> {
+        let name = &d.field.name;
+        let Some(field) = self.profile.field(name) else {
+            self.unknown_profile_field(file, &d.field);
+            return None;
+        };
+        self.refer(file, d.field.span, Target::ProfileField(name.clone()));
+        let ty = self.profile.fields[field.index()].ty.clone();
+        if !matches!(ty.strip_optional(), crate::Type::Time | crate::Type::Error) {
+            let diag = messages::date_field_type(d.field.span, name, &self.type_name(&ty));
+            self.emit(file, diag);
+            return None;
+        }
+        let offset = match &d.offset {
+            None => 0,
+            Some((duration, side)) => {
+                if d.at.is_some() && duration.seconds % 86_400 != 0 {
+                    let written = self
+                        .source(file)
+                        .text()
+                        .get(duration.span.range())
+                        .unwrap_or("")
+                        .to_owned();
+                    let diag = messages::date_offset(duration.span, &written, duration.seconds);
+                    self.emit(file, diag);
+                }
+                match side {
+                    ast::DateSide::Before => -duration.seconds,
+                    ast::DateSide::After => duration.seconds,
+                }
+            }
+        };
+        let at =
+            d.at.as_ref()
+                .map(|(time, zone)| (time.minutes, self.zone(file, zone.as_ref())));
+        Some(ir::Trigger::Date {
+            field,
+            offset,
+            yearly: d.anniversary,
+            at,
+            span: d.span,
+        })
     }
 
     fn zone(&mut self, file: FileId, zone: Option<&Zone>) -> ir::Zone {

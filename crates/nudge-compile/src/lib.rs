@@ -239,6 +239,8 @@ impl<'p> Compiler<'p> {
                         BinaryOp::Le => Instr::Cmp(CmpOp::Le),
                         BinaryOp::Gt => Instr::Cmp(CmpOp::Gt),
                         BinaryOp::Ge => Instr::Cmp(CmpOp::Ge),
+                        BinaryOp::Add => Instr::Add,
+                        BinaryOp::Sub => Instr::Sub,
                         _ => Instr::In,
                     });
                 }
@@ -592,6 +594,19 @@ impl<'p> Compiler<'p> {
                     Trigger::Event(self.event_match(&format!("{name} on filter"), m)?)
                 }
                 IrTrigger::Inactive { seconds, .. } => Trigger::Inactive(self.dur(*seconds)?),
+                IrTrigger::Date {
+                    field,
+                    offset,
+                    yearly,
+                    at,
+                    ..
+                } => Trigger::Date(nudge_bytecode::DateTrigger {
+                    // The checker accepts only `time` fields, never `id`.
+                    field: u16_of(field.0.saturating_sub(1), "a field index")?,
+                    offset: *offset,
+                    yearly: *yearly,
+                    at: at.as_ref().map(|(m, z)| (*m, self.zone(z))),
+                }),
             });
         }
         let audience = match &w.audience {

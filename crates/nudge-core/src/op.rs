@@ -28,6 +28,10 @@ pub enum BinaryOp {
     In,
     /// `??` (default for an optional value)
     Coalesce,
+    /// `+` (a time or a duration plus a duration)
+    Add,
+    /// `-` (a time or a duration minus a duration, or between two times)
+    Sub,
 }
 
 impl BinaryOp {
@@ -38,6 +42,8 @@ impl BinaryOp {
             BinaryOp::And => "and",
             BinaryOp::In => "in",
             BinaryOp::Coalesce => "??",
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
             other => other.cmp_op().map_or("", CmpOp::as_str),
         }
     }
@@ -65,7 +71,12 @@ impl BinaryOp {
             BinaryOp::Le => CmpOp::Le,
             BinaryOp::Gt => CmpOp::Gt,
             BinaryOp::Ge => CmpOp::Ge,
-            BinaryOp::Or | BinaryOp::And | BinaryOp::In | BinaryOp::Coalesce => return None,
+            BinaryOp::Or
+            | BinaryOp::And
+            | BinaryOp::In
+            | BinaryOp::Coalesce
+            | BinaryOp::Add
+            | BinaryOp::Sub => return None,
         })
     }
 }

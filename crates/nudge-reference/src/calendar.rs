@@ -167,3 +167,48 @@ pub fn quiet_release(
         candidate = release;
     }
 }
+
+/// A date trigger's next instant strictly after `after`, by listing every
+/// candidate (each year's, for an anniversary) and taking the earliest.
+pub fn date_occurrence(
+    value: DateTime<Utc>,
+    offset: i64,
+    yearly: bool,
+    at: Option<(u16, Tz)>,
+    after: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    // With `at`, the day moves by whole days (rounded down).
+    let days = chrono::Duration::days(offset.div_euclid(86_400));
+    let candidate = |date: NaiveDate| -> Option<DateTime<Utc>> {
+        match at {
+            Some((minutes, tz)) => Some(instant(tz, date.checked_add_signed(days)?, minutes)),
+            None => date
+                .and_time(value.time())
+                .and_utc()
+                .checked_add_signed(chrono::Duration::seconds(offset)),
+        }
+    };
+    let dates: Vec<NaiveDate> = if yearly {
+        let base = value.date_naive();
+        let years = offset.unsigned_abs() / (365 * 86_400) + 3;
+        let last = after.year() + i32::try_from(years).ok()?;
+        (base.year() + 1..=last)
+            .filter_map(|y| {
+                let leap_day = base.month() == 2 && base.day() == 29;
+                let is_leap = NaiveDate::from_ymd_opt(y, 2, 29).is_some();
+                let day = if leap_day && !is_leap { 28 } else { base.day() };
+                NaiveDate::from_ymd_opt(y, base.month(), day)
+            })
+            .collect()
+    } else {
+        vec![match at {
+            Some((_, tz)) => local(tz, value).date(),
+            None => value.date_naive(),
+        }]
+    };
+    dates
+        .into_iter()
+        .filter_map(candidate)
+        .filter(|t| *t > after)
+        .min()
+}

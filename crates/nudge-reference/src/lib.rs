@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use nudge_bytecode::{
-    Channel, Const, EntryRule, Module, Priority, Trigger, Type, Window, WorkflowId,
+    Channel, Const, DateTrigger, EntryRule, Module, Priority, Trigger, Type, Window, WorkflowId,
 };
 use nudge_vm::{
     Ctx, Effect, Event, ExitReason, Facts, Input, Journey, Props, Record, Rendered, Status,
@@ -58,6 +58,8 @@ struct Profile {
     capped_sends: Vec<(DateTime<Utc>, Channel)>,
     /// `inactive for` workflows with a check pending.
     quiet_checks: Vec<String>,
+    /// Date triggers armed: (workflow, trigger position, instant).
+    dates: Vec<(String, u16, DateTime<Utc>)>,
 }
 
 /// A timer: when, the order it was set in, what.
@@ -76,6 +78,12 @@ enum Wake {
         profile: Arc<str>,
         workflow: String,
         since: DateTime<Utc>,
+    },
+    Date {
+        profile: Arc<str>,
+        workflow: String,
+        trigger: u16,
+        at: DateTime<Utc>,
     },
 }
 
@@ -266,7 +274,7 @@ impl Reference {
             .filter_map(|w| {
                 let spells = w.triggers.iter().filter_map(|t| match t {
                     Trigger::Inactive(d) => Some(m.duration(*d)),
-                    Trigger::Event(_) => None,
+                    Trigger::Event(_) | Trigger::Date(_) => None,
                 });
                 spells.min().map(|d| (w.name.clone(), d))
             })
@@ -299,6 +307,82 @@ impl Reference {
         }
     }
 
+    /// The date triggers of the current version: (workflow, position,
+    /// trigger), in declaration order.
+    fn date_triggers(&self) -> Vec<(String, u16, DateTrigger)> {
+        let m = self.current();
+        let mut out = Vec::new();
+        for w in &m.workflows {
+            for (i, t) in w.triggers.iter().enumerate() {
+                if let Trigger::Date(d) = t {
+                    out.push((w.name.clone(), i as u16, *d));
+                }
+            }
+        }
+        out
+    }
+
+    /// When `trigger` next fires for profile `id` after `after`, from its
+    /// fields as they are now.
+    fn date_occurrence(
+        &self,
+        id: &str,
+        trigger: &DateTrigger,
+        after: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let m = self.current();
+        let field = &m.schemas.profile.get(trigger.field as usize)?.name;
+        let view = View {
+            module: &m,
+            p: &self.profiles[id],
+        };
+        let Value::Time(value) = view.attribute(field) else {
+            return None;
+        };
+        let at = trigger
+            .at
+            .map(|(minutes, zone)| (minutes, vm(&m).zone(zone, &view)));
+        calendar::date_occurrence(value, trigger.offset, trigger.yearly, at, after)
+    }
+
+    /// Arms every date trigger of the current version as the profile's
+    /// fields now say: a new instant gets a timer; a cleared field or a
+    /// past instant disarms. An instant due now that has not fired yet
+    /// stays armed.
+    fn arm_dates(&mut self, id: &str, now: DateTime<Utc>) {
+        let mut armed = Vec::new();
+        for (workflow, i, trigger) in self.date_triggers() {
+            let have = self.profiles[id]
+                .dates
+                .iter()
+                .find(|(w, t, _)| *w == workflow && *t == i)
+                .map(|(_, _, at)| *at);
+            let still_due = have == Some(now)
+                && self.date_occurrence(id, &trigger, now - chrono::Duration::nanoseconds(1))
+                    == Some(now);
+            let want = if still_due {
+                Some(now)
+            } else {
+                self.date_occurrence(id, &trigger, now)
+            };
+            let Some(at) = want else { continue };
+            if have != Some(at) {
+                let profile = self.profiles[id].id.clone();
+                self.set_timer(
+                    at,
+                    Wake::Date {
+                        profile,
+                        workflow: workflow.clone(),
+                        trigger: i,
+                        at,
+                    },
+                );
+            }
+            armed.push((workflow, i, at));
+        }
+        self.profiles.get_mut(id).expect("profile").dates = armed;
+    }
+
     /// The profile, created (with its quiet checks) when first seen.
     fn ensure_profile(&mut self, id: &str, now: DateTime<Utc>) {
         if self.profiles.contains_key(id) {
@@ -317,6 +401,7 @@ impl Reference {
                 entries: BTreeMap::new(),
                 capped_sends: Vec::new(),
                 quiet_checks: Vec::new(),
+                dates: Vec::new(),
             },
         );
         self.arm_missing_quiet_checks(id, now);
@@ -369,6 +454,7 @@ impl Reference {
                 p.attributes.insert(name.to_string(), v);
             }
         }
+        self.arm_dates(id, now);
         Ok(())
     }
 
@@ -389,6 +475,7 @@ impl Reference {
         };
         // A quiet spell starts now.
         self.arm_missing_quiet_checks(id, now);
+        self.arm_dates(id, now);
         self.profiles
             .get_mut(id)
             .expect("profile")
@@ -955,6 +1042,39 @@ impl Reference {
                     .expect("a current workflow");
                 self.enter(&profile, wi, None, at)?;
             }
+            Wake::Date {
+                profile,
+                workflow,
+                trigger,
+                at: armed_for,
+            } => {
+                let p = self.profiles.get_mut(&*profile).expect("profile");
+                let Some(i) = p
+                    .dates
+                    .iter()
+                    .position(|(w, t, a)| *w == workflow && *t == trigger && *a == armed_for)
+                else {
+                    // Re-armed or disarmed since.
+                    return Ok(());
+                };
+                p.dates.remove(i);
+                // It fires if the current version still has the trigger
+                // and it still falls on this instant.
+                let just_before = armed_for - chrono::Duration::nanoseconds(1);
+                let fires = self.date_triggers().iter().any(|(w, t, d)| {
+                    *w == workflow
+                        && *t == trigger
+                        && self.date_occurrence(&profile, d, just_before) == Some(armed_for)
+                });
+                if fires {
+                    let wi = self
+                        .current()
+                        .workflow_id(&workflow)
+                        .expect("a current workflow");
+                    self.enter(&profile, wi, None, at)?;
+                }
+                self.arm_dates(&profile, at);
+            }
         }
         Ok(())
     }
@@ -999,6 +1119,7 @@ impl Reference {
                 entries: BTreeMap::new(),
                 capped_sends: Vec::new(),
                 quiet_checks: Vec::new(),
+                dates: Vec::new(),
             },
         );
         let since = last.unwrap_or(first);
@@ -1018,5 +1139,6 @@ impl Reference {
                 },
             );
         }
+        self.arm_dates(id, start);
     }
 }

@@ -358,6 +358,34 @@ pub enum Trigger {
         /// The whole trigger.
         span: Span,
     },
+    /// `3d before profile.trial_ends_at at 10:00 local`: an instant read
+    /// from a profile's time field.
+    Date(DateTrigger),
+}
+
+/// A trigger at an instant read from a profile's time field:
+/// `[D before|after] [anniversary of] profile.FIELD [at HH:MM [zone]]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DateTrigger {
+    /// How long before or after the field's instant (or its date).
+    pub offset: Option<(DurationLit, DateSide)>,
+    /// `anniversary of`: every year, on the field's calendar date.
+    pub anniversary: bool,
+    /// The profile field.
+    pub field: Ident,
+    /// A time of day, with the zone it is read in.
+    pub at: Option<(TimeOfDayLit, Option<Zone>)>,
+    /// The whole trigger.
+    pub span: Span,
+}
+
+/// `before` or `after` in a date trigger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateSide {
+    /// `before`
+    Before,
+    /// `after`
+    After,
 }
 
 impl Trigger {
@@ -366,6 +394,7 @@ impl Trigger {
         match self {
             Trigger::Event(m) => m.span,
             Trigger::Inactive { span, .. } => *span,
+            Trigger::Date(d) => d.span,
         }
     }
 }

@@ -875,6 +875,7 @@ impl<'a> Printer<'a> {
                             self.kw(" for ");
                             self.duration(duration);
                         }
+                        Trigger::Date(d) => self.date_trigger(d),
                     }
                 }
             }
@@ -1149,6 +1150,42 @@ impl<'a> Printer<'a> {
             self.kw("if");
             self.sp();
             self.expr(guard);
+        }
+    }
+
+    fn date_trigger(&mut self, d: &DateTrigger) {
+        let mut first = true;
+        if let Some((duration, side)) = &d.offset {
+            self.duration(duration);
+            self.kw(match side {
+                DateSide::Before => " before",
+                DateSide::After => " after",
+            });
+            first = false;
+        }
+        if d.anniversary {
+            if first {
+                self.tok(d.span.start, "anniversary");
+            } else {
+                self.kw(" anniversary");
+            }
+            self.kw(" of");
+            first = false;
+        }
+        if first {
+            self.tok(d.span.start, "profile");
+        } else {
+            self.kw(" profile");
+        }
+        self.kw(".");
+        self.tok_span(d.field.span, &d.field.name);
+        if let Some((time, zone)) = &d.at {
+            self.kw(" at ");
+            self.time_of_day(time);
+            if let Some(zone) = zone {
+                self.sp();
+                self.zone(zone);
+            }
         }
     }
 

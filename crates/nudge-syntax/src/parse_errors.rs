@@ -1274,8 +1274,8 @@ fn help_for(ctx: &Context<'_>, positives: &[R]) -> Option<String> {
     if rest.starts_with('<') && ctx.expects("`?`") {
         return Some("a list type is written in brackets: `[string]`".into());
     }
-    if ["+", "*", "/"].iter().any(|op| rest.starts_with(op)) && ctx.expects_operator() {
-        return Some("expressions have no arithmetic; to build text, interpolate in one string, such as `\"Hi {profile.first_name}\"`".into());
+    if ["*", "/"].iter().any(|op| rest.starts_with(op)) && ctx.expects_operator() {
+        return Some("expressions have no `*` or `/`, only a duration added to or taken from a time or a duration (`profile.trial_ends_at - 3d`); to build text, interpolate in one string, such as `\"Hi {profile.first_name}\"`".into());
     }
     if ctx.expected.contains("a string") && ctx.expected.len() == 1 {
         let line_start = ctx.text[..ctx.pos].rfind('\n').map_or(0, |n| n + 1);
@@ -1411,6 +1411,10 @@ fn describe(rule: R) -> Option<&'static str> {
         R::escalate_step => "a message such as `email reminder`",
         R::block => "`{`",
         R::k_after => "`after`",
+        R::k_anniversary => "`anniversary`",
+        R::k_before => "`before`",
+        R::date_trigger => "a date (`profile.FIELD`)",
+        R::date_at => "`at` and a time of day",
         R::k_ago => "`ago`",
         R::k_and => "`and`",
         R::k_at => "`at`",

@@ -188,7 +188,9 @@ fn is_keyword(rule: R) -> bool {
             | R::k_ago
             | R::k_and
             | R::k_at
+            | R::k_anniversary
             | R::k_audience
+            | R::k_before
             | R::k_between
             | R::k_cap
             | R::k_completed
@@ -261,6 +263,7 @@ static PRATT: LazyLock<PrattParser<R>> = LazyLock::new(|| {
             | Op::postfix(R::is_none)
             | Op::postfix(R::is_not_none))
         .op(Op::infix(R::coalesce, Assoc::Right))
+        .op(Op::infix(R::add_op, Assoc::Left))
 });
 
 /// Words that start a top-level declaration: where recovery resumes.
@@ -657,6 +660,7 @@ impl Builder<'_> {
                                 span,
                             })
                         }
+                        R::date_trigger => Some(Trigger::Date(self.date_trigger(t, o)?)),
                         _ => Some(Trigger::Event(self.event_match(t, o)?)),
                     })
                     .collect(),
@@ -933,6 +937,51 @@ impl Builder<'_> {
             content,
             span,
         })
+    }
+
+    fn date_trigger(&mut self, pair: Pair<'_, R>, o: usize) -> Option<DateTrigger> {
+        let span = self.span(&pair, o);
+        let mut trigger = DateTrigger {
+            offset: None,
+            anniversary: false,
+            field: Ident {
+                name: String::new(),
+                span,
+            },
+            at: None,
+            span,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                R::date_offset => {
+                    let mut it = p.into_inner();
+                    let d = self.duration(it.next()?, o);
+                    let side = it.next()?;
+                    let side = if side.as_rule() == R::k_before {
+                        DateSide::Before
+                    } else {
+                        DateSide::After
+                    };
+                    trigger.offset = Some((d, side));
+                }
+                R::date_anniversary => trigger.anniversary = true,
+                R::name => trigger.field = self.ident(p, o),
+                R::date_at => {
+                    let mut time = None;
+                    let mut zone = None;
+                    for q in children(p) {
+                        match q.as_rule() {
+                            R::time_of_day => time = Some(self.time_of_day(q, o)),
+                            R::zone => zone = self.zone(q, o),
+                            _ => {}
+                        }
+                    }
+                    trigger.at = Some((time?, zone));
+                }
+                _ => {}
+            }
+        }
+        Some(trigger)
     }
 
     fn zone(&mut self, pair: Pair<'_, R>, o: usize) -> Option<Zone> {
@@ -1252,6 +1301,8 @@ impl Builder<'_> {
             R::and_op => BinaryOp::And,
             R::in_op => BinaryOp::In,
             R::coalesce => BinaryOp::Coalesce,
+            R::add_op if op.as_str() == "+" => BinaryOp::Add,
+            R::add_op => BinaryOp::Sub,
             _ => BinaryOp::comparison(op.as_str()).unwrap_or(BinaryOp::Eq),
         };
         if op_kind.is_comparison() {

@@ -15,7 +15,8 @@
 //! - **Horizon.** The clock never runs past the last step plus [`HORIZON`]
 //!   (366 days). If timers are still pending there, the test fails with
 //!   `nudge::test::horizon_reached`, since an expectation of "no message"
-//!   could not be trusted.
+//!   could not be trusted; date triggers' timers do not count (they recur:
+//!   an anniversary always has a next one).
 //! - **Expectations** are checked after the run, against everything that
 //!   went out. A message expectation filters the messages by recipient,
 //!   channel, template, time and `with` fields, then compares the count:
@@ -365,7 +366,7 @@ fn simulate<'a>(
                 .iter()
                 .filter_map(|t| match t {
                     Trigger::Inactive(d) => Some(module.duration(*d)),
-                    Trigger::Event(_) => None,
+                    Trigger::Event(_) | Trigger::Date(_) => None,
                 })
                 .min()
                 .map(|d| (w.name.clone(), d))
@@ -416,6 +417,13 @@ fn simulate<'a>(
             start,
         ))
     };
+    // Profiles with a history went straight into the store: their date
+    // triggers are armed as the test starts.
+    for id in history.keys() {
+        engine
+            .arm_profile_dates(id, start)
+            .map_err(|e| fail(e, test.name_span))?;
+    }
     for (id, attrs) in profiles {
         engine
             .identify(id, attrs, start)
@@ -439,7 +447,13 @@ fn simulate<'a>(
             .map_err(|e| fail(e, test.name_span))?;
         fired += 1;
     }
-    let pending = engine.store().next_timer();
+    // Date triggers recur (an anniversary always has a next one): only
+    // other timers left at the horizon mean the test never settles.
+    let pending = if engine.store().next_timer().is_some_and(|at| at <= horizon) {
+        engine.store().next_timer()
+    } else {
+        engine.store().next_timer_not_dated()
+    };
     let sent: Vec<Sent> = engine
         .log
         .iter()

@@ -111,6 +111,33 @@ pub enum Timer {
         #[serde(with = "crate::stored_time")]
         since: DateTime<Utc>,
     },
+    /// A date trigger's instant (it fires only if the profile still has
+    /// it armed for this instant). Last, so that older timers decode.
+    Date {
+        /// The profile.
+        profile: Arc<str>,
+        /// The workflow's name.
+        workflow: Arc<str>,
+        /// The trigger's position among the workflow's triggers.
+        trigger: u16,
+        /// The instant it was armed for.
+        #[serde(with = "crate::stored_time")]
+        at: DateTime<Utc>,
+    },
+}
+
+/// A date trigger armed for a profile: the one instant its timer is set
+/// for (so that a changed field or a redeploy leaves no second timer
+/// that fires).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateArm {
+    /// The workflow's name.
+    pub workflow: Arc<str>,
+    /// The trigger's position among the workflow's triggers.
+    pub trigger: u16,
+    /// When it fires.
+    #[serde(with = "crate::stored_time")]
+    pub at: DateTime<Utc>,
 }
 
 /// A message waiting for the end of quiet hours.
@@ -163,6 +190,10 @@ pub struct ProfileState {
     /// Messages parked until quiet hours end, in the order they were
     /// parked.
     pub outbox: Vec<OutboxItem>,
+    /// Date triggers armed, in the order of the module's workflows.
+    pub dates: Vec<DateArm>,
+    /// The module version `dates` was armed for (0: none yet).
+    pub dates_module: u64,
 }
 
 impl ProfileState {
@@ -181,6 +212,8 @@ impl ProfileState {
             workflows: Vec::new(),
             capped: Vec::new(),
             outbox: Vec::new(),
+            dates: Vec::new(),
+            dates_module: 0,
         }
     }
 
@@ -722,7 +755,8 @@ impl MemoryStore {
         if (hint as usize) < self.slots.len() {
             let (Timer::Journey { profile, .. }
             | Timer::Inactivity { profile, .. }
-            | Timer::Outbox { profile, .. }) = &timer;
+            | Timer::Outbox { profile, .. }
+            | Timer::Date { profile, .. }) = &timer;
             self.popped = Some((profile.as_ptr().addr(), profile.len(), hint));
         }
         Some((at, timer))
@@ -736,6 +770,19 @@ impl MemoryStore {
     /// How many timers are pending.
     pub fn pending_timers(&self) -> usize {
         self.timers.len() + self.current.len() + self.later_len
+    }
+
+    /// The earliest pending timer that is not a date trigger's (date
+    /// triggers recur: an anniversary always has a next one).
+    pub fn next_timer_not_dated(&self) -> Option<DateTime<Utc>> {
+        self.timers
+            .iter()
+            .map(|Reverse(p)| p)
+            .chain(&self.current)
+            .chain(self.later.values().flatten())
+            .filter(|p| !matches!(p.timer, Timer::Date { .. }))
+            .map(|p| p.at)
+            .min()
     }
 
     /// How many journeys (active or ended) are stored.
@@ -842,7 +889,8 @@ impl Store for MemoryStore {
         let hint = match &timer {
             Timer::Journey { profile, .. }
             | Timer::Inactivity { profile, .. }
-            | Timer::Outbox { profile, .. } => {
+            | Timer::Outbox { profile, .. }
+            | Timer::Date { profile, .. } => {
                 let last = self.last.get();
                 let id = (profile.as_ptr().addr(), profile.len());
                 if let Some((_, _, slot)) = self.popped.filter(|&(a, n, _)| (a, n) == id) {

@@ -89,6 +89,68 @@ pub fn wait_until(
     }
 }
 
+/// The calendar date `days` after `date` (before it when negative).
+fn shift_days(date: NaiveDate, days: i64) -> Option<NaiveDate> {
+    if days >= 0 {
+        date.checked_add_days(Days::new(days.unsigned_abs()))
+    } else {
+        date.checked_sub_days(Days::new(days.unsigned_abs()))
+    }
+}
+
+/// The date of `base`'s anniversary in `year`: the same month and day, or
+/// 28 February for 29 February in a year that has none.
+fn anniversary_in(base: NaiveDate, year: i32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(year, base.month(), base.day())
+        .or_else(|| NaiveDate::from_ymd_opt(year, base.month(), base.day() - 1))
+}
+
+/// When a date trigger fires for a field holding `value`: the first
+/// occurrence strictly after `after`, or none when there is none.
+///
+/// - Without `at`: the field's instant moved by `offset` seconds; with
+///   `yearly`, the same instant of each later year (29 February falling
+///   on the 28th).
+/// - With `at` (minutes, zone): the field's local date in that zone moved
+///   by `offset` whole days, at that time of day (DST-correct, as in
+///   [`resolve_local`]); with `yearly`, the field's calendar date (in UTC:
+///   a date of birth is a date, not an instant) in each later year.
+pub fn date_occurrence(
+    value: DateTime<Utc>,
+    offset: i64,
+    yearly: bool,
+    at: Option<(u16, Tz)>,
+    after: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let days = offset.div_euclid(86_400);
+    let instant = |date: NaiveDate| -> Option<DateTime<Utc>> {
+        match at {
+            Some((minutes, tz)) => Some(resolve_local(tz, shift_days(date, days)?, minutes)),
+            None => {
+                let t = date.and_time(value.time()).and_utc();
+                Some(crate::vm::plus(t, offset))
+            }
+        }
+    };
+    if !yearly {
+        let date = match at {
+            Some((_, tz)) => local_date(tz, value),
+            None => value.date_naive(),
+        };
+        return instant(date).filter(|t| *t > after);
+    }
+    let base = value.date_naive();
+    // The years whose occurrence may be the next one: the offset moves an
+    // occurrence by at most |offset| / 365 years, plus one either side.
+    let spread = i32::try_from(offset.unsigned_abs() / (365 * 86_400)).unwrap_or(i32::MAX - 8);
+    let first = after.year().saturating_sub(spread.saturating_add(1));
+    let last = after.year().saturating_add(spread.saturating_add(2));
+    (first.max(base.year().saturating_add(1))..=last)
+        .filter_map(|y| anniversary_in(base, y))
+        .filter_map(instant)
+        .find(|t| *t > after)
+}
+
 fn yesterday(d: NaiveDate) -> NaiveDate {
     d.checked_sub_days(Days::new(1)).unwrap_or(d)
 }

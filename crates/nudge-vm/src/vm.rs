@@ -129,6 +129,23 @@ pub fn minus(t: DateTime<Utc>, seconds: i64) -> DateTime<Utc> {
     plus(t, seconds.checked_neg().unwrap_or(i64::MAX))
 }
 
+/// `a + b` (`add`) or `a - b` on times and durations, as the checker
+/// types them; none for anything else (a `none` operand included).
+fn arithmetic(add: bool, a: Value, b: Value) -> Value {
+    let sign = if add { 1 } else { -1 };
+    match (a, b) {
+        (Value::Time(t), Value::Duration(d)) => Value::Time(plus(t, d.saturating_mul(sign))),
+        (Value::Duration(d), Value::Time(t)) if add => Value::Time(plus(t, d)),
+        (Value::Duration(x), Value::Duration(y)) => {
+            Value::Duration(x.saturating_add(y.saturating_mul(sign)))
+        }
+        (Value::Time(x), Value::Time(y)) if !add => {
+            Value::Duration(x.signed_duration_since(y).num_seconds())
+        }
+        _ => Value::None,
+    }
+}
+
 /// The deterministic id of a send.
 pub fn send_id(profile: &str, workflow: &str, run: u32, pc: Pc, visit: u32) -> u64 {
     StableHasher::new()
@@ -310,6 +327,11 @@ impl<'m> Vm<'m> {
                     _ => a.compare(&b).is_some_and(|o| op.holds(o)),
                 };
                 stack.push(Value::Bool(r));
+            }
+            Instr::Add | Instr::Sub => {
+                let b = pop(stack)?;
+                let a = pop(stack)?;
+                stack.push(arithmetic(instr == Instr::Add, a, b));
             }
             Instr::Not => {
                 let a = pop(stack)?;

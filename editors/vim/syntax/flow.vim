@@ -14,7 +14,7 @@ syntax iskeyword @,48-57,_
 " `event` and `profile` are also the roots of paths (`event.total`), so they
 " are matches below, not keywords (a keyword would win over the path).
 syntax keyword flowDeclaration enum segment template workflow policy test
-syntax keyword flowControl on exit entry goal audience priority send wait until for within then else if split escalate after where since once per restart local day to at between with
+syntax keyword flowControl on exit entry goal audience priority send wait until for within then else if split escalate after before anniversary where since once per restart local day to at between with
 syntax keyword flowOperatorWord and or not in is
 syntax keyword flowBehaviour did inactive ago times
 syntax keyword flowTestKeyword given does identify expect no entered exited completed enter reached

@@ -38,6 +38,7 @@ impl<S: Store> Engine<S> {
                         let d = module.duration(*d);
                         shortest = Some(shortest.map_or(d, |s| s.min(d)));
                     }
+                    Trigger::Date(_) => {}
                 }
             }
             if let Some(d) = shortest {
@@ -80,6 +81,7 @@ impl<S: Store> Engine<S> {
             .iter()
             .all(|n| quiet_workflows.iter().any(|(q, _)| q == n));
         self.quiet_workflows = quiet_workflows;
+        self.date_triggers = Arc::from(super::dates::date_triggers(&self.module));
         self.required = self
             .module
             .schemas

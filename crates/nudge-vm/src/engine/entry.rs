@@ -98,6 +98,20 @@ impl<S: Store> Engine<S> {
         trigger: Option<Event>,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        let key = trigger.as_ref().map_or(0, |e| e.seq);
+        self.enter_keyed(st, wi, trigger, key, now)
+    }
+
+    /// [`Engine::enter`] with the entry log's key of what started it (the
+    /// event's position, 0 for `inactive for`, another for a date).
+    pub(super) fn enter_keyed(
+        &mut self,
+        st: &mut ProfileState,
+        wi: WorkflowId,
+        trigger: Option<Event>,
+        trigger_key: u64,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let module = self.module.clone();
         let Some(w) = module.workflows.get(wi as usize) else {
             return Ok(());
@@ -117,7 +131,6 @@ impl<S: Store> Engine<S> {
             return suppress(self, Suppression::Incomplete);
         }
         let log = st.entry_log(&w.name);
-        let trigger_key = trigger.as_ref().map_or(0, |e| e.seq);
         if log.count > 0 && log.last == Some(now) && log.trigger == trigger_key {
             return Err(EngineError::Invariant {
                 profile: id.to_string(),

@@ -18,9 +18,11 @@
 //!   serialisation;
 //! - `entry.rs`: triggers and entry rules;
 //! - `timers.rs`: the clock, timers and quiet checks;
+//! - `dates.rs`: date triggers, armed per profile and fired;
 //! - `sends.rs`: a step's effects, sends, quiet hours and the cap;
 //! - `deploy.rs`: module versions and the current version's tables.
 
+mod dates;
 mod deploy;
 mod entry;
 mod sends;
@@ -152,6 +154,8 @@ pub struct Engine<S: Store> {
     templates: Arc<crate::render::TemplateCache>,
     /// Current module: `inactive for` workflows and their shortest spell.
     quiet_workflows: Vec<(Arc<str>, i64)>,
+    /// Current module: its date triggers (see `dates.rs`).
+    date_triggers: Arc<[(Arc<str>, u16, nudge_bytecode::DateTrigger)]>,
     /// Current module: the profile fields a profile must have set to enter
     /// a workflow (neither optional nor defaulted).
     required: Vec<Arc<str>>,
@@ -201,6 +205,7 @@ impl<S: Store> Engine<S> {
             names: Default::default(),
             templates: Arc::new(crate::render::TemplateCache::default()),
             quiet_workflows: Vec::new(),
+            date_triggers: Arc::from(Vec::new()),
             required: Vec::new(),
             quiet_names_seen: Vec::new(),
             quiet_names_current: true,
@@ -339,6 +344,7 @@ impl<S: Store> Engine<S> {
             }
         }
         p.attributes = attributes.into_iter().collect();
+        self.arm_dates(&mut state, now);
         self.store.save(state);
         self.end_step(Ok(()))
     }
@@ -423,6 +429,10 @@ impl<S: Store> Engine<S> {
         // A quiet spell starts now; workflows whose check already fired
         // (or that are new) get one.
         self.arm_quiet_checks(&mut state.record, now);
+        if state.dates_module != self.module_hash {
+            // A deploy since this profile was last armed.
+            self.arm_dates(&mut state, now);
+        }
         state.history.push(event.clone());
         let result = self.track_steps(&mut state, &event, now);
         self.forget(&mut state, now);

@@ -55,6 +55,9 @@ impl<S: Store> Engine<S> {
                 }
                 | Timer::Inactivity {
                     profile, workflow, ..
+                }
+                | Timer::Date {
+                    profile, workflow, ..
                 } => (profile.to_string(), workflow.to_string()),
                 Timer::Outbox { profile, .. } => (profile.to_string(), String::new()),
             };
@@ -151,6 +154,12 @@ impl<S: Store> Engine<S> {
                 workflow,
                 since,
             } => self.fire_quiet_check(at, profile, workflow, since)?,
+            Timer::Date {
+                profile,
+                workflow,
+                trigger,
+                at: armed_for,
+            } => self.fire_date(at, profile, workflow, trigger, armed_for)?,
         }
         Ok(())
     }
