@@ -541,6 +541,7 @@ fn run(
                 );
             }
         }
+        arm_dates(&mut p.engine).map_err(fatal)?;
         p.commit()?;
         Ok(())
     })();
@@ -691,7 +692,39 @@ fn deploy(
     // Every profile of the group under way is in the store's scan.
     engine.commit()?;
     engine.deploy(module);
-    end_dropped(engine)
+    let deployed = end_dropped(engine)?;
+    arm_dates(engine)?;
+    Ok(deployed)
+}
+
+/// Arms the date triggers of the current version for every profile not
+/// armed for it yet (a scan of every profile, when the version has date
+/// triggers): a birthday workflow deployed today reaches profiles that
+/// send nothing.
+fn arm_dates(engine: &mut Engine<SledStore>) -> Result<(), nudge_vm::EngineError> {
+    let dated = engine.module().workflows.iter().any(|w| {
+        w.triggers
+            .iter()
+            .any(|t| matches!(t, nudge_bytecode::Trigger::Date(_)))
+    });
+    if !dated {
+        return Ok(());
+    }
+    let hash = engine.module_hash();
+    let mut to_arm = Vec::new();
+    engine
+        .store()
+        .for_each_profile(&mut |state| {
+            if state.dates_module != hash {
+                to_arm.push(state.id().to_string());
+            }
+        })
+        .map_err(nudge_vm::EngineError::Store)?;
+    let now = wall_now().max(engine.now());
+    for id in to_arm {
+        engine.arm_profile_dates(&id, now)?;
+    }
+    Ok(())
 }
 
 /// Whether a version in the store has a workflow the current one lacks.

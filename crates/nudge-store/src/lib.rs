@@ -55,7 +55,63 @@ use nudge_vm::{ProfileState, Record, Store, StoreError, Timer};
 ///
 /// - 1: instants in states and timers as RFC 3339 text.
 /// - 2: instants as seconds and nanoseconds ([`nudge_vm::stored_time`]).
-pub const FORMAT_VERSION: u32 = 2;
+/// - 3: a profile state ends with its armed date triggers.
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The shapes older formats stored, for migrating them.
+pub mod legacy {
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Utc};
+    use nudge_bytecode::Channel;
+    use nudge_vm::{Event, OutboxItem, ProfileRecord, ProfileState, WorkflowState};
+    use serde::{Deserialize, Serialize};
+
+    /// A profile state of formats 1 and 2: without date triggers.
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    pub struct ProfileStateV2 {
+        /// As [`ProfileState::record`].
+        pub record: ProfileRecord,
+        /// As [`ProfileState::history`].
+        pub history: Vec<Event>,
+        /// As [`ProfileState::workflows`].
+        pub workflows: Vec<(Arc<str>, WorkflowState)>,
+        /// As [`ProfileState::capped`].
+        #[serde(with = "nudge_vm::stored_time::pairs")]
+        pub capped: Vec<(DateTime<Utc>, Channel)>,
+        /// As [`ProfileState::outbox`].
+        pub outbox: Vec<OutboxItem>,
+    }
+
+    impl From<ProfileStateV2> for ProfileState {
+        fn from(old: ProfileStateV2) -> ProfileState {
+            ProfileState {
+                record: old.record,
+                history: old.history,
+                workflows: old.workflows,
+                capped: old.capped,
+                outbox: old.outbox,
+                // Armed again when the profile is next identified, sends an
+                // event, or is armed after a deploy.
+                dates: Vec::new(),
+                dates_module: 0,
+            }
+        }
+    }
+
+    impl From<ProfileState> for ProfileStateV2 {
+        /// What format 2 kept of a state (for tests that write old stores).
+        fn from(s: ProfileState) -> ProfileStateV2 {
+            ProfileStateV2 {
+                record: s.record,
+                history: s.history,
+                workflows: s.workflows,
+                capped: s.capped,
+                outbox: s.outbox,
+            }
+        }
+    }
+}
 
 /// The default memory budget of the profile cache: 64 MiB.
 pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
@@ -198,11 +254,30 @@ pub fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
     Ok(db)
 }
 
-/// Rewrites a format 1 store in format 2: every profile state and timer
-/// re-encoded with instants as numbers, a thousand per batch, then the new
+/// Rewrites a format 1 or 2 store in the current format: every profile
+/// state and timer re-encoded (instants as numbers; states with their
+/// date triggers, none armed yet), a thousand per batch, then the new
 /// format number. A migration cut short by a crash goes on when the store
 /// is next opened: an entry already rewritten is recognised and left.
 fn migrate(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    /// A profile state of any format, in the current one (`None` when it
+    /// already is).
+    fn profile(key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if postcard::from_bytes::<ProfileState>(value).is_ok() {
+            return Ok(None);
+        }
+        let old: legacy::ProfileStateV2 = postcard::from_bytes(value)
+            .or_else(|_| nudge_vm::stored_time::with_text_times(|| postcard::from_bytes(value)))
+            .map_err(|e| {
+                StoreError(format!(
+                    "the state of profile `{}` cannot be read: {e}",
+                    String::from_utf8_lossy(key.get(1..).unwrap_or_default())
+                ))
+            })?;
+        postcard::to_allocvec(&ProfileState::from(old))
+            .map(Some)
+            .map_err(|e| StoreError(format!("cannot encode the state of a profile: {e}")))
+    }
     fn rewrite<T: serde::Serialize + serde::de::DeserializeOwned>(
         key: &[u8],
         value: &[u8],
@@ -234,7 +309,7 @@ fn migrate(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
         for entry in tree.iter() {
             let (key, value) = entry.map_err(failed("cannot read a partition"))?;
             let new = match key.first() {
-                Some(&PROFILE) => rewrite::<ProfileState>(&key, &value, "the state of profile")?,
+                Some(&PROFILE) => profile(&key, &value)?,
                 Some(&TIMER) => rewrite::<Timer>(&key, &value, "timer")?,
                 _ => None,
             };

@@ -51,8 +51,8 @@ pub use journey::{ActiveEscalation, Effect, ExitReason, Input, Journey, Status, 
 pub use message::{Fields, Rendered};
 pub use split::{choose_arm, split_bucket};
 pub use store::{
-    EntryLog, MemoryStore, OutboxItem, ProfileRecord, ProfileState, QuietState, Store, StoreError,
-    Timer, WorkflowState,
+    DateArm, EntryLog, MemoryStore, OutboxItem, ProfileRecord, ProfileState, QuietState, Store,
+    StoreError, Timer, WorkflowState,
 };
 pub use value::{Event, Prop, Props, Value};
 pub use vm::{send_id, Ctx, ForcedArms, Vm, VmError};

@@ -341,6 +341,8 @@ impl ProfileState {
             + r.quiet_checks.iter().map(|w| name(w)).sum::<usize>();
         n += alloc(self.history.capacity() * size_of::<Event>());
         n += self.history.iter().map(event).sum::<usize>();
+        // Workflow names are shared with the module's (no copy each).
+        n += alloc(self.dates.capacity() * size_of::<DateArm>());
         n += alloc(self.workflows.capacity() * size_of::<(Arc<str>, WorkflowState)>());
         for (w, state) in &self.workflows {
             n += name(w);
