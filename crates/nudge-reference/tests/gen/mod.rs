@@ -115,6 +115,7 @@ profile {
   plan: Plan = free
   score: int = 0
   timezone: timezone = "UTC"
+  due: time?
 }
 
 event a { n: int }
@@ -148,6 +149,30 @@ fn time_of_day(c: &mut Choices) -> String {
     format!("{h:02}:{m:02}")
 }
 
+/// A date trigger on `profile.due`: with or without an offset, a time of
+/// day and a zone, once or every year.
+fn date_trigger(c: &mut Choices) -> String {
+    let at = c.chance(50);
+    let mut t = String::new();
+    if c.chance(60) {
+        let d = if at {
+            c.pick(&["1d", "2d", "3d", "0d"])
+        } else {
+            duration(c)
+        };
+        let side = c.pick(&["before", "after"]);
+        t.push_str(&format!("{d} {side} "));
+    }
+    if c.chance(30) {
+        t.push_str("anniversary of ");
+    }
+    t.push_str("profile.due");
+    if at {
+        t.push_str(&format!(" at {} {}", time_of_day(c), zone_clause(c)));
+    }
+    t
+}
+
 fn zone_clause(c: &mut Choices) -> String {
     if c.chance(40) {
         format!("in \"{}\"", c.pick(ZONES))
@@ -173,6 +198,11 @@ fn condition(c: &mut Choices) -> String {
         7 => "did a where event.n > 2".to_owned(),
         // The latest `b`: kept in the history however old.
         8 => format!("(last.b.n ?? 0) > {}", c.below(4)),
+        9 => format!(
+            "(profile.due ?? 1d ago) - {} < {} ago",
+            duration(c),
+            duration(c)
+        ),
         _ => "profile.plan != pro".to_owned(),
     }
 }
@@ -350,11 +380,12 @@ fn workflow(c: &mut Choices, name: &str) -> String {
     let triggers = 1 + c.below(2);
     let mut used = Vec::new();
     for _ in 0..triggers {
-        let t = match c.below(5) {
+        let t = match c.below(7) {
             0 => "on a".to_owned(),
             1 => format!("on inactive for {}", long_duration(c)),
             2 => "on a where event.n > 2".to_owned(),
             3 => "on b".to_owned(),
+            5 => format!("on {}", date_trigger(c)),
             _ => "on c".to_owned(),
         };
         if used.contains(&t) {
@@ -575,7 +606,33 @@ pub fn trace(c: &mut Choices, required: bool, redeploy: bool) -> Vec<Step> {
         }
         let user = format!("u{}", c.below(users));
         if c.chance(35) {
-            let traits = match c.below(9) {
+            // A due date around now, or a year and a bit ago (for
+            // anniversaries), sometimes cleared.
+            let traits = match c.below(11) {
+                9 | 10 => {
+                    if c.chance(15) {
+                        "\"due\":null".to_owned()
+                    } else {
+                        let back = if c.chance(30) { 365 * 86_400 } else { 0 };
+                        let ahead = c.pick(&[
+                            -3600i64,
+                            600,
+                            3600,
+                            5 * 3600,
+                            86_400,
+                            2 * 86_400 + 1800,
+                            3 * 86_400,
+                            4 * 86_400 + 7 * 3600,
+                            6 * 86_400,
+                            9 * 86_400,
+                        ]);
+                        let due = t + chrono::Duration::seconds(ahead - back);
+                        format!(
+                            "\"due\":\"{}\"",
+                            due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        )
+                    }
+                }
                 0 => format!("\"email\":\"{user}@example.com\""),
                 1 => "\"email\":null".to_owned(),
                 2 => format!("\"timezone\":\"{}\"", c.pick(ZONES)),
