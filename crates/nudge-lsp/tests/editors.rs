@@ -1,10 +1,13 @@
 //! The editor files under `editors/`, tested with the real highlighters:
 //! the TextMate grammar in Node with vscode-textmate and vscode-oniguruma
-//! (the engine VS Code uses), the Vim syntax in a headless Vim, and both
-//! against the keywords of `grammar/flow.pest` so the three cannot drift.
+//! (the engine VS Code uses), the Vim syntax in a headless Vim, the
+//! tree-sitter grammar of `editors/tree-sitter-flow` with the tree-sitter
+//! CLI, and all of them against the keywords of `grammar/flow.pest` so they
+//! cannot drift.
 //!
-//! Node with `editors/vscode/node_modules` (`npm ci --prefix editors/vscode`)
-//! and Vim (`apt-get install vim-nox`) are needed. Without them these tests
+//! Node with `editors/vscode/node_modules` (`npm ci --prefix editors/vscode`),
+//! Vim (`apt-get install vim-nox`), the tree-sitter CLI (`cargo install
+//! tree-sitter-cli --version 0.27.1 --locked`) and a C compiler are needed. Without them these tests
 //! fail when `CI=true` and are skipped, with the reason printed, elsewhere.
 
 // Helpers fail the test that calls them, like the tests themselves.
@@ -473,4 +476,209 @@ fn collect_regexes(value: &serde_json::Value, out: &mut String) {
         }
         _ => {}
     }
+}
+
+// ------------------------------------------------------------------ tree-sitter
+
+fn tree_sitter_dir() -> PathBuf {
+    repo().join("editors/tree-sitter-flow")
+}
+
+/// The tree-sitter CLI (`cargo install tree-sitter-cli --locked`).
+fn tree_sitter_cli() -> bool {
+    require(
+        runs("tree-sitter", "--version"),
+        "the tree-sitter CLI is not installed (`cargo install tree-sitter-cli --locked`)",
+    )
+}
+
+/// Runs `tree-sitter ARGS` in editors/tree-sitter-flow; fails on a non-zero exit.
+fn tree_sitter(args: &[&std::ffi::OsStr]) -> String {
+    let output = Command::new("tree-sitter")
+        .args(args)
+        .current_dir(tree_sitter_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "tree-sitter {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+#[test]
+fn tree_sitter_parser_is_generated_from_its_grammar() {
+    if !tree_sitter_cli() {
+        return;
+    }
+    // `native`: the CLI's own JavaScript engine, so no Node is needed.
+    let out = tempfile::tempdir().unwrap();
+    tree_sitter(&[
+        "generate".as_ref(),
+        "--js-runtime".as_ref(),
+        "native".as_ref(),
+        "-o".as_ref(),
+        out.path().as_os_str(),
+        "grammar.js".as_ref(),
+    ]);
+    for file in ["grammar.json", "node-types.json"] {
+        let committed = std::fs::read_to_string(tree_sitter_dir().join("src").join(file)).unwrap();
+        let fresh = std::fs::read_to_string(out.path().join(file)).unwrap();
+        assert!(
+            committed == fresh,
+            "editors/tree-sitter-flow/src/{file} is not generated from grammar.js: \
+             run `tree-sitter generate` there and commit src/"
+        );
+    }
+}
+
+#[test]
+fn tree_sitter_grammar_passes_its_corpus() {
+    if !tree_sitter_cli() {
+        return;
+    }
+    let stdout = tree_sitter(&["test".as_ref()]);
+    // `Total parses: 64; successful parses: 64; failed parses: 0; …`
+    let count = |label: &str| -> usize {
+        stdout
+            .lines()
+            .find(|l| l.starts_with("Total parses: "))
+            .and_then(|l| l.split("; ").find_map(|p| p.strip_prefix(label)))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(count("Total parses: ") >= 60, "{stdout}");
+    assert_eq!(count("failed parses: "), 0, "{stdout}");
+    // Each query compiles against the grammar (an unknown node fails).
+    for query in [
+        "queries/highlights.scm",
+        "queries/folds.scm",
+        "queries/indents.scm",
+        "queries/locals.scm",
+        "queries/helix/highlights.scm",
+        "queries/helix/indents.scm",
+        "queries/zed/indents.scm",
+        "queries/zed/brackets.scm",
+        "queries/zed/outline.scm",
+    ] {
+        let example = repo().join("examples/onboarding.flow");
+        tree_sitter(&["query".as_ref(), query.as_ref(), example.as_os_str()]);
+    }
+}
+
+fn flow_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            flow_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "flow") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn tree_sitter_grammar_parses_every_file_the_parser_accepts() {
+    if !tree_sitter_cli() {
+        return;
+    }
+    let mut files = Vec::new();
+    for dir in ["examples", "docs", "tests/cases", "tests/fuzz"] {
+        flow_files(&repo().join(dir), &mut files);
+    }
+    // Only the files `nudge` parses: tests/cases/parse holds wrong ones.
+    let valid: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|f| {
+            let Ok(text) = String::from_utf8(std::fs::read(f).unwrap()) else {
+                return false;
+            };
+            let source = nudge_syntax::SourceFile::new(f.display().to_string(), text);
+            nudge_syntax::parse(std::sync::Arc::new(source)).is_ok()
+        })
+        .map(|f| f.canonicalize().unwrap())
+        .collect();
+    assert!(valid.len() >= 200, "only {} valid files found", valid.len());
+    let list = tempfile::NamedTempFile::new().unwrap();
+    let paths: String = valid.iter().map(|p| format!("{}\n", p.display())).collect();
+    std::fs::write(list.path(), paths).unwrap();
+    // `--quiet` prints only the files with an ERROR or MISSING node, and
+    // exits 1 when there is one.
+    let output = Command::new("tree-sitter")
+        .args(["parse", "--quiet", "--paths"])
+        .arg(list.path())
+        .current_dir(tree_sitter_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && !stdout.contains("ERROR") && !stdout.contains("MISSING"),
+        "files that `nudge` parses and tree-sitter-flow does not:\n{stdout}\n{stderr}"
+    );
+}
+
+/// The words a tree-sitter query names as anonymous nodes (`"workflow"`),
+/// outside comments and predicates (`(#any-of? @x "profile")`).
+fn query_words(query: &str) -> BTreeSet<String> {
+    let mut words = BTreeSet::new();
+    for line in query.lines().filter(|l| !l.trim_start().starts_with(';')) {
+        let mut chars = line.chars().peekable();
+        let mut in_predicate = false;
+        while let Some(c) = chars.next() {
+            match c {
+                '(' if chars.peek() == Some(&'#') => in_predicate = true,
+                ')' => in_predicate = false,
+                '"' => {
+                    let mut word = String::new();
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '\\' => word.extend(chars.next()),
+                            '"' => break,
+                            c => word.push(c),
+                        }
+                    }
+                    if !in_predicate {
+                        words.insert(word);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    words
+}
+
+#[test]
+fn every_grammar_keyword_is_highlighted_by_the_tree_sitter_queries() {
+    let highlights =
+        std::fs::read_to_string(tree_sitter_dir().join("queries/highlights.scm")).unwrap();
+    let captured = query_words(&highlights);
+    assert!(captured.contains("workflow") && !captured.contains("last"));
+    let missing: Vec<String> = grammar_words()
+        .into_iter()
+        .filter(|w| !captured.contains(w))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "keywords of grammar/flow.pest without a capture in \
+         editors/tree-sitter-flow/queries/highlights.scm: {missing:?}"
+    );
+    // Helix's copy is made from it, with Helix's capture names.
+    let output = Command::new("sed")
+        .args(["-f", "queries/helix/captures.sed", "queries/highlights.scm"])
+        .current_dir(tree_sitter_dir())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let helix =
+        std::fs::read_to_string(tree_sitter_dir().join("queries/helix/highlights.scm")).unwrap();
+    assert!(
+        helix.as_bytes() == output.stdout,
+        "queries/helix/highlights.scm is stale: run \
+         `sed -f queries/helix/captures.sed queries/highlights.scm > queries/helix/highlights.scm` \
+         in editors/tree-sitter-flow"
+    );
 }
