@@ -338,6 +338,7 @@ export default grammar({
     _statement: $ => choice(
       $.send_statement,
       $.wait_until_statement,
+      $.wait_until_time_statement,
       $.wait_for_statement,
       $.wait_statement,
       $.if_statement,
@@ -362,13 +363,22 @@ export default grammar({
     wait_statement: $ => seq('wait', field('duration', $.duration)),
 
     // flow.pest `wait_until_stmt`
-    wait_until_statement: $ => seq(
+    wait_until_statement: $ => prec(1, seq(
       'wait',
       'until',
       field('time', $.time_of_day),
       optional(field('zone', $.zone)),
       optional(field('day', $.day_spec)),
-    ),
+    )),
+
+    // flow.pest `wait_until_time_stmt`: `wait until profile.trial_ends_at
+    // - 1d at 10:00 local`. A bare time of day is the statement above.
+    wait_until_time_statement: $ => prec(-1, seq(
+      'wait',
+      'until',
+      field('at', $._expression),
+      optional(field('clock', $.date_at)),
+    )),
 
     // flow.pest `zone`: `local` or `in "Europe/Berlin"`.
     zone: $ => choice('local', seq('in', $.string)),

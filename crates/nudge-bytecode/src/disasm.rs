@@ -212,6 +212,15 @@ impl Lister<'_> {
                     s
                 }
             },
+            Instr::WaitUntilTime(None) => "the instant".to_owned(),
+            Instr::WaitUntilTime(Some(w)) => match m.wait_untils.get(w as usize) {
+                None => format!("wait until {w}?"),
+                Some(w) => format!(
+                    "its day at {} {}",
+                    time_of_day::format(w.minutes),
+                    self.zone(w.zone)
+                ),
+            },
             Instr::WaitFor(w) => match m.wait_fors.get(w as usize) {
                 None => format!("wait for {w}?"),
                 Some(w) => format!(

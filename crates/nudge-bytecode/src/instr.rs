@@ -145,6 +145,10 @@ pub enum Instr {
     /// `[a, b] -> [a - b]`: a time or a duration minus a duration, or the
     /// duration between two times (none when either is none).
     Sub,
+    /// `[time] -> []`, a statement: block until the instant popped, or,
+    /// with a descriptor, until its time of day (in its zone) on the
+    /// instant's local day; continue at once when that is not after now.
+    WaitUntilTime(Option<WaitUntilId>),
 }
 
 impl Instr {
@@ -190,6 +194,7 @@ impl Instr {
             Instr::LoadLast(_, _) => "load.last",
             Instr::Add => "add",
             Instr::Sub => "sub",
+            Instr::WaitUntilTime(_) => "wait.until.time",
         }
     }
 
@@ -213,6 +218,7 @@ impl Instr {
             Instr::Send(_)
                 | Instr::Wait(_)
                 | Instr::WaitUntil(_)
+                | Instr::WaitUntilTime(_)
                 | Instr::WaitFor(_)
                 | Instr::Split(_)
                 | Instr::EscalateBegin(_)
@@ -239,7 +245,7 @@ impl Instr {
             | Instr::Did(_)
             | Instr::InactiveFor(_)
             | Instr::InSegment(_) => (0, 1),
-            Instr::Pop | Instr::JumpIfFalse(_) => (1, 0),
+            Instr::Pop | Instr::JumpIfFalse(_) | Instr::WaitUntilTime(_) => (1, 0),
             Instr::Cmp(_) | Instr::In | Instr::Add | Instr::Sub => (2, 1),
             Instr::Not | Instr::IsNone | Instr::Format(_) => (1, 1),
             Instr::MakeList(n) | Instr::Concat(n) => (u32::from(n), 1),

@@ -438,7 +438,7 @@ fn verify_function(
                     check("message", &m.messages, msg as usize)?;
                     vec![next]
                 }
-                Instr::WaitUntil(w) => {
+                Instr::WaitUntil(w) | Instr::WaitUntilTime(Some(w)) => {
                     check("wait until", &m.wait_untils, w as usize)?;
                     vec![next]
                 }
@@ -505,8 +505,10 @@ fn verify_function(
         if d < pops {
             return Err(at(Problem::StackUnderflow));
         }
-        if instr.is_statement() && d != 0 {
-            return Err(at(Problem::StatementOnStack(d)));
+        // A statement leaves the stack empty (a journey keeps no stack
+        // while it waits): it runs with its operands only.
+        if instr.is_statement() && d != pops {
+            return Err(at(Problem::StatementOnStack(d - pops)));
         }
         if let Instr::Return = instr {
             let expected = match f.kind {

@@ -290,7 +290,7 @@ impl<'a> Builder<'a> {
                 self.link(tails, n);
                 vec![(n, None)]
             }
-            Stmt::WaitUntil { span, .. } => {
+            Stmt::WaitUntil { span, .. } | Stmt::WaitUntilTime { span, .. } => {
                 let n = self.node(short(self.source(*span), 60), Shape::Step);
                 self.link(tails, n);
                 vec![(n, None)]
@@ -420,7 +420,10 @@ fn count_inline(stmts: &[Stmt], counts: &mut BTreeMap<String, usize>) {
                     count_inline(b, counts);
                 }
             }
-            Stmt::Wait { .. } | Stmt::WaitUntil { .. } | Stmt::Exit { .. } => {}
+            Stmt::Wait { .. }
+            | Stmt::WaitUntil { .. }
+            | Stmt::WaitUntilTime { .. }
+            | Stmt::Exit { .. } => {}
         }
     }
 }

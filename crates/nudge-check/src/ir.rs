@@ -334,6 +334,15 @@ pub enum Stmt {
         /// Where.
         span: Span,
     },
+    /// `wait until EXPR [at HH:MM zone]`
+    WaitUntilTime {
+        /// The instant (a `time`).
+        at: Expr,
+        /// A time of day on that instant's local day, and its zone.
+        clock: Option<(u16, Zone)>,
+        /// Where.
+        span: Span,
+    },
     /// `wait for EVENT within D then … else …`
     WaitFor {
         /// The awaited event.

@@ -1000,6 +1000,16 @@ pub(crate) fn arithmetic_types(op_span: Span, op: BinaryOp, lhs: &str, rhs: &str
         .with_help(help)
 }
 
+/// `wait until` an expression that is not a time.
+pub(crate) fn wait_until_type(span: Span, ty: &str) -> Diagnostic {
+    Diagnostic::error(
+        codes::TYPE_MISMATCH,
+        format!("`wait until` needs a `time` or a time of day, not a `{ty}`"),
+    )
+    .with_primary(span, format!("a `{ty}`"))
+    .with_help("wait until an instant (`wait until profile.trial_ends_at - 1d`) or a time of day (`wait until 09:00 local`)")
+}
+
 /// A date trigger's field that is not a time.
 pub(crate) fn date_field_type(span: Span, field: &str, ty: &str) -> Diagnostic {
     Diagnostic::error(

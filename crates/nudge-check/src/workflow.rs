@@ -11,6 +11,7 @@ use crate::messages::NoEvent;
 use crate::messages::{self, ConditionSite, DurationSite, MessageSite, OnceClause};
 use crate::references::Target;
 use crate::suggest;
+use crate::Type;
 
 const DAY: i64 = 86_400;
 
@@ -408,6 +409,36 @@ impl Checker<'_> {
                     next,
                 )
             }
+            Stmt::WaitUntilTime { at, clock, span } => {
+                let cx = self.flow_cx(wf, &flow, &[]);
+                let e = self.expr(&cx, at, None);
+                match e.ty.strip_optional() {
+                    Type::Time if e.ty.is_optional() => {
+                        let (s, t) = (e.span, e.ty.clone());
+                        self.not_narrowed(&cx, s, &t);
+                    }
+                    Type::Time | Type::Error => {}
+                    other => {
+                        let d = messages::wait_until_type(e.span, &self.type_name(other));
+                        self.emit(file, d);
+                    }
+                }
+                let clock = clock
+                    .as_ref()
+                    .map(|(time, zone)| (time.minutes, self.zone(file, zone.as_ref())));
+                // Any time from now on: only the lower bound is known.
+                let mut next = flow.clone();
+                next.waited = true;
+                next.max = i64::MAX / 4;
+                (
+                    ir::Stmt::WaitUntilTime {
+                        at: e,
+                        clock,
+                        span: *span,
+                    },
+                    next,
+                )
+            }
             Stmt::WaitFor(w) => {
                 let cx = self.flow_cx(wf, &flow, &[]);
                 let tag = self.fresh_tag();
@@ -617,7 +648,7 @@ impl Checker<'_> {
         };
         self.refer(file, d.field.span, Target::ProfileField(name.clone()));
         let ty = self.profile.fields[field.index()].ty.clone();
-        if !matches!(ty.strip_optional(), crate::Type::Time | crate::Type::Error) {
+        if !matches!(ty.strip_optional(), Type::Time | Type::Error) {
             let diag = messages::date_field_type(d.field.span, name, &self.type_name(&ty));
             self.emit(file, diag);
             return None;

@@ -421,6 +421,22 @@ impl<'p> Compiler<'p> {
                 f.set_span(self.span(*span));
                 f.emit(Instr::Wait(d));
             }
+            Stmt::WaitUntilTime { at, clock, span } => {
+                self.expr(f, at)?;
+                let w = match clock {
+                    None => None,
+                    Some((minutes, zone)) => {
+                        let zone = self.zone(zone);
+                        Some(self.mb.add_wait_until(WaitUntil {
+                            minutes: *minutes,
+                            zone,
+                            day: DaySpec::Next,
+                        })?)
+                    }
+                };
+                f.set_span(self.span(*span));
+                f.emit(Instr::WaitUntilTime(w));
+            }
             Stmt::WaitUntil {
                 minutes,
                 zone,

@@ -69,6 +69,7 @@ pub fn wait_until(
             .filter(|t| *t > now)
             .min()
             .unwrap_or(now),
+        Day::Date(date) => instant(tz, date, minutes),
         Day::EntryPlus(n) => {
             let entry_date = local(tz, entered_at).date();
             let date = entry_date

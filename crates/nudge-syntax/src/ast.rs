@@ -457,6 +457,15 @@ pub enum Stmt {
     },
     /// `wait until 09:00 local on day 5`
     WaitUntil(WaitUntil),
+    /// `wait until profile.trial_ends_at - 1d at 10:00 local`
+    WaitUntilTime {
+        /// The instant (a `time` expression).
+        at: Expr,
+        /// A time of day on that instant's day, with its zone.
+        clock: Option<(TimeOfDayLit, Option<Zone>)>,
+        /// The whole statement.
+        span: Span,
+    },
     /// `wait for feature_used within 2d then { … } else { … }`
     WaitFor(WaitFor),
     /// `if … { } else if … { } else { }`
@@ -479,6 +488,7 @@ impl Stmt {
             Stmt::Send(s) => s.span,
             Stmt::Wait { span, .. } | Stmt::Exit { span } => *span,
             Stmt::WaitUntil(s) => s.span,
+            Stmt::WaitUntilTime { span, .. } => *span,
             Stmt::WaitFor(s) => s.span,
             Stmt::If(s) => s.span,
             Stmt::Split(s) => s.span,

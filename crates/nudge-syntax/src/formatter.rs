@@ -967,6 +967,12 @@ impl<'a> Printer<'a> {
                 self.sp();
                 self.duration(duration);
             }
+            Stmt::WaitUntilTime { at, clock, span } => {
+                self.tok(span.start, "wait");
+                self.kw(" until ");
+                self.expr(at);
+                self.clock(clock.as_ref());
+            }
             Stmt::WaitUntil(w) => {
                 self.tok(w.span.start, "wait");
                 self.kw(" until ");
@@ -1179,7 +1185,12 @@ impl<'a> Printer<'a> {
         }
         self.kw(".");
         self.tok_span(d.field.span, &d.field.name);
-        if let Some((time, zone)) = &d.at {
+        self.clock(d.at.as_ref());
+    }
+
+    /// ` at HH:MM [zone]`, when there is one.
+    fn clock(&mut self, clock: Option<&(TimeOfDayLit, Option<Zone>)>) {
+        if let Some((time, zone)) = clock {
             self.kw(" at ");
             self.time_of_day(time);
             if let Some(zone) = zone {

@@ -1415,6 +1415,7 @@ fn describe(rule: R) -> Option<&'static str> {
         R::k_before => "`before`",
         R::date_trigger => "a date (`profile.FIELD`)",
         R::date_at => "`at` and a time of day",
+        R::wait_until_time_stmt => "`wait until` and a time",
         R::k_ago => "`ago`",
         R::k_and => "`and`",
         R::k_at => "`at`",

@@ -750,6 +750,22 @@ impl Builder<'_> {
                 duration: self.duration(children(pair).next()?, o),
                 span,
             },
+            R::wait_until_time_stmt => {
+                let mut at = None;
+                let mut clock = None;
+                for p in children(pair) {
+                    match p.as_rule() {
+                        R::expr => at = Some(self.expr(p, o)),
+                        R::date_at => clock = self.clock(p, o),
+                        _ => {}
+                    }
+                }
+                Stmt::WaitUntilTime {
+                    at: at?,
+                    clock,
+                    span,
+                }
+            }
             R::wait_until_stmt => {
                 let mut time = None;
                 let mut zone = None;
@@ -966,22 +982,25 @@ impl Builder<'_> {
                 }
                 R::date_anniversary => trigger.anniversary = true,
                 R::name => trigger.field = self.ident(p, o),
-                R::date_at => {
-                    let mut time = None;
-                    let mut zone = None;
-                    for q in children(p) {
-                        match q.as_rule() {
-                            R::time_of_day => time = Some(self.time_of_day(q, o)),
-                            R::zone => zone = self.zone(q, o),
-                            _ => {}
-                        }
-                    }
-                    trigger.at = Some((time?, zone));
-                }
+                R::date_at => trigger.at = Some(self.clock(p, o)?),
                 _ => {}
             }
         }
         Some(trigger)
+    }
+
+    /// `at HH:MM [zone]`.
+    fn clock(&mut self, pair: Pair<'_, R>, o: usize) -> Option<(TimeOfDayLit, Option<Zone>)> {
+        let mut time = None;
+        let mut zone = None;
+        for q in children(pair) {
+            match q.as_rule() {
+                R::time_of_day => time = Some(self.time_of_day(q, o)),
+                R::zone => zone = self.zone(q, o),
+                _ => {}
+            }
+        }
+        Some((time?, zone))
     }
 
     fn zone(&mut self, pair: Pair<'_, R>, o: usize) -> Option<Zone> {

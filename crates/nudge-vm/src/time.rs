@@ -49,6 +49,9 @@ pub enum Day {
     EntryPlus(u16),
     /// The next such weekday (0 = Monday).
     Weekday(u8),
+    /// That local date (`wait until TIME at HH:MM`); may be at or before
+    /// now.
+    Date(NaiveDate),
 }
 
 /// The shape of [`wait_until`]: (now, zone, minutes of the day, day,
@@ -80,6 +83,7 @@ pub fn wait_until(
                 .unwrap_or(today);
             resolve_local(tz, date, minutes)
         }
+        Day::Date(date) => resolve_local(tz, date, minutes),
         Day::Weekday(w) => (0..=9)
             .filter_map(|n| yesterday(today).checked_add_days(Days::new(n)))
             .filter(|d| d.weekday().num_days_from_monday() == u32::from(w))

@@ -815,6 +815,32 @@ impl<'m> Vm<'m> {
                         return Ok(journey);
                     }
                 }
+                Instr::WaitUntilTime(w) => {
+                    let Value::Time(t) = pop(&mut stack)? else {
+                        // `none` (the checker asks for a check first): no
+                        // wait.
+                        journey.pc += 1;
+                        continue;
+                    };
+                    let at = match w {
+                        None => t,
+                        Some(w) => {
+                            let w = *m
+                                .wait_untils
+                                .get(w as usize)
+                                .ok_or(VmError::Invalid("wait until"))?;
+                            let tz = self.zone(w.zone, facts);
+                            let day = time::Day::Date(time::local_date(tz, t));
+                            (self.wait_until)(now, tz, w.minutes, day, journey.entered_at)
+                        }
+                    };
+                    if at <= now {
+                        journey.pc += 1;
+                    } else {
+                        Self::schedule(&mut journey, at, effects);
+                        return Ok(journey);
+                    }
+                }
                 Instr::WaitFor(w) => {
                     let d = *m
                         .wait_fors

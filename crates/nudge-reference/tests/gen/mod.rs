@@ -281,7 +281,22 @@ impl Body<'_> {
                     ),
                     _ => format!(" on day {}", self.c.below(3)),
                 };
-                let _ = writeln!(self.out, "{indent}wait until {t} {z}{day}");
+                if self.c.chance(30) {
+                    // An instant, or its day at a time, from the due date.
+                    let off = duration(self.c);
+                    let sign = self.c.pick(&["+", "-"]);
+                    let clock = if self.c.chance(50) {
+                        format!(" at {t} {z}")
+                    } else {
+                        String::new()
+                    };
+                    let _ = writeln!(
+                        self.out,
+                        "{indent}wait until (profile.due ?? 2h ago) {sign} {off}{clock}"
+                    );
+                } else {
+                    let _ = writeln!(self.out, "{indent}wait until {t} {z}{day}");
+                }
             }
             4 => {
                 let e = self.c.pick(&["b", "buy", "c"]);
