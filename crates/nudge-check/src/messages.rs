@@ -525,7 +525,7 @@ pub(crate) fn format_spec(span: Span, spec: &str, problem: &str, ty: &crate::Typ
     use crate::Type;
     let help = match ty.strip_optional() {
         Type::Int | Type::Float => {
-            "numbers take `.N` for N decimals (`.2`), `,` for thousands (`,.2` writes `1,234.50`)".to_owned()
+            "numbers take `.N` for N decimals (`.2`), `,` for thousands (`,.2` writes `1,234.50`), or a currency code for an amount (`USD` writes `$1,234.50`, `EUR.0` writes `€1,235`)".to_owned()
         }
         Type::Time => {
             "times take a strftime pattern, written in the profile's time zone: `%B %-d` (`March 16`), `%Y-%m-%d %H:%M`".to_owned()

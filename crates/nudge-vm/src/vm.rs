@@ -267,7 +267,7 @@ impl<'m> Vm<'m> {
                 let text = match pop(stack)? {
                     Value::None => String::new(),
                     Value::Int(i) => match nudge_core::format_spec::number(spec) {
-                        Ok(f) => nudge_core::format_spec::write_number(i as f64, f),
+                        Ok(f) => nudge_core::format_spec::write_int(i, f),
                         Err(_) => i.to_string(),
                     },
                     Value::Float(x) => match nudge_core::format_spec::number(spec) {
