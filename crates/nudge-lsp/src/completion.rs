@@ -45,10 +45,19 @@ fn contextual(index: &Index, t: &[Tok<'_>]) -> Option<Vec<CompletionItem>> {
                         .map(|w| item(w, CompletionItemKind::KEYWORD, None)),
                 );
                 Some(items)
-            } else {
+            } else if p == "exit" {
                 Some(events(index))
+            } else {
+                // A trigger: an event, a quiet spell or a date.
+                let mut items = events(index);
+                items.extend(words(&["inactive", "anniversary", "profile"]));
+                Some(items)
             }
         }
+        // `on 3d before …`
+        "before" | "after" if prev(3) == Some("on") => Some(words(&["anniversary", "profile"])),
+        "anniversary" => Some(words(&["of"])),
+        "of" if prev(2) == Some("anniversary") => Some(words(&["profile"])),
         "did" | "does" => Some(events(index)),
         // Where a condition starts: what a condition can start with.
         "if" | "audience" | "where" | "and" | "or" | "not" | "(" | "=" if starts_condition(t) => {
@@ -608,7 +617,10 @@ template yo: push { title: "x" }
 
     #[test]
     fn names_by_position() {
-        assert_eq!(labels("workflow w { on |"), ["bought", "left"]);
+        assert_eq!(
+            labels("workflow w { on |"),
+            ["bought", "left", "inactive", "anniversary", "profile"]
+        );
         assert_eq!(
             labels("workflow w { on left exit on b|"),
             ["bought", "left"]
@@ -689,6 +701,24 @@ template yo: push { title: "x" }
         );
         // Not after a comparison's `=`.
         assert!(labels("workflow w {\n on left\n if profile.plan == |").contains(&"pro".to_owned()));
+    }
+
+    #[test]
+    fn triggers_after_on() {
+        let on = labels("workflow w {\n on |");
+        assert!(on.contains(&"bought".to_owned()), "{on:?}");
+        assert!(on.ends_with(&[
+            "inactive".to_owned(),
+            "anniversary".to_owned(),
+            "profile".to_owned()
+        ]));
+        assert!(!labels("workflow w {\n on left\n exit on |").contains(&"profile".to_owned()));
+        assert_eq!(
+            labels("workflow w {\n on 3d before |"),
+            ["anniversary", "profile"]
+        );
+        assert_eq!(labels("workflow w {\n on anniversary |"), ["of"]);
+        assert_eq!(labels("workflow w {\n on anniversary of |"), ["profile"]);
     }
 
     #[test]

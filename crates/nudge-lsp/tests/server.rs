@@ -830,7 +830,16 @@ fn completion_offers_the_trigger_events_properties_and_enum_members() {
     let text = "workflow w {\n  on \n}\n";
     server.change("w.flow", 4, text);
     let result = server.at("completion", "w.flow", text, "on ", 3);
-    assert_eq!(labels(&result), ["checkout_abandoned", "order_completed"]);
+    assert_eq!(
+        labels(&result),
+        [
+            "checkout_abandoned",
+            "order_completed",
+            "inactive",
+            "anniversary",
+            "profile"
+        ]
+    );
 
     let result = server.at("completion", "w.flow", text, "workflow", 0);
     let keywords = labels(&result);
