@@ -112,7 +112,7 @@ pub(crate) struct TplInfo<'a> {
 
 /// The checker.
 pub(crate) struct Checker<'a> {
-    pub parsed: &'a [Parsed],
+    pub parsed: &'a [&'a Parsed],
     pub loader: &'a dyn TemplateLoader,
     pub diags: Vec<Diagnostic>,
     /// The `test` blocks, lowered (file and source order).
@@ -144,8 +144,8 @@ pub(crate) struct Checker<'a> {
 
 /// Runs every pass; returns the diagnostics, the program (which the
 /// caller drops if there are errors) and the references of each file.
-pub(crate) fn run(
-    parsed: &[Parsed],
+pub(crate) fn run<'a>(
+    parsed: &'a [&'a Parsed],
     loader: &dyn TemplateLoader,
 ) -> (Vec<Diagnostic>, Option<ir::Program>, Vec<Vec<Reference>>) {
     let mut c = Checker {
@@ -233,7 +233,7 @@ fn articles(text: &str) -> String {
 }
 
 /// Items of every file with the file they are in.
-pub(crate) fn items(parsed: &[Parsed]) -> impl Iterator<Item = (FileId, &Item)> {
+pub(crate) fn items<'p>(parsed: &'p [&'p Parsed]) -> impl Iterator<Item = (FileId, &'p Item)> {
     parsed
         .iter()
         .enumerate()

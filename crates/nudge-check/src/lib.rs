@@ -121,16 +121,46 @@ pub fn check_project(files: &[Arc<SourceFile>], loader: &dyn TemplateLoader) -> 
         .iter()
         .map(|f| nudge_syntax::parse(f.clone()))
         .collect();
+    let refs: Vec<&Parsed> = parsed.iter().collect();
+    let CheckedParsed {
+        diagnostics,
+        program,
+        references,
+    } = check_parsed(&refs, loader);
+    Checked {
+        parsed,
+        diagnostics,
+        program,
+        references,
+    }
+}
+
+/// What [`check_parsed`] finds: [`Checked`] without the parses, which the
+/// caller keeps.
+#[derive(Debug)]
+pub struct CheckedParsed {
+    /// As [`Checked::diagnostics`] (the parses' own included).
+    pub diagnostics: Vec<Diagnostic>,
+    /// As [`Checked::program`].
+    pub program: Option<Program>,
+    /// As [`Checked::references`], parallel to the files given.
+    pub references: Vec<Vec<Reference>>,
+}
+
+/// Checks the files of one project already parsed, for a caller that keeps
+/// each file's parse between checks and parses again only the files that
+/// changed (the language server): the same diagnostics, program and
+/// references as [`check_project`] on the same texts.
+pub fn check_parsed(parsed: &[&Parsed], loader: &dyn TemplateLoader) -> CheckedParsed {
     let mut diagnostics: Vec<Diagnostic> = parsed
         .iter()
         .flat_map(|p| p.diagnostics.iter().cloned())
         .collect();
-    let (check_diags, program, references) = checker::run(&parsed, loader);
+    let (check_diags, program, references) = checker::run(parsed, loader);
     diagnostics.extend(check_diags);
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
-    Checked {
-        parsed,
+    CheckedParsed {
         diagnostics,
         program: if errors { None } else { program },
         references,

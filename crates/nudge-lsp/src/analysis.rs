@@ -101,16 +101,45 @@ pub fn project_files(uri: &Uri, buffers: &Buffers) -> Vec<ProjectFile> {
     files
 }
 
-/// Parses, checks and indexes a project; diagnostics without a file are
-/// filed under `asked`.
-pub fn analyze(files: Vec<ProjectFile>, asked: &Uri) -> Analysis {
+/// Each file's parse, by file name, kept between checks: an edit parses
+/// again only the file it changed (parsing is most of a check's time in a
+/// large project).
+#[derive(Debug, Default)]
+pub struct ParseCache {
+    parses: HashMap<String, Arc<Parsed>>,
+}
+
+impl ParseCache {
+    /// The parse of `source`: the one kept if its text is the same, else a
+    /// new one (kept in its place).
+    pub fn parse(&mut self, source: &Arc<SourceFile>) -> Arc<Parsed> {
+        if let Some(p) = self.parses.get(source.name()) {
+            if p.source.text() == source.text() {
+                return p.clone();
+            }
+        }
+        let parsed = Arc::new(nudge_syntax::parse(source.clone()));
+        self.parses.insert(source.name().to_owned(), parsed.clone());
+        parsed
+    }
+
+    /// Forgets the parse of the file named `name` (deleted, or closed and
+    /// not on disk).
+    pub fn forget(&mut self, name: &str) {
+        self.parses.remove(name);
+    }
+}
+
+/// Parses (with `cache`), checks and indexes a project; diagnostics without
+/// a file are filed under `asked`.
+pub fn analyze(files: Vec<ProjectFile>, asked: &Uri, cache: &mut ParseCache) -> Analysis {
     let sources: Vec<Arc<SourceFile>> = files.iter().map(|f| f.source.clone()).collect();
     let Checked {
         parsed,
         diagnostics: all,
         references,
         checker_failed,
-    } = check(&sources);
+    } = check(&sources, cache);
     let mut diagnostics: Vec<Vec<Diagnostic>> = vec![Vec::new(); files.len()];
     let fallback = files.iter().position(|f| f.uri == *asked).unwrap_or(0);
     for d in all {
@@ -133,30 +162,29 @@ pub fn analyze(files: Vec<ProjectFile>, asked: &Uri) -> Analysis {
     }
 }
 
-/// Parses and type-checks a project: the same diagnostics as `nudge check`
-/// (template files named by `file("…")` are read from disk).
+/// Parses (files whose text `cache` has are not parsed again) and
+/// type-checks a project: the same diagnostics as `nudge check` (template
+/// files named by `file("…")` are read from disk).
 ///
 /// A bug in the checker must not take the editor's server down with it: a
 /// panic falls back to the parse diagnostics (and no references: hover and
 /// go to definition then find nothing), and `checker_failed` is set so
 /// the server can tell the user (the panic message itself goes to stderr,
 /// the client's log).
-pub fn check(files: &[Arc<SourceFile>]) -> Checked {
+pub fn check(files: &[Arc<SourceFile>], cache: &mut ParseCache) -> Checked {
+    let parsed: Vec<Arc<Parsed>> = files.iter().map(|f| cache.parse(f)).collect();
+    let refs: Vec<&Parsed> = parsed.iter().map(|p| &**p).collect();
     let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        nudge_check::check_project(files, &nudge_check::FsLoader)
+        nudge_check::check_parsed(&refs, &nudge_check::FsLoader)
     }));
     match checked {
         Ok(checked) => Checked {
-            parsed: checked.parsed,
+            parsed,
             diagnostics: checked.diagnostics,
             references: checked.references,
             checker_failed: false,
         },
         Err(_) => {
-            let parsed: Vec<Parsed> = files
-                .iter()
-                .map(|f| nudge_syntax::parse(f.clone()))
-                .collect();
             let diagnostics = parsed
                 .iter()
                 .flat_map(|p| p.diagnostics.iter().cloned())
@@ -175,7 +203,7 @@ pub fn check(files: &[Arc<SourceFile>]) -> Checked {
 #[derive(Debug)]
 pub struct Checked {
     /// Every file, parsed, in the order given.
-    pub parsed: Vec<Parsed>,
+    pub parsed: Vec<Arc<Parsed>>,
     /// Every problem.
     pub diagnostics: Vec<Diagnostic>,
     /// What the names written in each file refer to, as the checker
@@ -183,4 +211,124 @@ pub struct Checked {
     pub references: Vec<Vec<Reference>>,
     /// The type checker failed; only syntax errors are in `diagnostics`.
     pub checker_failed: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Versions of each file of a small project: valid ones, and ones with
+    /// parse and type errors that reach across files.
+    const VERSIONS: [&[&str]; 3] = [
+        &[
+            "enum Plan { free, pro }\nprofile {\n  email: email?\n  plan: Plan = free\n}\nevent signed_up { source: string }\n",
+            "enum Plan { free, pro, team }\nprofile {\n  email: email?\n}\nevent signed_up {}\n",
+            "profile {\n  emial: email?\n  plan: Plan\n}\nevent signed_up { source: string }\n",
+            "profile { email: email?\nevent signed_up {}\n",
+        ],
+        &[
+            "segment paid = profile.plan == pro\n",
+            "segment paid = profile.plan == gold\n",
+            "segment paid = \n",
+            "segment paid = in paid\n",
+            "",
+        ],
+        &[
+            "workflow welcome {\n  on signed_up\n  audience profile.email != none and in paid\n  send email { subject: \"Hi\", text: \"From {event.source}\" }\n}\n",
+            "workflow welcome {\n  on signed_up\n  send email { subject: \"Hi\", text: \"Hi\" }\n}\n",
+            "workflow welcome {\n  on signed_up\n  send emial { subject: \"Hi\" }\n}\n",
+            "workflow welcome {\n  on sign_up\n  audience profile.email != none\n  wait 1d\n  send email { subject: \"{profile.plan}\", text: \"x\" }\n}\n",
+        ],
+    ];
+
+    fn next(state: &mut u64) -> u64 {
+        // splitmix64
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn sources(texts: &[String]) -> Vec<Arc<SourceFile>> {
+        ["a_schema.flow", "b_segments.flow", "c_flows.flow"]
+            .iter()
+            .zip(texts)
+            .map(|(name, text)| Arc::new(SourceFile::new(*name, text.clone())))
+            .collect()
+    }
+
+    /// The incremental check (parses kept between edits) equals a full
+    /// check of the same texts, at every step of random edit sequences:
+    /// whole versions swapped in, and single characters removed or added
+    /// anywhere (which makes arbitrary parse errors).
+    #[test]
+    fn the_incremental_check_equals_the_full_check_after_every_edit() {
+        let mut steps = 0;
+        for seed in 0..150u64 {
+            let mut state = seed;
+            let mut texts: Vec<String> = VERSIONS.iter().map(|v| v[0].to_owned()).collect();
+            let mut cache = ParseCache::default();
+            for _ in 0..12 {
+                let file = (next(&mut state) % 3) as usize;
+                let text = &mut texts[file];
+                match next(&mut state) % 4 {
+                    0 | 1 => {
+                        let versions = VERSIONS[file];
+                        *text = versions[(next(&mut state) as usize) % versions.len()].to_owned();
+                    }
+                    2 if !text.is_empty() => {
+                        let mut at = (next(&mut state) as usize) % text.len();
+                        while !text.is_char_boundary(at) {
+                            at -= 1;
+                        }
+                        text.remove(at);
+                    }
+                    _ => {
+                        let mut at = (next(&mut state) as usize) % (text.len() + 1);
+                        while !text.is_char_boundary(at) {
+                            at -= 1;
+                        }
+                        let c = b"{}\"x.:= \n"[(next(&mut state) % 9) as usize] as char;
+                        text.insert(at, c);
+                    }
+                }
+                let files = sources(&texts);
+                let incremental = check(&files, &mut cache);
+                let full = nudge_check::check_project(&files, &nudge_check::FsLoader);
+                assert!(!incremental.checker_failed);
+                assert_eq!(
+                    format!("{:?}", incremental.diagnostics),
+                    format!("{:?}", full.diagnostics),
+                    "seed {seed}: diagnostics differ for {texts:#?}"
+                );
+                assert_eq!(
+                    format!("{:?}", incremental.references),
+                    format!("{:?}", full.references),
+                    "seed {seed}: references differ for {texts:#?}"
+                );
+                let trees =
+                    |p: &[&Parsed]| format!("{:?}", p.iter().map(|p| &p.file).collect::<Vec<_>>());
+                let kept: Vec<&Parsed> = incremental.parsed.iter().map(|p| &**p).collect();
+                let fresh: Vec<&Parsed> = full.parsed.iter().collect();
+                assert_eq!(trees(&kept), trees(&fresh), "seed {seed}");
+                steps += 1;
+            }
+        }
+        println!("{steps} edits checked both ways");
+    }
+
+    /// An edit parses again only the file it changed.
+    #[test]
+    fn only_the_changed_file_is_parsed_again() {
+        let texts: Vec<String> = VERSIONS.iter().map(|v| v[0].to_owned()).collect();
+        let mut cache = ParseCache::default();
+        let first = check(&sources(&texts), &mut cache);
+        let mut edited = texts.clone();
+        edited[1] = VERSIONS[1][1].to_owned();
+        let second = check(&sources(&edited), &mut cache);
+        assert!(Arc::ptr_eq(&first.parsed[0], &second.parsed[0]));
+        assert!(!Arc::ptr_eq(&first.parsed[1], &second.parsed[1]));
+        assert!(Arc::ptr_eq(&first.parsed[2], &second.parsed[2]));
+    }
 }

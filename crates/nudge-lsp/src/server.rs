@@ -91,6 +91,7 @@ pub fn run(connection: &Connection) -> Result<()> {
         versions: std::collections::HashMap::new(),
         published: HashSet::new(),
         cache: RefCell::new(None),
+        parses: RefCell::new(analysis::ParseCache::default()),
         told_checker_failed: false,
         dirty: Vec::new(),
     };
@@ -168,6 +169,8 @@ struct Server<'a> {
     published: HashSet<String>,
     /// The last analysis, by project, until the next change.
     cache: RefCell<Option<(String, Rc<Analysis>)>>,
+    /// Each file's parse, kept while its text stays the same.
+    parses: RefCell<analysis::ParseCache>,
     /// The user was told that the type checker failed.
     told_checker_failed: bool,
     /// Files whose projects changed since diagnostics were last sent, one
@@ -215,6 +218,9 @@ impl Server<'_> {
                 for change in p.changes {
                     if change.typ == lsp_types::FileChangeType::DELETED {
                         self.clear(&change.uri)?;
+                        if let Some(path) = crate::uri::to_path(&change.uri) {
+                            self.parses.borrow_mut().forget(&path.display().to_string());
+                        }
                     }
                     if done.insert(project_key(&change.uri)) {
                         self.mark_dirty(change.uri);
@@ -329,6 +335,7 @@ impl Server<'_> {
         let analysis = Rc::new(analysis::analyze(
             analysis::project_files(uri, &self.buffers),
             uri,
+            &mut self.parses.borrow_mut(),
         ));
         self.cache.replace(Some((key, analysis.clone())));
         analysis
