@@ -7,8 +7,9 @@ use std::rc::Rc;
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument,
-    DidSaveTextDocument, Exit, Notification as _, PublishDiagnostics, ShowMessage,
+    DidChangeTextDocument, DidChangeWatchedFiles, DidChangeWorkspaceFolders, DidCloseTextDocument,
+    DidOpenTextDocument, DidSaveTextDocument, Exit, Initialized, Notification as _,
+    PublishDiagnostics, ShowMessage,
 };
 use lsp_types::request::{
     CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
@@ -79,12 +80,44 @@ pub fn run(connection: &Connection) -> Result<()> {
     // `initialize_start`. The parameters are not used: malformed ones do
     // not stop the server.
     let (id, params) = connection.initialize_start()?;
-    if let Err(e) = serde_json::from_value::<InitializeParams>(params) {
-        eprintln!("nudge lsp: ignoring malformed `initialize` parameters: {e}");
+    let mut roots = Vec::new();
+    let mut watch = false;
+    match serde_json::from_value::<InitializeParams>(params) {
+        Ok(p) => {
+            roots = workspace_roots(&p);
+            watch = p
+                .capabilities
+                .workspace
+                .and_then(|w| w.did_change_watched_files)
+                .and_then(|d| d.dynamic_registration)
+                .unwrap_or(false);
+        }
+        Err(e) => eprintln!("nudge lsp: ignoring malformed `initialize` parameters: {e}"),
     }
     connection
         .sender
         .send(Response::new_ok(id, result).into())?;
+    if watch {
+        // Files changed outside the editor (a `git checkout`, a pull) are
+        // checked again: ask the client to tell about every `.flow` file.
+        let params = lsp_types::RegistrationParams {
+            registrations: vec![lsp_types::Registration {
+                id: "nudge-flow-files".to_owned(),
+                method: DidChangeWatchedFiles::METHOD.to_owned(),
+                register_options: Some(serde_json::json!({
+                    "watchers": [{ "globPattern": "**/*.flow" }]
+                })),
+            }],
+        };
+        connection.sender.send(
+            Request::new(
+                RequestId::from("nudge-register-watchers".to_owned()),
+                lsp_types::request::RegisterCapability::METHOD.to_owned(),
+                params,
+            )
+            .into(),
+        )?;
+    }
     let mut server = Server {
         connection,
         buffers: Buffers::new(),
@@ -94,6 +127,7 @@ pub fn run(connection: &Connection) -> Result<()> {
         parses: RefCell::new(analysis::ParseCache::default()),
         told_checker_failed: false,
         dirty: Vec::new(),
+        roots,
     };
     let mut shutting_down = false;
     for message in &connection.receiver {
@@ -176,6 +210,9 @@ struct Server<'a> {
     /// Files whose projects changed since diagnostics were last sent, one
     /// per project.
     dirty: Vec<Uri>,
+    /// The workspace folders: every project in them is checked when the
+    /// client is ready, so problems in files not open show up too.
+    roots: Vec<std::path::PathBuf>,
 }
 
 impl Server<'_> {
@@ -212,6 +249,46 @@ impl Server<'_> {
                 self.versions.remove(p.text_document.uri.as_str());
                 p.text_document.uri
             }
+            Initialized::METHOD => {
+                for root in self.roots.clone() {
+                    self.check_workspace(&root);
+                }
+                return Ok(());
+            }
+            DidChangeWorkspaceFolders::METHOD => {
+                let p: lsp_types::DidChangeWorkspaceFoldersParams =
+                    serde_json::from_value(n.params)?;
+                for gone in p.event.removed {
+                    let Some(path) = crate::uri::to_path(&gone.uri) else {
+                        continue;
+                    };
+                    self.roots.retain(|r| *r != path);
+                    // Its files' diagnostics go away with it.
+                    let stale: Vec<String> = self
+                        .published
+                        .iter()
+                        .filter(|u| {
+                            u.parse::<Uri>()
+                                .ok()
+                                .and_then(|u| crate::uri::to_path(&u))
+                                .is_some_and(|f| f.starts_with(&path))
+                        })
+                        .cloned()
+                        .collect();
+                    for u in stale {
+                        if let Ok(u) = u.parse::<Uri>() {
+                            self.clear(&u)?;
+                        }
+                    }
+                }
+                for added in p.event.added {
+                    if let Some(path) = crate::uri::to_path(&added.uri) {
+                        self.check_workspace(&path);
+                        self.roots.push(path);
+                    }
+                }
+                return Ok(());
+            }
             DidChangeWatchedFiles::METHOD => {
                 let p: lsp_types::DidChangeWatchedFilesParams = serde_json::from_value(n.params)?;
                 let mut done = HashSet::new();
@@ -232,6 +309,19 @@ impl Server<'_> {
         };
         self.mark_dirty(uri);
         Ok(())
+    }
+
+    /// Marks every project under `root` (each folder holding `.flow`
+    /// files) to have its diagnostics sent.
+    fn check_workspace(&mut self, root: &std::path::Path) {
+        for folder in project_folders(root) {
+            let first = nudge_syntax::project::flow_files_in(&folder)
+                .ok()
+                .and_then(|files| files.into_iter().next());
+            if let Some(uri) = first.as_deref().and_then(crate::uri::from_path) {
+                self.mark_dirty(uri);
+            }
+        }
     }
 
     /// Notes that `uri`'s project needs its diagnostics sent again.
@@ -585,6 +675,66 @@ impl Server<'_> {
             }
         }
     }
+}
+
+/// The folders of the workspace from `initialize`: its `workspaceFolders`,
+/// else its `rootUri`, else its `rootPath`.
+#[allow(deprecated)]
+fn workspace_roots(p: &InitializeParams) -> Vec<std::path::PathBuf> {
+    if let Some(folders) = &p.workspace_folders {
+        return folders
+            .iter()
+            .filter_map(|f| crate::uri::to_path(&f.uri))
+            .collect();
+    }
+    if let Some(root) = p.root_uri.as_ref().and_then(crate::uri::to_path) {
+        return vec![root];
+    }
+    p.root_path
+        .as_ref()
+        .map(|r| vec![std::path::PathBuf::from(r)])
+        .unwrap_or_default()
+}
+
+/// Folders that hold `.flow` files under `root` (itself included), each a
+/// project; hidden folders, `target` and `node_modules` are skipped, and
+/// the walk stops after a few thousand folders.
+fn project_folders(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    const MAX_FOLDERS: usize = 5_000;
+    let mut found = Vec::new();
+    let mut seen = 0;
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        seen += 1;
+        if seen > MAX_FOLDERS {
+            break;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut has_flow = false;
+        let mut subdirs = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => {
+                    if !name.starts_with('.') && name != "target" && name != "node_modules" {
+                        subdirs.push(path);
+                    }
+                }
+                Ok(t) if t.is_file() => has_flow |= name.ends_with(".flow"),
+                _ => {}
+            }
+        }
+        if has_flow {
+            found.push(dir);
+        }
+        subdirs.sort();
+        todo.extend(subdirs.into_iter().rev());
+    }
+    found
 }
 
 /// The project a document belongs to: its folder, or the document itself

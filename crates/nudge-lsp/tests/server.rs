@@ -216,22 +216,24 @@ impl Server {
         )
     }
 
-    /// Like [`Server::shutdown`], and no file was reported with a problem.
-    fn shutdown_checking_no_diagnostics(self) -> bool {
-        self.finish(true)
+    /// Like [`Server::shutdown`], and no file under `folder` (a URI) was
+    /// reported with a problem.
+    fn shutdown_checking_no_diagnostics(self, folder: &str) -> bool {
+        self.finish(Some(folder))
     }
 
     /// `shutdown` then `exit`; returns whether the server ended cleanly.
     fn shutdown(self) -> bool {
-        self.finish(false)
+        self.finish(None)
     }
 
-    fn finish(mut self, no_diagnostics: bool) -> bool {
+    fn finish(mut self, clean: Option<&str>) -> bool {
         let result = self.request("shutdown", Value::Null);
         assert_eq!(result, Value::Null);
-        if no_diagnostics {
+        if let Some(folder) = clean {
             for m in &self.pending {
-                if m["method"] == "textDocument/publishDiagnostics" {
+                let uri = m["params"]["uri"].as_str().unwrap_or_default();
+                if m["method"] == "textDocument/publishDiagnostics" && uri.starts_with(folder) {
                     assert_eq!(m["params"]["diagnostics"], json!([]), "{m:#}");
                 }
             }
@@ -549,7 +551,83 @@ fn the_examples_are_clean_in_the_editor_too() {
         json!({ "textDocument": { "uri": uri } }),
     );
     assert!(symbols.as_array().unwrap().len() >= 5);
-    assert!(server.shutdown_checking_no_diagnostics());
+    assert!(server.shutdown_checking_no_diagnostics(&super_uri(&examples)));
+}
+
+/// The URI of a folder, as a prefix of its files' URIs.
+fn super_uri(folder: &Path) -> String {
+    format!("{}/", uri(folder).trim_end_matches('/'))
+}
+
+#[test]
+fn the_workspace_is_checked_without_opening_a_file() {
+    // Two projects under the root: one broken, one clean, and one in a
+    // hidden folder, which is not looked at.
+    let root = tempfile::tempdir().unwrap();
+    for (folder, text) in [("shop", BROKEN), ("blog", FIXED), (".cache", BROKEN)] {
+        let dir = root.path().join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("schema.flow"), SCHEMA).unwrap();
+        std::fs::write(dir.join("remind.flow"), text).unwrap();
+    }
+    let (server_side, client) = Connection::memory();
+    let thread = std::thread::Builder::new()
+        .stack_size(STACK_SIZE)
+        .spawn(move || nudge_lsp::run(&server_side).map_err(|e| e.to_string()))
+        .unwrap();
+    let mut server = Server {
+        client,
+        thread: Some(thread),
+        pending: Vec::new(),
+        next_id: 1,
+        dir: tempfile::tempdir().unwrap(),
+        init: Value::Null,
+    };
+    let folders = json!([{ "uri": uri(root.path()), "name": "root" }]);
+    let capabilities =
+        json!({ "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } } });
+    server.request(
+        "initialize",
+        json!({ "processId": null, "workspaceFolders": folders, "capabilities": capabilities }),
+    );
+    server.notify("initialized", json!({}));
+    // No document is open: the broken project's file is reported all the
+    // same, and the server asks to be told of changed `.flow` files.
+    let broken = uri(&root.path().join("shop/remind.flow"));
+    assert_eq!(server.diagnostics_for(&broken).len(), 1);
+    let registration = server
+        .pending
+        .iter()
+        .find(|m| m["method"] == "client/registerCapability")
+        .cloned()
+        .unwrap_or_else(|| panic!("no registration: {:#?}", server.pending));
+    let watcher = &registration["params"]["registrations"][0];
+    assert_eq!(watcher["method"], "workspace/didChangeWatchedFiles");
+    assert_eq!(
+        watcher["registerOptions"]["watchers"][0]["globPattern"],
+        "**/*.flow"
+    );
+    // A change on disk (a `git checkout`) fixes it.
+    std::fs::write(root.path().join("shop/remind.flow"), FIXED).unwrap();
+    server.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": broken, "type": 2 }] }),
+    );
+    assert_eq!(server.diagnostics_for(&broken), Vec::<Value>::new());
+    // A folder removed from the workspace takes its diagnostics along.
+    std::fs::write(root.path().join("shop/remind.flow"), BROKEN).unwrap();
+    server.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": broken, "type": 2 }] }),
+    );
+    assert_eq!(server.diagnostics_for(&broken).len(), 1);
+    server.notify(
+        "workspace/didChangeWorkspaceFolders",
+        json!({ "event": { "added": [], "removed": folders } }),
+    );
+    assert_eq!(server.diagnostics_for(&broken), Vec::<Value>::new());
+    let hidden = uri(&root.path().join(".cache/remind.flow"));
+    assert!(server.shutdown_checking_no_diagnostics(&hidden));
 }
 
 #[test]
