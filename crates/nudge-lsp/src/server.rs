@@ -719,11 +719,15 @@ fn project_folders(root: &std::path::Path) -> Vec<std::path::PathBuf> {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             match entry.file_type() {
-                Ok(t) if t.is_dir() => {
-                    if !name.starts_with('.') && name != "target" && name != "node_modules" {
-                        subdirs.push(path);
-                    }
+                Ok(t)
+                    if t.is_dir()
+                        && !name.starts_with('.')
+                        && name != "target"
+                        && name != "node_modules" =>
+                {
+                    subdirs.push(path);
                 }
+                Ok(t) if t.is_dir() => {}
                 Ok(t) if t.is_file() => has_flow |= name.ends_with(".flow"),
                 _ => {}
             }
