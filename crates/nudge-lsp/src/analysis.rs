@@ -47,10 +47,43 @@ impl Analysis {
 /// Open documents: URI (as text) to the document's text.
 pub type Buffers = HashMap<String, String>;
 
+/// Files read from disk, kept while their size and modification time stay
+/// the same: an edit in a large project does not read every other file
+/// again (and the parse of an unchanged file is found by identity).
+#[derive(Debug, Default)]
+pub struct DiskCache {
+    files: HashMap<PathBuf, (std::time::SystemTime, u64, Arc<SourceFile>)>,
+}
+
+impl DiskCache {
+    /// The file at `path`, named `name`: the copy kept if the file has not
+    /// changed, else read again.
+    fn read(&mut self, path: &Path, name: String) -> Option<Arc<SourceFile>> {
+        let meta = std::fs::metadata(path).ok()?;
+        let stamp = (meta.modified().ok()?, meta.len());
+        if let Some((modified, len, source)) = self.files.get(path) {
+            if (*modified, *len) == stamp && source.name() == name {
+                return Some(source.clone());
+            }
+        }
+        let text = std::fs::read_to_string(path).ok()?;
+        let source = Arc::new(SourceFile::new(name, text));
+        self.files
+            .insert(path.to_path_buf(), (stamp.0, stamp.1, source.clone()));
+        Some(source)
+    }
+
+    /// Forgets the file at `path` (deleted, or changed on disk).
+    pub fn forget(&mut self, path: &Path) {
+        self.files.remove(path);
+    }
+}
+
 /// The files of the project that `uri` belongs to: every `*.flow` file in
 /// its folder, open buffers overriding the disk. A document that is not a
-/// local file (`untitled:`) is a project of its own.
-pub fn project_files(uri: &Uri, buffers: &Buffers) -> Vec<ProjectFile> {
+/// local file (`untitled:`) is a project of its own. Files on disk are
+/// read through `disk`.
+pub fn project_files(uri: &Uri, buffers: &Buffers, disk: &mut DiskCache) -> Vec<ProjectFile> {
     let Some(path) = uri::to_path(uri) else {
         let text = buffers.get(uri.as_str()).cloned().unwrap_or_default();
         return vec![ProjectFile {
@@ -81,21 +114,21 @@ pub fn project_files(uri: &Uri, buffers: &Buffers) -> Vec<ProjectFile> {
     let mut files = Vec::new();
     for p in paths {
         let name = p.display().to_string();
-        let (file_uri, text) = match open.get(&p) {
-            Some((u, text)) => (u.clone(), (*text).clone()),
+        let (file_uri, source) = match open.get(&p) {
+            Some((u, text)) => (u.clone(), Arc::new(SourceFile::new(name, (*text).clone()))),
             None => {
-                let Ok(text) = std::fs::read_to_string(&p) else {
+                let Some(source) = disk.read(&p, name) else {
                     continue;
                 };
                 let Some(u) = uri::from_path(&p) else {
                     continue;
                 };
-                (u, text)
+                (u, source)
             }
         };
         files.push(ProjectFile {
             uri: file_uri,
-            source: Arc::new(SourceFile::new(name, text)),
+            source,
         });
     }
     files
@@ -114,7 +147,7 @@ impl ParseCache {
     /// new one (kept in its place).
     pub fn parse(&mut self, source: &Arc<SourceFile>) -> Arc<Parsed> {
         if let Some(p) = self.parses.get(source.name()) {
-            if p.source.text() == source.text() {
+            if Arc::ptr_eq(&p.source, source) || p.source.text() == source.text() {
                 return p.clone();
             }
         }
@@ -330,5 +363,31 @@ mod tests {
         assert!(Arc::ptr_eq(&first.parsed[0], &second.parsed[0]));
         assert!(!Arc::ptr_eq(&first.parsed[1], &second.parsed[1]));
         assert!(Arc::ptr_eq(&first.parsed[2], &second.parsed[2]));
+    }
+}
+
+#[cfg(test)]
+mod disk_tests {
+    use super::*;
+
+    #[test]
+    fn an_unchanged_file_is_not_read_again_and_a_changed_one_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.flow");
+        std::fs::write(&path, "event a {}\n").unwrap();
+        let mut disk = DiskCache::default();
+        let first = disk.read(&path, "a".into()).unwrap();
+        let again = disk.read(&path, "a".into()).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        std::fs::write(&path, "event a {}\nevent b {}\n").unwrap();
+        let changed = disk.read(&path, "a".into()).unwrap();
+        assert_eq!(changed.text(), "event a {}\nevent b {}\n");
+        // Told of a change, it reads the file again even if size and time
+        // look the same.
+        disk.forget(&path);
+        assert!(!Arc::ptr_eq(
+            &changed,
+            &disk.read(&path, "a".into()).unwrap()
+        ));
     }
 }

@@ -125,9 +125,11 @@ pub fn run(connection: &Connection) -> Result<()> {
         published: HashSet::new(),
         cache: RefCell::new(None),
         parses: RefCell::new(analysis::ParseCache::default()),
+        disk: RefCell::new(analysis::DiskCache::default()),
         told_checker_failed: false,
         dirty: Vec::new(),
         roots,
+        deferred: 0,
     };
     let mut shutting_down = false;
     for message in &connection.receiver {
@@ -205,6 +207,8 @@ struct Server<'a> {
     cache: RefCell<Option<(String, Rc<Analysis>)>>,
     /// Each file's parse, kept while its text stays the same.
     parses: RefCell<analysis::ParseCache>,
+    /// Files read from disk, kept while they do not change.
+    disk: RefCell<analysis::DiskCache>,
     /// The user was told that the type checker failed.
     told_checker_failed: bool,
     /// Files whose projects changed since diagnostics were last sent, one
@@ -213,7 +217,13 @@ struct Server<'a> {
     /// The workspace folders: every project in them is checked when the
     /// client is ready, so problems in files not open show up too.
     roots: Vec<std::path::PathBuf>,
+    /// Checks in a row whose diagnostics were held back because newer
+    /// messages were waiting.
+    deferred: u32,
 }
+
+/// How many checks in a row may be held back for newer messages.
+const MAX_DEFERRED: u32 = 4;
 
 impl Server<'_> {
     fn notification(&mut self, n: Notification) -> Result<()> {
@@ -293,6 +303,11 @@ impl Server<'_> {
                 let p: lsp_types::DidChangeWatchedFilesParams = serde_json::from_value(n.params)?;
                 let mut done = HashSet::new();
                 for change in p.changes {
+                    // Read again whatever the editor says changed, even if
+                    // its size and time look the same.
+                    if let Some(path) = crate::uri::to_path(&change.uri) {
+                        self.disk.borrow_mut().forget(&path);
+                    }
                     if change.typ == lsp_types::FileChangeType::DELETED {
                         self.clear(&change.uri)?;
                         if let Some(path) = crate::uri::to_path(&change.uri) {
@@ -338,6 +353,18 @@ impl Server<'_> {
     /// Sends the diagnostics of every project that changed.
     fn publish_dirty(&mut self) -> Result<()> {
         for uri in std::mem::take(&mut self.dirty) {
+            let _ = self.analyze(&uri);
+            // Messages that came in during the check (more typing, in a
+            // large project) would make these diagnostics stale on
+            // arrival: handle them and check again first, a few times at
+            // most, so that someone who types without a pause still sees
+            // diagnostics.
+            if !self.connection.receiver.is_empty() && self.deferred < MAX_DEFERRED {
+                self.deferred += 1;
+                self.mark_dirty(uri);
+                continue;
+            }
+            self.deferred = 0;
             self.publish(&uri)?;
         }
         Ok(())
@@ -423,7 +450,7 @@ impl Server<'_> {
             }
         }
         let analysis = Rc::new(analysis::analyze(
-            analysis::project_files(uri, &self.buffers),
+            analysis::project_files(uri, &self.buffers, &mut self.disk.borrow_mut()),
             uri,
             &mut self.parses.borrow_mut(),
         ));
@@ -474,10 +501,11 @@ impl Server<'_> {
                 )
             })?;
         let workflow = p.arguments.get(1).and_then(|a| a.as_str());
-        let files: Vec<_> = analysis::project_files(&uri, &self.buffers)
-            .into_iter()
-            .map(|f| f.source)
-            .collect();
+        let files: Vec<_> =
+            analysis::project_files(&uri, &self.buffers, &mut self.disk.borrow_mut())
+                .into_iter()
+                .map(|f| f.source)
+                .collect();
         let checked = nudge_check::check_project(&files, &nudge_check::FsLoader);
         let has_errors = checked
             .diagnostics
