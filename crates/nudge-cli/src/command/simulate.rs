@@ -1155,7 +1155,7 @@ fn write_arms(
                         )
                     })
                     .collect();
-                let arm = if a.control {
+                let arm = if a.control && a.arm != "control" {
                     format!("{} (control)", a.arm)
                 } else {
                     a.arm.clone()
