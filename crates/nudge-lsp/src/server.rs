@@ -130,9 +130,34 @@ pub fn run(connection: &Connection) -> Result<()> {
         dirty: Vec::new(),
         roots,
         deferred: 0,
+        workspace_pending: false,
     };
     let mut shutting_down = false;
-    for message in &connection.receiver {
+    loop {
+        // The workspace is checked once the editor has been quiet for a
+        // moment after `initialized`: the documents it opens at start come
+        // first, and their projects' checks serve the workspace's too.
+        let message = if server.workspace_pending {
+            match connection.receiver.recv_timeout(WORKSPACE_DELAY) {
+                Ok(m) => m,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    server.workspace_pending = false;
+                    for root in server.roots.clone() {
+                        server.check_workspace(&root);
+                    }
+                    if !shutting_down {
+                        server.publish_dirty()?;
+                    }
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match connection.receiver.recv() {
+                Ok(m) => m,
+                Err(_) => break,
+            }
+        };
         match message {
             Message::Request(request) if shutting_down => server.respond(
                 request.id,
@@ -220,7 +245,13 @@ struct Server<'a> {
     /// Checks in a row whose diagnostics were held back because newer
     /// messages were waiting.
     deferred: u32,
+    /// The workspace folders are to be checked once the client is quiet.
+    workspace_pending: bool,
 }
+
+/// How long the client must be quiet after `initialized` before the
+/// workspace is checked.
+const WORKSPACE_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// How many checks in a row may be held back for newer messages.
 const MAX_DEFERRED: u32 = 4;
@@ -260,9 +291,7 @@ impl Server<'_> {
                 p.text_document.uri
             }
             Initialized::METHOD => {
-                for root in self.roots.clone() {
-                    self.check_workspace(&root);
-                }
+                self.workspace_pending = !self.roots.is_empty();
                 return Ok(());
             }
             DidChangeWorkspaceFolders::METHOD => {
