@@ -347,8 +347,8 @@ impl Reference {
 
     /// Arms every date trigger of the current version as the profile's
     /// fields now say: a new instant gets a timer; a cleared field or a
-    /// past instant disarms. An instant due now that has not fired yet
-    /// stays armed.
+    /// past instant disarms. An instant due now or overdue that has not
+    /// fired yet stays armed.
     fn arm_dates(&mut self, id: &str, now: DateTime<Utc>) {
         let mut armed = Vec::new();
         for (workflow, i, trigger) in self.date_triggers() {
@@ -357,13 +357,16 @@ impl Reference {
                 .iter()
                 .find(|(w, t, _)| *w == workflow && *t == i)
                 .map(|(_, _, at)| *at);
-            let still_due = have == Some(now)
-                && self.date_occurrence(id, &trigger, now - chrono::Duration::nanoseconds(1))
-                    == Some(now);
-            let want = if still_due {
-                Some(now)
-            } else {
-                self.date_occurrence(id, &trigger, now)
+            // Due now or overdue and not fired yet (a fired one is no
+            // longer armed): kept while the fields still give it.
+            let still_due = have.filter(|h| {
+                *h <= now
+                    && self.date_occurrence(id, &trigger, *h - chrono::Duration::nanoseconds(1))
+                        == Some(*h)
+            });
+            let want = match still_due {
+                Some(h) => Some(h),
+                None => self.date_occurrence(id, &trigger, now),
             };
             let Some(at) = want else { continue };
             if have != Some(at) {

@@ -8,8 +8,9 @@
 //! armed, so a field changed back and forth, or a redeploy, never leaves a
 //! second timer that enters. An instant at or before the moment it is
 //! computed is not armed (a date already past when it is set does not
-//! fire), except one due at that very moment and still armed: two
-//! triggers of one instant both fire.
+//! fire), except one already armed that is due or overdue and has not
+//! fired yet: two triggers of one instant both fire, and so do triggers
+//! a stopped runtime let pass.
 
 use std::sync::Arc;
 
@@ -73,11 +74,13 @@ impl<S: Store> Engine<S> {
                 .iter()
                 .find(|a| a.workflow == *workflow && a.trigger == *i)
                 .map(|a| a.at);
-            // An instant due now whose timer has not fired yet (another
-            // trigger of the same instant fired first) stays armed.
-            let just_before = now - chrono::Duration::nanoseconds(1);
+            // An instant due now or overdue whose timer has not fired yet
+            // (another trigger of the same instant fired first, or a
+            // runtime stopped past both) stays armed while the fields
+            // still give it: an armed instant that fired is no longer
+            // armed.
             let want = match have {
-                Some(h) if h == now && self.occurrence(st, trigger, just_before) == Some(h) => {
+                Some(h) if h <= now && self.occurrence(st, trigger, just_before(h)) == Some(h) => {
                     Some(h)
                 }
                 _ => self.occurrence(st, trigger, now),
@@ -143,11 +146,10 @@ impl<S: Store> Engine<S> {
         // Armed by an earlier version: it fires only if the current one
         // still has this trigger, and it still falls on this instant.
         let current = self.module.workflow_id(&workflow).filter(|&wi| {
-            let just_before = armed_for - chrono::Duration::nanoseconds(1);
             self.date_triggers.iter().any(|(w, i, t)| {
                 **w == *workflow
                     && *i == trigger
-                    && self.occurrence(&st, t, just_before) == Some(armed_for)
+                    && self.occurrence(&st, t, just_before(armed_for)) == Some(armed_for)
             }) && self.module.workflows.get(wi as usize).is_some()
         });
         let result = match current {
@@ -158,6 +160,12 @@ impl<S: Store> Engine<S> {
         self.store.save(st);
         result
     }
+}
+
+/// The instant just before `t` (an occurrence strictly after it is `t`
+/// itself, if `t` is one).
+fn just_before(t: DateTime<Utc>) -> DateTime<Utc> {
+    t - chrono::Duration::nanoseconds(1)
 }
 
 /// The entry-log key of a date trigger: apart from events' positions
