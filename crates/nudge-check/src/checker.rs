@@ -137,9 +137,86 @@ pub(crate) struct Checker<'a> {
     /// Template files read and parsed so far, by path: many templates
     /// share one file.
     pub template_files: HashMap<std::path::PathBuf, TemplateFile>,
-    /// What the names written in each file resolved to, by file.
+    /// What the names written in each file resolved to, by file, outside
+    /// the checks of declarations' bodies (those go to `items`).
     pub references: Vec<Vec<Reference>>,
+    /// The declaration whose body is being checked: what is found goes to
+    /// its entry of `items` (none: to `diags` and `references`).
+    owner: Option<Owner>,
+    /// What the check of each declaration's body found.
+    pub items: HashMap<Owner, ItemOut>,
+    /// The files whose declarations' bodies are checked (none: every
+    /// file); a segment of another file is still checked when one of
+    /// these needs it.
+    focus: Option<Vec<bool>>,
+    /// A reference from a segment to one being checked was met (a cycle:
+    /// which segment reports it depends on the order of the checks).
+    pub cycle_seen: bool,
     next_tag: u32,
+}
+
+/// A declaration whose body is checked: its file and where its name starts.
+pub(crate) type Owner = (FileId, u32);
+
+/// What the check of a declaration's body may depend on besides its own
+/// text and the schemas: the declarations it names, and the tables of
+/// every workflow's splits and goals that tests look names up in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Dep {
+    Segment(String),
+    Template(String),
+    Workflow(String),
+    Splits,
+    Goals,
+}
+
+/// A declaration the check of a body marked as used (for the unused lints).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Used {
+    Enum(String),
+    Event(String),
+    Segment(String),
+    Template(String),
+}
+
+/// What the check of one declaration's body found.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ItemOut {
+    /// Its diagnostics.
+    pub diags: Vec<Diagnostic>,
+    /// The references it recorded, with the file each is in.
+    pub refs: Vec<(FileId, Reference)>,
+    /// The declarations it used.
+    pub uses: Vec<Used>,
+    /// What it depends on (each once).
+    pub deps: Vec<Dep>,
+}
+
+/// A check that checks the bodies of some files only (the incremental
+/// check): which files, and what the other files' bodies were found to use
+/// and whether they had errors, for the unused lints.
+pub(crate) struct Focus {
+    pub files: Vec<bool>,
+    pub cached_uses: Vec<Used>,
+    pub cached_errors: bool,
+}
+
+/// What [`run`] found.
+pub(crate) struct Run {
+    /// Diagnostics outside declarations' bodies (declarations, policy,
+    /// unused lints), parse errors not included.
+    pub diags: Vec<Diagnostic>,
+    /// References outside declarations' bodies, by file (unsorted).
+    pub references: Vec<Vec<Reference>>,
+    /// What each body checked found.
+    pub items: HashMap<Owner, ItemOut>,
+    /// The program (a full check only; dropped by the caller on errors).
+    pub program: Option<ir::Program>,
+    /// See [`Checker::cycle_seen`].
+    pub cycle_seen: bool,
+    /// The template files read: their text, or none if one could not be
+    /// read or parsed.
+    pub template_files: Vec<(std::path::PathBuf, Option<String>)>,
 }
 
 /// Runs every pass; returns the diagnostics, the program (which the
@@ -147,7 +224,12 @@ pub(crate) struct Checker<'a> {
 pub(crate) fn run<'a>(
     parsed: &'a [&'a Parsed],
     loader: &dyn TemplateLoader,
-) -> (Vec<Diagnostic>, Option<ir::Program>, Vec<Vec<Reference>>) {
+    focus: Option<Focus>,
+) -> Run {
+    let (focus_files, cached_uses, cached_errors) = match focus {
+        Some(f) => (Some(f.files), f.cached_uses, f.cached_errors),
+        None => (None, Vec::new(), false),
+    };
     let mut c = Checker {
         parsed,
         loader,
@@ -172,6 +254,10 @@ pub(crate) fn run<'a>(
         used_templates: Vec::new(),
         template_files: HashMap::new(),
         references: vec![Vec::new(); parsed.len()],
+        owner: None,
+        items: HashMap::new(),
+        focus: focus_files,
+        cycle_seen: false,
         next_tag: 1,
     };
     c.collect_enums();
@@ -183,17 +269,19 @@ pub(crate) fn run<'a>(
     let workflows = c.check_workflows();
     let policy = c.check_policy();
     c.check_tests();
+    for u in &cached_uses {
+        c.apply_use(u);
+    }
     // Unused declarations are noise while there are errors (a misspelt
     // reference makes its target look unused).
-    if !c
-        .diags
-        .iter()
-        .any(|d| d.severity == nudge_syntax::Severity::Error)
-        && !parsed.iter().any(|p| !p.diagnostics.is_empty())
-    {
+    let is_error = |d: &Diagnostic| d.severity == nudge_syntax::Severity::Error;
+    let errors = cached_errors
+        || c.diags.iter().any(is_error)
+        || c.items.values().any(|i| i.diags.iter().any(is_error));
+    if !errors && !parsed.iter().any(|p| !p.diagnostics.is_empty()) {
         c.lint_unused();
     }
-    let program = ir::Program {
+    let program = c.focus.is_none().then(|| ir::Program {
         files: parsed.iter().map(|p| p.source.clone()).collect(),
         enums: c.enums.clone(),
         profile: c.profile.clone(),
@@ -203,13 +291,24 @@ pub(crate) fn run<'a>(
         workflows,
         policy,
         tests: std::mem::take(&mut c.tests),
-    };
-    let mut references = std::mem::take(&mut c.references);
-    for list in &mut references {
-        list.sort_by_key(|r| (r.span.start, r.span.end));
-        list.dedup();
+    });
+    let mut template_files: Vec<(std::path::PathBuf, Option<String>)> = c
+        .template_files
+        .drain()
+        .map(|(path, f)| match f {
+            TemplateFile::Parsed(text, _) => (path, Some(text)),
+            _ => (path, None),
+        })
+        .collect();
+    template_files.sort();
+    Run {
+        diags: c.diags,
+        references: c.references,
+        items: c.items,
+        program,
+        cycle_seen: c.cycle_seen,
+        template_files,
     }
-    (c.diags, Some(program), references)
 }
 
 /// "a `int`" → "an `int`".
@@ -258,13 +357,98 @@ impl<'a> Checker<'a> {
         }
         d.message = articles(&d.message);
         d.help = d.help.take().map(|h| articles(&h));
-        self.diags.push(d.in_file(&src));
+        let d = d.in_file(&src);
+        match self.owner {
+            Some(owner) => self.items.entry(owner).or_default().diags.push(d),
+            None => self.diags.push(d),
+        }
     }
 
     /// Records that the name at `span` of `file` resolved to `target`.
     pub(crate) fn refer(&mut self, file: FileId, span: Span, target: Target) {
-        if let Some(list) = self.references.get_mut(file.index()) {
-            list.push(Reference { span, target });
+        let reference = Reference { span, target };
+        match self.owner {
+            Some(owner) => {
+                let dep = match &reference.target {
+                    Target::Segment(n) => Some(Dep::Segment(n.clone())),
+                    Target::Template(n) => Some(Dep::Template(n.clone())),
+                    Target::Workflow(n) => Some(Dep::Workflow(n.clone())),
+                    _ => None,
+                };
+                let item = self.items.entry(owner).or_default();
+                if let Some(dep) = dep {
+                    if !item.deps.contains(&dep) {
+                        item.deps.push(dep);
+                    }
+                }
+                item.refs.push((file, reference));
+            }
+            None => {
+                if let Some(list) = self.references.get_mut(file.index()) {
+                    list.push(reference);
+                }
+            }
+        }
+    }
+
+    /// Records that the body being checked depends on `dep`.
+    pub(crate) fn depend(&mut self, dep: Dep) {
+        if let Some(owner) = self.owner {
+            let item = self.items.entry(owner).or_default();
+            if !item.deps.contains(&dep) {
+                item.deps.push(dep);
+            }
+        }
+    }
+
+    /// Makes the declaration at `owner` the one whose body is being
+    /// checked; returns the one before, to be put back.
+    pub(crate) fn set_owner(&mut self, owner: Option<Owner>) -> Option<Owner> {
+        if let Some(o) = owner {
+            self.items.entry(o).or_default();
+        }
+        std::mem::replace(&mut self.owner, owner)
+    }
+
+    /// Whether the bodies of `file`'s declarations are checked.
+    pub(crate) fn in_focus(&self, file: FileId) -> bool {
+        self.focus.as_ref().is_none_or(|f| f[file.index()])
+    }
+
+    /// Marks a declaration as used (by the body being checked, if any).
+    pub(crate) fn mark_used(&mut self, used: Used) {
+        self.apply_use(&used);
+        if let Some(owner) = self.owner {
+            let item = self.items.entry(owner).or_default();
+            if !item.uses.contains(&used) {
+                item.uses.push(used);
+            }
+        }
+    }
+
+    /// Sets the used flag `used` names (if it still exists).
+    fn apply_use(&mut self, used: &Used) {
+        match used {
+            Used::Enum(n) => {
+                if let Some(id) = self.enum_names.get(n) {
+                    self.used_enums[id.index()] = true;
+                }
+            }
+            Used::Event(n) => {
+                if let Some(id) = self.event_names.get(n) {
+                    self.used_events[id.index()] = true;
+                }
+            }
+            Used::Segment(n) => {
+                if let Some(id) = self.segment_names.get(n) {
+                    self.used_segments[id.index()] = true;
+                }
+            }
+            Used::Template(n) => {
+                if let Some(id) = self.template_names.get(n) {
+                    self.used_templates[id.index()] = true;
+                }
+            }
         }
     }
 
@@ -347,7 +531,7 @@ impl<'a> Checker<'a> {
                     return ty;
                 }
                 if let Some(&id) = self.enum_names.get(&name.name) {
-                    self.used_enums[id.index()] = true;
+                    self.mark_used(Used::Enum(name.name.clone()));
                     self.refer(file, name.span, Target::Enum(name.name.clone()));
                     return Type::Enum(id);
                 }
@@ -634,7 +818,7 @@ impl<'a> Checker<'a> {
 
     /// Marks an event as used by the flows.
     pub(crate) fn use_event(&mut self, id: EventId) {
-        self.used_events[id.index()] = true;
+        self.mark_used(Used::Event(self.events[id.index()].name.clone()));
     }
 
     /// Checks a constant (a default or a value in a test) against `want`.
@@ -738,7 +922,7 @@ impl<'a> Checker<'a> {
 
     /// A member of `id` written as a bare name.
     pub(crate) fn enum_member(&mut self, file: FileId, id: EnumId, name: &Ident) -> Option<u32> {
-        self.used_enums[id.index()] = true;
+        self.mark_used(Used::Enum(self.enums[id.index()].name.clone()));
         let def = &self.enums[id.index()];
         if let Some(i) = def.members.iter().position(|m| *m == name.name) {
             let target = Target::EnumMember {
@@ -764,7 +948,7 @@ impl<'a> Checker<'a> {
 
     /// A string literal where an enum member is expected.
     pub(crate) fn enum_string(&mut self, file: FileId, id: EnumId, text: &str, span: Span) {
-        self.used_enums[id.index()] = true;
+        self.mark_used(Used::Enum(self.enums[id.index()].name.clone()));
         let def = &self.enums[id.index()];
         let members: Vec<&str> = def.members.iter().map(String::as_str).collect();
         let suggestion = suggest::closest(text, members.iter().copied());

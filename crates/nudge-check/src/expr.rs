@@ -984,7 +984,7 @@ impl Checker<'_> {
             return None;
         };
         self.refer(cx.file, name.span, Target::Segment(name.name.clone()));
-        self.used_segments[id.index()] = true;
+        self.mark_used(crate::checker::Used::Segment(name.name.clone()));
         match self.segments[id.index()].state {
             SegState::Done => Some(id),
             SegState::Todo => {
@@ -999,6 +999,7 @@ impl Checker<'_> {
                     .collect();
                 chain.push(&name.name);
                 let d = messages::segment_cycle(name.span, &name.name, &chain);
+                self.cycle_seen = true;
                 self.emit(cx.file, d);
                 None
             }
@@ -1008,6 +1009,7 @@ impl Checker<'_> {
     pub(crate) fn check_segment(&mut self, id: SegmentId) {
         let info = &self.segments[id.index()];
         let (file, decl) = (info.file, info.decl);
+        let outer = self.set_owner(Some((file, decl.name.span.start)));
         self.segments[id.index()].state = SegState::InProgress;
         self.seg_stack.push(id);
         let tag = self.fresh_tag();
@@ -1025,11 +1027,12 @@ impl Checker<'_> {
         info.state = SegState::Done;
         info.facts = facts;
         info.typed = Some(typed);
+        self.set_owner(outer);
     }
 
     pub(crate) fn check_segments(&mut self) -> Vec<SegmentDef> {
         for i in 0..self.segments.len() {
-            if self.segments[i].state == SegState::Todo {
+            if self.segments[i].state == SegState::Todo && self.in_focus(self.segments[i].file) {
                 self.check_segment(SegmentId(i as u32));
             }
         }

@@ -57,6 +57,7 @@ pub mod codes;
 mod expr;
 pub mod graph;
 mod ids;
+mod incremental;
 pub mod ir;
 mod lints;
 mod messages;
@@ -68,6 +69,7 @@ mod test_blocks;
 mod types;
 mod workflow;
 
+pub use incremental::{CheckCache, IncrementalChecked};
 pub use ir::Program;
 pub use references::{Reference, Target};
 pub use types::Type;
@@ -152,17 +154,17 @@ pub struct CheckedParsed {
 /// changed (the language server): the same diagnostics, program and
 /// references as [`check_project`] on the same texts.
 pub fn check_parsed(parsed: &[&Parsed], loader: &dyn TemplateLoader) -> CheckedParsed {
-    let mut diagnostics: Vec<Diagnostic> = parsed
-        .iter()
-        .flat_map(|p| p.diagnostics.iter().cloned())
-        .collect();
-    let (check_diags, program, references) = checker::run(parsed, loader);
-    diagnostics.extend(check_diags);
-    diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let run = checker::run(parsed, loader, None);
+    let (diagnostics, references) = incremental::assemble(
+        parsed,
+        run.diags,
+        run.references,
+        run.items.iter().map(|((file, _), out)| (*file, out)),
+    );
     let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
     CheckedParsed {
         diagnostics,
-        program: if errors { None } else { program },
+        program: if errors { None } else { run.program },
         references,
     }
 }

@@ -21,7 +21,7 @@ pub struct Reference {
 /// What a written name refers to. Declarations are named by their names:
 /// names are unique per kind in a project (a duplicate is an error, and
 /// its name refers to the first declaration).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Target {
     /// An event: a declaration's name, a trigger, `did`, `wait for`, a test
     /// step, the root of `EVENT.x`, a template's `for EVENT`.

@@ -381,6 +381,10 @@ impl Checker<'_> {
                 let t = &self.templates[i];
                 (t.file, t.decl, t.event)
             };
+            if !self.in_focus(file) {
+                continue;
+            }
+            let outer = self.set_owner(Some((file, decl.name.span.start)));
             let tag = self.fresh_tag();
             let scope = match event {
                 Some(id) => {
@@ -423,6 +427,7 @@ impl Checker<'_> {
             };
             self.templates[i].typed = Some(def.clone());
             out.push(def);
+            self.set_owner(outer);
         }
         out
     }

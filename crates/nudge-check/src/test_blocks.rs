@@ -7,7 +7,7 @@ use nudge_syntax::ast::{
 };
 use nudge_syntax::{SourceFile, Span};
 
-use crate::checker::{items, Checker};
+use crate::checker::{items, Checker, Dep};
 use crate::ir::{self, Const, EventId, FieldId, FileId, Loc, Schema, WorkflowId};
 use crate::messages::{self, ConstantSite, Owner};
 use crate::references::Target;
@@ -21,8 +21,13 @@ impl Checker<'_> {
             let ast::Item::Test(test) = item else {
                 continue;
             };
+            if !self.in_focus(file) {
+                continue;
+            }
+            let outer = self.set_owner(Some((file, test.name.span.start)));
             let lowered = self.test(file, test);
             self.tests.push(lowered);
+            self.set_owner(outer);
         }
     }
 
@@ -214,6 +219,7 @@ impl Checker<'_> {
                         ExpectKind::Arm { .. } => {}
                         ExpectKind::Journey { state, target, .. } => {
                             if *state == JourneyState::ReachedGoal {
+                                self.depend(Dep::Goals);
                                 let goals: Vec<String> = self
                                     .workflows
                                     .iter()
@@ -274,6 +280,7 @@ impl Checker<'_> {
     fn arm_target(&mut self, file: FileId, arm: &ast::ArmRef) -> Option<ir::ArmTarget> {
         // Every split of every workflow (in the workflow's scope): its
         // workflow, its name and its arms' names.
+        self.depend(Dep::Splits);
         let mut splits: Vec<(String, String, Vec<String>)> = Vec::new();
         for (_, w) in &self.workflows {
             collect_splits(&w.body, &mut |s| {
@@ -548,7 +555,7 @@ fn trimmed(source: &SourceFile, span: Span) -> Span {
 }
 
 /// Calls `found` for every `split` among `stmts`, nested ones too.
-fn collect_splits(stmts: &[ast::Stmt], found: &mut dyn FnMut(&ast::SplitStmt)) {
+pub(crate) fn collect_splits(stmts: &[ast::Stmt], found: &mut dyn FnMut(&ast::SplitStmt)) {
     for s in stmts {
         match s {
             ast::Stmt::Split(split) => {

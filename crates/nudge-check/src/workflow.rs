@@ -96,7 +96,12 @@ impl Checker<'_> {
         let mut out = Vec::new();
         for i in 0..self.workflows.len() {
             let (file, decl) = self.workflows[i];
+            if !self.in_focus(file) {
+                continue;
+            }
+            let outer = self.set_owner(Some((file, decl.name.span.start)));
             out.push(self.workflow(file, decl));
+            self.set_owner(outer);
         }
         out
     }
@@ -799,7 +804,7 @@ impl Checker<'_> {
         name: &ast::Ident,
     ) -> Option<ir::TemplateId> {
         if let Some(&id) = self.template_names.get(&name.name) {
-            self.used_templates[id.index()] = true;
+            self.mark_used(crate::checker::Used::Template(name.name.clone()));
             self.refer(file, name.span, Target::Template(name.name.clone()));
             return Some(id);
         }

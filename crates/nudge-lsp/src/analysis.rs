@@ -134,12 +134,14 @@ pub fn project_files(uri: &Uri, buffers: &Buffers, disk: &mut DiskCache) -> Vec<
     files
 }
 
-/// Each file's parse, by file name, kept between checks: an edit parses
-/// again only the file it changed (parsing is most of a check's time in a
-/// large project).
+/// Each file's parse, by file name, and what each project's last check
+/// found, kept between checks: an edit parses again only the file it
+/// changed, and checks again only the declarations that depend on it
+/// ([`nudge_check::CheckCache`]).
 #[derive(Debug, Default)]
 pub struct ParseCache {
     parses: HashMap<String, Arc<Parsed>>,
+    checks: HashMap<String, nudge_check::CheckCache>,
 }
 
 impl ParseCache {
@@ -163,6 +165,14 @@ impl ParseCache {
     }
 }
 
+/// The project `uri` belongs to: its folder (a document that is not a local
+/// file is a project of its own).
+pub fn project_key(uri: &Uri) -> String {
+    uri::to_path(uri)
+        .and_then(|p| p.parent().map(|f| f.display().to_string()))
+        .unwrap_or_else(|| uri.to_string())
+}
+
 /// Parses (with `cache`), checks and indexes a project; diagnostics without
 /// a file are filed under `asked`.
 pub fn analyze(files: Vec<ProjectFile>, asked: &Uri, cache: &mut ParseCache) -> Analysis {
@@ -172,7 +182,7 @@ pub fn analyze(files: Vec<ProjectFile>, asked: &Uri, cache: &mut ParseCache) -> 
         diagnostics: all,
         references,
         checker_failed,
-    } = check(&sources, cache);
+    } = check(&sources, cache, &project_key(asked));
     let mut diagnostics: Vec<Vec<Diagnostic>> = vec![Vec::new(); files.len()];
     let fallback = files.iter().position(|f| f.uri == *asked).unwrap_or(0);
     for d in all {
@@ -196,19 +206,20 @@ pub fn analyze(files: Vec<ProjectFile>, asked: &Uri, cache: &mut ParseCache) -> 
 }
 
 /// Parses (files whose text `cache` has are not parsed again) and
-/// type-checks a project: the same diagnostics as `nudge check` (template
-/// files named by `file("…")` are read from disk).
+/// type-checks a project (`project` names it, for what `cache` keeps of
+/// its last check): the same diagnostics as `nudge check` (template files
+/// named by `file("…")` are read from disk).
 ///
 /// A bug in the checker must not take the editor's server down with it: a
 /// panic falls back to the parse diagnostics (and no references: hover and
 /// go to definition then find nothing), and `checker_failed` is set so
 /// the server can tell the user (the panic message itself goes to stderr,
 /// the client's log).
-pub fn check(files: &[Arc<SourceFile>], cache: &mut ParseCache) -> Checked {
+pub fn check(files: &[Arc<SourceFile>], cache: &mut ParseCache, project: &str) -> Checked {
     let parsed: Vec<Arc<Parsed>> = files.iter().map(|f| cache.parse(f)).collect();
-    let refs: Vec<&Parsed> = parsed.iter().map(|p| &**p).collect();
+    let checks = cache.checks.entry(project.to_owned()).or_default();
     let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        nudge_check::check_parsed(&refs, &nudge_check::FsLoader)
+        checks.check(&parsed, &nudge_check::FsLoader)
     }));
     match checked {
         Ok(checked) => Checked {
@@ -218,6 +229,7 @@ pub fn check(files: &[Arc<SourceFile>], cache: &mut ParseCache) -> Checked {
             checker_failed: false,
         },
         Err(_) => {
+            checks.clear();
             let diagnostics = parsed
                 .iter()
                 .flat_map(|p| p.diagnostics.iter().cloned())
@@ -327,7 +339,7 @@ mod tests {
                     }
                 }
                 let files = sources(&texts);
-                let incremental = check(&files, &mut cache);
+                let incremental = check(&files, &mut cache, "p");
                 let full = nudge_check::check_project(&files, &nudge_check::FsLoader);
                 assert!(!incremental.checker_failed);
                 assert_eq!(
@@ -356,10 +368,10 @@ mod tests {
     fn only_the_changed_file_is_parsed_again() {
         let texts: Vec<String> = VERSIONS.iter().map(|v| v[0].to_owned()).collect();
         let mut cache = ParseCache::default();
-        let first = check(&sources(&texts), &mut cache);
+        let first = check(&sources(&texts), &mut cache, "p");
         let mut edited = texts.clone();
         edited[1] = VERSIONS[1][1].to_owned();
-        let second = check(&sources(&edited), &mut cache);
+        let second = check(&sources(&edited), &mut cache, "p");
         assert!(Arc::ptr_eq(&first.parsed[0], &second.parsed[0]));
         assert!(!Arc::ptr_eq(&first.parsed[1], &second.parsed[1]));
         assert!(Arc::ptr_eq(&first.parsed[2], &second.parsed[2]));

@@ -25,7 +25,7 @@ use lsp_types::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::analysis::{self, Analysis, Buffers};
+use crate::analysis::{self, project_key, Analysis, Buffers};
 use crate::{completion, convert, fixes, formatting, navigate, symbols};
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
@@ -129,7 +129,7 @@ pub fn run(connection: &Connection) -> Result<()> {
         told_checker_failed: false,
         dirty: Vec::new(),
         roots,
-        deferred: 0,
+        deferred_since: None,
         workspace_pending: false,
     };
     let mut shutting_down = false;
@@ -242,9 +242,9 @@ struct Server<'a> {
     /// The workspace folders: every project in them is checked when the
     /// client is ready, so problems in files not open show up too.
     roots: Vec<std::path::PathBuf>,
-    /// Checks in a row whose diagnostics were held back because newer
-    /// messages were waiting.
-    deferred: u32,
+    /// When the diagnostics of a check were first held back because newer
+    /// messages were waiting (none: the last check's were sent).
+    deferred_since: Option<std::time::Instant>,
     /// The workspace folders are to be checked once the client is quiet.
     workspace_pending: bool,
 }
@@ -253,8 +253,9 @@ struct Server<'a> {
 /// workspace is checked.
 const WORKSPACE_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// How many checks in a row may be held back for newer messages.
-const MAX_DEFERRED: u32 = 4;
+/// How long diagnostics may be held back for newer messages: someone who
+/// types without a pause still sees them this often.
+const MAX_HOLD: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Server<'_> {
     fn notification(&mut self, n: Notification) -> Result<()> {
@@ -385,15 +386,19 @@ impl Server<'_> {
             let _ = self.analyze(&uri);
             // Messages that came in during the check (more typing, in a
             // large project) would make these diagnostics stale on
-            // arrival: handle them and check again first, a few times at
+            // arrival: handle them and check again first, for a second at
             // most, so that someone who types without a pause still sees
             // diagnostics.
-            if !self.connection.receiver.is_empty() && self.deferred < MAX_DEFERRED {
-                self.deferred += 1;
-                self.mark_dirty(uri);
-                continue;
+            if !self.connection.receiver.is_empty() {
+                let since = *self
+                    .deferred_since
+                    .get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() < MAX_HOLD {
+                    self.mark_dirty(uri);
+                    continue;
+                }
             }
-            self.deferred = 0;
+            self.deferred_since = None;
             self.publish(&uri)?;
         }
         Ok(())
@@ -800,12 +805,6 @@ fn project_folders(root: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 /// The project a document belongs to: its folder, or the document itself
 /// when it is not a local file.
-fn project_key(uri: &Uri) -> String {
-    crate::uri::to_path(uri)
-        .and_then(|p| p.parent().map(|f| f.display().to_string()))
-        .unwrap_or_else(|| uri.to_string())
-}
-
 fn params<P: DeserializeOwned>(request: Request) -> std::result::Result<P, (ErrorCode, String)> {
     serde_json::from_value(request.params)
         .map_err(|e| (ErrorCode::InvalidParams, format!("invalid parameters: {e}")))
