@@ -195,9 +195,9 @@ pub(crate) struct ItemOut {
 /// A check that checks the bodies of some files only (the incremental
 /// check): which files, and what the other files' bodies were found to use
 /// and whether they had errors, for the unused lints.
-pub(crate) struct Focus {
+pub(crate) struct Focus<'u> {
     pub files: Vec<bool>,
-    pub cached_uses: Vec<Used>,
+    pub cached_uses: Vec<&'u Used>,
     pub cached_errors: bool,
 }
 
@@ -224,7 +224,7 @@ pub(crate) struct Run {
 pub(crate) fn run<'a>(
     parsed: &'a [&'a Parsed],
     loader: &dyn TemplateLoader,
-    focus: Option<Focus>,
+    focus: Option<Focus<'_>>,
 ) -> Run {
     let (focus_files, cached_uses, cached_errors) = match focus {
         Some(f) => (Some(f.files), f.cached_uses, f.cached_errors),
@@ -269,7 +269,7 @@ pub(crate) fn run<'a>(
     let workflows = c.check_workflows();
     let policy = c.check_policy();
     c.check_tests();
-    for u in &cached_uses {
+    for u in cached_uses {
         c.apply_use(u);
     }
     // Unused declarations are noise while there are errors (a misspelt
@@ -383,11 +383,14 @@ impl<'a> Checker<'a> {
                 }
                 item.refs.push((file, reference));
             }
-            None => {
+            // The references of files whose bodies are not checked are
+            // kept by the caller.
+            None if self.in_focus(file) => {
                 if let Some(list) = self.references.get_mut(file.index()) {
                     list.push(reference);
                 }
             }
+            None => {}
         }
     }
 

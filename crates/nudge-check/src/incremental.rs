@@ -51,8 +51,9 @@ use crate::{Reference, TemplateLoader};
 pub struct IncrementalChecked {
     /// As [`crate::CheckedParsed::diagnostics`].
     pub diagnostics: Vec<Diagnostic>,
-    /// As [`crate::CheckedParsed::references`].
-    pub references: Vec<Vec<Reference>>,
+    /// As [`crate::CheckedParsed::references`] (shared with the cache: a
+    /// file not checked again keeps its list).
+    pub references: Vec<Arc<Vec<Reference>>>,
     /// The files whose bodies were checked (indexes into the files given);
     /// every file after a full check.
     pub rechecked: Vec<usize>,
@@ -81,6 +82,8 @@ struct FileState {
     summary: Arc<Summary>,
     /// What each body found, by where its declaration's name starts.
     bodies: HashMap<u32, Body>,
+    /// Every reference in the file, in order.
+    references: Arc<Vec<Reference>>,
 }
 
 #[derive(Debug)]
@@ -111,7 +114,7 @@ impl PartialEq for Text {
 }
 
 /// What other files can see of one file.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Summary {
     /// The text of its enums, profile and events, in order.
     schemas: Vec<Text>,
@@ -299,41 +302,42 @@ impl CheckCache {
                 },
             )
             .collect();
-        let tables = Tables::of(&summaries);
-        let plan = self
-            .state
-            .as_ref()
-            .and_then(|state| plan(state, parsed, &summaries, &tables, loader));
-        if let (Some(focus), Some(state)) = (plan, self.state.as_mut()) {
-            if let Some(checked) = focused(state, parsed, &summaries, &tables, loader, focus) {
-                return checked;
+        if let Some(state) = self.state.as_mut() {
+            if let Some((focus, tables)) = plan(state, parsed, &summaries, loader) {
+                if let Some(checked) = focused(state, parsed, &summaries, tables, loader, focus) {
+                    return checked;
+                }
             }
         }
-        let (checked, state) = full(parsed, &summaries, tables, loader);
+        let (checked, state) = full(parsed, &summaries, loader);
         self.state = state;
         checked
     }
 }
 
-/// Which files to check the bodies of, if an incremental check can be made.
+/// Which files to check the bodies of, if an incremental check can be
+/// made, and the new tables (none if they did not change).
 fn plan(
     state: &State,
     parsed: &[Arc<Parsed>],
     summaries: &[Arc<Summary>],
-    tables: &Tables,
     loader: &dyn TemplateLoader,
-) -> Option<Vec<bool>> {
+) -> Option<(Vec<bool>, Option<Tables>)> {
     if state.files.len() != parsed.len() {
         return None;
     }
     let mut recheck: Vec<bool> = Vec::with_capacity(parsed.len());
+    let mut same_summaries = true;
     for ((f, p), s) in state.files.iter().zip(parsed).zip(summaries) {
         if f.parsed.source.name() != p.source.name() {
             return None;
         }
         let edited = !Arc::ptr_eq(&f.parsed, p);
-        if edited && f.summary.schemas != s.schemas {
-            return None;
+        if edited {
+            if f.summary.schemas != s.schemas {
+                return None;
+            }
+            same_summaries &= f.summary.same_names(s);
         }
         recheck.push(edited);
     }
@@ -343,11 +347,16 @@ fn plan(
             _ => return None,
         }
     }
-    let (mut changed, names_changed) = tables.changes(&state.tables);
+    // The tables change only if an edited file's declarations did.
+    let tables = (!same_summaries).then(|| Tables::of(summaries));
+    let (mut changed, names_changed) = match &tables {
+        Some(t) => t.changes(&state.tables),
+        None => (HashSet::new(), false),
+    };
     // A declaration that changed is checked where it is now, and where it
     // was (a duplicate that now comes first was not checked before, and
     // one that no longer does is not checked now).
-    for t in [tables, &state.tables] {
+    for t in tables.iter().chain([&state.tables]) {
         for dep in &changed {
             let file = match dep {
                 Dep::Segment(n) => t.segments.get(n).map(|(f, _)| *f),
@@ -362,7 +371,7 @@ fn plan(
     }
     // What changed, followed through the segments and templates that
     // depend on it, to every body that depends on any of it.
-    loop {
+    while !changed.is_empty() || names_changed {
         let mut grew = false;
         for (i, f) in state.files.iter().enumerate() {
             for body in f.bodies.values() {
@@ -387,7 +396,40 @@ fn plan(
             break;
         }
     }
-    Some(recheck)
+    Some((recheck, tables))
+}
+
+impl Summary {
+    /// Whether `other` declares the same segments and templates (same
+    /// texts) and workflows (same names, splits and goals) in the same
+    /// order, wherever they are in the file.
+    fn same_names(&self, other: &Summary) -> bool {
+        let same = |a: &[(String, u32, Text)], b: &[(String, u32, Text)]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0 && x.2 == y.2)
+        };
+        same(&self.segments, &other.segments)
+            && same(&self.templates, &other.templates)
+            && self.workflows == other.workflows
+    }
+}
+
+/// Whether every reference a body recorded is in the body's own file (so
+/// that a file's references are its own bodies' and its declarations').
+fn own_references(file: FileId, out: &ItemOut) -> bool {
+    out.refs.iter().all(|(f, _)| *f == file)
+}
+
+/// A file's references, in order: those recorded outside bodies, and its
+/// bodies'.
+fn file_references(
+    mut outside: Vec<Reference>,
+    bodies: &HashMap<u32, Body>,
+) -> Arc<Vec<Reference>> {
+    for body in bodies.values() {
+        outside.extend(body.out.refs.iter().map(|(_, r)| r.clone()));
+    }
+    sort_references(&mut outside);
+    Arc::new(outside)
 }
 
 /// Checks the bodies of the files in `focus` only, and keeps what it found
@@ -397,15 +439,15 @@ fn focused(
     state: &mut State,
     parsed: &[Arc<Parsed>],
     summaries: &[Arc<Summary>],
-    tables: &Tables,
+    tables: Option<Tables>,
     loader: &dyn TemplateLoader,
     focus: Vec<bool>,
 ) -> Option<IncrementalChecked> {
-    let mut cached_uses: Vec<Used> = Vec::new();
+    let mut cached_uses: Vec<&Used> = Vec::new();
     let mut cached_errors = false;
     for (f, _) in state.files.iter().zip(&focus).filter(|(_, r)| !**r) {
         for body in f.bodies.values() {
-            cached_uses.extend(body.out.uses.iter().cloned());
+            cached_uses.extend(body.out.uses.iter());
             cached_errors |= has_error(&body.out);
         }
     }
@@ -419,7 +461,17 @@ fn focused(
             cached_errors,
         }),
     );
-    if run.cycle_seen || run.template_files.iter().any(|(_, t)| t.is_none()) {
+    let fresh: Vec<_> = run
+        .items
+        .into_iter()
+        .filter(|((file, _), _)| focus[file.index()])
+        .collect();
+    if run.cycle_seen
+        || run.template_files.iter().any(|(_, t)| t.is_none())
+        || !fresh
+            .iter()
+            .all(|((file, _), out)| own_references(*file, out))
+    {
         return None;
     }
     for (i, f) in state.files.iter_mut().enumerate() {
@@ -429,15 +481,21 @@ fn focused(
             f.bodies.clear();
         }
     }
-    for ((file, start), out) in run.items {
-        if focus[file.index()] {
-            let decl = summaries[file.index()].decl_at(start);
-            state.files[file.index()]
-                .bodies
-                .insert(start, Body { decl, out });
+    for ((file, start), out) in fresh {
+        let decl = summaries[file.index()].decl_at(start);
+        state.files[file.index()]
+            .bodies
+            .insert(start, Body { decl, out });
+    }
+    for (i, outside) in run.references.into_iter().enumerate() {
+        if focus[i] {
+            let f = &mut state.files[i];
+            f.references = file_references(outside, &f.bodies);
         }
     }
-    state.tables = tables.clone();
+    if let Some(tables) = tables {
+        state.tables = tables;
+    }
     for (path, text) in run.template_files {
         if let Some(text) = text {
             if !state.template_texts.iter().any(|(p, _)| *p == path) {
@@ -445,76 +503,119 @@ fn focused(
             }
         }
     }
-    let (diagnostics, references) = assemble(
-        &refs,
-        run.diags,
-        run.references,
-        state
-            .files
-            .iter()
-            .enumerate()
-            .flat_map(|(i, f)| f.bodies.values().map(move |b| (FileId(i as u32), &b.out))),
-    );
     Some(IncrementalChecked {
-        diagnostics,
-        references,
+        diagnostics: diagnostics(&refs, run.diags, &state.files),
+        references: state.files.iter().map(|f| f.references.clone()).collect(),
         rechecked: (0..parsed.len()).filter(|i| focus[*i]).collect(),
         full: false,
     })
 }
 
+/// Every diagnostic, in order: the parses', those found outside bodies and
+/// the bodies'.
+fn diagnostics(
+    parsed: &[&Parsed],
+    outside: Vec<Diagnostic>,
+    files: &[FileState],
+) -> Vec<Diagnostic> {
+    let mut all: Vec<Diagnostic> = parsed
+        .iter()
+        .flat_map(|p| p.diagnostics.iter().cloned())
+        .collect();
+    all.extend(outside);
+    for f in files {
+        for body in f.bodies.values() {
+            all.extend(body.out.diags.iter().cloned());
+        }
+    }
+    sort_diagnostics(&mut all);
+    all
+}
+
 /// A full check, and what to keep of it (nothing when a template file could
-/// not be read or parsed: the next check is a full one too).
+/// not be read or parsed, or a body recorded references in another file:
+/// the next check is a full one too).
 fn full(
     parsed: &[Arc<Parsed>],
     summaries: &[Arc<Summary>],
-    tables: Tables,
     loader: &dyn TemplateLoader,
 ) -> (IncrementalChecked, Option<State>) {
     let refs: Vec<&Parsed> = parsed.iter().map(|p| &**p).collect();
     let run = checker::run(&refs, loader, None);
+    let keep = !run.template_files.iter().any(|(_, t)| t.is_none())
+        && run
+            .items
+            .iter()
+            .all(|((file, _), out)| own_references(*file, out));
+    if !keep {
+        let (diagnostics, references) = assemble(
+            &refs,
+            run.diags,
+            run.references,
+            run.items.iter().map(|((file, _), out)| (*file, out)),
+        );
+        let checked = IncrementalChecked {
+            diagnostics,
+            references: references.into_iter().map(Arc::new).collect(),
+            rechecked: (0..parsed.len()).collect(),
+            full: true,
+        };
+        return (checked, None);
+    }
     let mut bodies: Vec<HashMap<u32, Body>> = (0..parsed.len()).map(|_| HashMap::new()).collect();
     for ((file, start), out) in run.items {
         let decl = summaries[file.index()].decl_at(start);
         bodies[file.index()].insert(start, Body { decl, out });
     }
-    let (diagnostics, references) = assemble(
-        &refs,
-        run.diags,
-        run.references,
-        bodies
-            .iter()
-            .enumerate()
-            .flat_map(|(i, b)| b.values().map(move |b| (FileId(i as u32), &b.out))),
-    );
-    let trouble = run.template_files.iter().any(|(_, t)| t.is_none());
-    let state = (!trouble).then(|| State {
-        files: parsed
-            .iter()
-            .zip(summaries)
-            .zip(bodies)
-            .map(|((p, s), bodies)| FileState {
-                parsed: p.clone(),
-                summary: s.clone(),
-                bodies,
-            })
-            .collect(),
-        tables,
+    let files: Vec<FileState> = parsed
+        .iter()
+        .zip(summaries)
+        .zip(bodies)
+        .zip(run.references)
+        .map(|(((p, s), bodies), outside)| FileState {
+            parsed: p.clone(),
+            summary: s.clone(),
+            references: file_references(outside, &bodies),
+            bodies,
+        })
+        .collect();
+    let checked = IncrementalChecked {
+        diagnostics: diagnostics(&refs, run.diags, &files),
+        references: files.iter().map(|f| f.references.clone()).collect(),
+        rechecked: (0..parsed.len()).collect(),
+        full: true,
+    };
+    let state = State {
+        files,
+        tables: Tables::of(summaries),
         template_texts: run
             .template_files
             .into_iter()
             .filter_map(|(p, t)| Some((p, t?)))
             .collect(),
+    };
+    (checked, Some(state))
+}
+
+/// Diagnostics in the order they are reported: by file, position and
+/// code, then message.
+fn sort_diagnostics(list: &mut [Diagnostic]) {
+    list.sort_by(|a, b| {
+        a.sort_key()
+            .cmp(&b.sort_key())
+            .then_with(|| a.message.cmp(&b.message))
     });
-    (
-        IncrementalChecked {
-            diagnostics,
-            references,
-            rechecked: (0..parsed.len()).collect(),
-            full: true,
-        },
-        state,
-    )
+}
+
+/// References by position (then target, so the order never depends on the
+/// order they were found in), each once.
+fn sort_references(list: &mut Vec<Reference>) {
+    list.sort_by(|a, b| {
+        (a.span.start, a.span.end)
+            .cmp(&(b.span.start, b.span.end))
+            .then_with(|| a.target.cmp(&b.target))
+    });
+    list.dedup();
 }
 
 /// Every diagnostic (the parses' included) in order, and every file's
@@ -539,18 +640,9 @@ pub(crate) fn assemble<'o>(
             }
         }
     }
-    diagnostics.sort_by(|a, b| {
-        a.sort_key()
-            .cmp(&b.sort_key())
-            .then_with(|| a.message.cmp(&b.message))
-    });
+    sort_diagnostics(&mut diagnostics);
     for list in &mut references {
-        list.sort_by(|a, b| {
-            (a.span.start, a.span.end)
-                .cmp(&(b.span.start, b.span.end))
-                .then_with(|| a.target.cmp(&b.target))
-        });
-        list.dedup();
+        sort_references(list);
     }
     (diagnostics, references)
 }

@@ -253,7 +253,7 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
     /// What the names written in each file refer to, as the checker
     /// resolved them (parallel to `parsed`); none when it failed.
-    pub references: Vec<Vec<Reference>>,
+    pub references: Vec<Arc<Vec<Reference>>>,
     /// The type checker failed; only syntax errors are in `diagnostics`.
     pub checker_failed: bool,
 }

@@ -5,6 +5,7 @@
 //! definition, completion and document symbols read it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use nudge_check::Reference;
 use nudge_syntax::ast::*;
@@ -84,15 +85,15 @@ pub struct Index {
     /// Enum members by enum name.
     pub enums: HashMap<String, Vec<Member>>,
     /// Names written in each file, by file index, sorted by position: what
-    /// the checker resolved them to.
-    pub references: Vec<Vec<Reference>>,
+    /// the checker resolved them to (shared with the checker's cache).
+    pub references: Vec<Arc<Vec<Reference>>>,
 }
 
 impl Index {
     /// Builds the index of the parsed files of one project, with the
     /// checker's references of each file (parallel to `files`; empty when
     /// the checker could not run).
-    pub fn build(files: &[&File], references: Vec<Vec<Reference>>) -> Index {
+    pub fn build(files: &[&File], references: Vec<Arc<Vec<Reference>>>) -> Index {
         let mut index = Index::default();
         for (i, file) in files.iter().enumerate() {
             for item in &file.items {
